@@ -1,0 +1,59 @@
+"""Default roles and demo organisation (departments, users)."""
+
+from __future__ import annotations
+
+from shoal.core.permissions import MENUS, all_permission_codes
+
+from .models import DataScope, Department, Role, User
+
+
+def default_roles() -> dict[str, dict]:
+    customer_all = [c for c in all_permission_codes() if c.startswith("customers.")]
+    return {
+        "admin": {"name": "管理员", "data_scope": DataScope.ALL, "permissions": sorted(all_permission_codes())},
+        "manager": {"name": "部门经理", "data_scope": DataScope.DEPARTMENTS,
+                    "permissions": sorted(customer_all + ["system.users.view", "system.departments.view",
+                                                          "system.operation_log.view"])},
+        "salesperson": {"name": "业务员", "data_scope": DataScope.OWN,
+                        "permissions": sorted(f"customers.customers.{a}" for a in ("view", "create", "edit", "tag")
+                                              if f"customers.customers.{a}" in all_permission_codes())},
+    }
+
+
+def ensure_default_roles() -> dict[str, Role]:
+    roles = {}
+    for code, spec in default_roles().items():
+        role, created = Role.objects.get_or_create(code=code, defaults=spec)
+        roles[code] = role
+    return roles
+
+
+def load(*, seed: int = 1) -> dict[str, int]:
+    from . import services
+
+    roles = ensure_default_roles()
+    tree = {"销售部": ["销售一组", "销售二组"], "运营部": ["运营一组"], "VIP客户部": []}
+    depts = {}
+    for top, children in tree.items():
+        parent, _ = Department.objects.get_or_create(name=top, parent=None)
+        depts[top] = parent
+        for i, child in enumerate(children):
+            depts[child], _ = Department.objects.get_or_create(name=child, parent=parent, defaults={"order": i})
+    people = [
+        ("manager01", "王经理", "male", "销售部", "manager"),
+        ("sales01", "李小丹", "female", "销售一组", "salesperson"),
+        ("sales02", "张伟", "male", "销售一组", "salesperson"),
+        ("sales03", "刘洋", "male", "销售二组", "salesperson"),
+        ("ops01", "陈静", "female", "运营一组", "manager"),
+    ]
+    created = 0
+    for i, (username, name, gender, dept, role) in enumerate(people):
+        if User.objects.filter(username=username).exists():
+            continue
+        services.user_create(actor=None, username=username, name=name, gender=gender,
+                             mobile=f"1380013{seed % 10}{i:03d}", email=f"{username}@example.com",
+                             department_ids=[depts[dept].pk], role_ids=[roles[role].pk],
+                             masking_policy="except_private")
+        created += 1
+    return {"departments": Department.objects.count(), "roles": Role.objects.count(), "users created": created,
+            "menus": len(MENUS)}

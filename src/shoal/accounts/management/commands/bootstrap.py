@@ -1,0 +1,30 @@
+import os
+import secrets
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from shoal.accounts import services
+from shoal.accounts.models import User
+
+
+class Command(BaseCommand):
+    help = "First-run set-up: create the admin when there is none, load demo data when the database is empty."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-demo", action="store_true")
+
+    def handle(self, *args, no_demo, **options):
+        empty = not User.objects.exists()
+        if not User.objects.filter(is_superuser=True).exists():
+            password = os.environ.get("SHOAL_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            services.user_create(actor=None, username="admin", password=password, is_superuser=True,
+                                 must_change_password=False, name="Administrator", masking_policy="none")
+            if os.environ.get("SHOAL_ADMIN_PASSWORD"):
+                self.stdout.write(self.style.SUCCESS("Created the administrator 'admin' (password from SHOAL_ADMIN_PASSWORD)."))
+            else:
+                self.stdout.write(self.style.WARNING(
+                    f"\n  Created the administrator.  username: admin   password: {password}\n"
+                    "  (shown only this once; change it after logging in)\n"))
+        if empty and not no_demo:
+            call_command("demo", stdout=self.stdout)

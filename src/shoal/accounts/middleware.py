@@ -1,0 +1,42 @@
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import translation
+
+
+class UserLanguageMiddleware:
+    """Activate the language the user chose (saved on the user), else what LocaleMiddleware found."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
+        return self.get_response(request)
+
+
+class ForcePasswordChangeMiddleware:
+    """Users with the initial (or a reset) password can only change it, or log out."""
+
+    ALLOWED_PREFIXES = ("/static/", "/healthz", "/language/", "/i18n/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.must_change_password:
+            allowed = {reverse("admin:password_change"), reverse("admin:password_change_done"),
+                       reverse("admin:logout")}
+            path = request.path
+            if path not in allowed and not path.startswith(self.ALLOWED_PREFIXES):
+                if path.startswith("/api/"):
+                    from django.http import JsonResponse
+
+                    return JsonResponse({"error": {"code": "password_change_required",
+                                                   "message": "Change the initial password first",
+                                                   "detail": {}}}, status=403)
+                return redirect(reverse("admin:password_change") + "?forced=1")
+        return self.get_response(request)

@@ -1,0 +1,279 @@
+"""Writes for departments, users, roles, applications and tokens. Each logs the operation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.sessions.models import Session
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shoal.core import parameters
+from shoal.core.errors import Conflict, NotFound, ShoalError
+from shoal.core.oplog import log_operation
+from shoal.core.permissions import validate_codes
+
+from .models import ApiToken, Application, DataScope, Department, MaskingPolicy, Role, User
+
+USER_FIELDS = ("name", "gender", "mobile", "email", "masking_policy", "language")
+
+
+# -- departments --------------------------------------------------------------------------------
+def _check_parent(dept: Department | None, parent_id: int | None) -> Department | None:
+    if parent_id is None:
+        return None
+    parent = Department.objects.filter(pk=parent_id).first()
+    if parent is None:
+        raise ShoalError("invalid_parent", "Parent department does not exist", {"parent": parent_id})
+    if dept is not None and dept.pk and parent.pk in dept.descendant_ids():
+        raise ShoalError("invalid_parent", "A department cannot be moved under itself or its children",
+                         {"parent": parent_id})
+    return parent
+
+
+def department_create(*, actor, name: str, parent_id: int | None = None, enabled: bool = True,
+                      order: int = 0) -> Department:
+    name = (name or "").strip()
+    if not name:
+        raise ShoalError("invalid", "Department name is required", {"field": "name"})
+    parent = _check_parent(None, parent_id)
+    if Department.objects.filter(parent=parent, name=name).exists():
+        raise Conflict("duplicate", "A department with this name already exists here", {"field": "name"})
+    dept = Department.objects.create(name=name, parent=parent, enabled=enabled, order=order)
+    log_operation(actor=actor, action="department.create", obj=dept)
+    return dept
+
+
+def department_update(*, actor, dept: Department, data: dict) -> Department:
+    if "parent_id" in data:
+        dept.parent = _check_parent(dept, data["parent_id"])
+    if "name" in data:
+        name = (data["name"] or "").strip()
+        if not name:
+            raise ShoalError("invalid", "Department name is required", {"field": "name"})
+        dept.name = name
+    for key in ("enabled", "order"):
+        if key in data and data[key] is not None:
+            setattr(dept, key, data[key])
+    if Department.objects.filter(parent=dept.parent, name=dept.name).exclude(pk=dept.pk).exists():
+        raise Conflict("duplicate", "A department with this name already exists here", {"field": "name"})
+    dept.save()
+    log_operation(actor=actor, action="department.update", obj=dept, detail={"fields": sorted(data)})
+    return dept
+
+
+def department_delete(*, actor, dept: Department) -> None:
+    if dept.children.exists():
+        raise Conflict("in_use", "Delete or move the sub-departments first", {"id": dept.pk})
+    if dept.users.exists():
+        raise Conflict("in_use", "The department still has users", {"id": dept.pk})
+    log_operation(actor=actor, action="department.delete", obj=dept)
+    dept.delete()
+
+
+# -- roles --------------------------------------------------------------------------------------
+def role_create(*, actor, name: str, code: str, permissions: Iterable[str] = (), data_scope: str = DataScope.OWN,
+                description: str = "") -> Role:
+    if data_scope not in DataScope.values:
+        raise ShoalError("invalid", "Unknown data scope", {"field": "data_scope", "choices": DataScope.values})
+    if not (name or "").strip() or not (code or "").strip():
+        raise ShoalError("invalid", "Role name and code are required", {"fields": ["name", "code"]})
+    try:
+        with transaction.atomic():
+            role = Role.objects.create(name=name.strip(), code=code.strip(), permissions=validate_codes(permissions),
+                                       data_scope=data_scope, description=description)
+    except IntegrityError:
+        raise Conflict("duplicate", "A role with this name or code already exists", {"fields": ["name", "code"]})
+    log_operation(actor=actor, action="role.create", obj=role)
+    return role
+
+
+def role_update(*, actor, role: Role, data: dict) -> Role:
+    if "permissions" in data and data["permissions"] is not None:
+        role.permissions = validate_codes(data["permissions"])
+    if data.get("data_scope") is not None:
+        if data["data_scope"] not in DataScope.values:
+            raise ShoalError("invalid", "Unknown data scope", {"field": "data_scope", "choices": DataScope.values})
+        role.data_scope = data["data_scope"]
+    for key in ("name", "code", "description"):
+        if data.get(key) is not None:
+            setattr(role, key, data[key].strip())
+    try:
+        with transaction.atomic():
+            role.save()
+    except IntegrityError:
+        raise Conflict("duplicate", "A role with this name or code already exists", {"fields": ["name", "code"]})
+    log_operation(actor=actor, action="role.update", obj=role, detail={"fields": sorted(data)})
+    return role
+
+
+def role_delete(*, actor, role: Role) -> None:
+    log_operation(actor=actor, action="role.delete", obj=role)
+    role.delete()
+
+
+# -- users --------------------------------------------------------------------------------------
+def _set_relations(user: User, department_ids, role_ids) -> None:
+    if department_ids is not None:
+        found = list(Department.objects.filter(pk__in=department_ids))
+        if len(found) != len(set(department_ids)):
+            raise ShoalError("invalid", "Unknown department", {"field": "department_ids"})
+        user.departments.set(found)
+    if role_ids is not None:
+        found = list(Role.objects.filter(pk__in=role_ids))
+        if len(found) != len(set(role_ids)):
+            raise ShoalError("invalid", "Unknown role", {"field": "role_ids"})
+        user.roles.set(found)
+
+
+def _validate_user_fields(data: dict) -> None:
+    if data.get("masking_policy") is not None and data["masking_policy"] not in MaskingPolicy.values:
+        raise ShoalError("invalid", "Unknown masking policy",
+                         {"field": "masking_policy", "choices": MaskingPolicy.values})
+    if data.get("gender") not in (None, "", "male", "female"):
+        raise ShoalError("invalid", "Gender must be male, female or empty", {"field": "gender"})
+
+
+@transaction.atomic
+def user_create(*, actor, username: str, password: str | None = None, department_ids=None, role_ids=None,
+                is_active: bool = True, is_superuser: bool = False, must_change_password: bool | None = None,
+                **fields) -> User:
+    username = (username or "").strip()
+    if not username:
+        raise ShoalError("invalid", "Account is required", {"field": "username"})
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("duplicate", "This account already exists", {"field": "username"})
+    _validate_user_fields(fields)
+    initial = password is None
+    user = User(username=username, is_active=is_active, is_superuser=is_superuser, is_staff=True,
+                **{k: v for k, v in fields.items() if k in USER_FIELDS and v is not None})
+    user.set_password(parameters.get("SYS_USER_DEFAULT_PASSWORD") if initial else password)
+    user.must_change_password = initial if must_change_password is None else must_change_password
+    user.save()
+    _set_relations(user, department_ids, role_ids)
+    log_operation(actor=actor, action="user.create", obj=user)
+    return user
+
+
+def _end_sessions(user_ids: set[int]) -> None:
+    """Delete the sessions of these users (database sessions: decoded, as Django stores them)."""
+    if not user_ids:
+        return
+    wanted = {str(i) for i in user_ids}
+    stale = [s.pk for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+             if s.get_decoded().get("_auth_user_id") in wanted]
+    Session.objects.filter(pk__in=stale).delete()
+
+
+@transaction.atomic
+def user_update(*, actor, user: User, data: dict) -> User:
+    _validate_user_fields(data)
+    for key in USER_FIELDS:
+        if key in data and data[key] is not None:
+            setattr(user, key, data[key])
+    if data.get("username"):
+        username = data["username"].strip()
+        if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
+            raise Conflict("duplicate", "This account already exists", {"field": "username"})
+        user.username = username
+    disabling = data.get("is_active") is False and user.is_active
+    if data.get("is_active") is not None:
+        if actor is not None and actor.pk == user.pk and data["is_active"] is False:
+            raise ShoalError("invalid", "You cannot disable yourself", {"field": "is_active"})
+        user.is_active = data["is_active"]
+    user.save()
+    _set_relations(user, data.get("department_ids"), data.get("role_ids"))
+    if disabling:
+        _end_sessions({user.pk})
+    log_operation(actor=actor, action="user.update", obj=user, detail={"fields": sorted(data)})
+    return user
+
+
+def users_set_active(*, actor, user_ids: Iterable[int], active: bool) -> int:
+    ids = set(user_ids)
+    if not active and actor is not None:
+        ids.discard(actor.pk)
+    count = User.objects.filter(pk__in=ids).update(is_active=active)
+    if not active:
+        _end_sessions(ids)
+    log_operation(actor=actor, action="user.enable" if active else "user.disable", object_type="user",
+                  object_id=",".join(map(str, sorted(ids)))[:64], detail={"ids": sorted(ids)})
+    return count
+
+
+def users_reset_password(*, actor, user_ids: Iterable[int]) -> int:
+    """Batch reset to the initial password; each user must change it at next login."""
+    initial = parameters.get("SYS_USER_DEFAULT_PASSWORD")
+    users = list(User.objects.filter(pk__in=set(user_ids)))
+    for user in users:
+        user.set_password(initial)
+        user.must_change_password = True
+    User.objects.bulk_update(users, ["password", "must_change_password"])
+    _end_sessions({u.pk for u in users})
+    log_operation(actor=actor, action="user.reset_password", object_type="user",
+                  detail={"ids": sorted(u.pk for u in users)})
+    return len(users)
+
+
+def user_delete(*, actor, user: User) -> None:
+    if actor is not None and actor.pk == user.pk:
+        raise ShoalError("invalid", "You cannot delete yourself")
+    log_operation(actor=actor, action="user.delete", obj=user)
+    user.delete()
+
+
+def user_get(*, username: str) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"No user {username}")
+    return user
+
+
+# -- applications and tokens -------------------------------------------------------------------
+def application_create(*, actor, name: str, description: str = "", enabled: bool = True) -> tuple[Application, str]:
+    name = (name or "").strip()
+    if not name:
+        raise ShoalError("invalid", "Application name is required", {"field": "name"})
+    if Application.objects.filter(name=name).exists():
+        raise Conflict("duplicate", "An application with this name already exists", {"field": "name"})
+    app = Application(name=name, description=description, enabled=enabled, created_by=actor if actor else None)
+    raw = app.set_new_key()
+    app.save()
+    log_operation(actor=actor, action="application.create", obj=app)
+    return app, raw
+
+
+def application_update(*, actor, app: Application, data: dict) -> Application:
+    if data.get("name") is not None:
+        name = data["name"].strip()
+        if not name:
+            raise ShoalError("invalid", "Application name is required", {"field": "name"})
+        if Application.objects.filter(name=name).exclude(pk=app.pk).exists():
+            raise Conflict("duplicate", "An application with this name already exists", {"field": "name"})
+        app.name = name
+    for key in ("description", "enabled"):
+        if data.get(key) is not None:
+            setattr(app, key, data[key])
+    app.save()
+    log_operation(actor=actor, action="application.update", obj=app, detail={"fields": sorted(data)})
+    return app
+
+
+def application_rotate_key(*, actor, app: Application) -> str:
+    raw = app.set_new_key()
+    app.save(update_fields=["key_prefix", "key_hash"])
+    log_operation(actor=actor, action="application.rotate_key", obj=app)
+    return raw
+
+
+def application_delete(*, actor, app: Application) -> None:
+    log_operation(actor=actor, action="application.delete", obj=app)
+    app.delete()
+
+
+def token_issue(*, actor, user: User, name: str = "") -> str:
+    if not user.is_active:
+        raise ShoalError("invalid", "The user is disabled", {"user": user.username})
+    token, raw = ApiToken.issue(user, name)
+    log_operation(actor=actor, action="token.issue", obj=user, detail={"prefix": token.key_prefix})
+    return raw

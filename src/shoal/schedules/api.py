@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+
+from shoal.api import require
+
+from . import services
+from .models import JobRun, ScheduledJob
+
+router = Router(tags=["schedules"])
+
+
+class JobOut(Schema):
+    id: int
+    name: str
+    description: str
+    cron: str
+    enabled: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_status: str
+
+
+class JobPatch(Schema):
+    cron: str | None = None
+    enabled: bool | None = None
+
+
+class RunOut(Schema):
+    id: int
+    job: str
+    trigger: str
+    status: str
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error: str
+
+    @staticmethod
+    def resolve_job(obj):
+        return obj.job.name
+
+
+@router.get("/jobs", response=list[JobOut])
+def list_jobs(request):
+    require(request, "system.schedules.view")
+    services.sync_registry()
+    return ScheduledJob.objects.all()
+
+
+@router.patch("/jobs/{name}", response=JobOut)
+def update_job(request, name: str, payload: JobPatch):
+    require(request, "system.schedules.edit")
+    job = services.job_get(name)
+    return services.job_update(actor=request.auth, job=job, **payload.dict(exclude_unset=True))
+
+
+@router.post("/jobs/{name}/run", response={202: RunOut}, summary="Queue a run now")
+def run_job_now(request, name: str):
+    require(request, "system.schedules.run")
+    return 202, services.run_now(job=services.job_get(name), actor=request.auth)
+
+
+@router.get("/jobs/{name}/runs", response=list[RunOut])
+def list_runs(request, name: str):
+    require(request, "system.schedules.view")
+    job = get_object_or_404(ScheduledJob, name=name)
+    return JobRun.objects.filter(job=job).select_related("job")[:100]

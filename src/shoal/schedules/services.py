@@ -1,0 +1,195 @@
+"""Scheduling: sync the registry to the database, claim due jobs exactly once, run them.
+
+The claim is a conditional UPDATE (``next_run_at`` still equal to the slot we saw), so two
+schedulers on one database — on one host or several — enqueue each due slot once. A unique
+constraint on (job, scheduled_for) backs it up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import datetime
+
+from croniter import croniter
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+
+from shoal.core.errors import NotFound, ShoalError
+from shoal.core.oplog import log_operation
+
+from .models import JobRun, RunStatus, ScheduledJob
+from .registry import JOBS
+
+logger = logging.getLogger("shoal.scheduler")
+
+
+def validate_cron(expr: str) -> str:
+    expr = " ".join((expr or "").split())
+    if len(expr.split(" ")) != 5 or not croniter.is_valid(expr):
+        raise ShoalError("invalid_cron", "A cron expression has five fields: minute hour day month weekday "
+                         "(e.g. '30 5 * * *')", {"field": "cron", "value": expr})
+    return expr
+
+
+def next_run(expr: str, after: datetime) -> datetime:
+    base = timezone.localtime(after)
+    return croniter(expr, base).get_next(datetime)
+
+
+def sync_registry(now: datetime | None = None) -> int:
+    """Create a schedule row for every registered job that has none. Returns how many were created."""
+    now = now or timezone.now()
+    existing = set(ScheduledJob.objects.values_list("name", flat=True))
+    created = 0
+    for spec in JOBS.values():
+        if spec.name in existing:
+            continue
+        try:
+            with transaction.atomic():
+                ScheduledJob.objects.create(name=spec.name, description=spec.description, cron=spec.cron,
+                                            enabled=spec.enabled, next_run_at=next_run(spec.cron, now))
+            created += 1
+        except IntegrityError:  # another scheduler created it first
+            pass
+    return created
+
+
+def due_jobs(now: datetime) -> list[ScheduledJob]:
+    return list(ScheduledJob.objects.filter(enabled=True, next_run_at__lte=now, name__in=list(JOBS)))
+
+
+def claim(job: ScheduledJob, now: datetime) -> JobRun | None:
+    """Claim the due slot of ``job`` as read; None when another scheduler claimed it first."""
+    slot = job.next_run_at
+    with transaction.atomic():
+        won = ScheduledJob.objects.filter(pk=job.pk, enabled=True, next_run_at=slot).update(
+            next_run_at=next_run(job.cron, now), last_status=RunStatus.QUEUED)
+        if won != 1:
+            return None
+        try:
+            with transaction.atomic():
+                run = JobRun.objects.create(job=job, trigger="schedule", scheduled_for=slot)
+        except IntegrityError:
+            return None
+        transaction.on_commit(lambda: enqueue_run(run.pk))
+    return run
+
+
+def tick(now: datetime | None = None) -> list[JobRun]:
+    """One pass of the scheduler: claim and enqueue every due job. A failing job does not stop the rest."""
+    now = now or timezone.now()
+    claimed = []
+    for job in due_jobs(now):
+        try:
+            run = claim(job, now)
+        except Exception:  # a bad row (e.g. a cron edited outside the app) must not stop the others
+            logger.exception("could not schedule %s", job.name)
+            continue
+        if run is not None:
+            claimed.append(run)
+            logger.info("queued %s (slot %s)", job.name, run.scheduled_for)
+    return claimed
+
+
+def run_scheduler(*, interval: float = 5.0, max_ticks: int | None = None, stop=None) -> None:
+    sync_registry()
+    ticks = 0
+    while stop is None or not stop.is_set():
+        close_old_connections()
+        try:
+            tick()
+        except Exception:
+            logger.exception("scheduler tick failed")
+        ticks += 1
+        if max_ticks is not None and ticks >= max_ticks:
+            return
+        if stop is not None:
+            stop.wait(interval)
+        else:
+            time.sleep(interval)
+
+
+def enqueue_run(run_id: int) -> None:
+    from .tasks import run_job
+
+    run_job.enqueue(run_id)
+
+
+def job_get(name: str) -> ScheduledJob:
+    sync_registry()
+    job = ScheduledJob.objects.filter(name=name).first()
+    if job is None:
+        raise NotFound(f"No job named {name}", {"name": name, "known": sorted(JOBS)})
+    return job
+
+
+def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun:
+    """Queue a run for the worker now (the 立即执行 button)."""
+    if job.name not in JOBS:
+        raise ShoalError("unknown_job", f"The job {job.name} is not registered in this version", {"name": job.name})
+    with transaction.atomic():
+        run = JobRun.objects.create(job=job, trigger=trigger)
+        ScheduledJob.objects.filter(pk=job.pk).update(last_status=RunStatus.QUEUED)
+        transaction.on_commit(lambda: enqueue_run(run.pk))
+    log_operation(actor=actor, action="job.run_now", obj=job)
+    return run
+
+
+def execute_run(run_id: int) -> JobRun | None:
+    """Run a queued JobRun once. Safe to call twice or from two workers: only one claims it."""
+    if JobRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=timezone.now()) != 1:
+        return None
+    run = JobRun.objects.select_related("job").get(pk=run_id)
+    ScheduledJob.objects.filter(pk=run.job_id).update(last_status=RunStatus.RUNNING)
+    spec = JOBS.get(run.job.name)
+    started = time.monotonic()
+    try:
+        if spec is None:
+            raise ShoalError("unknown_job", f"The job {run.job.name} is not registered")
+        result = spec.func()
+        run.status, run.result, run.error = RunStatus.SUCCEEDED, _jsonable(result), ""
+    except Exception as exc:  # the job's error is recorded; the worker goes on
+        logger.exception("job %s failed", run.job.name)
+        run.status = RunStatus.FAILED
+        run.error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"[:20000]
+    run.finished_at = timezone.now()
+    run.duration_ms = int((time.monotonic() - started) * 1000)
+    run.save(update_fields=["status", "result", "error", "finished_at", "duration_ms"])
+    ScheduledJob.objects.filter(pk=run.job_id).update(last_run_at=run.started_at, last_status=run.status)
+    return run
+
+
+def run_inline(*, job: ScheduledJob, actor=None) -> JobRun:
+    """Run a job in this process (``shoal jobs run NAME``) and record it like any other run."""
+    if job.name not in JOBS:
+        raise ShoalError("unknown_job", f"The job {job.name} is not registered in this version", {"name": job.name})
+    run = JobRun.objects.create(job=job, trigger="cli")
+    log_operation(actor=actor, action="job.run_now", obj=job, detail={"trigger": "cli"})
+    return execute_run(run.pk)
+
+
+def job_update(*, actor, job: ScheduledJob, cron: str | None = None, enabled: bool | None = None) -> ScheduledJob:
+    fields = []
+    if cron is not None:
+        job.cron = validate_cron(cron)
+        fields.append("cron")
+    if enabled is not None:
+        job.enabled = enabled
+        fields.append("enabled")
+    job.next_run_at = next_run(job.cron, timezone.now())
+    job.save(update_fields=[*fields, "next_run_at", "updated_at"])
+    log_operation(actor=actor, action="job.update", obj=job, detail={"cron": job.cron, "enabled": job.enabled})
+    return job
+
+
+def _jsonable(value):
+    import json
+
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
