@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "shoal.accounts.middleware.UserLanguageMiddleware",
     "shoal.accounts.middleware.ForcePasswordChangeMiddleware",
     "axes.middleware.AxesMiddleware",
+    "shoal.core.middleware.ApiErrorShapeMiddleware",
 ]
 
 ROOT_URLCONF = "shoal.urls"
@@ -142,6 +143,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {

@@ -266,6 +266,12 @@ def list_users(request, q: str = "", is_active: bool | None = None, department_i
     return qs
 
 
+@router.post("/users/reset-password", response=CountOut, summary="Batch reset to the initial password")
+def reset_passwords(request, payload: IdsIn):
+    require(request, "system.users.reset_password")
+    return {"count": services.users_reset_password(actor=request.auth, user_ids=payload.ids)}
+
+
 @router.post("/users", response={201: UserOut}, summary="Create a user with the initial password")
 def create_user(request, payload: UserIn):
     require(request, "system.users.create")
@@ -298,12 +304,6 @@ def delete_user(request, user_id: int):
     require(request, "system.users.delete")
     services.user_delete(actor=request.auth, user=get_object_or_404(User, pk=user_id))
     return 204, None
-
-
-@router.post("/users/reset-password", response=CountOut, summary="Batch reset to the initial password")
-def reset_passwords(request, payload: IdsIn):
-    require(request, "system.users.reset_password")
-    return {"count": services.users_reset_password(actor=request.auth, user_ids=payload.ids)}
 
 
 # -- applications ----------------------------------------------------------------------------

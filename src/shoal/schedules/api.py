@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
 from shoal.api import require
@@ -68,5 +67,5 @@ def run_job_now(request, name: str):
 @router.get("/jobs/{name}/runs", response=list[RunOut])
 def list_runs(request, name: str):
     require(request, "system.schedules.view")
-    job = get_object_or_404(ScheduledJob, name=name)
+    job = services.job_get(name)
     return JobRun.objects.filter(job=job).select_related("job")[:100]

@@ -1,0 +1,185 @@
+"""Every API endpoint and every page × roles (admin, manager, salesperson, no role):
+only what is granted succeeds; the rest answers 403 (API) or 403/redirect (pages)."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from shoal.accounts.models import Application, Department, Role, User
+from shoal.api import api
+from tests.conftest import PERSONAS, make_user
+
+
+@pytest.fixture
+def world(db, personas):
+    dept = Department.objects.create(name="Matrix dept")
+    role = Role.objects.create(name="Matrix role", code="matrix")
+    target = make_user("matrix_target")
+    app = Application(name="Matrix app")
+    app.set_new_key()
+    app.save()
+    return {"dept": dept, "role": role, "target": target, "app": app}
+
+
+# (method, OpenAPI path, permission or None for "any user", body builder, path params builder)
+ENDPOINTS = [
+    ("get", "/api/v1/me", None, None, None),
+    ("get", "/api/v1/departments", "system.departments.view", None, None),
+    ("post", "/api/v1/departments", "system.departments.create", lambda w: {"name": "New dept"}, None),
+    ("get", "/api/v1/departments/{dept_id}", "system.departments.view", None, lambda w: {"dept_id": w["dept"].pk}),
+    ("patch", "/api/v1/departments/{dept_id}", "system.departments.edit", lambda w: {"name": "Renamed"},
+     lambda w: {"dept_id": w["dept"].pk}),
+    ("delete", "/api/v1/departments/{dept_id}", "system.departments.delete", None,
+     lambda w: {"dept_id": w["dept"].pk}),
+    ("get", "/api/v1/roles", "system.roles.view", None, None),
+    ("get", "/api/v1/permissions", "system.roles.view", None, None),
+    ("post", "/api/v1/roles", "system.roles.create",
+     lambda w: {"name": "R2", "code": "r2", "permissions": ["system.users.view"]}, None),
+    ("get", "/api/v1/roles/{role_id}", "system.roles.view", None, lambda w: {"role_id": w["role"].pk}),
+    ("patch", "/api/v1/roles/{role_id}", "system.roles.edit", lambda w: {"data_scope": "all"},
+     lambda w: {"role_id": w["role"].pk}),
+    ("delete", "/api/v1/roles/{role_id}", "system.roles.delete", None, lambda w: {"role_id": w["role"].pk}),
+    ("get", "/api/v1/users", "system.users.view", None, None),
+    ("post", "/api/v1/users", "system.users.create", lambda w: {"username": "newbie"}, None),
+    ("get", "/api/v1/users/{user_id}", "system.users.view", None, lambda w: {"user_id": w["target"].pk}),
+    ("get", "/api/v1/users/{user_id}/permissions", "system.users.view", None,
+     lambda w: {"user_id": w["target"].pk}),
+    ("patch", "/api/v1/users/{user_id}", "system.users.edit", lambda w: {"name": "Renamed"},
+     lambda w: {"user_id": w["target"].pk}),
+    ("delete", "/api/v1/users/{user_id}", "system.users.delete", None, lambda w: {"user_id": w["target"].pk}),
+    ("post", "/api/v1/users/reset-password", "system.users.reset_password",
+     lambda w: {"ids": [w["target"].pk]}, None),
+    ("get", "/api/v1/applications", "system.applications.view", None, None),
+    ("post", "/api/v1/applications", "system.applications.create", lambda w: {"name": "ERP"}, None),
+    ("get", "/api/v1/applications/{app_id}", "system.applications.view", None, lambda w: {"app_id": w["app"].pk}),
+    ("patch", "/api/v1/applications/{app_id}", "system.applications.edit", lambda w: {"enabled": False},
+     lambda w: {"app_id": w["app"].pk}),
+    ("post", "/api/v1/applications/{app_id}/rotate-key", "system.applications.edit", None,
+     lambda w: {"app_id": w["app"].pk}),
+    ("delete", "/api/v1/applications/{app_id}", "system.applications.delete", None,
+     lambda w: {"app_id": w["app"].pk}),
+    ("get", "/api/v1/parameters", "system.parameters.view", None, None),
+    ("patch", "/api/v1/parameters/{code}", "system.parameters.edit", lambda w: {"value": "654321"},
+     lambda w: {"code": "SYS_USER_DEFAULT_PASSWORD"}),
+    ("get", "/api/v1/operation-log", "system.operation_log.view", None, None),
+    ("get", "/api/v1/jobs", "system.schedules.view", None, None),
+    ("patch", "/api/v1/jobs/{name}", "system.schedules.edit", lambda w: {"cron": "0 1 * * *"},
+     lambda w: {"name": "system.clear_expired_sessions"}),
+    ("post", "/api/v1/jobs/{name}/run", "system.schedules.run", None,
+     lambda w: {"name": "system.clear_expired_sessions"}),
+    ("get", "/api/v1/jobs/{name}/runs", "system.schedules.view", None,
+     lambda w: {"name": "system.clear_expired_sessions"}),
+]
+APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
+
+
+def test_matrix_covers_every_api_endpoint():
+    schema = api.get_openapi_schema()
+    documented = {(method, path) for path, ops in schema["paths"].items() for method in ops}
+    covered = {(m, p) for m, p, *_ in ENDPOINTS} | APP_KEY_ENDPOINTS
+    assert documented == covered
+
+
+def _call(client, method, path, body, headers):
+    kwargs = dict(headers)
+    if body is not None:
+        kwargs.update(data=json.dumps(body), content_type="application/json")
+    return getattr(client, method)(path, **kwargs)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e[0]} {e[1]}")
+def test_api_endpoint_answers_only_what_the_role_grants(client, world, personas, bearer, endpoint, persona):
+    method, path, perm, body, params = endpoint
+    user = personas[persona]
+    url = path.format(**(params(world) if params else {}))
+    response = _call(client, method, url, body(world) if body else None, bearer(user))
+    granted = perm is None or user.has_shoal_perm(perm)
+    if granted:
+        assert response.status_code < 300, (response.status_code, response.content)
+    else:
+        assert response.status_code == 403, (response.status_code, response.content)
+        assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_role_grants_match_the_roles_meaning(personas):
+    assert personas["admin"].has_shoal_perm("system.users.create")
+    assert personas["manager"].has_shoal_perm("system.users.view")
+    assert not personas["manager"].has_shoal_perm("system.users.create")
+    assert personas["salesperson"].has_shoal_perm("customers.customers.view")
+    assert not personas["salesperson"].has_shoal_perm("system.users.view")
+    assert personas["norole"].shoal_permissions() == frozenset()
+
+
+def test_app_key_endpoint_needs_an_application_key(client, world, personas, bearer):
+    response = client.get("/api/v1/application", **bearer(personas["admin"]))
+    assert response.status_code == 401
+    raw = world["app"].set_new_key()
+    world["app"].save()
+    assert client.get("/api/v1/application", HTTP_X_APP_KEY=raw).json()["name"] == "Matrix app"
+    # an application key is not a user: it cannot call the user endpoints
+    assert client.get("/api/v1/users", HTTP_X_APP_KEY=raw).status_code == 401
+
+
+# -- pages -------------------------------------------------------------------------------------------
+PAGES = [
+    ("admin:accounts_department_changelist", "system.departments.view", None),
+    ("admin:accounts_department_add", "system.departments.create", None),
+    ("admin:accounts_department_change", "system.departments.view", lambda w: [w["dept"].pk]),
+    ("admin:accounts_user_changelist", "system.users.view", None),
+    ("admin:accounts_user_add", "system.users.create", None),
+    ("admin:accounts_user_change", "system.users.view", lambda w: [w["target"].pk]),
+    ("admin:user_permissions", "system.users.view", lambda w: [w["target"].pk]),
+    ("admin:accounts_role_changelist", "system.roles.view", None),
+    ("admin:accounts_role_add", "system.roles.create", None),
+    ("admin:accounts_role_change", "system.roles.view", lambda w: [w["role"].pk]),
+    ("admin:accounts_application_changelist", "system.applications.view", None),
+    ("admin:accounts_application_add", "system.applications.create", None),
+    ("admin:accounts_loginlog_changelist", "system.login_log.view", None),
+    ("admin:core_operationlog_changelist", "system.operation_log.view", None),
+    ("admin:parameters", "system.parameters.view", None),
+    ("admin:schedules_scheduledjob_changelist", "system.schedules.view", None),
+    ("admin:schedules_jobrun_changelist", "system.schedules.view", None),
+    ("admin:index", None, None),
+    ("admin:my_permissions", None, None),
+]
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p[0])
+def test_page_opens_only_for_roles_that_grant_it(client, world, personas, page, persona):
+    name, perm, args = page
+    user = personas[persona]
+    client.force_login(user)
+    response = client.get(reverse(name, args=args(world) if args else None))
+    if perm is None or user.has_shoal_perm(perm):
+        assert response.status_code == 200, response.status_code
+    else:
+        assert response.status_code in (302, 403), response.status_code
+        if response.status_code == 302:
+            assert "/login/" in response["Location"]
+
+
+def test_anonymous_visitor_is_sent_to_login(client, db):
+    response = client.get(reverse("admin:accounts_user_changelist"))
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_sidebar_shows_only_granted_menus(client, personas):
+    client.force_login(personas["manager"])
+    html = client.get("/").content.decode()
+    assert reverse("admin:accounts_user_changelist") in html
+    assert reverse("admin:accounts_role_changelist") not in html
+    client.force_login(personas["admin"])
+    html = client.get("/").content.decode()
+    assert reverse("admin:accounts_role_changelist") in html
+
+
+def test_page_post_without_permission_changes_nothing(client, world, personas):
+    client.force_login(personas["manager"])  # may view users, not edit them
+    target = world["target"]
+    response = client.post(reverse("admin:accounts_user_change", args=[target.pk]),
+                           {"username": "hacked", "masking_policy": "none"})
+    assert response.status_code == 403
+    assert User.objects.get(pk=target.pk).username == "matrix_target"
