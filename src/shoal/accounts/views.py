@@ -23,7 +23,7 @@ def lockout_response(request, credentials, *args, **kwargs):
     form = site.login_form(request, data=None)
     context = {**site.each_context(request), "form": form, "lockout_message": message, "title": _("Log in"),
                "app_path": request.get_full_path(), "username": (credentials or {}).get("username", "")}
-    return TemplateResponse(request, "shoal/login.html", context, status=429)
+    return TemplateResponse(request, "shoal/login.html", context, status=429).render()
 
 
 def _permissions_context(target: User):
