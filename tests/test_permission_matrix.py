@@ -8,6 +8,8 @@ from django.urls import reverse
 
 from shoal.accounts.models import Application, Department, Role, User
 from shoal.api import api
+from shoal.customers import services as customer_services
+from shoal.customers.models import Company, CustomerGroup, CustomerGroupMembership
 from tests.conftest import PERSONAS, make_user
 
 
@@ -19,7 +21,22 @@ def world(db, personas):
     app = Application(name="Matrix app")
     app.set_new_key()
     app.save()
-    return {"dept": dept, "role": role, "target": target, "app": app}
+    # a customer in a group the manager administers, in the salesperson's private sea
+    customer = customer_services.customer_create(actor=None, data={"name": "Matrix customer",
+                                                                   "mobile": "13800138000"})
+    group = CustomerGroup.objects.create(name="Matrix group")
+    group.admins.add(personas["manager"])
+    CustomerGroupMembership.objects.create(customer=customer, group=group, salesperson=personas["salesperson"])
+    field = customer_services.custom_field_create(actor=None, key="matrix_field", label="Matrix", type="text")
+    enum = customer_services.enum_group_create(actor=None, code="matrix", name="Matrix",
+                                               items=[{"code": "a", "label": "A"}])
+    company = Company.objects.create(name="Matrix company")
+    from shoal.segments.models import SavedQuery
+
+    saved = {u.pk: SavedQuery.objects.create(name="matrix", owner=u, query={"field": "city", "op": "is_empty"})
+             for u in personas.values()}  # each persona edits its own
+    return {"dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
+            "enum": enum, "item": enum.items.get(), "company": company, "saved": saved}
 
 
 # (method, OpenAPI path, permission or None for "any user", body builder, path params builder)
@@ -70,7 +87,66 @@ ENDPOINTS = [
      lambda w: {"name": "system.clear_expired_sessions"}),
     ("get", "/api/v1/jobs/{name}/runs", "system.schedules.view", None,
      lambda w: {"name": "system.clear_expired_sessions"}),
+    ("post", "/api/v1/customers/identify", "customers.customers.create", lambda w: {"mobile": "13911112222"}, None),
+    ("post", "/api/v1/customers/identify/batch", "customers.customers.create",
+     lambda w: {"customers": [{"ent_user_id": "matrix-1"}]}, None),
+    ("get", "/api/v1/customers", "customers.customers.view", None, None),
+    ("post", "/api/v1/customers", "customers.customers.create", lambda w: {"ent_user_id": "matrix-2"}, None),
+    ("post", "/api/v1/customers/status", "customers.customers.edit",
+     lambda w: {"ids": [w["customer"].pk], "status": "banned"}, None),
+    ("get", "/api/v1/customers/{customer_id}", "customers.customers.view", None,
+     lambda w: {"customer_id": w["customer"].pk}),
+    ("patch", "/api/v1/customers/{customer_id}", "customers.customers.edit", lambda w: {"name": "Renamed"},
+     lambda w: {"customer_id": w["customer"].pk}),
+    ("delete", "/api/v1/customers/{customer_id}", "customers.customers.delete", None,
+     lambda w: {"customer_id": w["customer"].pk}),
+    ("get", "/api/v1/customers/{customer_id}/timeline", "customers.customers.view", None,
+     lambda w: {"customer_id": w["customer"].pk}),
+    ("get", "/api/v1/fields", "system.fields.view", None, None),
+    ("post", "/api/v1/fields", "system.fields.create", lambda w: {"label": "New field", "type": "integer"}, None),
+    ("get", "/api/v1/fields/{field_id}", "system.fields.view", None, lambda w: {"field_id": w["field"].pk}),
+    ("patch", "/api/v1/fields/{field_id}", "system.fields.edit", lambda w: {"label": "Renamed"},
+     lambda w: {"field_id": w["field"].pk}),
+    ("delete", "/api/v1/fields/{field_id}", "system.fields.delete", None, lambda w: {"field_id": w["field"].pk}),
+    ("get", "/api/v1/enums", "system.enums.view", None, None),
+    ("post", "/api/v1/enums", "system.enums.create", lambda w: {"code": "matrix2", "name": "Matrix 2"}, None),
+    ("get", "/api/v1/enums/{group_id}", "system.enums.view", None, lambda w: {"group_id": w["enum"].pk}),
+    ("patch", "/api/v1/enums/{group_id}", "system.enums.edit", lambda w: {"name": "Renamed"},
+     lambda w: {"group_id": w["enum"].pk}),
+    ("delete", "/api/v1/enums/{group_id}", "system.enums.delete", None, lambda w: {"group_id": w["enum"].pk}),
+    ("post", "/api/v1/enums/{group_id}/items", "system.enums.edit", lambda w: {"code": "b", "label": "B"},
+     lambda w: {"group_id": w["enum"].pk}),
+    ("patch", "/api/v1/enums/{group_id}/items/{item_id}", "system.enums.edit", lambda w: {"label": "AA"},
+     lambda w: {"group_id": w["enum"].pk, "item_id": w["item"].pk}),
+    ("delete", "/api/v1/enums/{group_id}/items/{item_id}", "system.enums.edit", None,
+     lambda w: {"group_id": w["enum"].pk, "item_id": w["item"].pk}),
+    ("get", "/api/v1/companies", "customers.companies.view", None, None),
+    ("post", "/api/v1/companies", "customers.companies.create", lambda w: {"name": "New company"}, None),
+    ("get", "/api/v1/companies/{company_id}", "customers.companies.view", None,
+     lambda w: {"company_id": w["company"].pk}),
+    ("patch", "/api/v1/companies/{company_id}", "customers.companies.edit", lambda w: {"city": "Wuhan"},
+     lambda w: {"company_id": w["company"].pk}),
+    ("delete", "/api/v1/companies/{company_id}", "customers.companies.delete", None,
+     lambda w: {"company_id": w["company"].pk}),
 ]
+SEGMENT_ENDPOINTS = [
+    ("post", "/api/v1/customers/search", "customers.customers.view",
+     lambda w: {"query": {"field": "name", "op": "contains", "value": "a"}}, None),
+    ("post", "/api/v1/segments/preview", "customers.customers.view", lambda w: {"sql": "city = 'x'"}, None),
+    ("post", "/api/v1/segments/validate", "customers.customers.view",
+     lambda w: {"query": {"field": "city", "op": "is_empty"}}, None),
+    ("get", "/api/v1/segments/fields", "customers.customers.view", None, None),
+    ("get", "/api/v1/saved-queries", "customers.customers.view", None, None),
+    ("post", "/api/v1/saved-queries", "customers.customers.view",
+     lambda w: {"name": "mine", "query": {"field": "city", "op": "is_empty"}}, None),
+    ("get", "/api/v1/saved-queries/{saved_id}", "customers.customers.view", None,
+     lambda w: {"saved_id": w["saved"][w["me"].pk].pk}),
+    ("patch", "/api/v1/saved-queries/{saved_id}", "customers.customers.view", lambda w: {"name": "renamed"},
+     lambda w: {"saved_id": w["saved"][w["me"].pk].pk}),
+    ("delete", "/api/v1/saved-queries/{saved_id}", "customers.customers.view", None,
+     lambda w: {"saved_id": w["saved"][w["me"].pk].pk}),
+]
+ENDPOINTS += SEGMENT_ENDPOINTS
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -93,6 +169,7 @@ def _call(client, method, path, body, headers):
 def test_api_endpoint_answers_only_what_the_role_grants(client, world, personas, bearer, endpoint, persona):
     method, path, perm, body, params = endpoint
     user = personas[persona]
+    world["me"] = user
     url = path.format(**(params(world) if params else {}))
     response = _call(client, method, url, body(world) if body else None, bearer(user))
     granted = perm is None or user.has_shoal_perm(perm)
@@ -141,6 +218,16 @@ PAGES = [
     ("admin:parameters", "system.parameters.view", None),
     ("admin:schedules_scheduledjob_changelist", "system.schedules.view", None),
     ("admin:schedules_jobrun_changelist", "system.schedules.view", None),
+    ("admin:customers_customer_changelist", "customers.customers.view", None),
+    ("admin:customers_customer_add", "customers.customers.create", None),
+    ("admin:customers_customer_change", "customers.customers.view", lambda w: [w["customer"].pk]),
+    ("admin:customers_customfield_changelist", "system.fields.view", None),
+    ("admin:customers_customfield_add", "system.fields.create", None),
+    ("admin:customers_customfield_change", "system.fields.view", lambda w: [w["field"].pk]),
+    ("admin:customers_enumgroup_changelist", "system.enums.view", None),
+    ("admin:customers_enumgroup_change", "system.enums.view", lambda w: [w["enum"].pk]),
+    ("admin:customers_company_changelist", "customers.companies.view", None),
+    ("admin:customers_company_change", "customers.companies.view", lambda w: [w["company"].pk]),
     ("admin:index", None, None),
     ("admin:my_permissions", None, None),
 ]

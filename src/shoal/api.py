@@ -129,11 +129,15 @@ def require(request, code: str) -> None:
 def _register_routers():
     from shoal.accounts.api import router as accounts_router
     from shoal.core.api import router as core_router
+    from shoal.customers.api import router as customers_router
     from shoal.schedules.api import router as schedules_router
+    from shoal.segments.api import router as segments_router
 
     api.add_router("/v1/", accounts_router)
     api.add_router("/v1/", core_router)
     api.add_router("/v1/", schedules_router)
+    api.add_router("/v1/", segments_router)  # before customers: /customers/search is not a customer id
+    api.add_router("/v1/", customers_router)
 
 
 _register_routers()

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "shoal.core",
     "shoal.accounts",
     "shoal.schedules",
+    "shoal.customers",
+    "shoal.segments",
 ]
 
 MIDDLEWARE = [

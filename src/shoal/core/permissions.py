@@ -107,7 +107,7 @@ CRUD = ("view", "create", "edit", "delete")
 # Menus of the foundation. Customer menus are registered now so roles can be set up before the
 # customer issues fill them in.
 register_menu(Menu("customers.customers", _("Customer profiles"), "customers",
-                   CRUD + ("import", "export", "assign", "tag"), icon="person"))
+                   CRUD + ("import", "export", "assign", "tag"), "admin:customers_customer_changelist", "person"))
 register_menu(Menu("system.departments", _("Departments"), "system", CRUD,
                    "admin:accounts_department_changelist", "account_tree"))
 register_menu(Menu("system.users", _("Users"), "system", CRUD + ("reset_password",),

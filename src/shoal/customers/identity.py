@@ -1,0 +1,94 @@
+"""Identity of a customer (主键标识): which fields identify one, and their canonical forms.
+
+Mobile numbers are stored in E.164 (``+8613800138000``): ``138 0013 8000``, ``+86 138-0013-8000``
+and ``8613800138000`` are the same customer. Emails are trimmed and lower-cased.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+from shoal.core import parameters
+from shoal.core.errors import ShoalError
+
+IDENTITY_CANDIDATES = ("mobile", "email", "ent_user_id")
+DEFAULT_IDENTITY_FIELDS = ("mobile", "email", "ent_user_id")
+_email_validator = EmailValidator()
+
+
+def default_region() -> str:
+    return (parameters.get("DEFAULT_PHONE_REGION") or "CN").strip().upper()
+
+
+def _parse_phone(raw, field: str, region: str | None):
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ShoalError("invalid_phone", f"{field}: expected a phone number",
+                         {"field": field, "expected": "phone"})
+    text = str(raw).strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        return phonenumbers.parse(text, region or default_region())
+    except phonenumbers.NumberParseException:
+        raise ShoalError("invalid_phone", f"{field}: not a phone number", {"field": field, "expected": "phone"})
+
+
+def normalise_mobile(raw, *, field: str = "mobile", region: str | None = None) -> str:
+    """A valid phone number in E.164, or ShoalError naming ``field``."""
+    number = _parse_phone(raw, field, region)
+    if not phonenumbers.is_valid_number(number):
+        raise ShoalError("invalid_phone", f"{field}: not a valid phone number", {"field": field, "expected": "phone"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_phone(raw, *, field: str = "phone", region: str | None = None) -> str:
+    """A possible phone number in E.164 (looser than mobile: any possible number)."""
+    number = _parse_phone(raw, field, region)
+    if not phonenumbers.is_possible_number(number):
+        raise ShoalError("invalid_phone", f"{field}: not a phone number", {"field": field, "expected": "phone"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw, *, field: str = "email") -> str:
+    if not isinstance(raw, str):
+        raise ShoalError("invalid_email", f"{field}: expected an email address", {"field": field, "expected": "email"})
+    value = raw.strip().lower()
+    try:
+        _email_validator(value)
+    except ValidationError:
+        raise ShoalError("invalid_email", f"{field}: not a valid email address",
+                         {"field": field, "expected": "email"})
+    return value
+
+
+def normalise_ent_user_id(raw, *, field: str = "ent_user_id") -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ShoalError("invalid", f"{field}: expected a string", {"field": field, "expected": "string"})
+    value = str(raw).strip()
+    if len(value) > 128:
+        raise ShoalError("invalid", f"{field}: at most 128 characters", {"field": field})
+    return value
+
+
+NORMALISERS = {"mobile": normalise_mobile, "email": normalise_email, "ent_user_id": normalise_ent_user_id}
+
+
+def try_normalise_mobile(raw) -> str | None:
+    try:
+        return normalise_mobile(raw)
+    except ShoalError:
+        return None
+
+
+def identity_fields() -> tuple[str, ...]:
+    """The fields chosen to identify customers (parameter CUSTOMER_IDENTITY_FIELDS)."""
+    raw = parameters.get("CUSTOMER_IDENTITY_FIELDS") or ""
+    chosen = [f.strip() for f in str(raw).split(",") if f.strip() in IDENTITY_CANDIDATES]
+    return tuple(dict.fromkeys(chosen)) or DEFAULT_IDENTITY_FIELDS
+
+
+def identity_values(data: dict) -> dict[str, str]:
+    """The identity fields present (non-empty) in already-normalised ``data``."""
+    return {f: data[f] for f in identity_fields() if data.get(f)}

@@ -1,0 +1,143 @@
+"""The one masking function for customer output (脱敏): pages, API, exports, previews, errors.
+
+When the MASKING_ENABLED parameter is on, lists always show masked values; a detail view reveals
+them only when the viewer's masking policy allows it for this customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Q
+
+from shoal.accounts.models import MaskingPolicy, User
+from shoal.core import parameters
+
+from .models import CustomerGroupMembership, CustomField, FieldType
+
+MASKED_FIELDS = ("mobile", "phone", "email")
+CONTEXTS = ("list", "detail")
+
+
+def masking_enabled() -> bool:
+    return bool(parameters.get("MASKING_ENABLED"))
+
+
+def mask_phone(value: str | None) -> str | None:
+    """``+8613800138000`` / ``13800138000`` → ``138****8000``."""
+    if not value:
+        return value
+    text = str(value)
+    if text.startswith("+"):
+        import phonenumbers
+
+        from .identity import default_region
+
+        try:
+            number = phonenumbers.parse(text, None)
+            if phonenumbers.region_code_for_number(number) == default_region():
+                text = str(number.national_number)
+        except phonenumbers.NumberParseException:
+            pass
+    if len(text) >= 8:
+        return text[:3] + "****" + text[-4:]
+    if len(text) >= 4:
+        return text[:1] + "***" + text[-1:]
+    return "****"
+
+
+def mask_email(value: str | None) -> str | None:
+    """``zhang@example.com`` → ``z***@example.com``."""
+    if not value:
+        return value
+    local, sep, domain = str(value).partition("@")
+    if not sep:
+        return mask_phone(value)
+    return (local[:1] or "*") + "***@" + domain
+
+
+def sensitive_custom_fields() -> dict[str, str]:
+    """Custom field keys whose values are masked, with their type (phone or email)."""
+    return dict(CustomField.objects.filter(type__in=[FieldType.PHONE, FieldType.EMAIL]).values_list("key", "type"))
+
+
+def may_reveal(*, viewer, customer) -> bool:
+    """Whether the viewer's policy reveals this customer's data on a detail view."""
+    if not isinstance(viewer, User) or not viewer.is_active:
+        return False
+    policy = viewer.masking_policy
+    if policy == MaskingPolicy.NONE:
+        return True
+    if policy == MaskingPolicy.MASK_ALL or customer is None:
+        return False
+    memberships = CustomerGroupMembership.objects.filter(customer_id=getattr(customer, "pk", customer))
+    if policy == MaskingPolicy.EXCEPT_PRIVATE:
+        # private sea: held by the viewer now (not parked in the recycle bin)
+        return (not getattr(customer, "in_recycle_bin", False)
+                and memberships.filter(salesperson=viewer).exists())
+    if policy == MaskingPolicy.EXCEPT_ASSIGNED:
+        return memberships.filter(salesperson=viewer).exists()
+    if policy == MaskingPolicy.EXCEPT_GROUPS:
+        return memberships.filter(Q(group__admins=viewer) | Q(salesperson=viewer)).exists()
+    return False
+
+
+def should_mask(*, viewer, customer, context: str = "list") -> bool:
+    if context not in CONTEXTS:
+        raise ValueError(f"unknown masking context {context}")
+    if not masking_enabled():
+        return False
+    if context == "list":
+        return True
+    return not may_reveal(viewer=viewer, customer=customer)
+
+
+def _mask_value(kind: str, value):
+    if isinstance(value, list):
+        return [_mask_value(kind, v) for v in value]
+    return mask_email(value) if kind in ("email", FieldType.EMAIL) else mask_phone(value)
+
+
+def mask_customer(data: dict, *, viewer, customer, context: str = "list",
+                  sensitive: dict[str, str] | None = None, decided: bool | None = None) -> dict:
+    """A copy of ``data`` (a customer's output) with sensitive values masked if the viewer must not see them.
+
+    ``sensitive`` (custom keys → type) and ``decided`` (the result of :func:`should_mask`) may be
+    passed to avoid queries when masking many rows.
+    """
+    mask = should_mask(viewer=viewer, customer=customer, context=context) if decided is None else decided
+    if not mask:
+        return dict(data)
+    out = dict(data)
+    for name in MASKED_FIELDS:
+        if out.get(name):
+            out[name] = _mask_value(name, out[name])
+    sensitive = sensitive_custom_fields() if sensitive is None else sensitive
+    if isinstance(out.get("attributes"), dict):
+        attrs = dict(out["attributes"])
+        for key, kind in sensitive.items():
+            if attrs.get(key):
+                attrs[key] = _mask_value(kind, attrs[key])
+        out["attributes"] = attrs
+    if isinstance(out.get("contacts"), list):
+        out["contacts"] = [{**c, **{n: _mask_value(n, c[n]) for n in ("phone", "email") if c.get(n)}}
+                           for c in out["contacts"]]
+    out["masked"] = True
+    return out
+
+
+def mask_timeline(entries: Iterable[dict], *, mask: bool, sensitive: dict[str, str] | None = None) -> list[dict]:
+    """Timeline entries with old/new values of sensitive fields masked (same decision as the detail)."""
+    entries = list(entries)
+    if not mask:
+        return entries
+    sensitive = sensitive_custom_fields() if sensitive is None else sensitive
+    kinds = {**{n: n for n in MASKED_FIELDS}, **sensitive}
+    out = []
+    for e in entries:
+        kind = kinds.get(e.get("field") or "")
+        if kind:
+            e = {**e, "old": _mask_value(kind, e.get("old")) if e.get("old") else e.get("old"),
+                 "new": _mask_value(kind, e.get("new")) if e.get("new") else e.get("new")}
+        out.append(e)
+    return out

@@ -1,0 +1,259 @@
+"""Customer profiles: customers, custom field definitions, enums, ownership (groups), companies,
+contacts and the timeline (成长记录)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    UNPAID = "unpaid", _("Unpaid")
+    BANNED = "banned", _("Banned")
+
+
+class CustomerGender(models.TextChoices):
+    UNKNOWN = "", _("Unknown")
+    MALE = "male", _("Male")
+    FEMALE = "female", _("Female")
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    LONG_TEXT = "long_text", _("Long text")
+    INTEGER = "integer", _("Integer")
+    DECIMAL = "decimal", _("Decimal")
+    MONEY = "money", _("Money")
+    DATE = "date", _("Date")
+    DATETIME = "datetime", _("Date and time")
+    BOOLEAN = "boolean", _("Yes / no")
+    ENUM = "enum", _("Single choice (enum)")
+    MULTI_ENUM = "multi_enum", _("Multiple choice (enum)")
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+    URL = "url", _("URL")
+
+
+class EnumGroup(models.Model):
+    """A list of options (枚举) that enum fields and configurable standard fields draw from."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("enum")
+        verbose_name_plural = _("enums")
+
+    def __str__(self):
+        return f"{self.name} [{self.code}]"
+
+
+class EnumItem(models.Model):
+    group = models.ForeignKey(EnumGroup, on_delete=models.CASCADE, related_name="items", verbose_name=_("enum"))
+    code = models.CharField(_("code"), max_length=64)
+    label = models.CharField(_("label"), max_length=100)
+    order = models.IntegerField(_("order"), default=0)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        ordering = ["group_id", "order", "id"]
+        verbose_name = _("enum item")
+        verbose_name_plural = _("enum items")
+        constraints = [models.UniqueConstraint(fields=["group", "code"], name="enumitem_unique_code_in_group")]
+
+    def __str__(self):
+        return f"{self.label} ({self.code})"
+
+
+class CustomField(models.Model):
+    """A custom field (定制字段) defined at run time; values live in ``Customer.attributes[key]``."""
+
+    key = models.CharField(_("key"), max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=100)
+    type = models.CharField(_("type"), max_length=16, choices=FieldType.choices, default=FieldType.TEXT)
+    required = models.BooleanField(_("required"), default=False)
+    default = models.JSONField(_("default"), null=True, blank=True)
+    enum_group = models.ForeignKey(EnumGroup, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="fields", verbose_name=_("enum"))
+    show_in_filter = models.BooleanField(_("show in filter"), default=False)
+    show_in_list = models.BooleanField(_("show in list"), default=False)
+    order = models.IntegerField(_("order"), default=0)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+
+    def __str__(self):
+        return f"{self.label} [{self.key}]"
+
+
+class Company(models.Model):
+    name = models.CharField(_("name"), max_length=200, db_index=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    website = models.URLField(_("website"), max_length=500, blank=True)
+    country = models.CharField(_("country"), max_length=64, blank=True)
+    province = models.CharField(_("province"), max_length=64, blank=True)
+    city = models.CharField(_("city"), max_length=64, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+
+    def __str__(self):
+        return self.name
+
+
+class Customer(models.Model):
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=32, null=True, blank=True, unique=True,
+                              help_text=_("Stored in E.164 form, e.g. +8613800138000."))
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.CharField(_("email"), max_length=254, null=True, blank=True, unique=True)
+    ent_user_id = models.CharField(_("external id"), max_length=128, null=True, blank=True, unique=True,
+                                   help_text=_("The customer's id in the business system."))
+    gender = models.CharField(_("gender"), max_length=8, choices=CustomerGender.choices, blank=True, default="")
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    qq = models.CharField(_("QQ"), max_length=32, blank=True)
+    wechat = models.CharField(_("WeChat"), max_length=64, blank=True)
+    telegram = models.CharField(_("Telegram username"), max_length=64, blank=True)
+    avatar_url = models.URLField(_("avatar URL"), max_length=500, blank=True)
+    source = models.CharField(_("source"), max_length=64, blank=True)
+    customer_type = models.CharField(_("customer type"), max_length=64, blank=True)
+    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=CustomerStatus.choices,
+                              default=CustomerStatus.ACTIVE)
+    notes = models.TextField(_("notes"), blank=True)
+    attributes = models.JSONField(_("custom fields"), default=dict, blank=True)
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="customers", verbose_name=_("company"))
+    in_recycle_bin = models.BooleanField(_("in recycle bin"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True,
+                                         help_text=_("Registration time in the business system."))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="customer_created_idx"),
+            models.Index(fields=["name"], name="customer_name_idx"),
+            models.Index(fields=["status", "-created_at"], name="customer_status_idx"),
+            models.Index(fields=["source"], name="customer_source_idx"),
+            models.Index(fields=["telegram"], name="customer_telegram_idx"),
+        ]
+
+    def __str__(self):
+        return self.name or f"#{self.pk}"
+
+
+class CustomerGroup(models.Model):
+    """A customer group (客户组): admins see all of its customers, salespeople their own."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    admins = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="administered_customer_groups",
+                                    verbose_name=_("group admins"))
+    salespeople = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="customer_groups",
+                                         verbose_name=_("salespeople"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("customer group")
+        verbose_name_plural = _("customer groups")
+
+    def __str__(self):
+        return self.name
+
+
+class CustomerGroupMembership(models.Model):
+    """A customer in a group; with a salesperson it is in that salesperson's private sea (私海)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+    group = models.ForeignKey(CustomerGroup, on_delete=models.CASCADE, related_name="memberships")
+    salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="customer_memberships", verbose_name=_("salesperson"))
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("group membership")
+        verbose_name_plural = _("group memberships")
+        constraints = [models.UniqueConstraint(fields=["customer", "group"], name="membership_unique")]
+        indexes = [models.Index(fields=["salesperson", "customer"], name="membership_sales_idx"),
+                   models.Index(fields=["group", "salesperson"], name="membership_group_idx")]
+
+    def __str__(self):
+        return f"{self.customer_id} in {self.group_id}"
+
+
+class Contact(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("name"), max_length=100)
+    relation = models.CharField(_("relation"), max_length=64, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    notes = models.CharField(_("notes"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self):
+        return self.name
+
+
+class TimelineKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    CHANGED = "changed", _("Attribute changed")
+    MERGED = "merged", _("Merged")
+    STATUS = "status", _("Status changed")
+    RECYCLE = "recycle", _("Recycle bin")
+    GROUP = "group", _("Group / assignment")
+    TAG = "tag", _("Tag")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    EVENT = "event", _("Event")
+    IMPORT = "import", _("Import")
+    MESSAGE = "message", _("Message")
+
+
+class TimelineEntry(models.Model):
+    """One line of a customer's timeline (成长记录)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(_("kind"), max_length=16, choices=TimelineKind.choices)
+    field = models.CharField(_("field"), max_length=64, blank=True)
+    old = models.JSONField(_("old value"), null=True, blank=True)
+    new = models.JSONField(_("new value"), null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", verbose_name=_("actor"))
+    actor_name = models.CharField(_("actor name"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="timeline_customer_idx")]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.kind} {self.field}"

@@ -1,0 +1,20 @@
+"""Menus (permission codes) and parameters contributed by the customers app."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from shoal.core.parameters import Parameter, register
+from shoal.core.permissions import CRUD, Menu, register_menu
+
+register_menu(Menu("customers.companies", _("Companies"), "customers", CRUD,
+                   "admin:customers_company_changelist", "domain"))
+register_menu(Menu("system.fields", _("Custom fields"), "system", CRUD,
+                   "admin:customers_customfield_changelist", "view_column"))
+register_menu(Menu("system.enums", _("Enums"), "system", CRUD,
+                   "admin:customers_enumgroup_changelist", "list"))
+
+IDENTITY_FIELDS = register(Parameter(
+    "CUSTOMER_IDENTITY_FIELDS", _("Customer identity fields"), "str", "mobile,email,ent_user_id",
+    group="customers",
+    help=_("Comma-separated fields that identify a customer, chosen from mobile, email, ent_user_id.")))

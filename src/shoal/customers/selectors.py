@@ -1,0 +1,116 @@
+"""Reads of customers. Every read goes through :func:`customer_queryset`, which applies the
+actor's data scope; a customer outside it is "not found"."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from shoal.accounts.models import DataScope, Department, User
+from shoal.core.errors import NotFound
+
+from .identity import try_normalise_mobile
+from .models import Customer, CustomerGroupMembership, CustomField
+
+LIST_FIELDS = ("id", "name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq", "wechat",
+               "telegram", "avatar_url", "source", "customer_type", "lifecycle_stage", "status", "notes",
+               "created_at", "updated_at", "registered_at", "company_id", "in_recycle_bin")
+
+
+def _department_user_ids(actor: User):
+    dept_ids: set[int] = set()
+    for dept in Department.objects.filter(users=actor):
+        dept_ids |= dept.descendant_ids()
+    return User.objects.filter(departments__in=dept_ids).values("pk")
+
+
+def customer_queryset(*, actor) -> QuerySet[Customer]:
+    """All customers ``actor`` may see. ``actor=None`` is the system (no scope)."""
+    qs = Customer.objects.all()
+    if actor is None:
+        return qs
+    if not isinstance(actor, User) or not actor.is_active:
+        return qs.none()
+    scope = actor.data_scope()
+    if scope == DataScope.ALL:
+        return qs
+    members = CustomerGroupMembership.objects
+    cond = Q(pk__in=members.filter(salesperson=actor).values("customer_id"))
+    if scope in (DataScope.GROUPS, DataScope.DEPARTMENTS):
+        cond |= Q(pk__in=members.filter(group__admins=actor).values("customer_id"))
+    if scope == DataScope.DEPARTMENTS:
+        cond |= Q(pk__in=members.filter(salesperson__in=_department_user_ids(actor)).values("customer_id"))
+    return qs.filter(cond)
+
+
+def customer_get(*, actor, pk) -> Customer:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("Customer not found")
+    customer = customer_queryset(actor=actor).select_related("company").filter(pk=pk).first()
+    if customer is None:
+        raise NotFound("Customer not found")
+    return customer
+
+
+def customer_search_q(q: str) -> Q:
+    """Keyword search over id, name, mobile, email, ent_user_id and Telegram username.
+
+    Identity fields match exactly (normalised), so masked values cannot be probed digit by digit.
+    """
+    q = (q or "").strip()
+    cond = Q(name__icontains=q) | Q(ent_user_id=q) | Q(telegram__iexact=q.lstrip("@"))
+    if "@" in q:
+        cond |= Q(email=q.lower())
+    if q.isdigit() and len(q) <= 18:
+        cond |= Q(pk=int(q))
+    mobile = try_normalise_mobile(q) if any(c.isdigit() for c in q) else None
+    if mobile:
+        cond |= Q(mobile=mobile)
+    return cond
+
+
+def customer_list(*, actor, q: str = "", status: str | None = None, source: str | None = None,
+                  created_from=None, created_to=None, in_recycle_bin: bool | None = None) -> QuerySet[Customer]:
+    qs = customer_queryset(actor=actor)
+    if q and q.strip():
+        qs = qs.filter(customer_search_q(q))
+    if status:
+        qs = qs.filter(status=status)
+    if source:
+        qs = qs.filter(source=source)
+    if created_from:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_to:
+        qs = qs.filter(created_at__lt=created_to)
+    if in_recycle_bin is not None:
+        qs = qs.filter(in_recycle_bin=in_recycle_bin)
+    return qs.order_by("-created_at", "-id")
+
+
+def customer_dict(customer: Customer) -> dict:
+    """The plain (unmasked) output of a customer; pass it through ``masking.mask_customer``."""
+    data = {f: getattr(customer, f) for f in LIST_FIELDS}
+    data["attributes"] = dict(customer.attributes or {})
+    return data
+
+
+def customer_detail_dict(customer: Customer) -> dict:
+    data = customer_dict(customer)
+    company = customer.company
+    data["company"] = {"id": company.pk, "name": company.name} if company else None
+    data["contacts"] = [
+        {"id": c.pk, "name": c.name, "relation": c.relation, "phone": c.phone, "email": c.email, "notes": c.notes}
+        for c in customer.contacts.all()
+    ]
+    data["groups"] = [
+        {"group_id": m.group_id, "group": m.group.name, "salesperson_id": m.salesperson_id,
+         "salesperson": (m.salesperson.name or m.salesperson.username) if m.salesperson else None,
+         "assigned_at": m.assigned_at}
+        for m in customer.memberships.select_related("group", "salesperson")
+    ]
+    return data
+
+
+def list_columns() -> list[CustomField]:
+    return list(CustomField.objects.filter(enabled=True, show_in_list=True))

@@ -1,0 +1,628 @@
+"""Writes of customers, custom fields, enums and companies. Each writes the timeline and/or the
+operation log. Reads go through :mod:`shoal.customers.selectors`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.dispatch import Signal
+from django.utils import timezone
+
+from shoal.core.errors import Conflict, NotFound, ShoalError
+from shoal.core.oplog import log_operation
+
+from . import fields as F
+from .identity import identity_fields, identity_values
+from .models import (
+    Company,
+    Contact,
+    Customer,
+    CustomerGroupMembership,
+    CustomerStatus,
+    CustomField,
+    EnumGroup,
+    EnumItem,
+    FieldType,
+    TimelineEntry,
+    TimelineKind,
+)
+
+UNIQUE_FIELDS = ("mobile", "email", "ent_user_id")
+BATCH_LIMIT = 1000
+
+# Sent inside the merge transaction before ``other`` is deleted, so later apps (tags, events,
+# follow-ups…) move their rows from ``other`` to ``keep``.
+customer_merging = Signal()  # kwargs: keep, other, actor
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _is_user(actor) -> bool:
+    from shoal.accounts.models import User
+
+    return isinstance(actor, User)
+
+
+def _actor_name(actor) -> str:
+    if actor is None:
+        return "system"
+    if _is_user(actor):
+        return actor.get_username()
+    return str(actor)[:150]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _entry(customer: Customer, kind: str, *, actor, field_name: str = "", old=None, new=None,
+           detail: dict | None = None) -> TimelineEntry:
+    detail = dict(detail or {})
+    if actor is not None and not _is_user(actor):
+        detail.setdefault("application", str(actor))
+    return TimelineEntry(customer=customer, kind=kind, field=field_name, old=_jsonable(old), new=_jsonable(new),
+                         actor=actor if _is_user(actor) else None, actor_name=_actor_name(actor), detail=detail)
+
+
+def _check_unique(values: dict, *, exclude_pk: int | None = None) -> None:
+    """Refuse values of unique fields (mobile, email, ent_user_id) already held by another customer."""
+    cond = Q()
+    present = {f: v for f, v in values.items() if f in UNIQUE_FIELDS and v}
+    for f, v in present.items():
+        cond |= Q(**{f: v})
+    if not present:
+        return
+    qs = Customer.objects.filter(cond)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    for row in qs.values(*UNIQUE_FIELDS)[:5]:
+        for f, v in present.items():
+            if row[f] == v:
+                raise Conflict("duplicate_value", f"Another customer already has this {f}", {"field": f})
+
+
+def _require_identity(values: dict) -> None:
+    if not identity_values(values):
+        fields = list(identity_fields())
+        raise ShoalError("identity_required", "At least one identity field is needed: " + ", ".join(fields),
+                         {"fields": fields})
+
+
+# -- customers ---------------------------------------------------------------------------------------
+def customer_create(*, actor, data: dict, definitions: dict | None = None, log: bool = True) -> Customer:
+    cleaned = F.clean_customer_data(data, creating=True, definitions=definitions)
+    _require_identity(cleaned)
+    _check_unique(cleaned)
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.create(**cleaned)
+            _entry(customer, TimelineKind.CREATED, actor=actor).save()
+    except IntegrityError:
+        raise Conflict("duplicate_value", "Another customer already has one of these identity values",
+                       {"fields": [f for f in UNIQUE_FIELDS if cleaned.get(f)]})
+    if log:
+        log_operation(actor=actor if _is_user(actor) else _actor_name(actor), action="customer.create",
+                      obj=customer)
+    return customer
+
+
+def _apply_changes(customer: Customer, cleaned: dict, *, actor) -> tuple[list[str], list[TimelineEntry]]:
+    changed: list[str] = []
+    entries: list[TimelineEntry] = []
+    for name, new in cleaned.items():
+        if name == "attributes":
+            old_attrs = customer.attributes or {}
+            for key in sorted(set(old_attrs) | set(new)):
+                if old_attrs.get(key) != new.get(key):
+                    changed.append(key)
+                    entries.append(_entry(customer, TimelineKind.CHANGED, actor=actor, field_name=key,
+                                          old=old_attrs.get(key), new=new.get(key), detail={"custom": True}))
+            if new != old_attrs:
+                customer.attributes = new
+            continue
+        old = getattr(customer, name)
+        if old != new:
+            changed.append(name)
+            entries.append(_entry(customer, TimelineKind.CHANGED, actor=actor, field_name=name, old=old, new=new))
+            setattr(customer, name, new)
+    return changed, entries
+
+
+def customer_update(*, actor, customer: Customer, data: dict, definitions: dict | None = None,
+                    log: bool = True) -> list[str]:
+    """Update ``customer`` in place; a timeline entry per changed field. Returns the changed fields."""
+    cleaned = F.clean_customer_data(data, existing_attributes=customer.attributes, creating=False,
+                                    definitions=definitions)
+    if any(f in cleaned for f in UNIQUE_FIELDS):
+        after = {f: cleaned.get(f, getattr(customer, f)) for f in UNIQUE_FIELDS}
+        _require_identity(after)
+        _check_unique({f: cleaned[f] for f in UNIQUE_FIELDS if f in cleaned}, exclude_pk=customer.pk)
+    changed, entries = _apply_changes(customer, cleaned, actor=actor)
+    if not changed:
+        return []
+    std = [c for c in changed if c in F.STANDARD_FIELDS]
+    update_fields = std + (["attributes"] if len(std) < len(changed) else []) + ["updated_at"]
+    try:
+        with transaction.atomic():
+            customer.save(update_fields=update_fields)
+            TimelineEntry.objects.bulk_create(entries)
+    except IntegrityError:
+        raise Conflict("duplicate_value", "Another customer already has one of these identity values",
+                       {"fields": [f for f in UNIQUE_FIELDS if f in changed]})
+    if log:
+        log_operation(actor=actor if _is_user(actor) else _actor_name(actor), action="customer.update",
+                      obj=customer, detail={"fields": changed})
+    return changed
+
+
+@dataclass
+class IdentifyResult:
+    customer: Customer
+    created: bool
+    changed: list[str] = field(default_factory=list)
+
+
+def _match(values: dict) -> list[tuple[str, int]]:
+    cond = Q()
+    for f, v in values.items():
+        cond |= Q(**{f: v})
+    rows = Customer.objects.filter(cond).values("pk", *values.keys())
+    found = []
+    for row in rows:
+        for f, v in values.items():
+            if row[f] == v:
+                found.append((f, row["pk"]))
+    return found
+
+
+def customer_identify(*, actor, data: dict, definitions: dict | None = None, log: bool = True) -> IdentifyResult:
+    """Upsert by identity. Identity values pointing at two customers → 409 ``identity_conflict``."""
+    data = dict(data)
+    standard = F.clean_standard({k: v for k, v in data.items() if k in UNIQUE_FIELDS})
+    values = identity_values(standard)
+    _require_identity(values)
+    for attempt in range(2):
+        found = _match(values)
+        ids = sorted({pk for _, pk in found})
+        if len(ids) > 1:
+            raise Conflict("identity_conflict", "The identity values belong to different customers",
+                           {"customer_ids": ids, "fields": {f: pk for f, pk in found}})
+        if ids:
+            customer = Customer.objects.get(pk=ids[0])
+            if _is_user(actor):
+                from .selectors import customer_queryset
+
+                if not customer_queryset(actor=actor).filter(pk=customer.pk).exists():
+                    raise Conflict("identity_out_of_scope",
+                                   "These identity values belong to a customer outside your data scope",
+                                   {"fields": sorted({f for f, _ in found})})
+            with transaction.atomic():
+                changed = customer_update(actor=actor, customer=customer, data=data, definitions=definitions,
+                                          log=log)
+            return IdentifyResult(customer, False, changed)
+        try:
+            with transaction.atomic():
+                customer = customer_create(actor=actor, data=data, definitions=definitions, log=log)
+            return IdentifyResult(customer, True, [])
+        except Conflict as exc:
+            if attempt or exc.code != "duplicate_value":
+                raise
+            # Someone created the customer between our match and insert: match again.
+    raise AssertionError("unreachable")
+
+
+def customer_identify_batch(*, actor, items: list[dict]) -> list[dict]:
+    """Identify up to 1000 customers; a result per item, one bad item does not stop the others."""
+    if len(items) > BATCH_LIMIT:
+        raise ShoalError("too_many", f"At most {BATCH_LIMIT} customers per batch",
+                         {"max": BATCH_LIMIT, "count": len(items)})
+    definitions = F.enabled_definitions()
+    results: list[dict] = []
+    created = updated = failed = 0
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise ShoalError("invalid_value", "Each item must be an object", {})
+            with transaction.atomic():
+                res = customer_identify(actor=actor, data=item, definitions=definitions, log=False)
+            results.append({"id": res.customer.pk, "created": res.created, "changed": res.changed})
+            created += res.created
+            updated += bool(not res.created and res.changed)
+        except ShoalError as exc:
+            failed += 1
+            results.append(exc.as_dict())
+    log_operation(actor=actor if _is_user(actor) else _actor_name(actor), action="customer.identify_batch",
+                  object_type="customer", detail={"count": len(items), "created": created, "updated": updated,
+                                                  "failed": failed})
+    return results
+
+
+MERGE_FIELDS = ("name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq", "wechat",
+                "telegram", "avatar_url", "source", "customer_type", "lifecycle_stage", "notes", "registered_at",
+                "company_id")
+
+
+@transaction.atomic
+def customer_merge(*, actor, keep: Customer, other: Customer) -> Customer:
+    """Merge ``other`` into ``keep``: fill keep's empty fields, move relations, delete ``other``."""
+    if keep.pk == other.pk:
+        raise ShoalError("invalid", "A customer cannot be merged into itself", {"ids": [keep.pk]})
+    keep = Customer.objects.select_for_update().get(pk=keep.pk)
+    other = Customer.objects.select_for_update().get(pk=other.pk)
+    taken = [f for f in MERGE_FIELDS if getattr(keep, f) in (None, "") and getattr(other, f) not in (None, "")]
+    values = {f: getattr(other, f) for f in taken}
+    attrs = {**(other.attributes or {}), **(keep.attributes or {})}
+    taken_attrs = sorted(set(attrs) - set(keep.attributes or {}))
+    if other.created_at < keep.created_at:
+        values["created_at"] = other.created_at
+    for m in CustomerGroupMembership.objects.filter(customer=other):
+        mine = CustomerGroupMembership.objects.filter(customer=keep, group_id=m.group_id).first()
+        if mine is None:
+            m.customer = keep
+            m.save(update_fields=["customer"])
+        else:
+            if mine.salesperson_id is None and m.salesperson_id is not None:
+                mine.salesperson_id, mine.assigned_at = m.salesperson_id, m.assigned_at
+                mine.save(update_fields=["salesperson", "assigned_at"])
+            m.delete()
+    Contact.objects.filter(customer=other).update(customer=keep)
+    TimelineEntry.objects.filter(customer=other).update(customer=keep)
+    customer_merging.send(sender=Customer, keep=keep, other=other, actor=actor)
+    other_id, other_repr = other.pk, str(other)
+    other.delete()  # frees its identity values before keep takes them
+    for f, v in values.items():
+        setattr(keep, f, v)
+    keep.attributes = attrs
+    keep.save()
+    _entry(keep, TimelineKind.MERGED, actor=actor,
+           detail={"merged_id": other_id, "fields": taken, "attributes": taken_attrs}).save()
+    log_operation(actor=actor, action="customer.merge", obj=keep,
+                  detail={"merged_id": other_id, "merged": other_repr, "fields": taken + taken_attrs})
+    return keep
+
+
+@transaction.atomic
+def customers_set_status(*, actor, customer_ids: list[int], status: str) -> int:
+    """Ban / enable (data kept). Returns how many customers changed."""
+    if status not in CustomerStatus.values:
+        raise ShoalError("invalid_value", "Unknown status", {"field": "status", "choices": CustomerStatus.values})
+    rows = list(Customer.objects.filter(pk__in=customer_ids).exclude(status=status).only("pk", "status"))
+    if not rows:
+        return 0
+    Customer.objects.filter(pk__in=[c.pk for c in rows]).update(status=status, updated_at=timezone.now())
+    TimelineEntry.objects.bulk_create(
+        [_entry(c, TimelineKind.STATUS, actor=actor, field_name="status", old=c.status, new=status) for c in rows])
+    log_operation(actor=actor, action=f"customer.status.{status}", object_type="customer",
+                  object_id=",".join(str(c.pk) for c in rows[:50]), detail={"count": len(rows), "status": status})
+    return len(rows)
+
+
+@transaction.atomic
+def customers_delete(*, actor, customer_ids: list[int]) -> int:
+    """Delete customers with their related rows (irreversible; callers confirm first)."""
+    ids = list(Customer.objects.filter(pk__in=customer_ids).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    Customer.objects.filter(pk__in=ids).delete()
+    log_operation(actor=actor, action="customer.delete", object_type="customer",
+                  object_id=",".join(str(i) for i in ids[:50]), detail={"count": len(ids), "ids": ids[:1000]})
+    return len(ids)
+
+
+def customer_delete(*, actor, customer: Customer) -> None:
+    customers_delete(actor=actor, customer_ids=[customer.pk])
+
+
+# -- custom fields ----------------------------------------------------------------------------------
+FIELD_ATTRS = ("label", "required", "default", "show_in_filter", "show_in_list", "order", "enabled")
+
+
+def _generate_key(kind: str) -> str:
+    n = CustomField.objects.filter(key__startswith=f"extra_{kind}_").count() + 1
+    while CustomField.objects.filter(key=f"extra_{kind}_{n}").exists():
+        n += 1
+    return f"extra_{kind}_{n}"
+
+
+def _check_definition(definition: CustomField) -> None:
+    if definition.type not in FieldType.values:
+        raise ShoalError("invalid_value", "Unknown field type", {"field": "type", "choices": FieldType.values})
+    if not (definition.label or "").strip():
+        raise ShoalError("invalid_value", "Label is required", {"field": "label"})
+    is_enum = definition.type in (FieldType.ENUM, FieldType.MULTI_ENUM)
+    if is_enum and definition.enum_group_id is None:
+        raise ShoalError("invalid_value", "An enum field needs an enum group", {"field": "enum_group_id"})
+    if not is_enum:
+        definition.enum_group_id = None
+    if definition.enum_group_id is not None and not EnumGroup.objects.filter(pk=definition.enum_group_id).exists():
+        raise ShoalError("invalid_value", "No such enum group", {"field": "enum_group_id"})
+    if definition.default is not None:
+        try:
+            definition.default = F.coerce_custom_value(definition, definition.default)
+        except ShoalError as exc:
+            raise ShoalError("invalid_value", f"default: {exc.message}",
+                             {"field": "default", "expected": definition.type})
+
+
+def custom_field_create(*, actor, label: str, type: str, key: str | None = None, enum_group_id: int | None = None,
+                        **attrs) -> CustomField:
+    key = F.validate_key(key) if key else _generate_key(type)
+    if CustomField.objects.filter(key=key).exists():
+        raise Conflict("duplicate", "A custom field with this key exists", {"field": "key", "key": key})
+    definition = CustomField(key=key, label=(label or "").strip(), type=type, enum_group_id=enum_group_id,
+                             **{k: v for k, v in attrs.items() if k in FIELD_ATTRS and v is not None})
+    _check_definition(definition)
+    try:
+        with transaction.atomic():
+            definition.save()
+    except IntegrityError:
+        raise Conflict("duplicate", "A custom field with this key exists", {"field": "key", "key": key})
+    log_operation(actor=actor, action="custom_field.create", obj=definition)
+    return definition
+
+
+def _stored_as_input(value, new_type: str):
+    """A stored value in a form the new type's converter may accept."""
+    if new_type in (FieldType.TEXT, FieldType.LONG_TEXT):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+    if new_type == FieldType.MULTI_ENUM and not isinstance(value, list):
+        return [value]
+    return value
+
+
+def plan_conversion(definition: CustomField) -> dict[int, Any]:
+    """The new value of every stored value converted to ``definition``'s type (only those that change),
+    or ShoalError ``type_change_refused`` naming the customers whose values do not convert."""
+    key = definition.key
+    failing: list[int] = []
+    updates: dict[int, Any] = {}
+    cache: dict = {}
+    qs = Customer.objects.filter(attributes__has_key=key).values_list("pk", "attributes").order_by("pk")
+    for pk, attrs in qs.iterator(chunk_size=2000):
+        old = (attrs or {}).get(key)
+        try:
+            new = F.coerce_custom_value(definition, _stored_as_input(old, definition.type), cache=cache)
+        except ShoalError:
+            failing.append(pk)
+            continue
+        if new != old:
+            updates[pk] = new
+    if failing:
+        raise ShoalError("type_change_refused",
+                         f"{len(failing)} customers have values of {key} that do not convert to {definition.type}",
+                         {"field": key, "expected": definition.type, "failing_count": len(failing),
+                          "failing_customer_ids": failing[:100]})
+    return updates
+
+
+def _convert_values(definition: CustomField) -> None:
+    key = definition.key
+    updates = plan_conversion(definition)
+    pks = list(updates)
+    for start in range(0, len(pks), 1000):
+        chunk = list(Customer.objects.filter(pk__in=pks[start:start + 1000]).only("pk", "attributes"))
+        for customer in chunk:
+            attrs = dict(customer.attributes or {})
+            if updates[customer.pk] is None:
+                attrs.pop(key, None)
+            else:
+                attrs[key] = updates[customer.pk]
+            customer.attributes = attrs
+        Customer.objects.bulk_update(chunk, ["attributes"])
+
+
+@transaction.atomic
+def custom_field_update(*, actor, definition: CustomField, data: dict) -> CustomField:
+    if "key" in data and data["key"] not in (None, definition.key):
+        raise ShoalError("key_immutable", "The key of a custom field cannot change", {"field": "key"})
+    old_type, old_group = definition.type, definition.enum_group_id
+    if data.get("type") is not None:
+        definition.type = data["type"]
+    if "enum_group_id" in data:
+        definition.enum_group_id = data["enum_group_id"]
+    for attr in FIELD_ATTRS:
+        if attr in data and (data[attr] is not None or attr == "default"):
+            setattr(definition, attr, data[attr].strip() if attr == "label" else data[attr])
+    _check_definition(definition)
+    if definition.type != old_type or definition.enum_group_id != old_group:
+        _convert_values(definition)
+    definition.save()
+    log_operation(actor=actor, action="custom_field.update", obj=definition,
+                  detail={"fields": sorted(data), "old_type": old_type, "type": definition.type})
+    return definition
+
+
+@transaction.atomic
+def custom_field_delete(*, actor, definition: CustomField) -> None:
+    key = definition.key
+    pks = list(Customer.objects.filter(attributes__has_key=key).values_list("pk", flat=True))
+    for start in range(0, len(pks), 1000):
+        chunk = list(Customer.objects.filter(pk__in=pks[start:start + 1000]).only("pk", "attributes"))
+        for customer in chunk:
+            customer.attributes = {k: v for k, v in (customer.attributes or {}).items() if k != key}
+        Customer.objects.bulk_update(chunk, ["attributes"])
+    log_operation(actor=actor, action="custom_field.delete", obj=definition, detail={"customers": len(pks)})
+    definition.delete()
+
+
+# -- enums ----------------------------------------------------------------------------------------------
+def enum_item_usage(item: EnumItem, *, limit: int = 100) -> list[int]:
+    """Ids of customers (at most ``limit``) whose values use ``item``."""
+    used: list[int] = []
+    for field_name, group_code in F.STANDARD_ENUMS.items():
+        if item.group.code == group_code:
+            used += list(Customer.objects.filter(**{field_name: item.code}).values_list("pk", flat=True)[:limit])
+    for definition in CustomField.objects.filter(enum_group_id=item.group_id):
+        if definition.type == FieldType.ENUM:
+            used += list(Customer.objects.filter(**{f"attributes__{definition.key}": item.code})
+                         .values_list("pk", flat=True)[:limit])
+        elif definition.type == FieldType.MULTI_ENUM:
+            qs = Customer.objects.filter(attributes__has_key=definition.key).values_list("pk", "attributes")
+            for pk, attrs in qs.iterator(chunk_size=2000):
+                value = (attrs or {}).get(definition.key)
+                if isinstance(value, list) and item.code in value:
+                    used.append(pk)
+                    if len(used) >= limit:
+                        break
+    return sorted(set(used))[:limit]
+
+
+def _item_fields(data: dict) -> dict:
+    out = {}
+    if "code" in data and data["code"] is not None:
+        code = str(data["code"]).strip()
+        if not code or len(code) > 64:
+            raise ShoalError("invalid_value", "Item code is required (at most 64 characters)", {"field": "code"})
+        out["code"] = code
+    if "label" in data and data["label"] is not None:
+        label = str(data["label"]).strip()
+        if not label:
+            raise ShoalError("invalid_value", "Item label is required", {"field": "label"})
+        out["label"] = label
+    for attr in ("order", "enabled"):
+        if data.get(attr) is not None:
+            out[attr] = data[attr]
+    return out
+
+
+@transaction.atomic
+def enum_group_create(*, actor, code: str, name: str, description: str = "",
+                      items: list[dict] | None = None) -> EnumGroup:
+    code = (code or "").strip()
+    if not code or not (name or "").strip():
+        raise ShoalError("invalid_value", "Code and name are required", {"fields": ["code", "name"]})
+    if EnumGroup.objects.filter(code=code).exists():
+        raise Conflict("duplicate", "An enum with this code exists", {"field": "code"})
+    group = EnumGroup.objects.create(code=code, name=name.strip(), description=description or "")
+    for i, item in enumerate(items or []):
+        enum_item_create(actor=None, group=group, data={"order": i, **item}, log=False)
+    log_operation(actor=actor, action="enum.create", obj=group)
+    return group
+
+
+def enum_group_update(*, actor, group: EnumGroup, data: dict) -> EnumGroup:
+    if data.get("code") not in (None, group.code):
+        if CustomField.objects.filter(enum_group=group).exists() or group.code in F.STANDARD_ENUMS.values():
+            raise Conflict("in_use", "The code of an enum in use cannot change", {"field": "code"})
+        if EnumGroup.objects.filter(code=data["code"]).exclude(pk=group.pk).exists():
+            raise Conflict("duplicate", "An enum with this code exists", {"field": "code"})
+        group.code = data["code"].strip()
+    for attr in ("name", "description"):
+        if data.get(attr) is not None:
+            setattr(group, attr, data[attr].strip())
+    group.save()
+    log_operation(actor=actor, action="enum.update", obj=group, detail={"fields": sorted(data)})
+    return group
+
+
+@transaction.atomic
+def enum_group_delete(*, actor, group: EnumGroup) -> None:
+    fields = list(CustomField.objects.filter(enum_group=group).values_list("key", flat=True))
+    if fields:
+        raise Conflict("in_use", "Custom fields use this enum", {"fields": fields})
+    for item in group.items.all():
+        used = enum_item_usage(item, limit=10)
+        if used:
+            raise Conflict("in_use", f"Customers use the item {item.code}", {"item": item.code, "customer_ids": used})
+    log_operation(actor=actor, action="enum.delete", obj=group)
+    group.delete()
+
+
+def enum_item_create(*, actor, group: EnumGroup, data: dict, log: bool = True) -> EnumItem:
+    values = _item_fields(data)
+    if "code" not in values or "label" not in values:
+        raise ShoalError("invalid_value", "Item code and label are required", {"fields": ["code", "label"]})
+    if EnumItem.objects.filter(group=group, code=values["code"]).exists():
+        raise Conflict("duplicate", f"The enum already has an item {values['code']}", {"field": "code"})
+    item = EnumItem.objects.create(group=group, **values)
+    if log:
+        log_operation(actor=actor, action="enum.item.create", obj=item, detail={"group": group.code})
+    return item
+
+
+@transaction.atomic
+def enum_item_update(*, actor, item: EnumItem, data: dict) -> EnumItem:
+    values = _item_fields(data)
+    if values.get("code", item.code) != item.code:
+        used = enum_item_usage(item)
+        if used:
+            raise Conflict("in_use", "Customers use this item; its code cannot change",
+                           {"item": item.code, "customer_ids": used})
+        if EnumItem.objects.filter(group_id=item.group_id, code=values["code"]).exclude(pk=item.pk).exists():
+            raise Conflict("duplicate", "The enum already has an item with this code", {"field": "code"})
+    for k, v in values.items():
+        setattr(item, k, v)
+    item.save()
+    log_operation(actor=actor, action="enum.item.update", obj=item, detail={"fields": sorted(values)})
+    return item
+
+
+@transaction.atomic
+def enum_item_delete(*, actor, item: EnumItem) -> None:
+    used = enum_item_usage(item)
+    if used:
+        raise Conflict("in_use", f"Customers use the item {item.code}; disable it instead",
+                       {"item": item.code, "customer_ids": used})
+    log_operation(actor=actor, action="enum.item.delete", obj=item)
+    item.delete()
+
+
+# -- companies --------------------------------------------------------------------------------------
+COMPANY_FIELDS = ("name", "phone", "email", "website", "country", "province", "city", "address")
+
+
+def _clean_company(data: dict, *, creating: bool) -> dict:
+    out = {}
+    for k, v in data.items():
+        if k not in COMPANY_FIELDS:
+            raise ShoalError("unknown_field", f"Unknown company field {k}", {"field": k})
+        if v is None:
+            continue
+        if k == "website":
+            out[k] = "" if not str(v).strip() else F.to_url(v, k)
+        elif k == "email":
+            from .identity import normalise_email
+
+            out[k] = "" if not str(v).strip() else normalise_email(v, field=k)
+        else:
+            out[k] = F.to_text(v, k, 200 if k == "name" else 255)
+    if (creating or "name" in out) and not out.get("name"):
+        raise ShoalError("invalid_value", "Company name is required", {"field": "name"})
+    return out
+
+
+def company_create(*, actor, data: dict) -> Company:
+    company = Company.objects.create(**_clean_company(data, creating=True))
+    log_operation(actor=actor, action="company.create", obj=company)
+    return company
+
+
+def company_update(*, actor, company: Company, data: dict) -> Company:
+    for k, v in _clean_company(data, creating=False).items():
+        setattr(company, k, v)
+    company.save()
+    log_operation(actor=actor, action="company.update", obj=company, detail={"fields": sorted(data)})
+    return company
+
+
+def company_delete(*, actor, company: Company) -> None:
+    log_operation(actor=actor, action="company.delete", obj=company)
+    company.delete()
+
+
+def get_or_404(model, pk):
+    obj = model.objects.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound()
+    return obj

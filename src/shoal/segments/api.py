@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Router, Schema
+from pydantic import Field
+
+from shoal.api import require
+from shoal.customers import masking
+from shoal.customers import selectors as customer_selectors
+from shoal.customers.api import CustomerOut
+
+from . import services
+from .catalog import OPERATORS, field_catalog
+from .selectors import saved_query_list, segment_queryset, validate
+from .sql import guarded
+
+router = Router(tags=["segments"])
+
+
+class SortItem(Schema):
+    field: str
+    dir: Literal["asc", "desc"] = "asc"
+
+
+class SearchIn(Schema):
+    query: dict | None = None
+    sql: str | None = Field(None, max_length=4000)
+    keyword: str | None = Field(None, max_length=200)
+    sort: list[SortItem] = Field(default_factory=list, max_length=5)
+    page: int = Field(1, ge=1, le=100000)
+    page_size: int = Field(20, ge=1, le=100)
+
+
+class SearchOut(Schema):
+    total: int
+    page: int
+    page_size: int
+    items: list[CustomerOut]
+
+
+class RuleIn(Schema):
+    query: dict | None = None
+    sql: str | None = Field(None, max_length=4000)
+
+
+class PreviewOut(Schema):
+    count: int
+    sample: list[CustomerOut]
+
+
+class OkOut(Schema):
+    ok: bool
+
+
+class FieldInfo(Schema):
+    key: str
+    label: str
+    type: str
+    operators: list[str]
+    choices: list[str]
+    custom: bool
+
+
+class SavedQueryOut(Schema):
+    id: int
+    name: str
+    owner: str
+    query: dict | None
+    sql: str
+    sort: list[Any]
+    shared: bool
+    mine: bool
+    updated_at: datetime
+
+
+class SavedQueryIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    query: dict | None = None
+    sql: str = Field("", max_length=4000)
+    sort: list[SortItem] = Field(default_factory=list, max_length=5)
+    shared: bool = False
+
+
+class SavedQueryPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    query: dict | None = None
+    sql: str | None = Field(None, max_length=4000)
+    sort: list[SortItem] | None = None
+    shared: bool | None = None
+
+
+def _masked(user, rows):
+    mask = masking.should_mask(viewer=user, customer=None, context="list")
+    sensitive = masking.sensitive_custom_fields() if mask else {}
+    return [masking.mask_customer(customer_selectors.customer_dict(c), viewer=user, customer=c, context="list",
+                                  sensitive=sensitive, decided=mask) for c in rows]
+
+
+@router.post("/customers/search", response=SearchOut,
+             summary="Customers matching a condition tree, custom SQL and/or keyword (scope and masking applied)")
+def search_customers(request, payload: SearchIn):
+    require(request, "customers.customers.view")
+    user = request.auth
+    with guarded():
+        qs = segment_queryset(actor=user, query=payload.query, sql=payload.sql, keyword=payload.keyword,
+                              sort=[s.dict() for s in payload.sort])
+        start = (payload.page - 1) * payload.page_size
+        rows = list(qs[start:start + payload.page_size])
+        total = qs.count()
+    return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": _masked(user, rows)}
+
+
+@router.post("/segments/preview", response=PreviewOut, summary="Count and a sample of the customers a rule matches")
+def preview_segment(request, payload: RuleIn):
+    require(request, "customers.customers.view")
+    user = request.auth
+    validate(query=payload.query, sql=payload.sql)
+    with guarded():
+        qs = segment_queryset(actor=user, query=payload.query, sql=payload.sql)
+        rows = list(qs[:20])
+        count = qs.count()
+    return {"count": count, "sample": _masked(user, rows)}
+
+
+@router.post("/segments/validate", response=OkOut, summary="Check a condition tree or custom SQL")
+def validate_segment(request, payload: RuleIn):
+    require(request, "customers.customers.view")
+    validate(query=payload.query, sql=payload.sql)
+    return {"ok": True}
+
+
+@router.get("/segments/fields", response=list[FieldInfo], summary="Fields and operators usable in conditions")
+def segment_fields(request, filter_only: bool = False):
+    require(request, "customers.customers.view")
+    from shoal.customers.models import CustomField
+
+    in_filter = set(CustomField.objects.filter(enabled=True, show_in_filter=True).values_list("key", flat=True))
+    out = []
+    for spec in field_catalog().values():
+        if filter_only and spec.is_json and spec.key not in in_filter:
+            continue
+        out.append({"key": spec.key, "label": spec.label, "type": spec.type,
+                    "operators": sorted(OPERATORS[spec.type]), "choices": list(spec.choices),
+                    "custom": spec.is_json})
+    return out
+
+
+@router.get("/saved-queries", response=list[SavedQueryOut])
+def list_saved_queries(request):
+    require(request, "customers.customers.view")
+    rows = saved_query_list(actor=request.auth)
+    return [_saved_out(s, request.auth) for s in rows]
+
+
+def _saved_out(saved, user):
+    return {**{f: getattr(saved, f) for f in ("id", "name", "query", "sql", "sort", "shared", "updated_at")},
+            "owner": saved.owner.username, "mine": saved.owner_id == user.pk}
+
+
+@router.post("/saved-queries", response={201: SavedQueryOut})
+def create_saved_query(request, payload: SavedQueryIn):
+    require(request, "customers.customers.view")
+    data = payload.dict()
+    data["sort"] = [s for s in data["sort"]]
+    saved = services.saved_query_create(actor=request.auth, **data)
+    return 201, _saved_out(saved, request.auth)
+
+
+@router.get("/saved-queries/{saved_id}", response=SavedQueryOut)
+def get_saved_query(request, saved_id: int):
+    require(request, "customers.customers.view")
+    return _saved_out(services.saved_query_get(actor=request.auth, pk=saved_id), request.auth)
+
+
+@router.patch("/saved-queries/{saved_id}", response=SavedQueryOut)
+def update_saved_query(request, saved_id: int, payload: SavedQueryPatch):
+    require(request, "customers.customers.view")
+    saved = services.saved_query_get(actor=request.auth, pk=saved_id, for_write=True)
+    saved = services.saved_query_update(actor=request.auth, saved=saved, data=payload.dict(exclude_unset=True))
+    return _saved_out(saved, request.auth)
+
+
+@router.delete("/saved-queries/{saved_id}", response={204: None})
+def delete_saved_query(request, saved_id: int):
+    require(request, "customers.customers.view")
+    saved = services.saved_query_get(actor=request.auth, pk=saved_id, for_write=True)
+    services.saved_query_delete(actor=request.auth, saved=saved)
+    return 204, None

@@ -1,0 +1,136 @@
+"""Compile a parsed condition tree to a Django ``Q`` (parameterised; never SQL text).
+
+Exact semantics, the same on SQLite and PostgreSQL:
+- every leaf compiles to a two-valued condition (never SQL NULL), so ``{"not": X}`` is the exact
+  complement of X;
+- positive operators require a non-empty value (empty = missing, null, "" or []);
+- ``ne``, ``not_in`` and ``not_contains`` are the complements of ``eq``, ``in`` and ``contains``
+  and so match customers whose value is empty;
+- text comparisons ignore letter case.
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+
+from django.db.models import Q
+from django.db.models.fields.json import KT
+from django.utils import timezone
+
+from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, TEXT, FieldSpec
+from .expressions import JSONArrayHasItem
+from .tree import Group, Leaf, Not, parse
+
+ALWAYS = Q(pk__isnull=False)
+NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
+
+
+def compile_tree(node) -> Q:
+    if isinstance(node, Group):
+        parts = [compile_tree(child) for child in node.children]
+        return reduce(operator.and_ if node.kind == "all" else operator.or_, parts)
+    if isinstance(node, Not):
+        return ~compile_tree(node.child)
+    return compile_leaf(node)
+
+
+def compile_query(raw, catalog) -> Q:
+    """Validate and compile a raw JSON tree."""
+    return compile_tree(parse(raw, catalog))
+
+
+def present(spec: FieldSpec) -> Q:
+    """The field has a non-empty value (two-valued)."""
+    if spec.is_json:
+        base = f"attributes__{spec.key}"
+        return (Q(attributes__has_key=spec.key) & ~Q(**{base: None}) & ~Q(**{base: ""})
+                & ~Q(**{base: []}))
+    col = spec.column
+    q = Q(**{f"{col}__isnull": False}) if spec.nullable else ALWAYS
+    if spec.type in (TEXT, ENUM):
+        q &= ~Q(**{col: ""})
+    return q
+
+
+def compile_leaf(leaf: Leaf) -> Q:
+    spec, op, value = leaf.field, leaf.op, leaf.value
+    if op == "is_empty":
+        return ~present(spec)
+    if op == "is_not_empty":
+        return present(spec)
+    if op in NEGATIVE:
+        return ~(present(spec) & _compare(spec, NEGATIVE[op], value))
+    return present(spec) & _compare(spec, op, value)
+
+
+def _lhs(spec: FieldSpec) -> str:
+    return spec.column if not spec.is_json else f"attributes__{spec.key}"
+
+
+def _compare(spec: FieldSpec, op: str, value) -> Q:
+    kind = spec.type
+    if op == "in":
+        return reduce(operator.or_, (_compare(spec, "eq", v) for v in value))
+    if kind == MULTI_ENUM:  # contains: has the item
+        return Q(JSONArrayHasItem(spec.key, value))
+    if kind == TEXT:
+        lhs = _lhs(spec)
+        exact = "exact" if spec.normalise else "iexact"
+        lookup = {"eq": exact, "contains": "icontains", "starts_with": "istartswith",
+                  "ends_with": "iendswith"}[op]
+        return Q(**{f"{lhs}__{lookup}": value})
+    if kind in (ENUM, BOOLEAN):
+        return Q(**{_lhs(spec): value})
+    if kind == NUMBER:
+        return _ordered(_lhs(spec), op, value)
+    if kind in (DATE, DATETIME):
+        return _temporal(spec, op, value)
+    raise AssertionError(f"no comparison for {kind}/{op}")
+
+
+def _ordered(lhs: str, op: str, value) -> Q:
+    if op == "eq":
+        return Q(**{lhs: value})
+    if op == "between":
+        low, high = value
+        return Q(**{f"{lhs}__gte": low}) & Q(**{f"{lhs}__lte": high})
+    return Q(**{f"{lhs}__{op}": value})
+
+
+def _temporal(spec: FieldSpec, op: str, value) -> Q:
+    is_date = spec.type == DATE
+    if op in ("within_last_days", "older_than_days"):
+        now = timezone.now()
+        if is_date:
+            today = timezone.localdate()
+            start = today - timedelta(days=value)
+            if op == "within_last_days":
+                return _temporal(spec, "between", (start, today))
+            return _temporal(spec, "lt", start)
+        start = now - timedelta(days=value)
+        if op == "within_last_days":
+            return _temporal(spec, "between", (start.astimezone(UTC), now.astimezone(UTC)))
+        return _temporal(spec, "lt", start.astimezone(UTC))
+    if spec.is_json:
+        # stored as ISO text: dates "YYYY-MM-DD", date-times "YYYY-MM-DDTHH:MM:SSZ" (UTC): text order is time order
+        lhs = KT(f"attributes__{spec.key}")
+        convert = (lambda v: v.isoformat()) if is_date else _utc_text
+        if op == "between":
+            low, high = value
+            return Q(_kt_cmp(lhs, "gte", convert(low))) & Q(_kt_cmp(lhs, "lte", convert(high)))
+        return Q(_kt_cmp(lhs, "exact" if op == "eq" else op, convert(value)))
+    return _ordered(spec.column, op, value)
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _kt_cmp(lhs, op: str, text: str):
+    from django.db.models import lookups
+
+    classes = {"exact": lookups.Exact, "gt": lookups.GreaterThan, "gte": lookups.GreaterThanOrEqual,
+               "lt": lookups.LessThan, "lte": lookups.LessThanOrEqual}
+    return classes[op](lhs, text)

@@ -1,0 +1,83 @@
+"""The UI's row form → condition tree.
+
+A row is ``{"lparen": "((", "field": "...", "op": "...", "value": ..., "rparen": ")", "logic": "and"|"or"}``;
+``logic`` joins a row to the next one (ignored on the last row). AND binds tighter than OR.
+Unbalanced parentheses give an error naming the row (1-based).
+"""
+
+from __future__ import annotations
+
+from shoal.core.errors import ShoalError
+
+
+def _count(parens, char: str, row: int) -> int:
+    if parens in (None, ""):
+        return 0
+    if isinstance(parens, int) and not isinstance(parens, bool) and parens >= 0:
+        return parens
+    if isinstance(parens, str) and set(parens) <= {char}:
+        return len(parens)
+    raise ShoalError("invalid_rows", f"row {row}: parentheses must be written as {char!r} characters",
+                     {"row": row})
+
+
+def rows_to_tree(rows: list[dict]) -> dict:
+    if not isinstance(rows, list) or not rows:
+        raise ShoalError("invalid_rows", "add at least one condition row", {})
+    tokens: list = []
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise ShoalError("invalid_rows", f"row {i}: expected an object", {"row": i})
+        tokens += [("(", i)] * _count(row.get("lparen"), "(", i)
+        leaf = {"field": row.get("field"), "op": row.get("op")}
+        if row.get("op") not in ("is_empty", "is_not_empty"):
+            leaf["value"] = row.get("value")
+        tokens.append((leaf, i))
+        tokens += [(")", i)] * _count(row.get("rparen"), ")", i)
+        if i < len(rows):
+            logic = str(row.get("logic") or "and").lower()
+            if logic not in ("and", "or"):
+                raise ShoalError("invalid_rows", f"row {i}: AND or OR", {"row": i})
+            tokens.append((logic, i))
+    parser = _Parser(tokens)
+    tree = parser.expr()
+    if parser.pos != len(tokens):
+        _, row = tokens[parser.pos]
+        raise ShoalError("invalid_rows", f"row {row}: a ')' closes nothing", {"row": row})
+    return tree
+
+
+class _Parser:
+    def __init__(self, tokens):
+        self.tokens, self.pos = tokens, 0
+
+    def peek(self):
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def expr(self):
+        parts = [self.term()]
+        while self.peek() == "or":
+            self.pos += 1
+            parts.append(self.term())
+        return parts[0] if len(parts) == 1 else {"any": parts}
+
+    def term(self):
+        parts = [self.factor()]
+        while self.peek() == "and":
+            self.pos += 1
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else {"all": parts}
+
+    def factor(self):
+        token, row = self.tokens[self.pos]
+        if token == "(":
+            self.pos += 1
+            inner = self.expr()
+            if self.peek() != ")":
+                raise ShoalError("invalid_rows", f"row {row}: a '(' is never closed", {"row": row})
+            self.pos += 1
+            return inner
+        if isinstance(token, dict):
+            self.pos += 1
+            return token
+        raise ShoalError("invalid_rows", f"row {row}: a condition is missing here", {"row": row})

@@ -1,0 +1,67 @@
+"""Reads: customers matching a condition tree / custom SQL / keyword, inside the caller's data scope."""
+
+from __future__ import annotations
+
+from django.db.models import F, Q, QuerySet
+
+from shoal.core.errors import ShoalError
+from shoal.customers.selectors import customer_queryset, customer_search_q
+
+from .catalog import field_catalog
+from .compiler import compile_tree
+from .models import SavedQuery
+from .sql import parse_sql, sql_condition
+from .tree import parse
+
+
+def validate(*, query=None, sql: str | None = None, catalog=None) -> None:
+    catalog = catalog if catalog is not None else field_catalog()
+    if query is None and not sql:
+        raise ShoalError("invalid_condition", "Give a condition tree (query) or custom SQL (sql)")
+    if query is not None:
+        parse(query, catalog)
+    if sql:
+        parse_sql(sql, catalog)
+
+
+def condition_q(*, query=None, sql: str | None = None, catalog=None) -> Q:
+    catalog = catalog if catalog is not None else field_catalog()
+    q = Q()
+    if query is not None:
+        q &= compile_tree(parse(query, catalog))
+    if sql:
+        q &= sql_condition(sql, catalog)
+    return q
+
+
+def order_by(sort: list[dict] | None, catalog) -> list:
+    ordering = []
+    for i, item in enumerate(sort or []):
+        if not isinstance(item, dict) or item.get("field") not in catalog or item.get("dir", "asc") not in ("asc", "desc"):
+            raise ShoalError("invalid_sort", f"sort[{i}]: give a known field and dir asc or desc",
+                             {"path": f"$.sort[{i}]"})
+        spec = catalog[item["field"]]
+        expr = F(spec.column) if not spec.is_json else F(f"attributes__{spec.key}")
+        desc = item.get("dir", "asc") == "desc"
+        ordering.append(expr.desc(nulls_last=True) if desc else expr.asc(nulls_last=True))
+    if not ordering:
+        ordering = [F("created_at").desc(), F("id").desc()]
+    else:
+        ordering.append(F("id").desc())
+    return ordering
+
+
+def segment_queryset(*, actor, query=None, sql: str | None = None, keyword: str | None = None,
+                     sort: list[dict] | None = None) -> QuerySet:
+    """The customers in ``actor``'s scope matching everything given, sorted."""
+    catalog = field_catalog()
+    qs = customer_queryset(actor=actor)
+    if query is not None or sql:
+        qs = qs.filter(condition_q(query=query, sql=sql, catalog=catalog))
+    if keyword and keyword.strip():
+        qs = qs.filter(customer_search_q(keyword))
+    return qs.order_by(*order_by(sort, catalog))
+
+
+def saved_query_list(*, actor) -> QuerySet[SavedQuery]:
+    return SavedQuery.objects.filter(Q(owner=actor) | Q(shared=True)).select_related("owner")

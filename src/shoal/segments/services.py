@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from shoal.core.errors import Conflict, NotFound, PermissionDenied, ShoalError
+from shoal.core.oplog import log_operation
+
+from .models import SavedQuery
+from .selectors import validate
+
+
+def _check(name, query, sql):
+    if not (name or "").strip():
+        raise ShoalError("invalid", "A saved query needs a name", {"field": "name"})
+    validate(query=query, sql=sql)
+
+
+def saved_query_create(*, actor, name: str, query=None, sql: str = "", sort=None, shared: bool = False) -> SavedQuery:
+    _check(name, query, sql)
+    try:
+        with transaction.atomic():
+            saved = SavedQuery.objects.create(name=name.strip(), owner=actor, query=query, sql=sql or "",
+                                              sort=sort or [], shared=shared)
+    except IntegrityError:
+        raise Conflict("duplicate", "You already have a saved query with this name", {"field": "name"})
+    log_operation(actor=actor, action="saved_query.create", obj=saved)
+    return saved
+
+
+def saved_query_get(*, actor, pk: int, for_write: bool = False) -> SavedQuery:
+    saved = SavedQuery.objects.filter(pk=pk).first()
+    if saved is None or (saved.owner_id != actor.pk and not saved.shared):
+        raise NotFound("Saved query not found")
+    if for_write and saved.owner_id != actor.pk:
+        raise PermissionDenied("Only its owner may change a saved query")
+    return saved
+
+
+def saved_query_update(*, actor, saved: SavedQuery, data: dict) -> SavedQuery:
+    for key in ("name", "query", "sql", "sort", "shared"):
+        if key in data:
+            setattr(saved, key, data[key] if data[key] is not None or key == "query" else getattr(saved, key))
+    saved.sql = saved.sql or ""
+    _check(saved.name, saved.query, saved.sql)
+    try:
+        with transaction.atomic():
+            saved.save()
+    except IntegrityError:
+        raise Conflict("duplicate", "You already have a saved query with this name", {"field": "name"})
+    log_operation(actor=actor, action="saved_query.update", obj=saved)
+    return saved
+
+
+def saved_query_delete(*, actor, saved: SavedQuery) -> None:
+    log_operation(actor=actor, action="saved_query.delete", obj=saved)
+    saved.delete()

@@ -1,0 +1,179 @@
+"""The condition tree: a public JSON contract, validated here into typed nodes.
+
+    Node = {"all": [Node, ...]} | {"any": [Node, ...]} | {"not": Node} | Leaf
+    Leaf = {"field": "<key>", "op": "<operator>", "value": <json>}
+
+Every problem is a 400 ``invalid_condition`` whose detail names the JSON path of the bad node
+(e.g. ``$.all[1].any[0]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from shoal.core.errors import ShoalError
+
+from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, OPERATORS, TEXT, FieldSpec
+
+MAX_DEPTH = 10
+MAX_LIST = 1000
+NO_VALUE_OPS = {"is_empty", "is_not_empty"}
+LIST_OPS = {"in", "not_in"}
+
+
+@dataclass(frozen=True)
+class Leaf:
+    field: FieldSpec
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str  # "all" | "any"
+    children: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Any
+
+
+def _error(path: str, message: str, **detail) -> ShoalError:
+    return ShoalError("invalid_condition", f"{path}: {message}", {"path": path, **detail})
+
+
+def parse(node: Any, catalog: dict[str, FieldSpec], *, path: str = "$", depth: int = 1):
+    if depth > MAX_DEPTH:
+        raise _error(path, f"conditions may nest at most {MAX_DEPTH} levels deep")
+    if not isinstance(node, dict):
+        raise _error(path, "a condition must be an object")
+    if "field" in node or "op" in node:
+        return _parse_leaf(node, catalog, path)
+    if len(node) != 1:
+        raise _error(path, 'a group must have exactly one of "all", "any" or "not"')
+    (kind, body), = node.items()
+    if kind in ("all", "any"):
+        if not isinstance(body, list) or not body:
+            raise _error(f"{path}.{kind}", f'"{kind}" needs a non-empty list of conditions')
+        return Group(kind, tuple(parse(child, catalog, path=f"{path}.{kind}[{i}]", depth=depth + 1)
+                                 for i, child in enumerate(body)))
+    if kind == "not":
+        return Not(parse(body, catalog, path=f"{path}.not", depth=depth + 1))
+    raise _error(path, f'unknown group "{kind}" (use "all", "any" or "not")')
+
+
+def _parse_leaf(node: dict, catalog: dict[str, FieldSpec], path: str) -> Leaf:
+    extra = set(node) - {"field", "op", "value"}
+    if extra:
+        raise _error(path, f"unknown keys {sorted(extra)}")
+    key, op = node.get("field"), node.get("op")
+    if not isinstance(key, str) or key not in catalog:
+        raise _error(path, f"unknown field {key!r}", field=key)
+    spec = catalog[key]
+    if op not in OPERATORS[spec.type]:
+        raise _error(path, f"operator {op!r} does not fit the {spec.type} field {key}", field=key, op=op,
+                     allowed=sorted(OPERATORS[spec.type]))
+    if op in NO_VALUE_OPS:
+        if node.get("value") is not None:
+            raise _error(path, f"{op} takes no value", field=key)
+        return Leaf(spec, op, None)
+    if "value" not in node:
+        raise _error(path, f"{op} needs a value", field=key)
+    return Leaf(spec, op, _check_value(spec, op, node["value"], path))
+
+
+def _check_value(spec: FieldSpec, op: str, value: Any, path: str):
+    if op in LIST_OPS:
+        if not isinstance(value, list) or not value or len(value) > MAX_LIST:
+            raise _error(path, f"{op} needs a list of 1 to {MAX_LIST} values", field=spec.key)
+        return tuple(_scalar(spec, v, path) for v in value)
+    if op == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise _error(path, "between needs [low, high]", field=spec.key)
+        low, high = (_scalar(spec, v, path) for v in value)
+        return (low, high)
+    if op in ("within_last_days", "older_than_days"):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365000:
+            raise _error(path, f"{op} needs a whole number of days", field=spec.key)
+        return value
+    if spec.type == MULTI_ENUM:  # contains / not_contains an item
+        return _enum_code(spec, value, path)
+    if op in ("contains", "not_contains", "starts_with", "ends_with"):
+        if not isinstance(value, str) or not value:
+            raise _error(path, f"{op} needs a non-empty text", field=spec.key)
+        return _normalise_text(spec, value, partial=True)
+    return _scalar(spec, value, path)
+
+
+def _enum_code(spec: FieldSpec, value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _error(path, "expected an enum code (text)", field=spec.key, expected="enum")
+    if spec.choices and value not in spec.choices:
+        raise _error(path, f"{value!r} is not an option of {spec.key}", field=spec.key,
+                     choices=list(spec.choices))
+    return value
+
+
+def _normalise_text(spec: FieldSpec, value: str, *, partial: bool = False) -> str:
+    if spec.normalise == "lower":
+        return value.strip().lower()
+    if spec.normalise in ("phone", "mobile") and not partial:
+        from shoal.customers import identity
+
+        normalise = identity.normalise_mobile if spec.normalise == "mobile" else identity.normalise_phone
+        try:
+            return normalise(value, field=spec.key)
+        except ShoalError:
+            return value.strip()  # not a valid number: it simply matches nothing
+    return value
+
+
+def _scalar(spec: FieldSpec, value: Any, path: str):
+    kind = spec.type
+    if kind == TEXT:
+        if not isinstance(value, str):
+            raise _error(path, f"{spec.key} expects text", field=spec.key, expected="text")
+        return _normalise_text(spec, value)
+    if kind == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _error(path, f"{spec.key} expects a number", field=spec.key, expected="number")
+        return value
+    if kind == BOOLEAN:
+        if not isinstance(value, bool):
+            raise _error(path, f"{spec.key} expects true or false", field=spec.key, expected="boolean")
+        return value
+    if kind == ENUM:
+        return _enum_code(spec, value, path)
+    if kind == DATE:
+        parsed = parse_date(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise _error(path, f"{spec.key} expects a date YYYY-MM-DD", field=spec.key, expected="date")
+        return parsed
+    if kind == DATETIME:
+        parsed = None
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value)
+                if parsed is None and parse_date(value) is not None:
+                    d = parse_date(value)
+                    parsed = datetime(d.year, d.month, d.day)
+            except ValueError:
+                parsed = None
+        if parsed is None:
+            raise _error(path, f"{spec.key} expects a date-time (ISO 8601)", field=spec.key, expected="datetime")
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        return parsed.astimezone(UTC)
+    if kind == MULTI_ENUM:
+        return _enum_code(spec, value, path)
+    raise _error(path, f"unsupported field type {kind}")
+
+
+def as_date(value) -> date:
+    return value if isinstance(value, date) and not isinstance(value, datetime) else value.date()

@@ -1,0 +1,114 @@
+"""Mobile and email normalisation and identity matching (property tests)."""
+
+import phonenumbers
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from shoal.core import parameters
+from shoal.core.errors import ShoalError
+from shoal.customers import services
+from shoal.customers.identity import identity_fields, normalise_email, normalise_mobile
+from shoal.customers.models import Customer
+
+PREFIXES = ["130", "131", "135", "138", "139", "150", "151", "177", "186", "187", "188", "199"]
+mobiles = st.builds(lambda p, rest: p + rest, st.sampled_from(PREFIXES), st.text("0123456789", min_size=8, max_size=8))
+
+
+def spellings(national: str) -> list[str]:
+    a, b, c = national[:3], national[3:7], national[7:]
+    return [national, f"{a} {b} {c}", f"+86 {a}-{b}-{c}", f"86{national}", f"0086{national}", f"+86({a}){b}{c}",
+            f"  {a}-{b}-{c}  "]
+
+
+def _valid(national):
+    return phonenumbers.is_valid_number(phonenumbers.parse(national, "CN"))
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None)
+@given(national=mobiles, which=st.integers(0, 6))
+def test_every_spelling_of_a_mobile_normalises_to_one_e164(national, which):
+    assume(_valid(national))
+    assert normalise_mobile(spellings(national)[which]) == "+86" + national
+
+
+def test_the_three_spellings_of_the_issue_are_the_same(db):
+    assert {normalise_mobile(s) for s in ["138 0013 8000", "+86 138-0013-8000", "8613800138000"]} == {
+        "+8613800138000"}
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None)
+@given(junk=st.one_of(st.text(max_size=12).filter(lambda s: not any(c.isdigit() for c in s)),
+                      st.text("0123456789", min_size=1, max_size=5)))
+def test_a_string_that_is_no_phone_number_is_refused_naming_the_field(junk):
+    with pytest.raises(ShoalError) as exc:
+        normalise_mobile(junk)
+    assert exc.value.detail["field"] == "mobile"
+
+
+def test_default_region_comes_from_parameters(db):
+    parameters.set_value("DEFAULT_PHONE_REGION", "US")
+    assert normalise_mobile("(650) 253-0000") == "+16502530000"
+    assert normalise_mobile("+86 138 0013 8000") == "+8613800138000"
+
+
+local_parts = st.text("abcdefghijklmnopqrstuvwxyz0123456789._", min_size=1, max_size=20).filter(
+    lambda s: s[0] not in "._" and s[-1] not in "._" and ".." not in s)
+domains = st.sampled_from(["example.com", "Mail.Example.ORG", "qq.com", "163.com"])
+
+
+@given(local=local_parts, domain=domains, upper=st.booleans(), pad=st.sampled_from(["", " ", "\t", "  "]))
+def test_email_is_trimmed_and_lower_cased(local, domain, upper, pad):
+    raw = f"{pad}{local.upper() if upper else local}@{domain}{pad}"
+    assert normalise_email(raw) == f"{local}@{domain}".lower()
+
+
+@pytest.mark.parametrize("bad", ["no-at-sign", "a@", "@b.com", "a b@c.com", 42, None])
+def test_a_bad_email_is_refused_naming_the_field(bad):
+    with pytest.raises(ShoalError) as exc:
+        normalise_email(bad)
+    assert exc.value.detail["field"] == "email"
+
+
+@pytest.mark.django_db
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(national=mobiles, first=st.integers(0, 6), second=st.integers(0, 6), upper=st.booleans())
+def test_identify_finds_the_same_customer_whatever_the_spelling(national, first, second, upper):
+    assume(_valid(national))
+    email = f"User{national}@Example.com"
+    one = services.customer_identify(actor=None, data={"mobile": spellings(national)[first], "name": "A"})
+    two = services.customer_identify(actor=None, data={"mobile": spellings(national)[second],
+                                                        "email": email.upper() if upper else email})
+    three = services.customer_identify(actor=None, data={"email": f"  {email.lower()} "})
+    try:
+        assert one.created and not two.created and not three.created
+        assert one.customer.pk == two.customer.pk == three.customer.pk
+        assert Customer.objects.filter(mobile="+86" + national).count() == 1
+        assert Customer.objects.get(pk=one.customer.pk).email == email.lower()
+    finally:
+        Customer.objects.filter(pk=one.customer.pk).delete()
+
+
+def test_identity_fields_default_and_parameter(db):
+    assert identity_fields() == ("mobile", "email", "ent_user_id")
+    parameters.set_value("CUSTOMER_IDENTITY_FIELDS", "ent_user_id, bogus")
+    assert identity_fields() == ("ent_user_id",)
+    with pytest.raises(ShoalError) as exc:
+        services.customer_create(actor=None, data={"name": "x", "mobile": "13800138000"})
+    assert exc.value.code == "identity_required"
+
+
+def test_creating_a_customer_needs_an_identity_field(db):
+    with pytest.raises(ShoalError) as exc:
+        services.customer_create(actor=None, data={"name": "Nobody"})
+    assert exc.value.code == "identity_required"
+    assert Customer.objects.count() == 0
+
+
+def test_identity_values_are_unique(db):
+    services.customer_create(actor=None, data={"mobile": "13800138000"})
+    with pytest.raises(ShoalError) as exc:
+        services.customer_create(actor=None, data={"mobile": "+86 138 0013 8000"})
+    assert exc.value.status == 409 and exc.value.detail["field"] == "mobile"
