@@ -136,6 +136,8 @@ SEGMENT_ENDPOINTS = [
     ("post", "/api/v1/segments/validate", "customers.customers.view",
      lambda w: {"query": {"field": "city", "op": "is_empty"}}, None),
     ("get", "/api/v1/segments/fields", "customers.customers.view", None, None),
+    ("post", "/api/v1/segments/from-rows", "customers.customers.view",
+     lambda w: {"rows": [{"field": "city", "op": "is_empty"}]}, None),
     ("get", "/api/v1/saved-queries", "customers.customers.view", None, None),
     ("post", "/api/v1/saved-queries", "customers.customers.view",
      lambda w: {"name": "mine", "query": {"field": "city", "op": "is_empty"}}, None),
@@ -228,6 +230,7 @@ PAGES = [
     ("admin:customers_enumgroup_change", "system.enums.view", lambda w: [w["enum"].pk]),
     ("admin:customers_company_changelist", "customers.companies.view", None),
     ("admin:customers_company_change", "customers.companies.view", lambda w: [w["company"].pk]),
+    ("admin:segment_query", "customers.customers.view", None),
     ("admin:index", None, None),
     ("admin:my_permissions", None, None),
 ]

@@ -138,6 +138,8 @@ def _permission_choices():
     choices = []
     for section in SECTIONS.values():
         for menu in section.menus:
+            if not menu.actions:
+                continue
             group = f"{section.label} / {menu.label}"
             choices.append((group, [(f"{menu.code}.{a}", f"{menu.label}: {ACTION_LABELS.get(a, a)}")
                                     for a in menu.actions]))

@@ -29,7 +29,7 @@ def sidebar(request):
             except NoReverseMatch:
                 continue
             items.append({"title": menu.label, "icon": menu.icon, "link": link,
-                          "permission": _can(f"{menu.code}.view")})
+                          "permission": _can(menu.sidebar_permission)})
         if items:
             groups.append({"title": section.label, "separator": True, "collapsible": False, "items": items})
     return groups

@@ -33,9 +33,14 @@ class Menu:
     actions: tuple[str, ...] = ("view",)
     url_name: str | None = None
     icon: str = "circle"
+    view_permission: str | None = None  # a page that is reached with another menu's permission
 
     def permission_codes(self) -> list[str]:
         return [f"{self.code}.{a}" for a in self.actions]
+
+    @property
+    def sidebar_permission(self) -> str:
+        return self.view_permission or f"{self.code}.view"
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ def permission_tree(granted: set[str] | None = None) -> list[dict]:
                  "granted": f"{menu.code}.{a}" in granted}
                 for a in menu.actions
             ]
+            if not actions:
+                continue
             menus.append({"code": menu.code, "label": menu.label, "actions": actions,
                           "granted": any(x["granted"] for x in actions)})
         tree.append({"code": section.code, "label": section.label, "menus": menus,

@@ -62,8 +62,10 @@ class ShoalAdminSite(UnfoldAdminSite):
     def extra_urls(self):
         from shoal.accounts import views as account_views
         from shoal.core import views as core_views
+        from shoal.segments import views as segment_views
 
         return [
+            path("query/", self.admin_view(segment_views.query_page), name="segment_query"),
             path("system/parameters/", self.admin_view(core_views.parameters_page), name="parameters"),
             path("system/my-permissions/", self.admin_view(account_views.my_permissions),
                  name="my_permissions"),

@@ -13,6 +13,7 @@ from shoal.customers.api import CustomerOut
 
 from . import services
 from .catalog import OPERATORS, field_catalog
+from .rows import rows_to_tree
 from .selectors import saved_query_list, segment_queryset, validate
 from .sql import guarded
 
@@ -122,6 +123,23 @@ def preview_segment(request, payload: RuleIn):
         rows = list(qs[:20])
         count = qs.count()
     return {"count": count, "sample": _masked(user, rows)}
+
+
+class RowsIn(Schema):
+    rows: list[dict] = Field(min_length=1, max_length=200)
+
+
+class TreeOut(Schema):
+    query: dict
+
+
+@router.post("/segments/from-rows", response=TreeOut,
+             summary="Convert the UI's rows (parentheses, field, operator, value, AND/OR) to a condition tree")
+def rows_to_query(request, payload: RowsIn):
+    require(request, "customers.customers.view")
+    tree = rows_to_tree(payload.rows)
+    validate(query=tree)
+    return {"query": tree}
 
 
 @router.post("/segments/validate", response=OkOut, summary="Check a condition tree or custom SQL")

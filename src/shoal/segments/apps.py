@@ -6,3 +6,6 @@ class SegmentsConfig(AppConfig):
     name = "shoal.segments"
     label = "segments"
     verbose_name = _("Queries and segments")
+
+    def ready(self):
+        from . import registry  # noqa: F401  (menus)

@@ -1,0 +1,7 @@
+from django.utils.translation import gettext_lazy as _
+
+from shoal.core.permissions import Menu, register_menu
+
+# The advanced query page is part of the customer profiles: it needs customers.customers.view.
+register_menu(Menu("customers.query", _("Advanced query"), "customers", (), "admin:segment_query",
+                   "manage_search", view_permission="customers.customers.view"))

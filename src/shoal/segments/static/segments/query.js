@@ -1,0 +1,153 @@
+/* The advanced query page: rows → tree (server), preview count, search, saved queries. Uses the JSON API. */
+function queryBuilder() {
+  const csrf = () => document.querySelector("input[name=csrfmiddlewaretoken]").value;
+  let seq = 0;
+  async function call(method, url, body) {
+    const response = await fetch(url, {
+      method, credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()},
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = response.status === 204 ? {} : await response.json();
+    if (!response.ok) {
+      const err = (data && data.error) || {message: response.statusText};
+      throw new Error(err.message);
+    }
+    return data;
+  }
+  return {
+    labels: JSON.parse(document.getElementById("query-labels").textContent),
+    mode: "rows", fields: [], rows: [], sql: "", keyword: "", sortField: "", sortDir: "desc",
+    page: 1, pageSize: 20, jump: 1, result: null, previewCount: null, error: "", ok: "",
+    schemes: [], schemeId: "", schemeName: "", schemeShared: false,
+
+    async init() {
+      this.fields = await call("GET", "/api/v1/segments/fields?filter_only=true");
+      this.addRow();
+      await this.loadSchemes();
+    },
+    field(row) { return this.fields.find(f => f.key === row.field) || {type: "text", operators: [], choices: []}; },
+    ops(row) { return this.field(row).operators; },
+    noValue(row) { return row.op === "is_empty" || row.op === "is_not_empty"; },
+    isList(row) { return row.op === "in" || row.op === "not_in"; },
+    inputType(row) {
+      const t = this.field(row).type;
+      if (row.op === "within_last_days" || row.op === "older_than_days") return "number";
+      if (this.isList(row)) return "text";
+      return {number: "number", date: "date", datetime: "datetime-local"}[t] || "text";
+    },
+    addRow() {
+      const first = this.fields[0];
+      this.rows.push({key: ++seq, lparen: "", field: first ? first.key : "", op: first ? first.operators[0] : "",
+                      value: "", value2: "", rparen: "", logic: "and"});
+    },
+    scalar(row, raw) {
+      const t = this.field(row).type;
+      if (row.op === "within_last_days" || row.op === "older_than_days") return raw === "" ? null : parseInt(raw, 10);
+      if (t === "number") return raw === "" || isNaN(Number(raw)) ? raw : Number(raw);
+      if (t === "boolean") return raw === "true" || raw === true ? true : (raw === "false" || raw === false ? false : raw);
+      if (t === "datetime" && raw) return raw.length === 16 ? raw + ":00" : raw;
+      return raw;
+    },
+    rowValue(row) {
+      if (this.noValue(row)) return undefined;
+      if (this.isList(row)) return String(row.value).split(/[,，]/).map(s => s.trim()).filter(s => s).map(v => this.scalar(row, v));
+      if (row.op === "between") return [this.scalar(row, row.value), this.scalar(row, row.value2)];
+      return this.scalar(row, row.value);
+    },
+    apiRows() {
+      return this.rows.map(r => ({lparen: r.lparen, field: r.field, op: r.op, value: this.rowValue(r),
+                                  rparen: r.rparen, logic: r.logic}));
+    },
+    async tree() {
+      if (!this.rows.length) return null;
+      return (await call("POST", "/api/v1/segments/from-rows", {rows: this.apiRows()})).query;
+    },
+    async rule() {
+      if (this.mode === "sql") return {query: null, sql: this.sql};
+      return {query: await this.tree(), sql: null};
+    },
+    incomplete() {
+      return this.mode === "rows" && this.rows.some(r => !this.noValue(r) && (r.value === "" || r.value === null ||
+        (r.op === "between" && (r.value2 === "" || r.value2 === null))));
+    },
+    async changed() {
+      this.ok = "";
+      if (this.incomplete()) { this.previewCount = null; this.error = ""; return; }
+      try {
+        const rule = await this.rule();
+        if (!rule.query && !rule.sql) { this.previewCount = null; this.error = ""; return; }
+        const data = await call("POST", "/api/v1/segments/preview", rule);
+        this.previewCount = data.count; this.error = "";
+      } catch (e) { this.previewCount = null; this.error = e.message; }
+    },
+    async validateSql() {
+      try { await call("POST", "/api/v1/segments/validate", {sql: this.sql}); this.error = ""; this.ok = this.labels.valid; await this.changed(); }
+      catch (e) { this.error = e.message; this.ok = ""; }
+    },
+    sort() { return this.sortField ? [{field: this.sortField, dir: this.sortDir}] : []; },
+    pages() { return this.result ? Math.max(1, Math.ceil(this.result.total / this.pageSize)) : 1; },
+    async search() {
+      try {
+        const rule = await this.rule();
+        this.result = await call("POST", "/api/v1/customers/search", {
+          ...rule, keyword: this.keyword || null, sort: this.sort(), page: this.page, page_size: this.pageSize});
+        this.error = ""; this.jump = this.page;
+      } catch (e) { this.error = e.message; }
+    },
+    async loadSchemes() { this.schemes = await call("GET", "/api/v1/saved-queries"); },
+    currentScheme() { return this.schemes.find(s => String(s.id) === String(this.schemeId)); },
+    async applyScheme() {
+      const s = this.currentScheme();
+      if (!s) return;
+      this.schemeName = s.name; this.schemeShared = s.shared;
+      const sort = (s.sort || [])[0];
+      this.sortField = sort ? sort.field : ""; this.sortDir = sort ? sort.dir : "desc";
+      if (s.sql) { this.mode = "sql"; this.sql = s.sql; }
+      else { this.mode = "rows"; this.rows = this.treeToRows(s.query); }
+      this.page = 1;
+      await this.changed();
+      await this.search();
+    },
+    treeToRows(tree) {
+      // Flatten a saved tree back into rows (parentheses around each group).
+      const rows = [];
+      const walk = (node, logic) => {
+        if (node.all || node.any) {
+          const kind = node.all ? "and" : "or";
+          const items = node.all || node.any;
+          const start = rows.length;
+          items.forEach((child, i) => walk(child, i < items.length - 1 ? kind : logic));
+          if (items.length > 1) { rows[start].lparen += "("; rows[rows.length - 1].rparen += ")"; }
+          rows[rows.length - 1].logic = logic;
+          return;
+        }
+        if (node.not) { walk(node.not, logic); return; }  // NOT is kept only in SQL/JSON; shown as its inner rows
+        let value = node.value === undefined ? "" : node.value, value2 = "";
+        if (Array.isArray(value) && node.op === "between") { value2 = value[1]; value = value[0]; }
+        else if (Array.isArray(value)) value = value.join(", ");
+        rows.push({key: ++seq, lparen: "", field: node.field, op: node.op, value: value === null ? "" : value,
+                   value2, rparen: "", logic});
+      };
+      if (tree) walk(tree, "and");
+      return rows.length ? rows : [];
+    },
+    async saveScheme() {
+      try {
+        const rule = await this.rule();
+        const body = {name: this.schemeName, query: rule.query, sql: rule.sql || "", sort: this.sort(), shared: this.schemeShared};
+        const existing = this.schemes.find(s => s.mine && s.name === this.schemeName);
+        const saved = existing ? await call("PATCH", "/api/v1/saved-queries/" + existing.id, body)
+                               : await call("POST", "/api/v1/saved-queries", body);
+        await this.loadSchemes();
+        this.schemeId = String(saved.id); this.ok = this.labels.saved; this.error = "";
+      } catch (e) { this.error = e.message; this.ok = ""; }
+    },
+    async deleteScheme() {
+      const s = this.currentScheme();
+      if (!s || !confirm(this.labels.confirmDelete)) return;
+      await call("DELETE", "/api/v1/saved-queries/" + s.id);
+      this.schemeId = ""; await this.loadSchemes();
+    },
+  };
+}

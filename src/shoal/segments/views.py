@@ -1,0 +1,23 @@
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from shoal.core.views import page
+
+
+def query_page(request):
+    """高级查询 / 自定义SQL: a client of the JSON API (search, preview, validate, saved queries)."""
+    if not request.user.has_shoal_perm("customers.customers.view"):
+        raise PermissionDenied
+    labels = {
+        "ops": {"eq": _("equals"), "ne": _("does not equal"), "in": _("is one of"), "not_in": _("is none of"),
+                "gt": _("greater than"), "gte": _("at least"), "lt": _("less than"), "lte": _("at most"),
+                "between": _("between"), "contains": _("contains"), "not_contains": _("does not contain"),
+                "starts_with": _("starts with"), "ends_with": _("ends with"), "is_empty": _("is empty"),
+                "is_not_empty": _("is not empty"), "within_last_days": _("within the last N days"),
+                "older_than_days": _("more than N days ago")},
+        "commaSeparated": _("values separated by commas"),
+        "valid": _("The rule is valid."),
+        "saved": _("Saved."),
+        "confirmDelete": _("Delete this saved query?"),
+    }
+    return page(request, "segments/query.html", {"title": _("Advanced query"), "labels": labels})

@@ -1,0 +1,62 @@
+"""Real browser: build a condition on the advanced query page, preview, search, save it; SQL editor refuses bad SQL."""
+
+import pytest
+
+from shoal.customers import services
+from shoal.customers.models import CustomField
+from shoal.segments.models import SavedQuery
+from tests.conftest import make_user
+from tests.test_browser import browser_page  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def login(page, url, username, password):
+    page.goto(url + "/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_load_state()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_build_preview_search_and_save_a_query(live_server, browser_page):  # noqa: F811
+    CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
+    for i, (city, assets) in enumerate([("深圳", 150000), ("广州", 400000), ("北京", 200000), ("深圳", 50)]):
+        services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1380013800{i}", "city": city,
+                                                   "attributes": {"assets": assets}})
+    make_user("qadmin", is_superuser=True)
+    page = browser_page
+    login(page, live_server.url, "qadmin", "secret-pass-1")
+    page.goto(live_server.url + "/query/")
+    first, second = "#condition-rows tbody tr >> nth=0", "#condition-rows tbody tr >> nth=1"
+    page.wait_for_selector(first)
+    page.select_option(f"{first} >> select.row-field", "city")
+    page.select_option(f"{first} >> select.row-op", "eq")
+    page.fill(f"{first} >> input.row-value", "深圳")
+    page.wait_for_function("document.querySelector('#preview-count strong').textContent === '2'")
+    page.click("#add-row")
+    page.select_option(f"{second} >> select.row-field", "assets")
+    page.select_option(f"{second} >> select.row-op", "gt")
+    page.fill(f"{second} >> input.row-value", "1000")
+    page.wait_for_function("document.querySelector('#preview-count strong').textContent === '1'")
+    page.click("#run-query")
+    page.wait_for_selector("#query-results tbody tr")
+    assert page.inner_text("#result-total") == "1"
+    assert "客户0" in page.inner_text("#query-results")
+
+    page.fill("#scheme-name", "深圳大客户")
+    page.click("#save-scheme")
+    page.wait_for_selector("#query-ok:has-text('')")
+    page.wait_for_function("document.querySelector('#scheme-select').options.length === 2")
+    saved = SavedQuery.objects.get(name="深圳大客户")
+    assert saved.query == {"all": [{"field": "city", "op": "eq", "value": "深圳"},
+                                   {"field": "assets", "op": "gt", "value": 1000}]}
+
+    page.click("#tab-sql")
+    page.fill("#sql-text", "1=1; DROP TABLE customers_customer")
+    page.click("#validate-sql")
+    page.wait_for_function("document.querySelector('#query-error').textContent.length > 0")
+    page.fill("#sql-text", "assets >= 200000 AND city IN ('广州', '北京')")
+    page.click("#validate-sql")
+    page.wait_for_function("document.querySelector('#preview-count strong').textContent === '2'")
