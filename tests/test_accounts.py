@@ -212,3 +212,20 @@ def test_language_switch_is_kept_on_the_user(client, personas):
     client.post("/language/", {"language": "zh-hans", "next": "/"})
     html = client.get("/").content.decode()
     assert 'lang="zh-hans"' in html and "工作台" in html
+
+
+@pytest.mark.django_db
+def test_user_creates_uses_and_revokes_a_personal_token(client, personas):
+    user = personas["salesperson"]
+    client.force_login(user)
+    response = client.post(reverse("admin:my_tokens"), {"name": "script"}, follow=True)
+    html = response.content.decode()
+    token = ApiToken.objects.get(user=user)
+    raw = next(word for word in html.replace("<", " ").replace(">", " ").split() if word.startswith("sht_"))
+    assert token.key_hash != raw
+    from django.test import Client
+
+    api = Client()  # no session: the token alone
+    assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").json()["username"] == user.username
+    client.post(reverse("admin:my_tokens"), {"revoke": token.pk})
+    assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401

@@ -233,6 +233,7 @@ PAGES = [
     ("admin:segment_query", "customers.customers.view", None),
     ("admin:index", None, None),
     ("admin:my_permissions", None, None),
+    ("admin:my_tokens", None, None),
 ]
 
 

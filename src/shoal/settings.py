@@ -187,6 +187,7 @@ UNFOLD = {
     "ACCOUNT": {
         "navigation": [
             {"title": _("My permissions"), "link": reverse_lazy("admin:my_permissions")},
+            {"title": _("My API tokens"), "link": reverse_lazy("admin:my_tokens")},
         ]
     },
     "SIDEBAR": {

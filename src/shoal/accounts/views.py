@@ -61,3 +61,25 @@ def set_language(request):
             User.objects.filter(pk=request.user.pk).update(language=lang)
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, lang, max_age=365 * 24 * 3600, samesite="Lax")
     return response
+
+
+def my_tokens(request):
+    """Personal API tokens: create (shown once), list, revoke."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from . import services
+    from .models import ApiToken
+
+    if request.method == "POST":
+        if request.POST.get("revoke"):
+            ApiToken.objects.filter(user=request.user, pk=request.POST["revoke"]).delete()
+            messages.success(request, _("Token revoked."))
+        else:
+            name = (request.POST.get("name") or "").strip()[:100]
+            raw = services.token_issue(actor=request.user, user=request.user, name=name)
+            messages.warning(request, _("Your new API token (shown only this once, copy it now): %(token)s")
+                             % {"token": raw})
+        return redirect("admin:my_tokens")
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    return page(request, "shoal/tokens.html", {"title": _("My API tokens"), "tokens": tokens})

@@ -69,6 +69,7 @@ class ShoalAdminSite(UnfoldAdminSite):
             path("system/parameters/", self.admin_view(core_views.parameters_page), name="parameters"),
             path("system/my-permissions/", self.admin_view(account_views.my_permissions),
                  name="my_permissions"),
+            path("system/my-tokens/", self.admin_view(account_views.my_tokens), name="my_tokens"),
             path("system/users/<int:user_id>/permissions/", self.admin_view(account_views.user_permissions),
                  name="user_permissions"),
         ]
