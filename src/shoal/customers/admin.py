@@ -9,8 +9,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.http import HttpResponseRedirect
-from django.urls import reverse
-from django.utils.html import format_html_join
+from django.urls import path
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter
@@ -30,14 +30,16 @@ from shoal.core.admin_mixins import ShoalModelAdmin
 from shoal.core.errors import ShoalError
 from shoal.core.site import site
 
+from . import columns as C
 from . import fields as F
-from . import masking, selectors, services
+from . import masking, selectors, services, tabs, views
 from .models import (
     Company,
     Contact,
     Customer,
     CustomerStatus,
     CustomField,
+    DetailTab,
     EnumGroup,
     EnumItem,
     FieldType,
@@ -106,17 +108,23 @@ class CustomerForm(forms.ModelForm):
         model = Customer
         fields = STANDARD_FORM_FIELDS
 
-    definitions: dict[str, CustomField] = {}
+    definitions: dict[str, CustomField] = {}  # every enabled field (the services validate against them)
+    form_keys: tuple[str, ...] | None = None  # the fields of the edit form (UI template); None: all
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         attrs = (self.instance.attributes or {}) if self.instance and self.instance.pk else {}
-        for key, definition in self.definitions.items():
+        for key, definition in self.form_definitions().items():
             self.fields[CF_PREFIX + key] = custom_form_field(definition)
             if self.instance.pk:
                 self.fields[CF_PREFIX + key].initial = _initial_custom(definition, attrs.get(key))
             elif definition.default is not None:
                 self.fields[CF_PREFIX + key].initial = _initial_custom(definition, definition.default)
+
+    def form_definitions(self) -> dict[str, CustomField]:
+        if self.form_keys is None:
+            return self.definitions
+        return {k: d for k, d in self.definitions.items() if k in self.form_keys}
 
     def service_data(self) -> dict:
         data = {}
@@ -129,7 +137,7 @@ class CustomerForm(forms.ModelForm):
             else:
                 data[name] = value
         attrs = {}
-        for key in self.definitions:
+        for key in self.form_definitions():
             if CF_PREFIX + key in self.cleaned_data:
                 value = self.cleaned_data[CF_PREFIX + key]
                 attrs[key] = None if value in ("", [], None) else value
@@ -159,6 +167,12 @@ class CustomerForm(forms.ModelForm):
                                                        else None)
             self.add_error(target, exc.message)
         return cleaned
+
+
+def form_field_keys(definitions: dict[str, CustomField]) -> tuple[str, ...]:
+    """The custom fields of the create/edit form: those marked "show in edit form", plus any required
+    field without a default (a form without it could never be saved)."""
+    return tuple(k for k, d in definitions.items() if d.show_in_form or (d.required and d.default is None))
 
 
 class CustomerChangeList(ChangeList):
@@ -275,9 +289,9 @@ class TimelineInline(CustomerInlinePerms, TabularInline):
 class CustomerAdmin(ShoalModelAdmin):
     menu = "customers.customers"
     form = CustomerForm
-    list_display = ("id", "name", "shown_mobile", "shown_email", "ent_user_id", "status", "source",
+    list_display = ("id_link", "name_link", "shown_mobile", "shown_email", "ent_user_id", "status", "source",
                     "customer_type", "created_at")
-    list_display_links = ("id", "name")
+    list_display_links = None  # id and name link to the detail page
     list_filter = ("status", SourceFilter, ("created_at", RangeDateFilter))
     list_filter_submit = True
     search_fields = ("name",)  # the search itself is selectors.customer_search_q
@@ -288,7 +302,38 @@ class CustomerAdmin(ShoalModelAdmin):
     list_before_template = "customers/per_page.html"
     inlines = [ContactInline, TimelineInline]
     actions = ["ban_customers", "enable_customers", "delete_selected"]
+    actions_detail = ["open_detail_page"]
     ordering = ("-created_at", "-id")
+
+    # pages of our own: detail, attachments, list columns
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("columns/", wrap(views.list_columns), name="customers_customer_columns"),
+            path("<int:pk>/detail/", wrap(views.customer_detail), name="customers_customer_detail"),
+            path("<int:pk>/attachments/", wrap(views.attachment_upload),
+                 name="customers_customer_attachment_upload"),
+            path("<int:pk>/attachments/<int:attachment_id>/", wrap(views.attachment_download),
+                 name="customers_customer_attachment_download"),
+            path("<int:pk>/attachments/<int:attachment_id>/delete/", wrap(views.attachment_delete),
+                 name="customers_customer_attachment_delete"),
+            *super().get_urls(),
+        ]
+
+    @action(description=_("Detail page"), url_path="open-detail", icon="person")
+    def open_detail_page(self, request, object_id):
+        return HttpResponseRedirect(views.detail_url(object_id))
+
+    def _after_save(self, request, obj, response):
+        if "_continue" in request.POST or "_addanother" in request.POST or "_popup" in request.POST:
+            return response
+        return HttpResponseRedirect(views.detail_url(obj.pk))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._after_save(request, obj, super().response_add(request, obj, post_url_continue))
+
+    def response_change(self, request, obj):
+        return self._after_save(request, obj, super().response_change(request, obj))
 
     # scope, search and paging
     def get_queryset(self, request):
@@ -317,11 +362,32 @@ class CustomerAdmin(ShoalModelAdmin):
                          "per_page": request.session.get("customers_per_page", 20)}
         return super().changelist_view(request, extra_context)
 
+    STANDARD_COLUMN_DISPLAY = {"id": "id_link", "name": "name_link", "mobile": "shown_mobile",
+                               "phone": "shown_phone", "email": "shown_email"}
+
     def get_list_display(self, request):
-        columns = list(self.list_display)
-        for definition in selectors.list_columns():
-            columns.append(self._custom_column(definition))
-        return columns
+        """The columns the user chose (columns.user_columns), in their order."""
+        definitions = C.custom_list_fields()
+        by_key = {d.key: d for d in definitions}
+        out = []
+        for code in C.user_columns(request.user, definitions):
+            if code.startswith(C.CUSTOM_PREFIX):
+                out.append(self._custom_column(by_key[code[len(C.CUSTOM_PREFIX):]]))
+            else:
+                out.append(self.STANDARD_COLUMN_DISPLAY.get(code, code))
+        return out
+
+    def get_list_display_links(self, request, list_display):
+        return None
+
+    @display(description=_("ID"), ordering="id")
+    def id_link(self, obj):
+        return format_html('<a class="text-primary-600" href="{}">{}</a>', views.detail_url(obj.pk), obj.pk)
+
+    @display(description=_("name"), ordering="name")
+    def name_link(self, obj):
+        return format_html('<a class="text-primary-600" href="{}">{}</a>', views.detail_url(obj.pk),
+                           obj.name or f"#{obj.pk}")
 
     @staticmethod
     def _custom_column(definition: CustomField):
@@ -353,6 +419,10 @@ class CustomerAdmin(ShoalModelAdmin):
     def shown_email(self, obj):
         return self._shown(obj).get("email") or "-"
 
+    @display(description=_("phone"))
+    def shown_phone(self, obj):
+        return self._shown(obj).get("phone") or "-"
+
     # the detail / edit page
     def _masked_detail(self, request, obj) -> bool:
         return obj is not None and masking.should_mask(viewer=request.user, customer=obj, context="detail")
@@ -363,7 +433,8 @@ class CustomerAdmin(ShoalModelAdmin):
         # the model fields only; custom fields are added by CustomerForm from the definitions
         kwargs["fields"] = [f for f in STANDARD_FORM_FIELDS if f not in hidden]
         form = super().get_form(request, obj, change=change, **kwargs)
-        return type("CustomerFormFor", (form,), {"definitions": definitions})
+        return type("CustomerFormFor", (form,), {"definitions": definitions,
+                                                 "form_keys": form_field_keys(definitions)})
 
     def get_fieldsets(self, request, obj=None):
         masked = self._masked_detail(request, obj)
@@ -374,7 +445,7 @@ class CustomerAdmin(ShoalModelAdmin):
             (_("Classification"), {"fields": ("source", "customer_type", "lifecycle_stage", "status", "company",
                                               "registered_at", "notes")}),
         ]
-        keys = [CF_PREFIX + k for k in F.enabled_definitions()]
+        keys = [CF_PREFIX + k for k in form_field_keys(F.enabled_definitions())]
         if keys:
             fieldsets.append((_("Other info"), {"fields": keys}))
         if obj is not None:
@@ -451,8 +522,8 @@ class CustomFieldForm(forms.ModelForm):
 
     class Meta:
         model = CustomField
-        fields = ("key", "label", "type", "enum_group", "required", "default", "show_in_filter", "show_in_list",
-                  "order", "enabled")
+        fields = ("key", "label", "type", "enum_group", "required", "default", "show_in_list", "show_in_form",
+                  "show_in_filter", "order", "enabled")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -480,6 +551,9 @@ class CustomFieldForm(forms.ModelForm):
         probe = CustomField(pk=self.instance.pk, key=cleaned.get("key") or "probe", label=cleaned.get("label"),
                             type=cleaned.get("type"), default=cleaned.get("default"),
                             enum_group_id=cleaned["enum_group"].pk if cleaned.get("enum_group") else None)
+        if cleaned.get("required") and not cleaned.get("show_in_form") and cleaned.get("default") is None:
+            self.add_error("show_in_form", _("A required field without a default must be shown in the edit form."))
+            return cleaned
         try:
             services._check_definition(probe)
             if self.instance.pk:
@@ -501,9 +575,18 @@ class CustomFieldForm(forms.ModelForm):
 class CustomFieldAdmin(ShoalModelAdmin):
     menu = "system.fields"
     form = CustomFieldForm
-    list_display = ("label", "key", "type", "enum_group", "required", "show_in_filter", "show_in_list", "order",
-                    "enabled")
-    list_filter = ("type", "enabled", "show_in_list", "show_in_filter")
+    list_display = ("label", "key", "type", "enum_group", "required", "show_in_list", "show_in_form",
+                    "show_in_filter", "order", "enabled")
+    list_filter = ("type", "enabled", "show_in_list", "show_in_form", "show_in_filter")
+    fieldsets = (
+        (None, {"fields": ("key", "label", "type", "enum_group", "required", "default", "order", "enabled")}),
+        (_("UI template: where the field appears"), {
+            "fields": ("show_in_list", "show_in_form", "show_in_filter"),
+            "description": _("Show in list: a column of the customer list (users choose among them). "
+                             "Show in edit form: an input of the create/edit form. "
+                             "Show in filter: a condition of the customer query."),
+        }),
+    )
     search_fields = ("label", "key")
     ordering = ("order", "id")
 
@@ -517,6 +600,7 @@ class CustomFieldAdmin(ShoalModelAdmin):
             created = services.custom_field_create(actor=request.user, key=form.cleaned_data.get("key") or None,
                                                    **data)
             obj.pk = created.pk
+        CustomField.objects.filter(pk=obj.pk).update(show_in_form=bool(form.cleaned_data.get("show_in_form")))
 
     def delete_model(self, request, obj):
         services.custom_field_delete(actor=request.user, definition=obj)
@@ -620,7 +704,7 @@ class CompanyAdmin(ShoalModelAdmin):
                 if not obj or not obj.pk:
                     return "-"
                 qs = selectors.customer_queryset(actor=viewer).filter(company=obj).order_by("-created_at")[:50]
-                rows = [(reverse("admin:customers_customer_change", args=[c.pk]), c.name or f"#{c.pk}") for c in qs]
+                rows = [(views.detail_url(c.pk), c.name or f"#{c.pk}") for c in qs]
                 return format_html_join(", ", '<a class="text-primary-600" href="{}">{}</a>', rows) or "-"
 
             customers.short_description = _("customers")
@@ -646,3 +730,38 @@ class CompanyAdmin(ShoalModelAdmin):
 
     def delete_model(self, request, obj):
         services.company_delete(actor=request.user, company=obj)
+
+
+# -- customer detail tabs (客户详情TABS) ---------------------------------------------------------------
+class DetailTabForm(forms.ModelForm):
+    class Meta:
+        model = DetailTab
+        fields = ("name", "url", "order", "enabled")
+        widgets = {"url": UnfoldAdminTextInputWidget(attrs={"placeholder": "https://example.com/orders?user=${ent_user_id}"})}
+
+    def clean_url(self):
+        return tabs.validate_tab_url(self.cleaned_data.get("url"))
+
+
+@admin.register(DetailTab, site=site)
+class DetailTabAdmin(ShoalModelAdmin):
+    menu = "system.detail_tabs"
+    form = DetailTabForm
+    list_display = ("name", "url", "order", "enabled")
+    list_editable = ("order", "enabled")
+    list_filter = ("enabled",)
+    search_fields = ("name", "url")
+    ordering = ("order", "id")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        from shoal.core.oplog import log_operation
+
+        log_operation(actor=request.user, action="detail_tab.update" if change else "detail_tab.create", obj=obj,
+                      detail={"url": obj.url, "order": obj.order, "enabled": obj.enabled})
+
+    def delete_model(self, request, obj):
+        from shoal.core.oplog import log_operation
+
+        log_operation(actor=request.user, action="detail_tab.delete", obj=obj)
+        super().delete_model(request, obj)

@@ -144,6 +144,7 @@ class FieldOut(Schema):
     enum_group_id: int | None
     show_in_filter: bool
     show_in_list: bool
+    show_in_form: bool
     order: int
     enabled: bool
 
@@ -157,6 +158,7 @@ class FieldIn(Schema):
     enum_group_id: int | None = None
     show_in_filter: bool = False
     show_in_list: bool = False
+    show_in_form: bool = True
     order: int = 0
     enabled: bool = True
 
@@ -170,6 +172,7 @@ class FieldPatch(Schema):
     enum_group_id: int | None = None
     show_in_filter: bool | None = None
     show_in_list: bool | None = None
+    show_in_form: bool | None = None
     order: int | None = None
     enabled: bool | None = None
 
@@ -357,6 +360,14 @@ def customer_timeline(request, customer_id: int):
 
 
 # -- custom fields -------------------------------------------------------------------------------
+def _set_show_in_form(definition: CustomField, value: bool | None) -> CustomField:
+    """``show_in_form`` (UI template: the field is an input of the create/edit form)."""
+    if value is not None and definition.show_in_form != value:
+        definition.show_in_form = value
+        definition.save(update_fields=["show_in_form"])
+    return definition
+
+
 @router.get("/fields", response=list[FieldOut], summary="Custom field definitions")
 def list_fields(request):
     require(request, "system.fields.view")
@@ -366,7 +377,10 @@ def list_fields(request):
 @router.post("/fields", response={201: FieldOut})
 def create_field(request, payload: FieldIn):
     require(request, "system.fields.create")
-    return 201, services.custom_field_create(actor=request.auth, **payload.dict())
+    data = payload.dict()
+    show_in_form = data.pop("show_in_form")
+    definition = services.custom_field_create(actor=request.auth, **data)
+    return 201, _set_show_in_form(definition, show_in_form)
 
 
 @router.get("/fields/{field_id}", response=FieldOut)
@@ -380,8 +394,10 @@ def get_field(request, field_id: int):
 def update_field(request, field_id: int, payload: FieldPatch):
     require(request, "system.fields.edit")
     definition = services.get_or_404(CustomField, field_id)
-    return services.custom_field_update(actor=request.auth, definition=definition,
-                                        data=payload.dict(exclude_unset=True))
+    data = payload.dict(exclude_unset=True)
+    show_in_form = data.pop("show_in_form", None)
+    definition = services.custom_field_update(actor=request.auth, definition=definition, data=data)
+    return _set_show_in_form(definition, show_in_form)
 
 
 @router.delete("/fields/{field_id}", response={204: None}, summary="Delete a field and its stored values")

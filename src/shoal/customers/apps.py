@@ -9,4 +9,4 @@ class CustomersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import registry  # noqa: F401  (menus and parameters of this app)
+        from . import attachments, registry  # noqa: F401  (menus, parameters and signal receivers of this app)

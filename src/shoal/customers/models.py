@@ -3,7 +3,11 @@ contacts and the timeline (成长记录)."""
 
 from __future__ import annotations
 
+import os
+import uuid
+
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -83,6 +87,8 @@ class CustomField(models.Model):
                                    related_name="fields", verbose_name=_("enum"))
     show_in_filter = models.BooleanField(_("show in filter"), default=False)
     show_in_list = models.BooleanField(_("show in list"), default=False)
+    show_in_form = models.BooleanField(_("show in edit form"), default=True,
+                                       help_text=_("Whether the create/edit form of a customer has this field."))
     order = models.IntegerField(_("order"), default=0)
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -233,6 +239,7 @@ class TimelineKind(models.TextChoices):
     EVENT = "event", _("Event")
     IMPORT = "import", _("Import")
     MESSAGE = "message", _("Message")
+    ATTACHMENT = "attachment", _("Attachment")
 
 
 class TimelineEntry(models.Model):
@@ -257,3 +264,94 @@ class TimelineEntry(models.Model):
 
     def __str__(self):
         return f"{self.customer_id} {self.kind} {self.field}"
+
+
+# -- detail page: configured tabs, attachments, list preferences -------------------------------------
+class DetailTab(models.Model):
+    """An admin-configured tab of the customer detail page (客户详情TABS) that embeds a URL.
+
+    The URL may contain ``${id}`` and ``${ent_user_id}``; they are replaced by the customer's values,
+    URL-encoded. Only http(s) URLs are accepted.
+    """
+
+    name = models.CharField(_("name"), max_length=50)
+    url = models.CharField(_("URL"), max_length=1000,
+                           help_text=_("An http(s) URL; ${id} and ${ent_user_id} are replaced by the customer's "
+                                       "values, e.g. https://example.com/orders?user=${ent_user_id}"))
+    order = models.IntegerField(_("display order"), default=100)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("customer detail tab")
+        verbose_name_plural = _("customer detail tabs")
+
+    def __str__(self):
+        return self.name
+
+
+class AttachmentStorage(FileSystemStorage):
+    """Attachments live outside MEDIA_ROOT (which any signed-in user can read): only the download
+    view, which checks the data scope, serves them. The folder is read from the settings on each use
+    (``SHOAL_ATTACHMENTS_ROOT``, else ``<data dir>/attachments``)."""
+
+    @property
+    def base_location(self):
+        return str(getattr(settings, "SHOAL_ATTACHMENTS_ROOT", None) or os.path.join(settings.DATA_DIR, "attachments"))
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+
+def attachment_storage():
+    return AttachmentStorage()
+
+
+def attachment_path(instance, filename):
+    ext = os.path.splitext(filename)[1].lower()[:16]
+    if not ext[1:].isalnum():
+        ext = ""
+    return f"{instance.customer_id}/{uuid.uuid4().hex}{ext}"
+
+
+class Attachment(models.Model):
+    """A file of a customer (附件库)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="attachments",
+                                 verbose_name=_("customer"))
+    file = models.FileField(_("file"), upload_to=attachment_path, storage=attachment_storage, max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.BigIntegerField(_("size (bytes)"), default=0)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("uploaded by"))
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [models.Index(fields=["customer", "-uploaded_at"], name="attachment_customer_idx")]
+
+    def __str__(self):
+        return self.original_name
+
+
+class CustomerListPreference(models.Model):
+    """A user's choice and order of the customer list columns."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="customer_list_preference")
+    columns = models.JSONField(_("columns"), default=list, blank=True)
+    known = models.JSONField(_("columns offered"), default=list, blank=True,
+                             help_text=_("The columns offered when the choice was saved; newer ones are shown."))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer list preference")
+        verbose_name_plural = _("customer list preferences")
+
+    def __str__(self):
+        return f"{self.user_id}: {', '.join(self.columns)}"

@@ -13,6 +13,8 @@ register_menu(Menu("system.fields", _("Custom fields"), "system", CRUD,
                    "admin:customers_customfield_changelist", "view_column"))
 register_menu(Menu("system.enums", _("Enums"), "system", CRUD,
                    "admin:customers_enumgroup_changelist", "list"))
+register_menu(Menu("system.detail_tabs", _("Customer detail tabs"), "system", CRUD,
+                   "admin:customers_detailtab_changelist", "tab"))
 
 IDENTITY_FIELDS = register(Parameter(
     "CUSTOMER_IDENTITY_FIELDS", _("Customer identity fields"), "str", "mobile,email,ent_user_id",

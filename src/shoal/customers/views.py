@@ -1,0 +1,268 @@
+"""Customer pages outside the unfold changelist/changeform: the detail page (header, metrics, tabs),
+attachments (upload, scoped download, delete) and the list column chooser.
+
+Every customer is read through ``selectors.customer_get`` (outside the data scope → 404) and every
+shown value passes through ``masking.mask_customer`` with ``context="detail"``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from shoal.core.errors import NotFound, ShoalError
+from shoal.core.views import page
+
+from . import attachments as A
+from . import columns as C
+from . import masking, selectors, tabs
+from .models import (
+    Attachment,
+    Customer,
+    CustomerGender,
+    CustomerStatus,
+    CustomField,
+    EnumItem,
+    FieldType,
+    TimelineKind,
+)
+
+TIMELINE_LIMIT = 200
+COMPANY_CUSTOMERS_LIMIT = 50
+
+# Key metrics of the header: attribute keys tried in order (the first present wins), else "—".
+METRICS = (
+    ("points", gettext_lazy("Points"), ("points", "score", "credit_points")),
+    ("order_count", gettext_lazy("Orders"), ("order_count", "orders_count", "orders", "trade_times")),
+    ("order_amount", gettext_lazy("Order amount"), ("order_amount", "orders_amount", "purchase_amount",
+                                                    "total_spent")),
+    ("first_purchase", gettext_lazy("First purchase"), ("first_purchase_at", "first_order_at", "first_purchase")),
+    ("last_purchase", gettext_lazy("Last purchase"), ("last_purchase_at", "last_order_at", "last_purchase")),
+)
+BASIC_FIELDS = ("ent_user_id", "mobile", "phone", "email", "gender", "birthday", "city", "qq", "wechat", "telegram",
+                "source", "customer_type", "lifecycle_stage", "registered_at", "created_at", "updated_at")
+
+
+def _require(request, action: str) -> None:
+    user = request.user
+    if not (user.is_authenticated and user.is_active and user.has_shoal_perm(f"customers.customers.{action}")):
+        raise PermissionDenied
+
+
+def _customer(request, pk) -> Customer:
+    try:
+        return selectors.customer_get(actor=request.user, pk=pk)
+    except NotFound:
+        raise Http404(_("Customer not found"))
+
+
+def detail_url(pk) -> str:
+    return reverse("admin:customers_customer_detail", args=[pk])
+
+
+# -- display helpers ---------------------------------------------------------------------------------
+def _enum_labels(definitions) -> dict[int, dict[str, str]]:
+    group_ids = {d.enum_group_id for d in definitions if d.enum_group_id}
+    labels: dict[int, dict[str, str]] = {}
+    for group_id, code, label in EnumItem.objects.filter(group_id__in=group_ids).values_list("group_id", "code",
+                                                                                            "label"):
+        labels.setdefault(group_id, {})[code] = label
+    return labels
+
+
+def display_value(definition: CustomField | None, value, enum_labels: dict | None = None):
+    """A stored custom value as shown on a page (enum codes → labels, booleans → Yes/No)."""
+    if value is None or value == "" or value == []:
+        return None
+    if definition is not None:
+        labels = (enum_labels or {}).get(definition.enum_group_id, {})
+        if definition.type == FieldType.BOOLEAN:
+            return _("Yes") if value else _("No")
+        if definition.type == FieldType.ENUM:
+            return labels.get(value, value)
+        if definition.type == FieldType.MULTI_ENUM and isinstance(value, list):
+            return ", ".join(str(labels.get(v, v)) for v in value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def _standard_display(name: str, value):
+    if value in (None, ""):
+        return None
+    if name == "gender":
+        return CustomerGender(value).label if value in CustomerGender.values else value
+    if name == "status":
+        return CustomerStatus(value).label if value in CustomerStatus.values else value
+    return value
+
+
+def _field_label(name: str, definitions: dict[str, CustomField]) -> str:
+    if name in definitions:
+        return definitions[name].label
+    if name == "attachment":
+        return _("attachment")
+    try:
+        return str(Customer._meta.get_field(name).verbose_name)
+    except Exception:
+        return name
+
+
+def _metrics(attributes: dict, definitions: dict[str, CustomField], enum_labels) -> list[dict]:
+    out = []
+    for code, label, keys in METRICS:
+        value = None
+        for key in keys:
+            if attributes.get(key) not in (None, "", []):
+                value = display_value(definitions.get(key), attributes[key], enum_labels)
+                break
+        out.append({"code": code, "label": label, "value": value})
+    return out
+
+
+# -- the detail page ---------------------------------------------------------------------------------
+def customer_detail(request, pk):
+    _require(request, "view")
+    customer = _customer(request, pk)
+    viewer = request.user
+    mask = masking.should_mask(viewer=viewer, customer=customer, context="detail")
+    sensitive = masking.sensitive_custom_fields() if mask else {}
+    shown = masking.mask_customer(selectors.customer_detail_dict(customer), viewer=viewer, customer=customer,
+                                  context="detail", sensitive=sensitive, decided=mask)
+    all_definitions = {d.key: d for d in CustomField.objects.all()}
+    enabled = [d for d in all_definitions.values() if d.enabled]
+    enum_labels = _enum_labels(enabled)
+    attrs = shown.get("attributes") or {}
+
+    basic = [{"name": n, "label": _field_label(n, {}), "value": _standard_display(n, shown.get(n))}
+             for n in BASIC_FIELDS]
+    other = [{"key": d.key, "label": d.label, "type": d.type,
+              "value": display_value(d, attrs.get(d.key), enum_labels)}
+             for d in sorted(enabled, key=lambda d: (d.order, d.id))]
+
+    kinds = dict(TimelineKind.choices)
+    entries = list(customer.timeline.select_related(None).order_by("-created_at", "-id")[:TIMELINE_LIMIT + 1]
+                   .values("id", "kind", "field", "old", "new", "actor_name", "created_at", "detail"))
+    more_timeline = len(entries) > TIMELINE_LIMIT
+    timeline = []
+    for e in masking.mask_timeline(entries[:TIMELINE_LIMIT], mask=mask, sensitive=sensitive):
+        definition = all_definitions.get(e["field"])
+        timeline.append({**e, "kind_label": kinds.get(e["kind"], e["kind"]),
+                         "field_label": _field_label(e["field"], all_definitions) if e["field"] else "",
+                         "old": display_value(definition, e["old"], enum_labels),
+                         "new": display_value(definition, e["new"], enum_labels)})
+
+    company = customer.company
+    company_customers = []
+    if company is not None:
+        company_customers = list(selectors.customer_queryset(actor=viewer).filter(company=company)
+                                 .exclude(pk=customer.pk).order_by("-created_at")
+                                 .values("id", "name")[:COMPANY_CUSTOMERS_LIMIT])
+
+    can_edit = viewer.has_shoal_perm("customers.customers.edit")
+    context = {
+        "title": shown.get("name") or f"#{customer.pk}",
+        "customer": customer,
+        "shown": shown,
+        "masked": bool(shown.get("masked")),
+        "status_label": _standard_display("status", customer.status),
+        "basic": basic,
+        "metrics": _metrics(attrs, all_definitions, enum_labels),
+        "other": other,
+        "timeline": timeline,
+        "more_timeline": more_timeline,
+        "contacts": shown.get("contacts") or [],
+        "groups": shown.get("groups") or [],
+        "company": company,
+        "company_customers": company_customers,
+        "attachments": list(customer.attachments.select_related("uploaded_by")),
+        "attachment_max_mb": A.max_mb(),
+        "configured_tabs": tabs.tabs_for(customer),
+        "can_edit": can_edit,
+        "can_view_companies": viewer.has_shoal_perm("customers.companies.view"),
+        "edit_url": reverse("admin:customers_customer_change", args=[customer.pk]),
+        "list_url": reverse("admin:customers_customer_changelist"),
+    }
+    return page(request, "customers/detail.html", context)
+
+
+# -- attachments ---------------------------------------------------------------------------------------
+@require_POST
+def attachment_upload(request, pk):
+    _require(request, "edit")
+    customer = _customer(request, pk)
+    try:
+        attachment = A.attachment_upload(actor=request.user, customer=customer, upload=request.FILES.get("file"))
+    except ShoalError as exc:
+        if exc.code == "file_too_large":
+            messages.error(request, _("The file is larger than the limit of %(mb)d MB; nothing was stored.")
+                           % {"mb": exc.detail["max_mb"]})
+        else:
+            messages.error(request, _("Choose a file to upload."))
+    else:
+        messages.success(request, _("Uploaded %(name)s.") % {"name": attachment.original_name})
+    return HttpResponseRedirect(detail_url(customer.pk) + "#attachments")
+
+
+def _attachment(request, pk, attachment_id) -> Attachment:
+    customer = _customer(request, pk)  # the scope check: outside it the file does not exist
+    attachment = Attachment.objects.filter(customer=customer, pk=attachment_id).select_related("customer").first()
+    if attachment is None:
+        raise Http404(_("Attachment not found"))
+    return attachment
+
+
+def attachment_download(request, pk, attachment_id):
+    _require(request, "view")
+    attachment = _attachment(request, pk, attachment_id)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("Attachment not found"))
+    response = FileResponse(handle, as_attachment=True, filename=attachment.original_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+def attachment_delete(request, pk, attachment_id):
+    _require(request, "edit")
+    attachment = _attachment(request, pk, attachment_id)
+    name = attachment.original_name
+    A.attachment_delete(actor=request.user, attachment=attachment)
+    messages.success(request, _("Deleted %(name)s.") % {"name": name})
+    return HttpResponseRedirect(detail_url(pk) + "#attachments")
+
+
+# -- list columns ------------------------------------------------------------------------------------
+def list_columns(request):
+    _require(request, "view")
+    list_url = reverse("admin:customers_customer_changelist")
+    if request.method == "POST":
+        if "reset" in request.POST:
+            C.reset_user_columns(request.user)
+            messages.success(request, _("The customer list shows the default columns again."))
+            return redirect(list_url)
+        shown = set(request.POST.getlist("show"))
+        chosen = [c for c in request.POST.getlist("position") if c in shown]
+        if not chosen:
+            messages.error(request, _("Choose at least one column."))
+            return redirect(reverse("admin:customers_customer_columns"))
+        C.save_user_columns(request.user, chosen)
+        messages.success(request, _("Columns saved."))
+        return redirect(list_url)
+    options = C.available()
+    current = C.user_columns(request.user)
+    by_code = {c["code"]: c for c in options}
+    rows = [{**by_code[c], "shown": True} for c in current]
+    rows += [{**c, "shown": False} for c in options if c["code"] not in current]
+    return page(request, "customers/columns.html", {"title": _("Customer list columns"), "rows": rows,
+                                                    "list_url": list_url})
+
