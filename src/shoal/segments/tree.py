@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
-
 from shoal.core.errors import ShoalError
 
 from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, OPERATORS, TEXT, FieldSpec
@@ -150,26 +147,16 @@ def _scalar(spec: FieldSpec, value: Any, path: str):
         return value
     if kind == ENUM:
         return _enum_code(spec, value, path)
-    if kind == DATE:
-        parsed = parse_date(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise _error(path, f"{spec.key} expects a date YYYY-MM-DD", field=spec.key, expected="date")
-        return parsed
-    if kind == DATETIME:
-        parsed = None
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value)
-                if parsed is None and parse_date(value) is not None:
-                    d = parse_date(value)
-                    parsed = datetime(d.year, d.month, d.day)
-            except ValueError:
-                parsed = None
-        if parsed is None:
-            raise _error(path, f"{spec.key} expects a date-time (ISO 8601)", field=spec.key, expected="datetime")
-        if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed)
-        return parsed.astimezone(UTC)
+    if kind in (DATE, DATETIME):
+        from shoal.customers.fields import to_date, to_datetime
+
+        expected = "a date YYYY-MM-DD" if kind == DATE else "a date-time (ISO 8601)"
+        if not isinstance(value, str):
+            raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
+        try:
+            return to_date(value, spec.key) if kind == DATE else to_datetime(value, spec.key).astimezone(UTC)
+        except ShoalError:
+            raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
     if kind == MULTI_ENUM:
         return _enum_code(spec, value, path)
     raise _error(path, f"unsupported field type {kind}")
