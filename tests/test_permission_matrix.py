@@ -234,6 +234,7 @@ PAGES = [
     ("admin:index", None, None),
     ("admin:my_permissions", None, None),
     ("admin:my_tokens", None, None),
+    ("admin:customer_identity", "system.identity.view", None),
 ]
 
 

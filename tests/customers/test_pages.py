@@ -400,3 +400,15 @@ def test_fields_api_reads_and_writes_show_in_form(client, personas, bearer):
                             **headers)
     assert response.status_code == 200 and response.json()["show_in_form"] is True
     assert CustomField.objects.get(pk=field_id).show_in_form
+
+
+@pytest.mark.django_db
+def test_identity_settings_page_saves_the_choice_and_needs_one(client, superuser):
+    from shoal.customers.identity import identity_fields
+
+    client.force_login(superuser)
+    assert client.get("/system/identity/").status_code == 200
+    response = client.post("/system/identity/", {"fields": []})
+    assert response.status_code == 200 and identity_fields() == ("mobile", "email", "ent_user_id")
+    response = client.post("/system/identity/", {"fields": ["mobile", "ent_user_id"]})
+    assert response.status_code == 302 and identity_fields() == ("mobile", "ent_user_id")

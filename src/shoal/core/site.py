@@ -62,10 +62,12 @@ class ShoalAdminSite(UnfoldAdminSite):
     def extra_urls(self):
         from shoal.accounts import views as account_views
         from shoal.core import views as core_views
+        from shoal.customers import views as customer_views
         from shoal.segments import views as segment_views
 
         return [
             path("query/", self.admin_view(segment_views.query_page), name="segment_query"),
+            path("system/identity/", self.admin_view(customer_views.identity_settings), name="customer_identity"),
             path("system/parameters/", self.admin_view(core_views.parameters_page), name="parameters"),
             path("system/my-permissions/", self.admin_view(account_views.my_permissions),
                  name="my_permissions"),

@@ -20,3 +20,6 @@ IDENTITY_FIELDS = register(Parameter(
     "CUSTOMER_IDENTITY_FIELDS", _("Customer identity fields"), "str", "mobile,email,ent_user_id",
     group="customers",
     help=_("Comma-separated fields that identify a customer, chosen from mobile, email, ent_user_id.")))
+
+register_menu(Menu("system.identity", _("Identity fields"), "system", ("view", "edit"),
+                   "admin:customer_identity", "fingerprint"))

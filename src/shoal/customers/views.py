@@ -266,3 +266,29 @@ def list_columns(request):
     return page(request, "customers/columns.html", {"title": _("Customer list columns"), "rows": rows,
                                                     "list_url": list_url})
 
+
+
+def identity_settings(request):
+    """主键标识: which fields identify a customer (at least one of mobile, email, ent_user_id)."""
+    from shoal.core import parameters
+
+    from .identity import IDENTITY_CANDIDATES, identity_fields
+
+    if not request.user.has_shoal_perm("system.identity.view"):
+        raise PermissionDenied
+    can_edit = request.user.has_shoal_perm("system.identity.edit")
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        chosen = [f for f in IDENTITY_CANDIDATES if f in request.POST.getlist("fields")]
+        if not chosen:
+            messages.error(request, _("Choose at least one identity field."))
+        else:
+            parameters.set_value("CUSTOMER_IDENTITY_FIELDS", ",".join(chosen), actor=request.user)
+            messages.success(request, _("Identity fields saved."))
+            return redirect("admin:customer_identity")
+    labels = {f: Customer._meta.get_field(f).verbose_name for f in IDENTITY_CANDIDATES}
+    current = set(identity_fields())
+    rows = [{"key": f, "label": labels[f], "checked": f in current} for f in IDENTITY_CANDIDATES]
+    return page(request, "customers/identity.html", {"title": _("Identity fields"), "rows": rows,
+                                                     "can_edit": can_edit})
