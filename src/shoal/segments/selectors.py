@@ -43,7 +43,10 @@ def order_by(sort: list[dict] | None, catalog) -> list:
         spec = catalog[item["field"]]
         expr = F(spec.column) if not spec.is_json else F(f"attributes__{spec.key}")
         desc = item.get("dir", "asc") == "desc"
-        ordering.append(expr.desc(nulls_last=True) if desc else expr.asc(nulls_last=True))
+        if spec.is_json or spec.nullable:  # empty values last, both ways
+            ordering.append(expr.desc(nulls_last=True) if desc else expr.asc(nulls_last=True))
+        else:  # plain ORDER BY, so an index on the column serves it
+            ordering.append(expr.desc() if desc else expr.asc())
     if not ordering:
         ordering = [F("created_at").desc(), F("id").desc()]
     else:
