@@ -188,3 +188,24 @@ def test_a_second_group_does_not_widen_a_salespersons_scope(world):
     group.salespeople.add(world["salesperson"])
     assert visible(world["salesperson"]) == {"Mine"}
     assert parameters.get("MASKING_ENABLED") is True
+
+
+@pytest.mark.django_db
+def test_customer_created_by_a_salesperson_lands_in_their_private_sea(personas):
+    from shoal.customers import selectors
+    from shoal.customers import services as customer_services
+    from shoal.customers.models import CustomerGroup
+
+    sales = personas["salesperson"]
+    lonely = customer_services.customer_create(actor=sales, data={"name": "no group yet", "mobile": "13812340000"})
+    assert not selectors.customer_queryset(actor=sales).filter(pk=lonely.pk).exists()  # company public sea
+    group = CustomerGroup.objects.create(name="Team")
+    group.salespeople.add(sales)
+    mine = customer_services.customer_create(actor=sales, data={"name": "mine", "mobile": "13812340001"})
+    membership = mine.memberships.get()
+    assert membership.group == group and membership.salesperson == sales and membership.assigned_at
+    assert selectors.customer_queryset(actor=sales).filter(pk=mine.pk).exists()
+    assert mine.timeline.filter(kind="group").exists()
+    # an administrator's new customer stays in the company public sea
+    admin_made = customer_services.customer_create(actor=personas["admin"], data={"mobile": "13812340002"})
+    assert not admin_made.memberships.exists()

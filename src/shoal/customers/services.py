@@ -17,6 +17,7 @@ from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 
 from . import fields as F
+from . import indexes
 from .identity import identity_fields, identity_values
 from .models import (
     Company,
@@ -105,6 +106,7 @@ def customer_create(*, actor, data: dict, definitions: dict | None = None, log: 
         with transaction.atomic():
             customer = Customer.objects.create(**cleaned)
             _entry(customer, TimelineKind.CREATED, actor=actor).save()
+            _place_for_creator(customer, actor)
     except IntegrityError:
         raise Conflict("duplicate_value", "Another customer already has one of these identity values",
                        {"fields": [f for f in UNIQUE_FIELDS if cleaned.get(f)]})
@@ -112,6 +114,29 @@ def customer_create(*, actor, data: dict, definitions: dict | None = None, log: 
         log_operation(actor=actor if _is_user(actor) else _actor_name(actor), action="customer.create",
                       obj=customer)
     return customer
+
+
+def _place_for_creator(customer: Customer, actor) -> None:
+    """A customer created by someone whose data scope would not show it goes where they can work it:
+    a salesperson's own private sea in their first group, else the public sea of a group they manage.
+    Otherwise (admins, systems, users in no group) it stays in the company public sea."""
+    from shoal.accounts.models import DataScope
+
+    from .models import CustomerGroup, CustomerGroupMembership
+
+    if not _is_user(actor) or actor.data_scope() == DataScope.ALL:
+        return
+    group = CustomerGroup.objects.filter(salespeople=actor).order_by("id").first()
+    salesperson = actor if group is not None else None
+    if group is None:
+        group = CustomerGroup.objects.filter(admins=actor).order_by("id").first()
+    if group is None:
+        return
+    CustomerGroupMembership.objects.create(customer=customer, group=group, salesperson=salesperson,
+                                           assigned_at=timezone.now() if salesperson else None)
+    _entry(customer, TimelineKind.GROUP, actor=actor,
+           detail={"group": group.name, "salesperson": actor.username if salesperson else None,
+                   "reason": "created"}).save()
 
 
 def _apply_changes(customer: Customer, cleaned: dict, *, actor) -> tuple[list[str], list[TimelineEntry]]:
@@ -365,6 +390,7 @@ def custom_field_create(*, actor, label: str, type: str, key: str | None = None,
             definition.save()
     except IntegrityError:
         raise Conflict("duplicate", "A custom field with this key exists", {"field": "key", "key": key})
+    indexes.sync_field_index(definition)
     log_operation(actor=actor, action="custom_field.create", obj=definition)
     return definition
 
@@ -438,6 +464,7 @@ def custom_field_update(*, actor, definition: CustomField, data: dict) -> Custom
     if definition.type != old_type or definition.enum_group_id != old_group:
         _convert_values(definition)
     definition.save()
+    indexes.sync_field_index(definition)
     log_operation(actor=actor, action="custom_field.update", obj=definition,
                   detail={"fields": sorted(data), "old_type": old_type, "type": definition.type})
     return definition
@@ -446,6 +473,7 @@ def custom_field_update(*, actor, definition: CustomField, data: dict) -> Custom
 @transaction.atomic
 def custom_field_delete(*, actor, definition: CustomField) -> None:
     key = definition.key
+    indexes.sync_field_index(definition, deleted=True)
     pks = list(Customer.objects.filter(attributes__has_key=key).values_list("pk", flat=True))
     for start in range(0, len(pks), 1000):
         chunk = list(Customer.objects.filter(pk__in=pks[start:start + 1000]).only("pk", "attributes"))

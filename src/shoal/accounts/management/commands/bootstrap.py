@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand
 from shoal.accounts import services
 from shoal.accounts.models import User
 
+DEMO_CUSTOMERS = 2_000  # demo customers loaded on an empty database
+
 
 class Command(BaseCommand):
     help = "First-run set-up: create the admin when there is none, load demo data when the database is empty."
@@ -27,4 +29,4 @@ class Command(BaseCommand):
                     f"\n  Created the administrator.  username: admin   password: {password}\n"
                     "  (shown only this once; change it after logging in)\n"))
         if empty and not no_demo:
-            call_command("demo", stdout=self.stdout)
+            call_command("demo", customers=DEMO_CUSTOMERS, stdout=self.stdout)

@@ -1,3 +1,5 @@
+import sys
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -5,12 +7,40 @@ from shoal.accounts import demo
 
 
 class Command(BaseCommand):
-    help = "Load demo data: departments, roles and users (customers come with the customer module)."
+    help = ("Load demo data: departments, roles and users; with --customers N also N demo customers "
+            "(realistic zh_CN data, deterministic per --seed; appended after existing customers).")
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--customers", type=int, default=0, help="how many demo customers to add (default 0)")
 
-    @transaction.atomic
-    def handle(self, *args, seed, **options):
-        summary = demo.load(seed=seed)
+    def handle(self, *args, seed, customers=0, **options):
+        with transaction.atomic():
+            summary = demo.load(seed=seed)
         self.stdout.write(self.style.SUCCESS("Demo data loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items())))
+        if customers and customers > 0:
+            from shoal.customers.demo import DROP_INDEXES_FROM, load_customers
+
+            verbose = options.get("verbosity", 1) >= 1
+            tty = sys.stderr.isatty()
+
+            def progress(done, total, seconds):
+                if not verbose:
+                    return
+                line = f"  customers: {done:,} / {total:,}  ({done / max(seconds, 1e-9):,.0f}/s)"
+                if done == total and total >= DROP_INDEXES_FROM:
+                    line += "  rebuilding indexes…"
+                if tty:
+                    self.stderr.write("\r" + line, ending="")
+                    self.stderr.flush()
+                elif done == total or done % 100_000 < 10_000:
+                    self.stderr.write(line)
+
+            result = load_customers(count=customers, seed=seed, progress=progress)
+            if verbose and tty:
+                self.stderr.write("")
+            rate = result["customers"] / max(result["seconds"], 1e-9)
+            self.stdout.write(self.style.SUCCESS(
+                f"Demo customers loaded: {result['customers']:,} customers, {result['memberships']:,} group "
+                f"memberships in {result['seconds']} s ({rate:,.0f}/s; rows {result['phases']['rows']} s, "
+                f"index rebuild {result['phases']['indexes']} s)"))

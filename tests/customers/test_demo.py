@@ -1,0 +1,118 @@
+"""Demo customers (`shoal demo --customers N`): deterministic, valid, unique, appendable."""
+
+import json
+from datetime import UTC, datetime
+
+import phonenumbers
+import pytest
+from django.core.management import call_command
+
+from shoal.customers import demo
+from shoal.customers.identity import normalise_mobile
+from shoal.customers.models import Customer, CustomerGroupMembership, CustomField
+from shoal.customers.services import customer_create
+
+NOW = datetime(2026, 1, 15, tzinfo=UTC)
+
+
+def _rows(seed, start=0, n=300):
+    gen = demo.Generator(seed=seed, start=start, now=NOW, fields=demo.DEMO_FIELDS, sources=["ads", "api"],
+                         customer_types=["deal"], vendor="sqlite")
+    return [next(gen) for _ in range(n)]
+
+
+def test_generated_rows_are_the_same_for_the_same_seed_and_differ_for_another():
+    assert _rows(1) == _rows(1)
+    other = _rows(2)
+    assert other != _rows(1)
+    assert not {r[demo.MOBILE_POS] for r in other} & {r[demo.MOBILE_POS] for r in _rows(1)}
+
+
+def test_every_prefix_gives_valid_mobile_numbers():
+    for prefix in demo.MOBILE_PREFIXES:
+        for tail in ("00000000", "12345678", "99999999"):
+            number = phonenumbers.parse(f"+86{prefix}{tail}")
+            assert phonenumbers.is_valid_number(number), prefix
+
+
+@pytest.mark.django_db
+def test_loaded_customers_have_valid_normalised_unique_identities():
+    result = demo.load_customers(count=400, seed=7, now=NOW)
+    assert result["customers"] == 400
+    rows = list(Customer.objects.values_list("mobile", "email", "name", "created_at", "attributes"))
+    assert len(rows) == 400
+    mobiles = [r[0] for r in rows]
+    assert all(m == normalise_mobile(m) and m.startswith("+861") for m in mobiles)
+    assert len(set(mobiles)) == 400
+    emails = [r[1] for r in rows if r[1]]
+    assert len(set(emails)) == len(emails) > 200
+    assert all(e == e.strip().lower() and "@" in e for e in emails)
+    assert all(r[2] and not r[2].isascii() for r in rows)  # Chinese names
+    assert all(r[3] <= NOW for r in rows)
+    assert min(r[3] for r in rows).year < NOW.year  # spread over two years
+    plans = {r[4].get("plan") for r in rows}
+    assert plans <= {"free", "basic", "pro", "enterprise"} and len(plans) > 1
+    last_logins = [r[4]["last_login"] for r in rows if "last_login" in r[4]]
+    assert all(len(v) == 20 and v.endswith("Z") and v[10] == "T" for v in last_logins)
+
+
+@pytest.mark.django_db
+def test_demo_custom_fields_are_created_with_their_types():
+    demo.load_customers(count=10, seed=1, now=NOW)
+    fields = {f.key: f for f in CustomField.objects.all()}
+    for key, (_, kind, in_filter, in_list) in demo.DEMO_FIELDS.items():
+        assert fields[key].type == kind
+        assert fields[key].show_in_filter is in_filter
+        assert fields[key].show_in_list is in_list
+    assert fields["plan"].enum_group.code == "plan"
+
+
+@pytest.mark.django_db
+def test_loading_twice_with_the_same_seed_appends_without_conflicts():
+    demo.load_customers(count=300, seed=3, now=NOW)
+    demo.load_customers(count=300, seed=3, now=NOW)
+    assert Customer.objects.count() == 600
+    assert Customer.objects.values("mobile").distinct().count() == 600
+    # ids continue after the demo rows: a normal create still works
+    customer = customer_create(actor=None, data={"mobile": "13800138000"})
+    assert customer.pk > max(Customer.objects.exclude(pk=customer.pk).values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_demo_mobile_already_taken_by_a_customer_is_skipped():
+    first = customer_create(actor=None, data={"mobile": "13800138000", "email": "x@example.com"})
+    # the first candidate of the next load (start = 1 existing customer) is taken by a second customer
+    taken = _rows(5, start=1, n=1)[0][demo.MOBILE_POS]
+    second = customer_create(actor=None, data={"mobile": taken})
+    demo.load_customers(count=50, seed=5, now=NOW)
+    assert Customer.objects.count() == 52
+    assert Customer.objects.filter(mobile=taken).get() == second
+    assert Customer.objects.filter(pk=first.pk).exists()
+
+
+@pytest.mark.django_db
+def test_some_demo_customers_are_in_groups_with_salespeople():
+    call_command("demo", customers=300, seed=2, verbosity=0)
+    memberships = CustomerGroupMembership.objects.all()
+    assert 30 < memberships.count() < 200
+    assert memberships.filter(salesperson__isnull=False).exists()
+    assert memberships.filter(salesperson__isnull=True).exists()
+    assert set(memberships.values_list("salesperson__username", flat=True)) - {None} <= {"sales01", "sales02",
+                                                                                        "sales03"}
+
+
+@pytest.mark.django_db
+def test_bootstrap_loads_demo_customers_on_an_empty_database(monkeypatch):
+    monkeypatch.setenv("SHOAL_ADMIN_PASSWORD", "boot-pass-1")
+    monkeypatch.setattr("shoal.accounts.management.commands.bootstrap.DEMO_CUSTOMERS", 120)
+    call_command("bootstrap", verbosity=0)
+    assert Customer.objects.count() == 120
+
+
+def test_generated_attributes_are_valid_json_in_the_stored_formats():
+    pos = demo.GENERATED.index("attributes")
+    for row in _rows(4, n=2000):
+        attrs = json.loads(row[pos])
+        assert isinstance(attrs["vip"], bool)
+        assert "first_order_date" not in attrs or len(attrs["first_order_date"]) == 10
+        assert "assets" not in attrs or isinstance(attrs["assets"], int | float)
