@@ -57,17 +57,27 @@ def customer_search_q(q: str) -> Q:
     """Keyword search over id, name, mobile, email, ent_user_id and Telegram username.
 
     Identity fields match exactly (normalised), so masked values cannot be probed digit by digit.
+    A keyword that is a mobile number, an email or a number is looked up by those indexed fields
+    only: ORing them with ``name LIKE '%q%'`` would make every search a full scan.
     """
     q = (q or "").strip()
-    cond = Q(name__icontains=q) | Q(ent_user_id=q) | Q(telegram__iexact=q.lstrip("@"))
-    if "@" in q:
-        cond |= Q(email=q.lower())
+    exact = Q(ent_user_id=q)
+    email_like = "@" in q.lstrip("@")
+    handle = q.startswith("@") and not email_like  # "@name" is a Telegram username
+    if email_like:
+        exact |= Q(email=q.lower())
+    if handle:
+        exact |= Q(telegram__iexact=q[1:])
     if q.isdigit() and len(q) <= 18:
-        cond |= Q(pk=int(q))
+        exact |= Q(pk=int(q))
     mobile = try_normalise_mobile(q) if any(c.isdigit() for c in q) else None
     if mobile:
-        cond |= Q(mobile=mobile)
-    return cond
+        exact |= Q(mobile=mobile)
+    identity_like = (mobile is not None or email_like or handle
+                     or q.lstrip("+").replace(" ", "").replace("-", "").isdigit())
+    if identity_like:
+        return exact
+    return exact | Q(name__icontains=q) | Q(telegram__iexact=q.lstrip("@"))
 
 
 def customer_list(*, actor, q: str = "", status: str | None = None, source: str | None = None,
