@@ -123,6 +123,17 @@ class Company(models.Model):
         return self.name
 
 
+class AttributesField(models.JSONField):
+    """The custom-field values. Key lookups spell the key in the SQL on SQLite, so the
+    expression indexes of filter fields (``indexes.py``) can serve them."""
+
+    def get_transform(self, name):
+        from .jsonkeys import IndexableKeyTransformFactory
+
+        transform = super(models.JSONField, self).get_transform(name)
+        return transform or IndexableKeyTransformFactory(name)
+
+
 class Customer(models.Model):
     name = models.CharField(_("name"), max_length=100, blank=True)
     mobile = models.CharField(_("mobile"), max_length=32, null=True, blank=True, unique=True,
@@ -144,7 +155,7 @@ class Customer(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=CustomerStatus.choices,
                               default=CustomerStatus.ACTIVE)
     notes = models.TextField(_("notes"), blank=True)
-    attributes = models.JSONField(_("custom fields"), default=dict, blank=True)
+    attributes = AttributesField(_("custom fields"), default=dict, blank=True)
     company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="customers", verbose_name=_("company"))
     in_recycle_bin = models.BooleanField(_("in recycle bin"), default=False)

@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 from django.db.models import Q
-from django.db.models.fields.json import KT
 from django.utils import timezone
+
+from shoal.customers.jsonkeys import IndexableKeyTextTransform
 
 from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, TEXT, FieldSpec
 from .expressions import JSONArrayHasItem
@@ -115,7 +116,7 @@ def _temporal(spec: FieldSpec, op: str, value) -> Q:
         return _temporal(spec, "lt", start.astimezone(UTC))
     if spec.is_json:
         # stored as ISO text: dates "YYYY-MM-DD", date-times "YYYY-MM-DDTHH:MM:SSZ" (UTC): text order is time order
-        lhs = KT(f"attributes__{spec.key}")
+        lhs = IndexableKeyTextTransform(spec.key, "attributes")
         convert = (lambda v: v.isoformat()) if is_date else _utc_text
         if op == "between":
             low, high = value
