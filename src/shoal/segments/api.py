@@ -107,9 +107,9 @@ def search_customers(request, payload: SearchIn):
     with guarded():
         qs = segment_queryset(actor=user, query=payload.query, sql=payload.sql, keyword=payload.keyword,
                               sort=[s.dict() for s in payload.sort])
-        start = (payload.page - 1) * payload.page_size
-        rows = list(qs[start:start + payload.page_size])
         total = qs.count()
+        start = (payload.page - 1) * payload.page_size
+        rows = list(qs[start:start + payload.page_size]) if start < total else []  # past the end: no scan
     return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": _masked(user, rows)}
 
 
