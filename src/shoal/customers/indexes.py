@@ -73,9 +73,9 @@ def key_expression_sql(key: str, vendor: str | None = None) -> str:
     """The SQL of Django's KeyTransform of ``attributes -> key`` with the path inlined (the indexed form)."""
     _check_key(key)
     if (vendor or connection.vendor) == "sqlite":
-        path = f"'$.\"{key}\"'"
-        return (f'(CASE WHEN JSON_TYPE("attributes", {path}) IN (\'null\',\'true\',\'false\') '
-                f'THEN JSON_TYPE("attributes", {path}) ELSE JSON_EXTRACT("attributes", {path}) END)')
+        from .jsonkeys import sqlite_key_sql
+
+        return sqlite_key_sql('"attributes"', key)
     return f"(\"attributes\" -> '{key}')"
 
 

@@ -15,15 +15,25 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform, KeyTran
 SAFE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
+# Django takes these from a frozenset, so their order changes from process to process; an index
+# expression must match the query's text exactly, so both use this fixed order.
+DATATYPES = "'null','true','false'"
+
+
+def sqlite_key_sql(column_sql: str, key: str) -> str:
+    """SQLite's value of ``column -> key`` as Django computes it, with the key written in (indexable)."""
+    if not SAFE_KEY.match(key):
+        raise ValueError(f"not a custom field key: {key!r}")
+    path = f"'$.\"{key}\"'"
+    return (f"(CASE WHEN JSON_TYPE({column_sql}, {path}) IN ({DATATYPES}) "
+            f"THEN JSON_TYPE({column_sql}, {path}) ELSE JSON_EXTRACT({column_sql}, {path}) END)")
+
+
 def _inline_sqlite(transform, compiler, connection):
     lhs, params, keys = transform.preprocess_lhs(compiler, connection)
     if len(keys) != 1 or not isinstance(keys[0], str) or not SAFE_KEY.match(keys[0]):
         return None
-    path = f"'$.\"{keys[0]}\"'"
-    datatypes = ",".join(repr(t) for t in connection.ops.jsonfield_datatype_values)
-    sql = (f"(CASE WHEN JSON_TYPE({lhs}, {path}) IN ({datatypes}) "
-           f"THEN JSON_TYPE({lhs}, {path}) ELSE JSON_EXTRACT({lhs}, {path}) END)")
-    return sql, tuple(params) * 3
+    return sqlite_key_sql(lhs, keys[0]), tuple(params) * 3
 
 
 class IndexableKeyTransform(KeyTransform):
