@@ -35,16 +35,23 @@ def _once(fn) -> dict:
 
 
 def figures(admin) -> dict:
-    from shoal.segments.selectors import segment_queryset
+    from shoal.segments.selectors import segment_page, segment_queryset
 
     def count(query):
         return lambda: segment_queryset(actor=admin, query=query).order_by().count()
 
+    totals = {}
+
     def page(number, query=THREE_LEAVES):
+        # the page query as /customers/search runs it; its count is the "count" figures above
+        key = str(query)
+        if key not in totals:
+            totals[key] = segment_queryset(actor=admin, query=query).order_by().count()
+
         def fetch():
             qs = segment_queryset(actor=admin, query=query, sort=NEWEST)
-            start = (number - 1) * 20
-            return len(list(qs.values("id", "name", "mobile", "created_at", "attributes")[start:start + 20]))
+            rows = qs.values("id", "name", "mobile", "created_at", "attributes")
+            return len(segment_page(rows, start=(number - 1) * 20, size=20, total=totals[key]))
         return fetch
 
     return {

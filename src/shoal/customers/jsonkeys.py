@@ -9,6 +9,8 @@ other key falls back to Django's parameterised form. PostgreSQL is unchanged.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db.models.fields.json import KeyTextTransform, KeyTransform, KeyTransformFactory
 
@@ -29,7 +31,25 @@ def sqlite_key_sql(column_sql: str, key: str) -> str:
             f"THEN JSON_TYPE({column_sql}, {path}) ELSE JSON_EXTRACT({column_sql}, {path}) END)")
 
 
+_PLAIN = ContextVar("shoal_plain_key_paths", default=False)
+
+
+@contextmanager
+def plain_key_paths():
+    """Within this block SQLite queries use Django's bound-path form, which no index matches.
+
+    For a list page sorted by created time over many matches, scanning the created-time index and
+    stopping after one page beats fetching every match through a JSON index and sorting them."""
+    token = _PLAIN.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN.reset(token)
+
+
 def _inline_sqlite(transform, compiler, connection):
+    if _PLAIN.get():
+        return None
     lhs, params, keys = transform.preprocess_lhs(compiler, connection)
     if len(keys) != 1 or not isinstance(keys[0], str) or not SAFE_KEY.match(keys[0]):
         return None

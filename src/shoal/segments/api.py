@@ -14,7 +14,7 @@ from shoal.customers.api import CustomerOut
 from . import services
 from .catalog import OPERATORS, field_catalog
 from .rows import rows_to_tree
-from .selectors import saved_query_list, segment_queryset, validate
+from .selectors import saved_query_list, segment_page, segment_queryset, validate
 from .sql import guarded
 
 router = Router(tags=["segments"])
@@ -109,7 +109,7 @@ def search_customers(request, payload: SearchIn):
                               sort=[s.dict() for s in payload.sort])
         total = qs.count()
         start = (payload.page - 1) * payload.page_size
-        rows = list(qs[start:start + payload.page_size]) if start < total else []  # past the end: no scan
+        rows = segment_page(qs, start=start, size=payload.page_size, total=total)
     return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": _masked(user, rows)}
 
 
@@ -120,8 +120,8 @@ def preview_segment(request, payload: RuleIn):
     validate(query=payload.query, sql=payload.sql)
     with guarded():
         qs = segment_queryset(actor=user, query=payload.query, sql=payload.sql)
-        rows = list(qs[:20])
         count = qs.count()
+        rows = segment_page(qs, start=0, size=20, total=count)
     return {"count": count, "sample": _masked(user, rows)}
 
 
