@@ -15,9 +15,9 @@ from shoal.segments.compiler import compile_tree
 from shoal.segments.tree import parse
 from tests.segments.evaluator import matches
 
-TEXTS = ["", "Alice", "alice", "BOB", "bob smith", "张三", "李四", "深圳", "广州", "a_b%c", "Zed"]
+TEXTS = ["", "Alice", "alice", "BOB", "bob smith", "张三", "李四", "深圳", "广州", "a_b%c", "Zed", "null", "True"]
 CITIES = ["", "深圳", "广州", "Beijing", "beijing", "上海"]
-PLANS = ["free", "pro", "ent"]
+PLANS = ["free", "pro", "ent", "null"]
 TAGS = ["red", "green", "blue"]
 EMPTIES = ["missing", None, "", []]
 NOW = timezone.now().replace(microsecond=0)

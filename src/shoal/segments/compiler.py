@@ -21,20 +21,21 @@ from django.utils import timezone
 from shoal.customers.jsonkeys import IndexableKeyTextTransform
 
 from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, TEXT, FieldSpec
-from .expressions import JSONArrayHasItem
+from .expressions import JSONArrayHasItem, JSONValuePresent
 from .tree import Group, Leaf, Not, parse
 
 ALWAYS = Q(pk__isnull=False)
 NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
 
 
-def compile_tree(node) -> Q:
+def compile_tree(node, positive: bool = True) -> Q:
+    """``positive``: the node sits under an even number of NOTs, where SQL's NULL acts as false."""
     if isinstance(node, Group):
-        parts = [compile_tree(child) for child in node.children]
+        parts = [compile_tree(child, positive) for child in node.children]
         return reduce(operator.and_ if node.kind == "all" else operator.or_, parts)
     if isinstance(node, Not):
-        return ~compile_tree(node.child)
-    return compile_leaf(node)
+        return ~compile_tree(node.child, not positive)
+    return compile_leaf(node, positive)
 
 
 def compile_query(raw, catalog) -> Q:
@@ -45,9 +46,7 @@ def compile_query(raw, catalog) -> Q:
 def present(spec: FieldSpec) -> Q:
     """The field has a non-empty value (two-valued)."""
     if spec.is_json:
-        base = f"attributes__{spec.key}"
-        return (Q(attributes__has_key=spec.key) & ~Q(**{base: None}) & ~Q(**{base: ""})
-                & ~Q(**{base: []}))
+        return Q(JSONValuePresent(spec.key))
     col = spec.column
     q = Q(**{f"{col}__isnull": False}) if spec.nullable else ALWAYS
     if spec.type in (TEXT, ENUM):
@@ -55,7 +54,18 @@ def present(spec: FieldSpec) -> Q:
     return q
 
 
-def compile_leaf(leaf: Leaf) -> Q:
+JSON_WORDS = {"null", "true", "false"}  # SQLite's text for JSON literals: a stored value could read as these
+
+
+def _implies_present(spec: FieldSpec, op: str, value) -> bool:
+    """A JSON value equal to ``value`` cannot be empty, and a missing key compares as NULL."""
+    if not spec.is_json or op not in ("eq", "in") or spec.type not in (ENUM, NUMBER, BOOLEAN):
+        return False
+    values = value if op == "in" else (value,)
+    return not any(isinstance(v, str) and v.lower() in JSON_WORDS for v in values)
+
+
+def compile_leaf(leaf: Leaf, positive: bool = True) -> Q:
     spec, op, value = leaf.field, leaf.op, leaf.value
     if op == "is_empty":
         return ~present(spec)
@@ -63,6 +73,10 @@ def compile_leaf(leaf: Leaf) -> Q:
         return present(spec)
     if op in NEGATIVE:
         return ~(present(spec) & _compare(spec, NEGATIVE[op], value))
+    if positive and _implies_present(spec, op, value):
+        # NULL (missing key) acts as false here, so the emptiness test is not needed; without it
+        # a count can be answered from the field's index alone
+        return _compare(spec, op, value)
     return present(spec) & _compare(spec, op, value)
 
 

@@ -25,3 +25,37 @@ class JSONArrayHasItem(Func):
         (col, col_params), (key, key_params), (item, item_params) = sources
         sql = f"(({col} -> {key}::text) @> jsonb_build_array({item}::text))"
         return sql, (*col_params, *key_params, *item_params)
+
+
+class JSONValuePresent(Func):
+    """attributes[key] exists and is not JSON null, "" or [] — always true or false, never NULL.
+
+    Tested by JSON type, so a stored text such as "null" is a value like any other (Django's
+    ``key=None`` on SQLite compares the extracted text with 'null')."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, key: str):
+        from shoal.customers.jsonkeys import SAFE_KEY
+
+        if not SAFE_KEY.match(key):
+            raise ValueError(f"not a custom field key: {key!r}")
+        self.key = key
+        super().__init__(F("attributes"))
+
+    def as_sqlite(self, compiler, connection, **extra):
+        col, params = compiler.compile(self.get_source_expressions()[0])
+        path = f"'$.\"{self.key}\"'"
+        kind = f"JSON_TYPE({col}, {path})"
+        sql = (f"(COALESCE({kind}, 'missing') NOT IN ('null', 'missing')"
+               f" AND NOT ({kind} = 'text' AND JSON_EXTRACT({col}, {path}) = '')"
+               f" AND NOT ({kind} = 'array' AND JSON_ARRAY_LENGTH({col}, {path}) = 0))")
+        return sql, (*params,) * 5
+
+    def as_postgresql(self, compiler, connection, **extra):
+        col, params = compiler.compile(self.get_source_expressions()[0])
+        value = f"({col} -> '{self.key}')"
+        sql = (f"(COALESCE(jsonb_typeof({value}), 'missing') NOT IN ('null', 'missing')"
+               f" AND {value} <> '\"\"'::jsonb AND {value} <> '[]'::jsonb)")
+        return sql, (*params,) * 3
