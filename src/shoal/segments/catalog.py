@@ -66,9 +66,9 @@ STANDARD = {
     "wechat": (TEXT, False, None),
     "telegram": (TEXT, False, None),
     "avatar_url": (TEXT, False, None),
-    "source": (TEXT, False, None),
-    "customer_type": (TEXT, False, None),
-    "lifecycle_stage": (TEXT, False, None),
+    "source": (ENUM, False, None),  # configurable lists (enum groups): stored as item codes
+    "customer_type": (ENUM, False, None),
+    "lifecycle_stage": (ENUM, False, None),
     "status": (ENUM, False, None),
     "notes": (TEXT, False, None),
     "created_at": (DATETIME, False, None),
@@ -79,12 +79,19 @@ STANDARD = {
 
 def field_catalog() -> dict[str, FieldSpec]:
     """Every field usable in a condition, by key (standard fields first, then enabled custom fields)."""
+    from shoal.customers.fields import STANDARD_ENUMS
     from shoal.customers.models import Customer, CustomField, EnumItem
 
+    list_items: dict[str, list[str]] = {}
+    for code, item in EnumItem.objects.filter(group__code__in=STANDARD_ENUMS.values()).values_list(
+            "group__code", "code"):
+        list_items.setdefault(code, []).append(item)
     specs: dict[str, FieldSpec] = {}
     for key, (kind, nullable, normalise) in STANDARD.items():
         model_field = Customer._meta.get_field(key)
         choices = tuple(c for c, _ in (model_field.choices or ()))
+        if key in STANDARD_ENUMS:
+            choices = tuple(list_items.get(STANDARD_ENUMS[key], ()))
         specs[key] = FieldSpec(key=key, label=str(model_field.verbose_name), type=kind, column=key,
                                nullable=nullable, normalise=normalise, choices=choices)
     items: dict[int, list[str]] = {}
