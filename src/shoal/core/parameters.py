@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,12 +72,40 @@ def register(param: Parameter) -> Parameter:
     return param
 
 
+# Values read inside a ``cached()`` block (one batch, one call); None outside any block.
+_scope_cache: ContextVar[dict[str, Any] | None] = ContextVar("shoal_parameters_cache", default=None)
+
+
+@contextmanager
+def cached() -> Iterator[None]:
+    """Within the block each parameter is read from the database at most once.
+
+    The cache lives only as long as the block (and only in this thread / async context), so it cannot
+    serve a stale value to a later request or batch; ``set_value`` inside the block updates it.
+    Nested blocks share the outermost cache.
+    """
+    if _scope_cache.get() is not None:
+        yield
+        return
+    token = _scope_cache.set({})
+    try:
+        yield
+    finally:
+        _scope_cache.reset(token)
+
+
 def get(code: str) -> Any:
     from .models import ParameterValue
 
     param = REGISTRY[code]
+    cache = _scope_cache.get()
+    if cache is not None and code in cache:
+        return cache[code]
     row = ParameterValue.objects.filter(code=code).values_list("value", flat=True).first()
-    return param.default if row is None else row
+    value = param.default if row is None else row
+    if cache is not None:
+        cache[code] = value
+    return value
 
 
 def set_value(code: str, raw: Any, *, actor=None) -> Any:
@@ -86,6 +117,9 @@ def set_value(code: str, raw: Any, *, actor=None) -> Any:
     value = REGISTRY[code].coerce(raw)
     old = get(code)
     ParameterValue.objects.update_or_create(code=code, defaults={"value": value})
+    cache = _scope_cache.get()
+    if cache is not None:
+        cache[code] = value
     if old != value:
         log_operation(actor=actor, action="parameter.update", object_type="parameter", object_id=code,
                       object_repr=code, detail={"old": old, "new": value})

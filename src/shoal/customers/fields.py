@@ -243,16 +243,40 @@ def _standard_enum_groups() -> dict[str, int]:
     return {field: ids[code] for field, code in STANDARD_ENUMS.items() if code in ids}
 
 
-def clean_standard(data: dict) -> dict:
-    """Normalise the standard fields present in ``data``; unknown keys are refused."""
+_STANDARD_GROUPS = "standard_enum_groups"  # key of the standard enum groups in a ``cache`` dict
+
+
+def _normalise_identity(field: str, raw, cache: dict):
+    """``identity.NORMALISERS[field](raw)``, remembered in ``cache`` (a batch cleans each identity
+    value twice: once to match, once with the whole item)."""
+    if not isinstance(raw, str | int):
+        return identity.NORMALISERS[field](raw, field=field)
+    key = ("identity", field, type(raw), raw)
+    hit = cache.get(key)
+    if hit is None:
+        try:
+            hit = cache[key] = (identity.NORMALISERS[field](raw, field=field), None)
+        except ShoalError as exc:
+            hit = cache[key] = (None, exc)
+    value, error = hit
+    if error is not None:
+        raise ShoalError(error.code, error.message, dict(error.detail), status=error.status)
+    return value
+
+
+def clean_standard(data: dict, *, cache: dict | None = None) -> dict:
+    """Normalise the standard fields present in ``data``; unknown keys are refused.
+
+    ``cache`` (optional) keeps enum options, the standard enum groups and which companies exist
+    across calls, e.g. for the items of one batch; by default each call reads them afresh."""
     out: dict = {}
-    cache: dict = {}
-    enum_groups = None
+    cache = {} if cache is None else cache
+    enum_groups = cache.get(_STANDARD_GROUPS)
     for field, raw in data.items():
         if field not in STANDARD_FIELDS or field in ("created_at", "updated_at", "company"):
             raise ShoalError("unknown_field", f"Unknown customer field {field}", {"field": field})
         if field in ("mobile", "email", "ent_user_id"):
-            out[field] = None if _is_empty(raw) else identity.NORMALISERS[field](raw, field=field)
+            out[field] = None if _is_empty(raw) else _normalise_identity(field, raw, cache)
             if field == "ent_user_id" and out[field] == "":
                 out[field] = None
         elif field == "gender":
@@ -279,7 +303,10 @@ def clean_standard(data: dict) -> dict:
                 out[field] = None
             else:
                 pk = to_integer(raw, field)
-                if not Company.objects.filter(pk=pk).exists():
+                exists = cache.get(("company", pk))
+                if exists is None:
+                    exists = cache[("company", pk)] = Company.objects.filter(pk=pk).exists()
+                if not exists:
                     raise ShoalError("invalid_value", "company_id: no such company", {"field": field})
                 out[field] = pk
         else:
@@ -288,7 +315,7 @@ def clean_standard(data: dict) -> dict:
                 value = value.lstrip("@")
             if field in STANDARD_ENUMS and value:
                 if enum_groups is None:
-                    enum_groups = _standard_enum_groups()
+                    enum_groups = cache[_STANDARD_GROUPS] = _standard_enum_groups()
                 group_id = enum_groups.get(field)
                 if group_id is not None and _enum_lookup(group_id, cache):
                     value = to_enum(value, field, group_id, cache)
@@ -297,11 +324,12 @@ def clean_standard(data: dict) -> dict:
 
 
 def clean_attributes(raw: dict, *, existing: dict | None, creating: bool,
-                     definitions: dict[str, CustomField] | None = None) -> dict:
+                     definitions: dict[str, CustomField] | None = None, cache: dict | None = None) -> dict:
     """The full new ``attributes`` dict: ``existing`` updated by ``raw`` (validated by type).
 
     Unknown or disabled keys are refused. On create, defaults fill missing fields and required
-    fields must end up with a value; on update a required field cannot be emptied.
+    fields must end up with a value; on update a required field cannot be emptied. ``cache``
+    (optional) keeps enum options across calls.
     """
     if raw is None:
         raw = {}
@@ -310,7 +338,7 @@ def clean_attributes(raw: dict, *, existing: dict | None, creating: bool,
                                                                              "expected": "object"})
     definitions = enabled_definitions() if definitions is None else definitions
     result = dict(existing or {})
-    cache: dict = {}
+    cache = {} if cache is None else cache
     for key, value in raw.items():
         definition = definitions.get(key)
         if definition is None:
@@ -332,14 +360,17 @@ def clean_attributes(raw: dict, *, existing: dict | None, creating: bool,
 
 
 def clean_customer_data(data: dict, *, existing_attributes: dict | None = None, creating: bool,
-                        definitions: dict[str, CustomField] | None = None) -> dict:
-    """Standard fields normalised plus, when given (or creating), the full new ``attributes``."""
+                        definitions: dict[str, CustomField] | None = None, cache: dict | None = None) -> dict:
+    """Standard fields normalised plus, when given (or creating), the full new ``attributes``.
+
+    ``cache`` (optional): a dict kept across the calls of one batch (enum options, standard enum
+    groups, existing companies), so they are read once per batch instead of once per item."""
     data = dict(data)
     attrs = data.pop("attributes", None)
-    cleaned = clean_standard(data)
+    cleaned = clean_standard(data, cache=cache)
     if attrs is not None or creating:
         cleaned["attributes"] = clean_attributes(attrs or {}, existing=existing_attributes, creating=creating,
-                                                 definitions=definitions)
+                                                 definitions=definitions, cache=cache)
     return cleaned
 
 

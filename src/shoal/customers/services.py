@@ -4,15 +4,17 @@ operation log. Reads go through :mod:`shoal.customers.selectors`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Q
+from django.db.models.base import ModelState
 from django.dispatch import Signal
 from django.utils import timezone
 
+from shoal.core import parameters
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 
@@ -116,27 +118,44 @@ def customer_create(*, actor, data: dict, definitions: dict | None = None, log: 
     return customer
 
 
-def _place_for_creator(customer: Customer, actor) -> None:
-    """A customer created by someone whose data scope would not show it goes where they can work it:
-    a salesperson's own private sea in their first group, else the public sea of a group they manage.
-    Otherwise (admins, systems, users in no group) it stays in the company public sea."""
+def _creator_placement(actor):
+    """(group, salesperson or None) where a customer created by ``actor`` goes, or None: see
+    :func:`_place_for_creator`."""
     from shoal.accounts.models import DataScope
 
-    from .models import CustomerGroup, CustomerGroupMembership
+    from .models import CustomerGroup
 
     if not _is_user(actor) or actor.data_scope() == DataScope.ALL:
-        return
+        return None
     group = CustomerGroup.objects.filter(salespeople=actor).order_by("id").first()
     salesperson = actor if group is not None else None
     if group is None:
         group = CustomerGroup.objects.filter(admins=actor).order_by("id").first()
     if group is None:
+        return None
+    return group, salesperson
+
+
+def _placement_rows(customer: Customer, actor, placement) -> tuple[CustomerGroupMembership, TimelineEntry]:
+    group, salesperson = placement
+    membership = CustomerGroupMembership(customer=customer, group=group, salesperson=salesperson,
+                                         assigned_at=timezone.now() if salesperson else None)
+    entry = _entry(customer, TimelineKind.GROUP, actor=actor,
+                   detail={"group": group.name, "salesperson": actor.username if salesperson else None,
+                           "reason": "created"})
+    return membership, entry
+
+
+def _place_for_creator(customer: Customer, actor) -> None:
+    """A customer created by someone whose data scope would not show it goes where they can work it:
+    a salesperson's own private sea in their first group, else the public sea of a group they manage.
+    Otherwise (admins, systems, users in no group) it stays in the company public sea."""
+    placement = _creator_placement(actor)
+    if placement is None:
         return
-    CustomerGroupMembership.objects.create(customer=customer, group=group, salesperson=salesperson,
-                                           assigned_at=timezone.now() if salesperson else None)
-    _entry(customer, TimelineKind.GROUP, actor=actor,
-           detail={"group": group.name, "salesperson": actor.username if salesperson else None,
-                   "reason": "created"}).save()
+    membership, entry = _placement_rows(customer, actor, placement)
+    membership.save()
+    entry.save()
 
 
 def _apply_changes(customer: Customer, cleaned: dict, *, actor) -> tuple[list[str], list[TimelineEntry]]:
@@ -195,47 +214,59 @@ class IdentifyResult:
     changed: list[str] = field(default_factory=list)
 
 
-def _match(values: dict) -> list[tuple[str, int]]:
+def _match(values: dict) -> tuple[list[tuple[str, int]], dict[int, Customer]]:
+    """The (field, customer id) pairs of the customers holding ``values``, and those customers."""
     cond = Q()
     for f, v in values.items():
         cond |= Q(**{f: v})
-    rows = Customer.objects.filter(cond).values("pk", *values.keys())
+    customers = {c.pk: c for c in Customer.objects.filter(cond)}
     found = []
-    for row in rows:
+    for customer in customers.values():
         for f, v in values.items():
-            if row[f] == v:
-                found.append((f, row["pk"]))
-    return found
+            if getattr(customer, f) == v:
+                found.append((f, customer.pk))
+    return found, customers
+
+
+def _identity_conflict(found: list[tuple[str, int]]) -> Conflict:
+    return Conflict("identity_conflict", "The identity values belong to different customers",
+                    {"customer_ids": sorted({pk for _, pk in found}), "fields": {f: pk for f, pk in found}})
+
+
+def _out_of_scope(found_fields) -> Conflict:
+    return Conflict("identity_out_of_scope", "These identity values belong to a customer outside your data scope",
+                    {"fields": sorted(set(found_fields))})
 
 
 def customer_identify(*, actor, data: dict, definitions: dict | None = None, log: bool = True) -> IdentifyResult:
     """Upsert by identity. Identity values pointing at two customers → 409 ``identity_conflict``."""
+    # The identity fields and the phone region are read once per call; the write and its operation
+    # log entry commit together.
+    with parameters.cached(), transaction.atomic():
+        return _identify_one(actor=actor, data=data, definitions=definitions, log=log)
+
+
+def _identify_one(*, actor, data: dict, definitions: dict | None, log: bool) -> IdentifyResult:
     data = dict(data)
     standard = F.clean_standard({k: v for k, v in data.items() if k in UNIQUE_FIELDS})
     values = identity_values(standard)
     _require_identity(values)
     for attempt in range(2):
-        found = _match(values)
-        ids = sorted({pk for _, pk in found})
-        if len(ids) > 1:
-            raise Conflict("identity_conflict", "The identity values belong to different customers",
-                           {"customer_ids": ids, "fields": {f: pk for f, pk in found}})
-        if ids:
-            customer = Customer.objects.get(pk=ids[0])
+        found, customers = _match(values)
+        if len(customers) > 1:
+            raise _identity_conflict(found)
+        if customers:
+            customer = next(iter(customers.values()))
             if _is_user(actor):
                 from .selectors import customer_queryset
 
                 if not customer_queryset(actor=actor).filter(pk=customer.pk).exists():
-                    raise Conflict("identity_out_of_scope",
-                                   "These identity values belong to a customer outside your data scope",
-                                   {"fields": sorted({f for f, _ in found})})
-            with transaction.atomic():
-                changed = customer_update(actor=actor, customer=customer, data=data, definitions=definitions,
-                                          log=log)
+                    raise _out_of_scope(f for f, _ in found)
+            # customer_update writes in its own transaction
+            changed = customer_update(actor=actor, customer=customer, data=data, definitions=definitions, log=log)
             return IdentifyResult(customer, False, changed)
         try:
-            with transaction.atomic():
-                customer = customer_create(actor=actor, data=data, definitions=definitions, log=log)
+            customer = customer_create(actor=actor, data=data, definitions=definitions, log=log)
             return IdentifyResult(customer, True, [])
         except Conflict as exc:
             if attempt or exc.code != "duplicate_value":
@@ -244,14 +275,399 @@ def customer_identify(*, actor, data: dict, definitions: dict | None = None, log
     raise AssertionError("unreachable")
 
 
-def customer_identify_batch(*, actor, items: list[dict]) -> list[dict]:
-    """Identify up to 1000 customers; a result per item, one bad item does not stop the others."""
-    if len(items) > BATCH_LIMIT:
-        raise ShoalError("too_many", f"At most {BATCH_LIMIT} customers per batch",
-                         {"max": BATCH_LIMIT, "count": len(items)})
-    definitions = F.enabled_definitions()
+# -- batch identify ------------------------------------------------------------------------------------
+# ``customer_identify_batch`` gives, item by item and in order, the answers ``customer_identify``
+# would give, but set-based: the customers holding any identity value of the batch are read with one
+# query per unique field, the items are then applied in order to those in-memory customers (new ones
+# included, so a later item sees what an earlier one did), and the result is written at the end with
+# bulk inserts and one UPDATE statement run for every changed customer, in one transaction.
+_IN_CHUNK = 900  # values per IN (...) (SQLite's default limit is 999 variables per statement)
+
+
+def _as_stored(customer: Customer) -> None:
+    """Values as the database gives them back (datetimes in UTC), so timeline entries of later items
+    of the batch read the same old values as a customer fetched from the database would have."""
+    if customer.registered_at is not None:
+        customer.registered_at = customer.registered_at.astimezone(UTC)
+
+
+def _clone(instance, **attrs):
+    """A new unsaved copy of the unsaved model ``instance`` with ``attrs`` (attribute names) replaced.
+
+    Much cheaper than the model's ``__init__`` when a batch makes a thousand instances alike; callers
+    pass every attribute whose default is made per instance (times, dicts)."""
+    obj = instance.__class__.__new__(instance.__class__)
+    values = instance.__dict__.copy()
+    values["_state"] = ModelState()
+    values.update(attrs)
+    obj.__dict__ = values
+    return obj
+
+
+_CUSTOMER_ATTNAMES = None
+
+
+def _new_customer(template: Customer, cleaned: dict) -> Customer:
+    """``Customer(**cleaned)``, cloned from ``template`` (a ``Customer()``) when it can be."""
+    global _CUSTOMER_ATTNAMES
+    if _CUSTOMER_ATTNAMES is None:
+        _CUSTOMER_ATTNAMES = {f.attname for f in Customer._meta.concrete_fields} - {"id", "created_at"}
+    if "attributes" not in cleaned or not _CUSTOMER_ATTNAMES.issuperset(cleaned):
+        return Customer(**cleaned)
+    return _clone(template, created_at=timezone.now(), **cleaned)
+
+
+def _max_params() -> int:
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        connection.ensure_connection()
+        try:
+            return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except AttributeError:  # Python < 3.11
+            return connection.features.max_query_params
+    return 65535 if connection.vendor == "postgresql" else (connection.features.max_query_params or 999)
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _insert(model, objs: list, *, returning: bool) -> None:
+    """``model.objects.bulk_create(objs)`` with less per-value overhead: the values go through each
+    field's ``pre_save``/``get_db_prep_save`` (plain strings, numbers and None of non-JSON fields as
+    they are), in as few multi-row INSERT statements as the database's parameter limit allows."""
+    if not objs:
+        return
+    if returning and not connection.features.can_return_rows_from_bulk_insert:
+        model.objects.bulk_create(objs)
+        return
+    from django.db.models import JSONField
+
+    conn = connections[connection.alias]  # the connection itself, not the proxy (many look-ups below)
+    opts = model._meta
+    fields = [f for f in opts.concrete_fields if f is not opts.pk]
+    passthrough = [not isinstance(f, JSONField) for f in fields]
+    qn = connection.ops.quote_name
+    head = f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    tail = f" RETURNING {qn(opts.db_table)}.{qn(opts.pk.column)}" if returning else ""
+    # PostgreSQL: one array per column (as Django's own bulk insert does there), so the statement has
+    # a placeholder per column, not per value. Elsewhere: multi-row VALUES.
+    unnest = connection.vendor == "postgresql"
+    if unnest:
+        arrays = ", ".join(f"(%s)::{f.db_type(conn).split('(')[0]}[]" for f in fields)
+        per_statement = len(objs)
+    else:
+        per_statement = max(1, _max_params() // len(fields))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start:start + per_statement]
+            rows = [[value if plain and type(value) in _PLAIN else f.get_db_prep_save(value, conn)
+                     for f, plain in zip(fields, passthrough, strict=True) for value in (f.pre_save(obj, True),)]
+                    for obj in chunk]
+            if unnest:
+                cursor.execute(f"{head}SELECT * FROM UNNEST({arrays}){tail}", [list(col) for col in zip(*rows, strict=True)])
+            else:
+                cursor.execute(f"{head}VALUES {', '.join([row_sql] * len(chunk))}{tail}",
+                               [value for row in rows for value in row])
+            if returning:
+                for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                    obj.pk = pk
+                    obj._state.adding = False
+                    obj._state.db = connection.alias
+            else:
+                for obj in chunk:
+                    obj._state.adding = False
+                    obj._state.db = connection.alias
+
+
+def _write_changes(dirty: list[tuple[Customer, set[str]]]) -> None:
+    """Write the changed fields of existing customers: each field is set only on the customers that
+    changed it, the others keep their stored value (as ``save(update_fields=…)`` per customer would).
+    PostgreSQL: one UPDATE … FROM UNNEST(arrays); elsewhere one UPDATE per customer (executemany)."""
+    conn = connections[connection.alias]
+    now = timezone.now()
+    names = sorted(set().union(*(fields for _, fields in dirty)))
+    columns = [(name, Customer._meta.get_field(name)) for name in names]
+    updated_at, pk = Customer._meta.get_field("updated_at"), Customer._meta.pk
+    qn = connection.ops.quote_name
+    table = qn(Customer._meta.db_table)
+    stamp = updated_at.get_db_prep_save(now, conn)
+    rows = []
+    for customer, fields in dirty:
+        params: list = [customer.pk]
+        for name, f in columns:
+            if name in fields:
+                params += [True, f.get_db_prep_save(getattr(customer, f.attname), conn)]
+            else:
+                params += [False, None]
+        rows.append(params)
+        customer.updated_at = now
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = [pk.db_type(conn).split("(")[0]]
+            for _, f in columns:
+                types += ["boolean", f.db_type(conn).split("(")[0]]
+            aliases = ["pk"] + [x for i in range(len(columns)) for x in (f"s{i}", f"v{i}")]
+            sets = [f"{qn(f.column)} = CASE WHEN v.s{i} THEN v.v{i} ELSE t.{qn(f.column)} END"
+                    for i, (_, f) in enumerate(columns)]
+            sql = (f"UPDATE {table} AS t SET {', '.join(sets + [f'{qn(updated_at.column)} = %s'])} "
+                   f"FROM UNNEST({', '.join(f'(%s)::{t}[]' for t in types)}) AS v({', '.join(aliases)}) "
+                   f"WHERE t.{qn(pk.column)} = v.pk")
+            cursor.execute(sql, [stamp, *(list(col) for col in zip(*rows, strict=True))])
+        else:
+            sets = [f"{qn(f.column)} = CASE WHEN %s THEN %s ELSE {qn(f.column)} END" for _, f in columns]
+            sql = f"UPDATE {table} SET {', '.join(sets + [f'{qn(updated_at.column)} = %s'])} WHERE {qn(pk.column)} = %s"
+            cursor.executemany(sql, [[*row[1:], stamp, row[0]] for row in rows])
+
+
+class _BatchIdentify:
+    """One batch, applied in order to in-memory customers; ``flush`` writes what is pending."""
+
+    def __init__(self, actor, items: list, definitions: dict):
+        self.actor = actor
+        self.definitions = definitions
+        self.cache: dict = {}  # enum options, standard enum groups, companies (fields.clean_*)
+        self.by_pk: dict[int, Customer] = {}  # stored customers the batch has seen
+        # unique field → value → the customer holding it now (None: nobody)
+        self.holders: dict[str, dict[str, Customer | None]] = {f: {} for f in UNIQUE_FIELDS}
+        self.new: list[Customer] = []  # created, not yet inserted
+        self.dirty: dict[int, tuple[Customer, set[str]]] = {}  # stored customers changed, not yet written
+        self.entries: list[TimelineEntry] = []
+        self.memberships: list[CustomerGroupMembership] = []
+        self.freed: dict[tuple[str, str], Customer] = {}  # values released by a stored customer since the flush
+        self.scope: dict[int, bool] | None = None  # customer id → within the actor's data scope
+        self._placement: Any = ...
+        self.customer_template: Customer | None = None
+        self.created_template: TimelineEntry | None = None
+        self.items = items
+        self.identity = identity_fields()
+        self.unique = [self._clean_unique(item) for item in items]
+        self._preload()
+        self._init_scope()
+
+    # -- reading, once per batch
+    def _clean_unique(self, item):
+        if not isinstance(item, dict):
+            return None
+        try:
+            return F.clean_standard({k: v for k, v in item.items() if k in UNIQUE_FIELDS}, cache=self.cache)
+        except ShoalError as exc:
+            return exc
+
+    def _preload(self) -> None:
+        wanted: dict[str, set[str]] = {f: set() for f in UNIQUE_FIELDS}
+        companies = set()
+        for item, cleaned in zip(self.items, self.unique, strict=True):
+            if isinstance(cleaned, dict):
+                for f, v in cleaned.items():
+                    if v:
+                        wanted[f].add(v)
+            if isinstance(item, dict) and isinstance(item.get("company_id"), int) \
+                    and not isinstance(item["company_id"], bool):
+                companies.add(item["company_id"])
+        for f, values in wanted.items():
+            self.holders[f].update(dict.fromkeys(values))
+        for f, values in wanted.items():
+            ordered = sorted(values)
+            for start in range(0, len(ordered), _IN_CHUNK):
+                for customer in Customer.objects.filter(**{f"{f}__in": ordered[start:start + _IN_CHUNK]}):
+                    self._remember(customer)
+        if companies:
+            from .models import Company
+
+            present = set(Company.objects.filter(pk__in=companies).values_list("pk", flat=True))
+            for pk in companies:
+                self.cache[("company", pk)] = pk in present
+
+    def _remember(self, customer: Customer) -> Customer:
+        known = self.by_pk.get(customer.pk)
+        if known is not None:
+            return known
+        self.by_pk[customer.pk] = customer
+        for f in UNIQUE_FIELDS:
+            v = getattr(customer, f)
+            if v:
+                self.holders[f][v] = customer
+        return customer
+
+    def _holder(self, f: str, v: str) -> Customer | None:
+        values = self.holders[f]
+        if v not in values:  # not among the batch's values (cannot happen): ask the database
+            self.flush()
+            found = Customer.objects.filter(**{f: v}).first()
+            values[v] = None if found is None else self._remember(found)
+        return values[v]
+
+    def _init_scope(self) -> None:
+        if not _is_user(self.actor):
+            return  # systems and applications see every customer
+        from .selectors import customer_queryset
+
+        self._scoped = customer_queryset(actor=self.actor)
+        if self._scoped.query.where:  # otherwise the actor sees all customers
+            self.scope = {}
+
+    def _in_scope(self, customer: Customer) -> bool:
+        if self.scope is None:
+            return True
+        if customer.pk is None:
+            self.flush()
+        if customer.pk not in self.scope:
+            pks = [pk for pk in self.by_pk if pk not in self.scope]
+            visible = set()
+            for start in range(0, len(pks), _IN_CHUNK):
+                visible |= set(self._scoped.filter(pk__in=pks[start:start + _IN_CHUNK]).values_list("pk", flat=True))
+            for pk in pks:
+                self.scope[pk] = pk in visible
+        return self.scope[customer.pk]
+
+    def placement(self):
+        if self._placement is ...:
+            self._placement = _creator_placement(self.actor)
+        return self._placement
+
+    # -- the rules of customer_identify, customer_create and customer_update, in memory
+    def identify(self, index: int, item) -> tuple[Customer, bool, list[str]]:
+        if not isinstance(item, dict):
+            raise ShoalError("invalid_value", "Each item must be an object", {})
+        data = dict(item)
+        standard = self.unique[index]
+        if isinstance(standard, ShoalError):
+            raise standard
+        values = {f: standard[f] for f in self.identity if standard.get(f)}  # identity_values()
+        if not values:
+            _require_identity(values)
+        found = [(f, c) for f, v in values.items() if (c := self._holder(f, v)) is not None]
+        customers = list({id(c): c for _, c in found}.values())
+        if len(customers) > 1:
+            if any(c.pk is None for c in customers):
+                self.flush()
+            raise _identity_conflict([(f, c.pk) for f, c in found])
+        if customers:
+            customer = customers[0]
+            if not self._in_scope(customer):
+                raise _out_of_scope(f for f, _ in found)
+            return customer, False, self._update(customer, data)
+        return self._create(data), True, []
+
+    def _check_unique(self, values: dict, *, exclude: Customer | None = None) -> None:
+        """As :func:`_check_unique`, against the in-memory holders."""
+        present = {f: v for f, v in values.items() if f in UNIQUE_FIELDS and v}
+        held = [(f, c) for f, v in present.items() if (c := self._holder(f, v)) is not None and c is not exclude]
+        if not held:
+            return
+        if len({id(c) for _, c in held}) > 1:
+            # Several other customers: which field is named depends on the database's row order.
+            self.flush()
+            _check_unique(values, exclude_pk=None if exclude is None else exclude.pk)
+        f = held[0][0]
+        raise Conflict("duplicate_value", f"Another customer already has this {f}", {"field": f})
+
+    def _create(self, data: dict) -> Customer:
+        cleaned = F.clean_customer_data(data, creating=True, definitions=self.definitions, cache=self.cache)
+        if not any(cleaned.get(f) for f in self.identity):
+            _require_identity(cleaned)
+        self._check_unique(cleaned)
+        if self.customer_template is None:
+            self.customer_template = Customer()
+        customer = _new_customer(self.customer_template, cleaned)
+        _as_stored(customer)
+        for f in UNIQUE_FIELDS:
+            v = getattr(customer, f)
+            if v:
+                self.holders[f][v] = customer
+        self.new.append(customer)
+        self.entries.append(self._created_entry(customer))
+        placement = self.placement()
+        if placement is not None:
+            membership, entry = _placement_rows(customer, self.actor, placement)
+            self.memberships.append(membership)
+            self.entries.append(entry)
+        return customer
+
+    def _created_entry(self, customer: Customer) -> TimelineEntry:
+        """``_entry(customer, CREATED, actor=self.actor)``: the first one made so, the others cloned."""
+        if self.created_template is None:
+            self.created_template = _entry(customer, TimelineKind.CREATED, actor=self.actor)
+            return self.created_template
+        entry = _clone(self.created_template, customer_id=customer.pk, created_at=timezone.now(),
+                       detail=dict(self.created_template.detail))
+        entry._state.fields_cache["customer"] = customer
+        return entry
+
+    def _update(self, customer: Customer, data: dict) -> list[str]:
+        cleaned = F.clean_customer_data(data, existing_attributes=customer.attributes, creating=False,
+                                        definitions=self.definitions, cache=self.cache)
+        if any(f in cleaned for f in UNIQUE_FIELDS):
+            after = {f: cleaned.get(f, getattr(customer, f)) for f in UNIQUE_FIELDS}
+            if not any(after.get(f) for f in self.identity):
+                _require_identity(after)
+            self._check_unique({f: cleaned[f] for f in UNIQUE_FIELDS if f in cleaned}, exclude=customer)
+        before = {f: getattr(customer, f) for f in UNIQUE_FIELDS}
+        if customer.pk is not None and any(
+                cleaned.get(f) and cleaned[f] != before[f]
+                and self.freed.get((f, cleaned[f]), customer) is not customer for f in UNIQUE_FIELDS if f in cleaned):
+            # It takes a value another stored customer gave up since the last write: write that first,
+            # so the UPDATE that gives it to this one cannot meet the old holder in the unique index.
+            self.flush()
+        changed, entries = _apply_changes(customer, cleaned, actor=self.actor)
+        if not changed:
+            return []
+        _as_stored(customer)
+        for f in UNIQUE_FIELDS:
+            old, new = before[f], getattr(customer, f)
+            if old == new:
+                continue
+            if old:
+                self.holders[f][old] = None
+                if customer.pk is not None:
+                    self.freed[(f, old)] = customer
+            if new:
+                self.holders[f][new] = customer
+        if customer.pk is not None:
+            std = [c for c in changed if c in F.STANDARD_FIELDS]
+            fields = self.dirty.setdefault(customer.pk, (customer, set()))[1]
+            fields.update(std)
+            if len(std) < len(changed):
+                fields.add("attributes")
+        self.entries.extend(entries)
+        return changed
+
+    # -- writing
+    def flush(self) -> None:
+        if self.dirty:  # first, so values given up by stored customers are free for the new ones
+            _write_changes(list(self.dirty.values()))
+            self.dirty = {}
+        if self.new:
+            _insert(Customer, self.new, returning=True)
+            for customer in self.new:
+                self.by_pk[customer.pk] = customer
+            self.new = []
+        for rows in (self.memberships, self.entries):
+            for row in rows:  # the customers they belong to have ids now
+                row.customer_id = row.customer.pk
+        _insert(CustomerGroupMembership, self.memberships, returning=False)
+        _insert(TimelineEntry, self.entries, returning=False)
+        self.memberships, self.entries = [], []
+        self.freed = {}
+
+
+def _identify_set_based(actor, items: list, definitions: dict) -> list[dict]:
+    with transaction.atomic():
+        batch = _BatchIdentify(actor, items, definitions)
+        outcomes: list = []
+        for index, item in enumerate(items):
+            try:
+                outcomes.append(batch.identify(index, item))
+            except ShoalError as exc:
+                outcomes.append(exc.as_dict())
+        batch.flush()
+        return [o if isinstance(o, dict) else {"id": o[0].pk, "created": o[1], "changed": o[2]} for o in outcomes]
+
+
+def _identify_item_by_item(actor, items: list, definitions: dict) -> list[dict]:
     results: list[dict] = []
-    created = updated = failed = 0
     for item in items:
         try:
             if not isinstance(item, dict):
@@ -259,11 +675,35 @@ def customer_identify_batch(*, actor, items: list[dict]) -> list[dict]:
             with transaction.atomic():
                 res = customer_identify(actor=actor, data=item, definitions=definitions, log=False)
             results.append({"id": res.customer.pk, "created": res.created, "changed": res.changed})
-            created += res.created
-            updated += bool(not res.created and res.changed)
         except ShoalError as exc:
-            failed += 1
             results.append(exc.as_dict())
+    return results
+
+
+def customer_identify_batch(*, actor, items: list[dict]) -> list[dict]:
+    """Identify up to 1000 customers; a result per item, one bad item does not stop the others.
+
+    Each item gets the answer ``customer_identify`` would give it if the items were identified one
+    after the other (an item sees what earlier items of the batch created or changed), but the batch
+    is matched, checked and written set-based in one transaction."""
+    if len(items) > BATCH_LIMIT:
+        raise ShoalError("too_many", f"At most {BATCH_LIMIT} customers per batch",
+                         {"max": BATCH_LIMIT, "count": len(items)})
+    with parameters.cached():
+        definitions = F.enabled_definitions()
+        results = None
+        for _attempt in range(2):
+            try:
+                results = _identify_set_based(actor, items, definitions)
+                break
+            except IntegrityError:
+                # Another writer took one of the values between our read and our write: read again.
+                continue
+        if results is None:
+            results = _identify_item_by_item(actor, items, definitions)
+    created = sum(1 for r in results if r.get("created") is True)
+    updated = sum(1 for r in results if r.get("created") is False and r.get("changed"))
+    failed = sum(1 for r in results if "error" in r)
     log_operation(actor=actor if _is_user(actor) else _actor_name(actor), action="customer.identify_batch",
                   object_type="customer", detail={"count": len(items), "created": created, "updated": updated,
                                                   "failed": failed})
