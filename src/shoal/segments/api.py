@@ -117,7 +117,8 @@ def search_customers(request, payload: SearchIn):
 def preview_segment(request, payload: RuleIn):
     require(request, "customers.customers.view")
     user = request.auth
-    validate(query=payload.query, sql=payload.sql)
+    if payload.query is None and not payload.sql:
+        validate()  # the "give a tree or SQL" error; otherwise segment_queryset validates while compiling
     with guarded():
         qs = segment_queryset(actor=user, query=payload.query, sql=payload.sql)
         count = qs.count()
