@@ -112,3 +112,40 @@ def test_identity_values_are_unique(db):
     with pytest.raises(ShoalError) as exc:
         services.customer_create(actor=None, data={"mobile": "+86 138 0013 8000"})
     assert exc.value.status == 409 and exc.value.detail["field"] == "mobile"
+
+
+# The fast path for Chinese mobiles (identity._fast_cn_mobile) must give the full parse's answer for
+# every spelling it takes, valid or not: any 11 digits starting with 1, every prefix and separator.
+any_cn_digits = st.builds(lambda rest: "1" + rest, st.text("0123456789", min_size=10, max_size=10))
+
+
+@pytest.mark.django_db
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(national=st.one_of(mobiles, any_cn_digits), which=st.integers(0, 6),
+       region=st.sampled_from(["CN", "US", "HK"]))
+def test_fast_chinese_mobile_path_agrees_with_the_full_parse(national, which, region):
+    from shoal.customers.identity import _fast_cn_mobile, _normalise_mobile_full
+
+    spelling = spellings(national)[which]
+    try:
+        full = _normalise_mobile_full(spelling, region=region)
+    except ShoalError:
+        full = None
+    fast = _fast_cn_mobile(spelling, region)
+    if fast is not None:  # when it answers, it answers as the full parse does
+        assert fast == full
+    try:
+        answer = normalise_mobile(spelling, region=region)
+    except ShoalError:
+        answer = None
+    assert answer == full
+
+
+def test_fast_path_takes_the_common_spellings(db):
+    from shoal.customers.identity import _fast_cn_mobile
+
+    for spelling in ["13800138000", "138 0013 8000", "+86 138-0013-8000", "8613800138000", "0086 13800138000"]:
+        assert _fast_cn_mobile(spelling, "CN") == "+8613800138000"
+    assert _fast_cn_mobile("+8613800138000", "US") == "+8613800138000"
+    assert _fast_cn_mobile("13800138000", "US") is None  # not Chinese there: the full parse decides
+    assert _fast_cn_mobile("12000138000", "CN") is None  # no Chinese mobile prefix 120

