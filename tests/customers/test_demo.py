@@ -116,3 +116,52 @@ def test_generated_attributes_are_valid_json_in_the_stored_formats():
         assert isinstance(attrs["vip"], bool)
         assert "first_order_date" not in attrs or len(attrs["first_order_date"]) == 10
         assert "assets" not in attrs or isinstance(attrs["assets"], int | float)
+
+
+def _index_names():
+    from django.db import connection
+
+    tables = [Customer._meta.db_table, CustomerGroupMembership._meta.db_table]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN (%s, %s)", tables)
+        else:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename IN (%s, %s)", tables)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _journal_mode():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        return cursor.fetchone()[0].lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_load_takes_the_bulk_path_and_leaves_the_database_as_it_was(monkeypatch):
+    """The bulk path of big loads (indexes dropped and rebuilt, rows made in a second process, on SQLite a
+    rollback journal for the load) gives the same kind of database: every index back, WAL again."""
+    from django.db import connection
+
+    from shoal.core.errors import ShoalError
+
+    monkeypatch.setattr(demo, "DROP_INDEXES_FROM", 500)
+    monkeypatch.setattr(demo, "PARALLEL_FROM", 500)
+    demo.ensure_demo_fields()
+    before = _index_names()
+    assert any(name.startswith("cust_attr_") for name in before)
+    sqlite = connection.vendor == "sqlite"
+    modes = []
+    result = demo.load_customers(count=1_500, seed=9, now=NOW, batch=400,
+                                 progress=lambda *a: modes.append(_journal_mode()) if sqlite else None)
+    assert result["customers"] == Customer.objects.count() == 1_500
+    assert "indexes" in result["phases"]
+    assert _index_names() == before
+    if sqlite:
+        assert set(modes) == {"delete"}
+        assert _journal_mode() == "wal"
+    taken = Customer.objects.values_list("mobile", flat=True).first()
+    with pytest.raises(ShoalError):  # the unique identity index still holds
+        customer_create(actor=None, data={"mobile": taken})
+    assert customer_create(actor=None, data={"mobile": "13800138000"}).pk > 1_500
