@@ -136,11 +136,15 @@ class AttributesField(models.JSONField):
 
 class Customer(models.Model):
     name = models.CharField(_("name"), max_length=100, blank=True)
-    mobile = models.CharField(_("mobile"), max_length=32, null=True, blank=True, unique=True,
+    # mobile, email and ent_user_id are unique through the partial unique indexes in Meta.constraints (not
+    # ``unique=True``): plain indexes a bulk load can drop and rebuild (SQLite cannot drop the index of a
+    # column UNIQUE), without the varchar_pattern_ops twins PostgreSQL adds for unique=True, and without
+    # entries for the NULLs.
+    mobile = models.CharField(_("mobile"), max_length=32, null=True, blank=True,
                               help_text=_("Stored in E.164 form, e.g. +8613800138000."))
     phone = models.CharField(_("phone"), max_length=32, blank=True)
-    email = models.CharField(_("email"), max_length=254, null=True, blank=True, unique=True)
-    ent_user_id = models.CharField(_("external id"), max_length=128, null=True, blank=True, unique=True,
+    email = models.CharField(_("email"), max_length=254, null=True, blank=True)
+    ent_user_id = models.CharField(_("external id"), max_length=128, null=True, blank=True,
                                    help_text=_("The customer's id in the business system."))
     gender = models.CharField(_("gender"), max_length=8, choices=CustomerGender.choices, blank=True, default="")
     birthday = models.DateField(_("birthday"), null=True, blank=True)
@@ -174,6 +178,13 @@ class Customer(models.Model):
             models.Index(fields=["status", "-created_at"], name="customer_status_idx"),
             models.Index(fields=["source"], name="customer_source_idx"),
             models.Index(fields=["telegram"], name="customer_telegram_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=[name], condition=models.Q(**{f"{name}__isnull": False}),
+                                    name=f"customer_{name}_uniq", violation_error_message=message)
+            for name, message in (("mobile", _("A customer with this mobile already exists.")),
+                                  ("email", _("A customer with this email already exists.")),
+                                  ("ent_user_id", _("A customer with this external id already exists.")))
         ]
 
     def __str__(self):
