@@ -58,10 +58,15 @@ JSON_WORDS = {"null", "true", "false"}  # SQLite's text for JSON literals: a sto
 
 
 def _implies_present(spec: FieldSpec, op: str, value) -> bool:
-    """A JSON value equal to ``value`` cannot be empty, and a missing key compares as NULL."""
-    if not spec.is_json or op not in ("eq", "in") or spec.type not in (ENUM, NUMBER, BOOLEAN):
+    """Equal to ``value`` implies not empty: a JSON value equal to it cannot be empty, and a missing key
+    compares as NULL; a column equal to a non-empty value is neither NULL nor ``""``."""
+    if op not in ("eq", "in"):
         return False
     values = value if op == "in" else (value,)
+    if not spec.is_json:
+        return not any(v is None or v == "" for v in values)
+    if spec.type not in (ENUM, NUMBER, BOOLEAN):
+        return False
     return not any(isinstance(v, str) and v.lower() in JSON_WORDS for v in values)
 
 
