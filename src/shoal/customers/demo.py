@@ -25,6 +25,7 @@ import json
 import logging
 import multiprocessing
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -359,7 +360,9 @@ class _Forked:
 
 
 def _batches(gen: Generator, size: int, *, parallel: bool):
-    if parallel and "fork" in multiprocessing.get_all_start_methods():
+    # Fork only a single-threaded process: a child forked while another thread holds a lock (logging, I/O)
+    # can wait for it forever (a server or test process with live-server threads generates in-process).
+    if parallel and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return _Forked(gen, size)
     return _InProcess(gen)
 
