@@ -159,8 +159,8 @@ def test_a_large_load_takes_the_bulk_path_and_leaves_the_database_as_it_was(monk
     assert result["customers"] == Customer.objects.count() == 1_500
     assert "indexes" in result["phases"]
     assert _index_names() == before
-    if sqlite:  # a rollback journal during the load when nothing else had the database open (see below)
-        assert len(set(modes)) == 1 and set(modes) <= {"delete", "wal"}
+    if sqlite:  # WAL throughout unless the caller says the database is its own (exclusive, see below)
+        assert set(modes) == {"wal"}
         assert _journal_mode() == "wal"
     taken = Customer.objects.values_list("mobile", flat=True).first()
     with pytest.raises(ShoalError):  # the unique identity index still holds
@@ -180,7 +180,9 @@ demo.DROP_INDEXES_FROM = demo.PARALLEL_FROM = 500
 def mode():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
-        return cursor.fetchone()[0]
+        journal = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous")
+        return f"{journal}/{cursor.fetchone()[0]}"
 modes = []
 forked = []
 _forked_init = demo._Forked.__init__
@@ -188,7 +190,7 @@ def counting_init(self, *args, **kwargs):
     forked.append(1)
     _forked_init(self, *args, **kwargs)
 demo._Forked.__init__ = counting_init
-result = demo.load_customers(count=1200, seed=4, batch=300, progress=lambda *a: modes.append(mode()))
+result = demo.load_customers(count=1200, seed=4, batch=300, exclusive=True, progress=lambda *a: modes.append(mode()))
 with connection.cursor() as cursor:
     cursor.execute("PRAGMA integrity_check")
     check = cursor.fetchone()[0]
@@ -197,9 +199,9 @@ print(json.dumps({"modes": sorted(set(modes)), "after": mode(), "count": result[
 """
 
 
-def test_a_large_sqlite_load_writes_through_a_rollback_journal_and_returns_to_wal(tmp_path):
-    """On a database nobody else has open (as ``shoal demo`` on a new install), the load switches SQLite
-    from WAL to a rollback journal, so the pages are written once, and back to WAL after."""
+def test_an_exclusive_sqlite_load_writes_through_a_rollback_journal_and_returns_to_wal(tmp_path):
+    """``shoal demo --exclusive`` on a database nobody else has open: the load switches SQLite from WAL to a
+    rollback journal (synchronous FULL), so the pages are written once, and back to WAL after."""
     import os
     import subprocess
     import sys
@@ -210,4 +212,5 @@ def test_a_large_sqlite_load_writes_through_a_rollback_journal_and_returns_to_wa
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     # rows made in a forked process (a single-threaded process), a rollback journal during the load, WAL after
-    assert report == {"modes": ["delete"], "after": "wal", "count": 1200, "check": "ok", "forked": [1]}
+    # (journal mode/synchronous: 2 = FULL during the load, 1 = NORMAL as configured)
+    assert report == {"modes": ["delete/2"], "after": "wal/1", "count": 1200, "check": "ok", "forked": [1]}

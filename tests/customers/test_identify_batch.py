@@ -250,3 +250,27 @@ def test_batch_queries_do_not_grow_with_the_batch(state, actor_name, django_asse
     with django_assert_max_num_queries(len(small) + extra):
         results = services.customer_identify_batch(actor=actor, items=_items(200, 100))  # all existing now
     assert not any(r["created"] for r in results)
+
+
+def test_a_value_taken_between_the_read_and_the_write_makes_the_batch_read_again(state, monkeypatch):
+    """Another writer commits a customer with one of the batch's mobiles after the batch read the holders:
+    the write meets the unique index (on PostgreSQL inside COPY), the batch rolls back and reads again, and
+    the item updates that customer instead of failing."""
+    existing = services.customer_create(actor=None, data={"mobile": "13912345678"})
+    original = services._BatchIdentify._preload
+    calls = []
+
+    def stale_preload(self):
+        original(self)
+        calls.append(1)
+        if len(calls) == 1:  # the first read did not see the customer yet
+            self.holders["mobile"]["+8613912345678"] = None
+            self.by_pk.pop(existing.pk, None)
+
+    monkeypatch.setattr(services._BatchIdentify, "_preload", stale_preload)
+    results = services.customer_identify_batch(
+        actor=None, items=[{"mobile": "139 1234 5678", "name": "Taken"}, {"mobile": "13911112222"}])
+    assert len(calls) == 2
+    assert results[0] == {"id": existing.pk, "created": False, "changed": ["name"]}
+    assert results[1]["created"] is True
+    assert Customer.objects.filter(mobile="+8613912345678").get().name == "Taken"

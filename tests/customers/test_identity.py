@@ -15,10 +15,13 @@ PREFIXES = ["130", "131", "135", "138", "139", "150", "151", "177", "186", "187"
 mobiles = st.builds(lambda p, rest: p + rest, st.sampled_from(PREFIXES), st.text("0123456789", min_size=8, max_size=8))
 
 
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
 def spellings(national: str) -> list[str]:
     a, b, c = national[:3], national[3:7], national[7:]
     return [national, f"{a} {b} {c}", f"+86 {a}-{b}-{c}", f"86{national}", f"0086{national}", f"+86({a}){b}{c}",
-            f"  {a}-{b}-{c}  "]
+            f"  {a}-{b}-{c}  ", a + b.translate(FULL_WIDTH) + c, national.translate(FULL_WIDTH)]
 
 
 def _valid(national):
@@ -27,7 +30,7 @@ def _valid(national):
 
 @pytest.mark.django_db
 @settings(max_examples=60, deadline=None)
-@given(national=mobiles, which=st.integers(0, 6))
+@given(national=mobiles, which=st.integers(0, 8))
 def test_every_spelling_of_a_mobile_normalises_to_one_e164(national, which):
     assume(_valid(national))
     assert normalise_mobile(spellings(national)[which]) == "+86" + national
@@ -121,7 +124,7 @@ any_cn_digits = st.builds(lambda rest: "1" + rest, st.text("0123456789", min_siz
 
 @pytest.mark.django_db
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(national=st.one_of(mobiles, any_cn_digits), which=st.integers(0, 6),
+@given(national=st.one_of(mobiles, any_cn_digits), which=st.integers(0, 8),
        region=st.sampled_from(["CN", "US", "HK"]))
 def test_fast_chinese_mobile_path_agrees_with_the_full_parse(national, which, region):
     from shoal.customers.identity import _fast_cn_mobile, _normalise_mobile_full

@@ -37,7 +37,7 @@ def _parse_phone(raw, field: str, region: str | None):
         raise ShoalError("invalid_phone", f"{field}: not a phone number", {"field": field, "expected": "phone"})
 
 
-_CN_MOBILE_SPELLING = re.compile(r"(\+86|0086|86)?(1\d{10})")
+_CN_MOBILE_SPELLING = re.compile(r"(\+86|0086|86)?(1[0-9]{10})")  # ASCII digits only; others: the full parse
 _cn_mobile: re.Pattern | None = None
 
 
@@ -57,7 +57,7 @@ def _fast_cn_mobile(raw, region: str | None) -> str | None:
         return None
     if _cn_mobile is None:
         desc = phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
-        _cn_mobile = re.compile(f"(?:{desc.national_number_pattern})")
+        _cn_mobile = re.compile(f"(?:{desc.national_number_pattern})", re.ASCII)
     return "+86" + national if _cn_mobile.fullmatch(national) else None
 
 

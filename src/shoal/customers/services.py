@@ -402,7 +402,9 @@ def _copy_in(model, fields: list, objs: list, rows: list[list], *, returning: bo
             columns.append(opts.pk.column)
             for row, pk in zip(rows, ids, strict=True):
                 row.append(pk)
-        with cursor.cursor.copy(f"COPY {qn(opts.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
+        # psycopg's own cursor: its errors become Django's (IntegrityError…), as through Django's cursor
+        with connection.wrap_database_errors, \
+                cursor.cursor.copy(f"COPY {qn(opts.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     for index, obj in enumerate(objs):

@@ -67,8 +67,14 @@ def forwards(apps, schema_editor):
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             saved = _sqlite_indexes(cursor)
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [TABLE])
+            row = cursor.fetchone()
         schema_editor._remake_table(model)  # the table again, without the column UNIQUEs; model indexes rebuilt
         with connection.cursor() as cursor:
+            if row is not None:  # the copy restarts AUTOINCREMENT at MAX(id): ids of deleted customers stay used
+                cursor.execute("UPDATE sqlite_sequence SET seq = MAX(seq, %s) WHERE name = %s", [row[0], TABLE])
+                cursor.execute("INSERT INTO sqlite_sequence (name, seq) SELECT %s, %s WHERE NOT EXISTS "
+                               "(SELECT 1 FROM sqlite_sequence WHERE name = %s)", [TABLE, row[0], TABLE])
             present = _sqlite_indexes(cursor)
             for name, sql in saved.items():
                 # indexes made outside the model (filter fields, customers/indexes.py); not the unique
@@ -92,10 +98,25 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    """Back to plain unique indexes over the whole column (the same rule; NULLs are never equal)."""
+    """Back to uniqueness over the whole column. PostgreSQL: the UNIQUE constraints and pattern-ops indexes of
+    ``unique=True`` again. SQLite: unique indexes (a column UNIQUE would need another table rebuild; the rule
+    is the same, and the next rebuild of the table writes the columns as the model says)."""
     for column in COLUMNS:
         schema_editor.execute(f'DROP INDEX IF EXISTS "customer_{column}_uniq"')
-        schema_editor.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{TABLE}_{column}_key" ON "{TABLE}" ("{column}")')
+    if schema_editor.connection.vendor != "postgresql":
+        for column in COLUMNS:
+            schema_editor.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{TABLE}_{column}_key" ON "{TABLE}" ("{column}")')
+        return
+    model = apps.get_model("customers", "Customer")
+    for column in COLUMNS:
+        schema_editor.execute(f'ALTER TABLE "{TABLE}" ADD CONSTRAINT "{TABLE}_{column}_key" UNIQUE ("{column}")')
+        field = model._meta.get_field(column).clone()
+        field.set_attributes_from_name(column)
+        field.model = model
+        field._unique = True
+        like = schema_editor._create_like_index_sql(model, field)
+        if like is not None:
+            schema_editor.execute(like)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,49 @@
+"""Migration 0007 (identity uniqueness through partial unique indexes), there and back on a database with
+customers, a deleted customer and a filter field's expression index."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from shoal.core.errors import ShoalError
+from shoal.customers import services
+from shoal.customers.models import Customer
+
+BEFORE, AFTER = ("customers", "0006_drop_unused_indexes"), ("customers", "0007_identity_unique_indexes")
+
+
+def _indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Customer._meta.db_table)
+    return set(constraints)
+
+
+def _migrate(target):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([target])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identity_index_migration_there_and_back_keeps_rows_ids_and_filter_indexes():
+    services.custom_field_create(actor=None, key="score", label="Score", type="integer", show_in_filter=True)
+    kept = [services.customer_create(actor=None, data={"mobile": f"1380013800{i}", "email": f"c{i}@example.com"})
+            for i in range(3)]
+    gone = services.customer_create(actor=None, data={"mobile": "13800138009"})
+    services.customer_delete(actor=None, customer=gone)
+    after = _indexes()
+    assert {"customer_mobile_uniq", "customer_email_uniq", "customer_ent_user_id_uniq"} <= after
+    assert any(name.startswith("cust_attr_") for name in after)
+    try:
+        _migrate(BEFORE)
+        assert not any(name.endswith("_uniq") for name in _indexes())
+        with pytest.raises(ShoalError):  # still unique on the way back
+            services.customer_create(actor=None, data={"mobile": "13800138000"})
+        _migrate(AFTER)
+    finally:
+        _migrate(AFTER)
+    assert _indexes() == after  # the filter field's index survived SQLite's table rebuild
+    assert list(Customer.objects.order_by("pk").values_list("pk", flat=True)) == [c.pk for c in kept]
+    with pytest.raises(ShoalError):
+        services.customer_create(actor=None, data={"email": "C1@example.com"})
+    assert services.customer_create(actor=None, data={"mobile": "13900139000"}).pk > gone.pk  # no id reused
