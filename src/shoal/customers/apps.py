@@ -9,4 +9,8 @@ class CustomersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import attachments, registry  # noqa: F401  (menus, parameters and signal receivers of this app)
+        from django.db.models.signals import post_migrate
+
+        from . import attachments, indexes, registry  # noqa: F401  (menus, parameters, signal receivers)
+
+        post_migrate.connect(indexes.ensure_search_indexes, sender=self, dispatch_uid="customers.search_indexes")

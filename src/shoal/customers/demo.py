@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import marshal
 import multiprocessing
 import random
 import threading
@@ -332,8 +333,8 @@ class _InProcess:
 
 
 def _produce(gen: Generator, size: int, queue) -> None:
-    while True:
-        queue.put([next(gen) for _ in range(size)])
+    while True:  # marshal: the rows are tuples of str/None; about twice as fast as pickle both ways
+        queue.put(marshal.dumps([next(gen) for _ in range(size)]))
 
 
 class _Forked:
@@ -349,7 +350,7 @@ class _Forked:
 
     def take(self, n: int) -> list[tuple]:
         while len(self.buffer) < n:
-            self.buffer += self.queue.get(timeout=120)
+            self.buffer += marshal.loads(self.queue.get(timeout=120))
         out, self.buffer = self.buffer[:n], self.buffer[n:]
         return out
 

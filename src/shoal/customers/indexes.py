@@ -176,3 +176,32 @@ def sync_all() -> dict[str, str | None]:
     for name in existing_indexes() - keep:
         _execute(f'DROP INDEX IF EXISTS "{name}"', concurrently=False)
     return out
+
+
+# Indexes outside the model that keyword search needs (see migration 0008); SQLite loses them when a
+# migration rebuilds the customers table, so they are ensured after every migrate.
+SEARCH_INDEXES = {
+    "sqlite": {"customer_telegram_nocase_idx":
+               'CREATE INDEX IF NOT EXISTS "customer_telegram_nocase_idx" ON "customers_customer" '
+               '("telegram" COLLATE NOCASE)'},
+}
+
+
+def ensure_search_indexes(**kwargs) -> None:
+    """post_migrate: the search indexes of this database (IF NOT EXISTS) and the filter-field indexes."""
+    from django.db import connections
+
+    conn = connections[kwargs.get("using") or "default"]
+    if conn.alias != connection.alias:
+        return
+    table = Customer._meta.db_table
+    if table not in conn.introspection.table_names():
+        return
+    with conn.cursor() as cursor:
+        for sql in SEARCH_INDEXES.get(conn.vendor, {}).values():
+            cursor.execute(sql)
+    if CustomField._meta.db_table in conn.introspection.table_names():
+        for definition in CustomField.objects.using(conn.alias).all():
+            wanted = wanted_index(definition, conn.vendor)
+            if wanted and wanted[0] not in existing_indexes(definition.key):
+                sync_field_index(definition)

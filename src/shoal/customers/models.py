@@ -177,7 +177,8 @@ class Customer(models.Model):
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["status", "-created_at"], name="customer_status_idx"),
             models.Index(fields=["source"], name="customer_source_idx"),
-            models.Index(fields=["telegram"], name="customer_telegram_idx"),
+            # telegram: case-insensitive indexes made by migration 0008 (SQLite: COLLATE NOCASE, which its
+            # LIKE uses; PostgreSQL: UPPER(telegram), migration 0004), not expressible for both here
         ]
         constraints = [
             models.UniqueConstraint(fields=[name], condition=models.Q(**{f"{name}__isnull": False}),
