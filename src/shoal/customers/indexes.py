@@ -200,8 +200,17 @@ def ensure_search_indexes(**kwargs) -> None:
     with conn.cursor() as cursor:
         for sql in SEARCH_INDEXES.get(conn.vendor, {}).values():
             cursor.execute(sql)
-    if CustomField._meta.db_table in conn.introspection.table_names():
-        for definition in CustomField.objects.using(conn.alias).all():
+    apps = kwargs.get("apps")  # the models as migrated so far (a partial migrate may stop before the last)
+    try:
+        fields_model = apps.get_model("customers", "CustomField") if apps is not None else CustomField
+    except LookupError:
+        return
+    if fields_model._meta.db_table not in conn.introspection.table_names():
+        return
+    for definition in fields_model.objects.using(conn.alias).all():
+        try:
             wanted = wanted_index(definition, conn.vendor)
-            if wanted and wanted[0] not in existing_indexes(definition.key):
-                sync_field_index(definition)
+        except AttributeError:  # a state before the filter flags existed
+            return
+        if wanted and wanted[0] not in existing_indexes(definition.key):
+            sync_field_index(definition)
