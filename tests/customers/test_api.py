@@ -163,3 +163,13 @@ def test_companies_crud(client, personas, bearer):
     assert client.delete(f"/api/v1/companies/{cid}", **headers).status_code == 204
     assert not Company.objects.exists()
     assert client.get("/api/v1/companies", **bearer(personas["salesperson"])).status_code == 403
+
+
+def test_searching_for_a_lone_at_sign_does_not_match_every_customer_without_a_handle(admin_client):
+    from shoal.customers import services as customer_services
+    from shoal.customers.selectors import customer_list
+
+    customer_services.customer_create(actor=None, data={"mobile": "13800138000"})
+    customer_services.customer_create(actor=None, data={"mobile": "13900139000", "telegram": "bob"})
+    assert customer_list(actor=None, q="@").count() == 0
+    assert customer_list(actor=None, q="@BOB").get().telegram == "bob"

@@ -214,3 +214,24 @@ def test_an_exclusive_sqlite_load_writes_through_a_rollback_journal_and_returns_
     # rows made in a forked process (a single-threaded process), a rollback journal during the load, WAL after
     # (journal mode/synchronous: 2 = FULL during the load, 1 = NORMAL as configured)
     assert report == {"modes": ["delete/2"], "after": "wal/1", "count": 1200, "check": "ok", "forked": [1]}
+
+
+def test_the_row_generator_process_stops_even_when_this_process_ignores_sigterm():
+    """A task worker in the same process installs a SIGTERM handler; the forked generator must not inherit
+    it, or terminate() would not stop it (close() then waited for ever)."""
+    import signal
+    import time
+
+    previous = signal.signal(signal.SIGTERM, lambda *args: None)
+    try:
+        gen = demo.Generator(seed=3, start=0, now=NOW, fields=demo.DEMO_FIELDS, sources=["ads", "api"],
+                             customer_types=["deal"], vendor="sqlite")
+        forked = demo._Forked(gen, 200)
+        rows = forked.take(450)
+        started = time.monotonic()
+        forked.close()
+        assert time.monotonic() - started < 5
+        assert not forked.proc.is_alive()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert rows == _rows(3, n=450)  # the same rows as made in-process

@@ -66,3 +66,18 @@ def test_migrate_puts_back_the_indexes_made_outside_the_model():
     assert not set(lost) & _indexes()
     call_command("migrate", verbosity=0)
     assert _indexes() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_back_before_0008_leaves_its_index_out():
+    from django.core.management import call_command
+
+    try:
+        call_command("migrate", "customers", "0007_identity_unique_indexes", verbosity=0)
+        names = _indexes()
+        assert "customer_telegram_nocase_idx" not in names and "customer_telegram_idx" in names
+    finally:
+        call_command("migrate", verbosity=0)
+    names = _indexes()
+    assert "customer_telegram_idx" not in names
+    assert ("customer_telegram_nocase_idx" in names) is (connection.vendor == "sqlite")

@@ -26,6 +26,7 @@ import logging
 import marshal
 import multiprocessing
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -333,6 +334,10 @@ class _InProcess:
 
 
 def _produce(gen: Generator, size: int, queue) -> None:
+    # The parent may have a SIGTERM handler (e.g. a task worker's): this child must die on terminate(), and
+    # without waiting to flush rows nobody will read.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    queue.cancel_join_thread()
     while True:  # marshal: the rows are tuples of str/None; about twice as fast as pickle both ways
         queue.put(marshal.dumps([next(gen) for _ in range(size)]))
 
@@ -356,8 +361,12 @@ class _Forked:
 
     def close(self) -> None:
         self.proc.terminate()
-        self.proc.join()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
         self.queue.close()
+        self.queue.cancel_join_thread()
 
 
 def _batches(gen: Generator, size: int, *, parallel: bool):

@@ -187,15 +187,23 @@ SEARCH_INDEXES = {
 }
 
 
+SEARCH_INDEXES_FROM = ("customers", "0008_telegram_nocase_index")
+
+
 def ensure_search_indexes(**kwargs) -> None:
-    """post_migrate: the search indexes of this database (IF NOT EXISTS) and the filter-field indexes."""
+    """post_migrate: the search indexes of this database (IF NOT EXISTS) and the filter-field indexes, once
+    the migration that made them is applied (not after a migrate back before it). Shoal uses one database
+    (``default``); others are left alone."""
     from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
 
     conn = connections[kwargs.get("using") or "default"]
     if conn.alias != connection.alias:
         return
     table = Customer._meta.db_table
     if table not in conn.introspection.table_names():
+        return
+    if SEARCH_INDEXES_FROM not in MigrationRecorder(conn).applied_migrations():
         return
     with conn.cursor() as cursor:
         for sql in SEARCH_INDEXES.get(conn.vendor, {}).values():

@@ -63,7 +63,7 @@ def customer_search_q(q: str) -> Q:
     q = (q or "").strip()
     exact = Q(ent_user_id=q)
     email_like = "@" in q.lstrip("@")
-    handle = q.startswith("@") and not email_like  # "@name" is a Telegram username
+    handle = q.startswith("@") and len(q) > 1 and not email_like  # "@name" is a Telegram username
     if email_like:
         exact |= Q(email=q.lower())
     if handle:
@@ -77,7 +77,8 @@ def customer_search_q(q: str) -> Q:
                      or q.lstrip("+").replace(" ", "").replace("-", "").isdigit())
     if identity_like:
         return exact
-    return exact | Q(name__icontains=q) | Q(telegram__iexact=q.lstrip("@"))
+    name_or_handle = exact | Q(name__icontains=q)
+    return name_or_handle | Q(telegram__iexact=q.lstrip("@")) if q.lstrip("@") else name_or_handle
 
 
 def customer_list(*, actor, q: str = "", status: str | None = None, source: str | None = None,
