@@ -35,6 +35,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from shoal.core.db import copy_rows
+
 from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, EnumGroup, EnumItem
 
 log = logging.getLogger(__name__)
@@ -269,16 +271,14 @@ class _Table:
             return
         tail = self.tail
         rows = [v + tail + (i,) for v, i in zip(values, ids, strict=True)] if self.with_id else [v + tail for v in values]
+        if connection.vendor == "postgresql":
+            copy_rows(self.model._meta.db_table, self.names, rows)
+            return
         q = connection.ops.quote_name
         table, cols = q(self.model._meta.db_table), ", ".join(q(c) for c in self.names)
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join(["%s"] * len(self.names))
-                cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+            marks = ", ".join(["%s"] * len(self.names))
+            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
 
 
 def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from shoal.core import parameters
+from shoal.core.db import copy_rows
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 
@@ -348,11 +349,6 @@ def _insert(model, objs: list, *, returning: bool) -> None:
     opts = model._meta
     fields = [f for f in opts.concrete_fields if f is not opts.pk]
     passthrough = [not isinstance(f, JSONField) for f in fields]
-    qn = connection.ops.quote_name
-    head = f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    tail = f" RETURNING {qn(opts.db_table)}.{qn(opts.pk.column)}" if returning else ""
-
     pg = connection.vendor == "postgresql"
     as_is = (*_PLAIN, date) if pg else _PLAIN  # psycopg takes dates and aware datetimes as they are (so does Django)
 
@@ -366,9 +362,26 @@ def _insert(model, objs: list, *, returning: bool) -> None:
                  for f, plain in zip(fields, passthrough, strict=True) for value in (f.pre_save(obj, True),)]
                 for obj in chunk]
 
+    columns = [f.column for f in fields]
     if pg:
-        _copy_in(model, fields, objs, values(objs), returning=returning)
+        # COPY (psycopg's C row formatting; an INSERT of arrays spent most of its time turning the Python
+        # lists into array literals). New ids, when wanted, come from the table's sequence first (one query).
+        rows, ids = values(objs), None
+        if returning:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                               [opts.db_table, opts.pk.column, len(objs)])
+                ids = sorted(pk for (pk,) in cursor.fetchall())
+            columns.append(opts.pk.column)
+            for row, pk in zip(rows, ids, strict=True):
+                row.append(pk)
+        copy_rows(opts.db_table, columns, rows)
+        _mark_saved(objs, ids)
         return
+    qn = connection.ops.quote_name
+    head = f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(c) for c in columns)}) "
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    tail = f" RETURNING {qn(opts.db_table)}.{qn(opts.pk.column)}" if returning else ""
     per_statement = max(1, _max_params() // len(fields))
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
@@ -376,39 +389,12 @@ def _insert(model, objs: list, *, returning: bool) -> None:
             rows = values(chunk)
             cursor.execute(f"{head}VALUES {', '.join([row_sql] * len(chunk))}{tail}",
                            [value for row in rows for value in row])
-            if returning:
-                for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
-                    obj.pk = pk
-                    obj._state.adding = False
-                    obj._state.db = connection.alias
-            else:
-                for obj in chunk:
-                    obj._state.adding = False
-                    obj._state.db = connection.alias
+            _mark_saved(chunk, [pk for (pk,) in cursor.fetchall()] if returning else None)
 
 
-def _copy_in(model, fields: list, objs: list, rows: list[list], *, returning: bool) -> None:
-    """PostgreSQL: write ``rows`` with COPY (psycopg's C row formatting; an INSERT of arrays spends most of its
-    time turning the Python lists into array literals). New ids, when wanted, are drawn from the table's
-    sequence first (one query), in ascending order, and written with the rows."""
-    opts = model._meta
-    qn = connection.ops.quote_name
-    columns = [f.column for f in fields]
-    with connection.cursor() as cursor:
-        if returning:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [opts.db_table, opts.pk.column, len(objs)])
-            ids = sorted(pk for (pk,) in cursor.fetchall())
-            columns.append(opts.pk.column)
-            for row, pk in zip(rows, ids, strict=True):
-                row.append(pk)
-        # psycopg's own cursor: its errors become Django's (IntegrityError…), as through Django's cursor
-        with connection.wrap_database_errors, \
-                cursor.cursor.copy(f"COPY {qn(opts.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+def _mark_saved(objs: list, ids: list[int] | None) -> None:
     for index, obj in enumerate(objs):
-        if returning:
+        if ids is not None:
             obj.pk = ids[index]
         obj._state.adding = False
         obj._state.db = connection.alias
