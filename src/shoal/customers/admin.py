@@ -344,6 +344,9 @@ class CustomerAdmin(ShoalModelAdmin):
     actions_detail = ["open_detail_page"]
     ordering = ("-created_at", "-id")
 
+    class Media:
+        css = {"all": ("customers/customers.css",)}  # list cells: one line, long text cut with an ellipsis
+
     # pages of our own: detail, attachments, list columns
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -13,7 +13,7 @@ from shoal.customers.api import CustomerOut
 
 from . import services
 from .catalog import OPERATORS, field_catalog
-from .rows import rows_to_tree
+from .rows import ordered_operators, rows_to_tree
 from .selectors import saved_query_list, segment_page, segment_queryset, validate
 from .sql import guarded
 
@@ -69,6 +69,7 @@ class SavedQueryOut(Schema):
     name: str
     owner: str
     query: dict | None
+    rows: list[dict] | None = Field(None, description="the page's condition rows, when saved from them")
     sql: str
     sort: list[Any]
     shared: bool
@@ -79,6 +80,8 @@ class SavedQueryOut(Schema):
 class SavedQueryIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     query: dict | None = None
+    rows: list[dict] | None = Field(None, max_length=200,
+                                    description="condition rows (the page's form); the query is made from them")
     sql: str = Field("", max_length=4000)
     sort: list[SortItem] = Field(default_factory=list, max_length=5)
     shared: bool = False
@@ -87,6 +90,7 @@ class SavedQueryIn(Schema):
 class SavedQueryPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     query: dict | None = None
+    rows: list[dict] | None = Field(None, max_length=200)
     sql: str | None = Field(None, max_length=4000)
     sort: list[SortItem] | None = None
     shared: bool | None = None
@@ -161,7 +165,7 @@ def segment_fields(request, filter_only: bool = False):
         if filter_only and spec.is_json and spec.key not in in_filter:
             continue
         out.append({"key": spec.key, "label": spec.label, "type": spec.type,
-                    "operators": sorted(OPERATORS[spec.type]), "choices": list(spec.choices),
+                    "operators": ordered_operators(OPERATORS[spec.type]), "choices": list(spec.choices),
                     "custom": spec.is_json})
     return out
 
@@ -174,7 +178,7 @@ def list_saved_queries(request):
 
 
 def _saved_out(saved, user):
-    return {**{f: getattr(saved, f) for f in ("id", "name", "query", "sql", "sort", "shared", "updated_at")},
+    return {**{f: getattr(saved, f) for f in ("id", "name", "query", "rows", "sql", "sort", "shared", "updated_at")},
             "owner": saved.owner.username, "mine": saved.owner_id == user.pk}
 
 
