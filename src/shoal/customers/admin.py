@@ -5,6 +5,8 @@ Customer rows come from the scoped selector; every shown value passes through th
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -101,6 +103,8 @@ def _initial_custom(definition: CustomField, value):
             return F.to_datetime(value, definition.key)
         except ShoalError:
             return None
+    if definition.type == FieldType.MONEY and isinstance(value, int | float):
+        return Decimal(str(value)).quantize(Decimal("0.01"))  # 919007.50, as the pages show it
     return value
 
 
@@ -484,7 +488,8 @@ class CustomerAdmin(ShoalModelAdmin):
 
     @display(description=_("email"))
     def shown_email(self, obj):
-        return self._shown(obj).get("email") or "-"
+        email = self._shown(obj).get("email")
+        return format_html('<span class="shoal-cell" title="{}">{}</span>', email, email) if email else "-"
 
     @display(description=_("phone"))
     def shown_phone(self, obj):
