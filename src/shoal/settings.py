@@ -161,9 +161,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_403_traceback": {"()": "shoal.core.errorpages.DropPermissionDeniedTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                # ordinary 403s are logged as one line by shoal.core.errorpages.permission_denied
+                "django.request": {"filters": ["no_403_traceback"]}},
 }
 
 SESSION_COOKIE_HTTPONLY = True
