@@ -190,6 +190,7 @@ UNFOLD = {
     "LANGUAGES": {"action": reverse_lazy("language")},
     "ACCOUNT": {
         "navigation": [
+            {"title": _("Change password"), "link": reverse_lazy("admin:password_change")},
             {"title": _("My permissions"), "link": reverse_lazy("admin:my_permissions")},
             {"title": _("My API tokens"), "link": reverse_lazy("admin:my_tokens")},
         ]

@@ -210,9 +210,36 @@ def users_reset_password(*, actor, user_ids: Iterable[int]) -> int:
         user.must_change_password = True
     User.objects.bulk_update(users, ["password", "must_change_password"])
     _end_sessions({u.pk for u in users})
+    ApiToken.objects.filter(user__in=users).delete()
     log_operation(actor=actor, action="user.reset_password", object_type="user",
                   detail={"ids": sorted(u.pk for u in users)})
     return len(users)
+
+
+@transaction.atomic
+def user_reset_password(*, actor, user: User, password: str | None = None) -> User:
+    """Reset one user's password: to the initial password (parameter SYS_USER_DEFAULT_PASSWORD) when
+    ``password`` is None, else to ``password`` (checked by the password validators). The user must
+    change it at next login; their sessions end and their API tokens are revoked."""
+    from django.contrib.auth import password_validation
+    from django.core.exceptions import ValidationError
+
+    initial = password is None
+    if initial:
+        password = parameters.get("SYS_USER_DEFAULT_PASSWORD")
+    else:
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ShoalError("invalid", " ".join(exc.messages), {"field": "password"})
+    user.set_password(password)
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
+    _end_sessions({user.pk})
+    revoked = ApiToken.objects.filter(user=user).delete()[0]
+    log_operation(actor=actor, action="user.reset_password", obj=user,
+                  detail={"initial": initial, "tokens_revoked": revoked})
+    return user
 
 
 def user_delete(*, actor, user: User) -> None:
