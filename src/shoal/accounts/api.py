@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from ninja import Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import Field
@@ -172,7 +173,7 @@ def require_user(request):
     if not isinstance(request.auth, User):
         from shoal.core.errors import PermissionDenied
 
-        raise PermissionDenied("This endpoint is for users, not applications")
+        raise PermissionDenied(gettext("This endpoint is for users, not applications"))
 
 
 # -- departments -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from django.utils.translation import gettext
 from ninja import Query, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 from pydantic import ConfigDict, Field
@@ -269,7 +270,7 @@ def _require_customer_writer(request) -> None:
 
 def _user(request) -> User:
     if not isinstance(request.auth, User):
-        raise PermissionDenied("This endpoint is for users, not applications")
+        raise PermissionDenied(gettext("This endpoint is for users, not applications"))
     return request.auth
 
 
