@@ -15,7 +15,8 @@ HTTPS_ENV = {"SESSION_COOKIE_SECURE": "true", "SECURE_HSTS_SECONDS": "31536000",
 
 
 def _check_deploy(tmp_path, extra):
-    env = {k: v for k, v in os.environ.items() if k not in {"SHOAL_DEBUG", *HTTPS_ENV}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"SHOAL_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", *HTTPS_ENV}}  # the browser tests set the latter
     env.update(extra, SHOAL_DATA_DIR=str(tmp_path), PYTHONPATH=SRC + os.pathsep + env.get("PYTHONPATH", ""))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run([sys.executable, "-m", "shoal.cli", "check", "--deploy", "--fail-level", "WARNING"],

@@ -28,8 +28,9 @@ def _error_page(request, *, status: int, code: str, title: str, message: str, ic
     from .site import site
 
     user = getattr(request, "user", None)
+    # messages=[]: queued messages wait for the next real page (they are not about this error)
     context = {"status": status, "title": title, "message": message, "icon": icon,
-               "back_url": _back_url(request)}
+               "back_url": _back_url(request), "messages": []}
     if user is not None and user.is_authenticated and user.is_active:
         request.current_app = site.name
         context.update(site.each_context(request), base_template="admin/base_site.html",
