@@ -23,6 +23,12 @@ if [ ! -x "$SHOAL_CHROMIUM" ]; then
   apt_install chromium
 fi
 
+# GNU gettext for the translation completeness test (makemessages, msgattrib, msgfmt).
+if ! command -v xgettext >/dev/null || ! command -v msgattrib >/dev/null; then
+  echo "== installing Debian's gettext for the translation tests"
+  apt_install gettext
+fi
+
 status=0
 if [ "$which_db" = all ] || [ "$which_db" = sqlite ]; then
   echo "== test suite on SQLite"

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -162,14 +163,46 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_403_traceback": {"()": "shoal.core.errorpages.DropPermissionDeniedTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                # ordinary 403s are logged as one line by shoal.core.errorpages.permission_denied
+                "django.request": {"filters": ["no_403_traceback"]}},
 }
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# HTTPS deployment (see README): HSTS, redirect to HTTPS, and the proxy header that says a request
+# came in over HTTPS. All off by default so that `make run` works over plain http://127.0.0.1.
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes from the host itself speak plain HTTP
+if _env_bool("SECURE_PROXY_SSL_HEADER", False):  # only behind a proxy that sets X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp) on every response. Everything is served by Shoal itself (no
+# CDN) and there is no inline <script>. 'unsafe-eval' is needed by Alpine.js (unfold's UI evaluates
+# its x-data/x-on expressions with new Function()); style-src keeps 'unsafe-inline' because unfold's
+# templates and Alpine/htmx set style attributes, which nonces cannot cover.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'unsafe-eval'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 NINJA_PAGINATION_PER_PAGE = 20
 
@@ -188,6 +221,7 @@ UNFOLD = {
     "LANGUAGES": {"action": reverse_lazy("language")},
     "ACCOUNT": {
         "navigation": [
+            {"title": _("Change password"), "link": reverse_lazy("admin:password_change")},
             {"title": _("My permissions"), "link": reverse_lazy("admin:my_permissions")},
             {"title": _("My API tokens"), "link": reverse_lazy("admin:my_tokens")},
         ]

@@ -18,3 +18,6 @@ urlpatterns = [
     path("media/<path:path>", site.admin_view(serve), {"document_root": settings.MEDIA_ROOT}),
     path("", site.urls),
 ]
+
+handler404 = "shoal.core.errorpages.page_not_found"
+handler403 = "shoal.core.errorpages.permission_denied"

@@ -4,7 +4,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
-from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultipleWidget,
+    UnfoldAdminPasswordWidget,
+    UnfoldAdminRadioSelectWidget,
+)
 
 from shoal.core.admin_mixins import ShoalModelAdmin
 from shoal.core.errors import ShoalError
@@ -58,6 +62,26 @@ class DepartmentAdmin(ShoalModelAdmin):
             return redirect("admin:accounts_department_changelist")
 
 
+class ResetPasswordForm(forms.Form):
+    INITIAL, CHOSEN = "initial", "chosen"
+    mode = forms.ChoiceField(label=_("New password"), initial=INITIAL, widget=UnfoldAdminRadioSelectWidget,
+                             choices=[(INITIAL, _("The initial password (system parameter)")),
+                                      (CHOSEN, _("A password I choose"))])
+    password1 = forms.CharField(label=_("Password"), required=False, strip=False,
+                                widget=UnfoldAdminPasswordWidget(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=_("Password (again)"), required=False, strip=False,
+                                widget=UnfoldAdminPasswordWidget(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("mode") == self.CHOSEN:
+            if not data.get("password1"):
+                self.add_error("password1", _("Enter the new password."))
+            elif data.get("password1") != data.get("password2"):
+                self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
 class UserForm(forms.ModelForm):
     class Meta:
         model = User
@@ -75,6 +99,7 @@ class UserAdmin(ShoalModelAdmin):
     search_fields = ("username", "name", "mobile", "email")
     filter_horizontal = ("departments", "roles")
     actions = ["enable_users", "disable_users", "reset_passwords"]
+    actions_detail = ["reset_password_one"]
     ordering = ("id",)
 
     def get_queryset(self, request):
@@ -130,7 +155,30 @@ class UserAdmin(ShoalModelAdmin):
         n = services.users_reset_password(actor=request.user, user_ids=self._ids(queryset))
         messages.success(request, _("%(n)d passwords reset; those users must change them at next login.") % {"n": n})
 
-    def has_reset_password_permission(self, request):
+    @action(description=_("Reset password"), permissions=["reset_password"], url_path="reset-password")
+    def reset_password_one(self, request, object_id):
+        from django.shortcuts import get_object_or_404, redirect
+        from django.template.response import TemplateResponse
+
+        target = get_object_or_404(User, pk=object_id)
+        form = ResetPasswordForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            chosen = form.cleaned_data["mode"] == ResetPasswordForm.CHOSEN
+            try:
+                services.user_reset_password(actor=request.user, user=target,
+                                             password=form.cleaned_data["password1"] if chosen else None)
+            except ShoalError as exc:
+                form.add_error("password1", exc.message)
+            else:
+                messages.success(request, _("The password of %(user)s was reset; they must change it at next "
+                                            "login. Their sessions ended and their API tokens were revoked.")
+                                 % {"user": target.username})
+                return redirect("admin:accounts_user_change", target.pk)
+        context = {**self.admin_site.each_context(request), "title": _("Reset password"), "target": target,
+                   "form": form, "opts": self.model._meta}
+        return TemplateResponse(request, "shoal/user_reset_password.html", context)
+
+    def has_reset_password_permission(self, request, obj=None):
         return self._perm(request, "reset_password")
 
 

@@ -4,7 +4,8 @@ from django.utils import translation
 
 
 class UserLanguageMiddleware:
-    """Activate the language the user chose (saved on the user), else what LocaleMiddleware found."""
+    """Activate the language the user chose (saved on the user), else what LocaleMiddleware found;
+    under /api/ without Accept-Language, English."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -14,6 +15,11 @@ class UserLanguageMiddleware:
         if user is not None and user.is_authenticated and user.language:
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
+        elif request.path.startswith("/api/") and "HTTP_ACCEPT_LANGUAGE" not in request.META:
+            # Integrators get English API messages unless they ask (Accept-Language) or the user chose a
+            # language; pages keep the site's default language (zh-hans).
+            translation.activate("en")
+            request.LANGUAGE_CODE = "en"
         return self.get_response(request)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shoal.core import parameters
 from shoal.core.errors import Conflict, NotFound, ShoalError
@@ -24,9 +25,9 @@ def _check_parent(dept: Department | None, parent_id: int | None) -> Department 
         return None
     parent = Department.objects.filter(pk=parent_id).first()
     if parent is None:
-        raise ShoalError("invalid_parent", "Parent department does not exist", {"parent": parent_id})
+        raise ShoalError("invalid_parent", gettext("Parent department does not exist"), {"parent": parent_id})
     if dept is not None and dept.pk and parent.pk in dept.descendant_ids():
-        raise ShoalError("invalid_parent", "A department cannot be moved under itself or its children",
+        raise ShoalError("invalid_parent", gettext("A department cannot be moved under itself or its children"),
                          {"parent": parent_id})
     return parent
 
@@ -35,10 +36,10 @@ def department_create(*, actor, name: str, parent_id: int | None = None, enabled
                       order: int = 0) -> Department:
     name = (name or "").strip()
     if not name:
-        raise ShoalError("invalid", "Department name is required", {"field": "name"})
+        raise ShoalError("invalid", gettext("Department name is required"), {"field": "name"})
     parent = _check_parent(None, parent_id)
     if Department.objects.filter(parent=parent, name=name).exists():
-        raise Conflict("duplicate", "A department with this name already exists here", {"field": "name"})
+        raise Conflict("duplicate", gettext("A department with this name already exists here"), {"field": "name"})
     dept = Department.objects.create(name=name, parent=parent, enabled=enabled, order=order)
     log_operation(actor=actor, action="department.create", obj=dept)
     return dept
@@ -50,13 +51,13 @@ def department_update(*, actor, dept: Department, data: dict) -> Department:
     if "name" in data:
         name = (data["name"] or "").strip()
         if not name:
-            raise ShoalError("invalid", "Department name is required", {"field": "name"})
+            raise ShoalError("invalid", gettext("Department name is required"), {"field": "name"})
         dept.name = name
     for key in ("enabled", "order"):
         if key in data and data[key] is not None:
             setattr(dept, key, data[key])
     if Department.objects.filter(parent=dept.parent, name=dept.name).exclude(pk=dept.pk).exists():
-        raise Conflict("duplicate", "A department with this name already exists here", {"field": "name"})
+        raise Conflict("duplicate", gettext("A department with this name already exists here"), {"field": "name"})
     dept.save()
     log_operation(actor=actor, action="department.update", obj=dept, detail={"fields": sorted(data)})
     return dept
@@ -64,9 +65,9 @@ def department_update(*, actor, dept: Department, data: dict) -> Department:
 
 def department_delete(*, actor, dept: Department) -> None:
     if dept.children.exists():
-        raise Conflict("in_use", "Delete or move the sub-departments first", {"id": dept.pk})
+        raise Conflict("in_use", gettext("Delete or move the sub-departments first"), {"id": dept.pk})
     if dept.users.exists():
-        raise Conflict("in_use", "The department still has users", {"id": dept.pk})
+        raise Conflict("in_use", gettext("The department still has users"), {"id": dept.pk})
     log_operation(actor=actor, action="department.delete", obj=dept)
     dept.delete()
 
@@ -75,15 +76,15 @@ def department_delete(*, actor, dept: Department) -> None:
 def role_create(*, actor, name: str, code: str, permissions: Iterable[str] = (), data_scope: str = DataScope.OWN,
                 description: str = "") -> Role:
     if data_scope not in DataScope.values:
-        raise ShoalError("invalid", "Unknown data scope", {"field": "data_scope", "choices": DataScope.values})
+        raise ShoalError("invalid", gettext("Unknown data scope"), {"field": "data_scope", "choices": DataScope.values})
     if not (name or "").strip() or not (code or "").strip():
-        raise ShoalError("invalid", "Role name and code are required", {"fields": ["name", "code"]})
+        raise ShoalError("invalid", gettext("Role name and code are required"), {"fields": ["name", "code"]})
     try:
         with transaction.atomic():
             role = Role.objects.create(name=name.strip(), code=code.strip(), permissions=validate_codes(permissions),
                                        data_scope=data_scope, description=description)
     except IntegrityError:
-        raise Conflict("duplicate", "A role with this name or code already exists", {"fields": ["name", "code"]})
+        raise Conflict("duplicate", gettext("A role with this name or code already exists"), {"fields": ["name", "code"]})
     log_operation(actor=actor, action="role.create", obj=role)
     return role
 
@@ -93,7 +94,7 @@ def role_update(*, actor, role: Role, data: dict) -> Role:
         role.permissions = validate_codes(data["permissions"])
     if data.get("data_scope") is not None:
         if data["data_scope"] not in DataScope.values:
-            raise ShoalError("invalid", "Unknown data scope", {"field": "data_scope", "choices": DataScope.values})
+            raise ShoalError("invalid", gettext("Unknown data scope"), {"field": "data_scope", "choices": DataScope.values})
         role.data_scope = data["data_scope"]
     for key in ("name", "code", "description"):
         if data.get(key) is not None:
@@ -102,7 +103,7 @@ def role_update(*, actor, role: Role, data: dict) -> Role:
         with transaction.atomic():
             role.save()
     except IntegrityError:
-        raise Conflict("duplicate", "A role with this name or code already exists", {"fields": ["name", "code"]})
+        raise Conflict("duplicate", gettext("A role with this name or code already exists"), {"fields": ["name", "code"]})
     log_operation(actor=actor, action="role.update", obj=role, detail={"fields": sorted(data)})
     return role
 
@@ -117,21 +118,21 @@ def _set_relations(user: User, department_ids, role_ids) -> None:
     if department_ids is not None:
         found = list(Department.objects.filter(pk__in=department_ids))
         if len(found) != len(set(department_ids)):
-            raise ShoalError("invalid", "Unknown department", {"field": "department_ids"})
+            raise ShoalError("invalid", gettext("Unknown department"), {"field": "department_ids"})
         user.departments.set(found)
     if role_ids is not None:
         found = list(Role.objects.filter(pk__in=role_ids))
         if len(found) != len(set(role_ids)):
-            raise ShoalError("invalid", "Unknown role", {"field": "role_ids"})
+            raise ShoalError("invalid", gettext("Unknown role"), {"field": "role_ids"})
         user.roles.set(found)
 
 
 def _validate_user_fields(data: dict) -> None:
     if data.get("masking_policy") is not None and data["masking_policy"] not in MaskingPolicy.values:
-        raise ShoalError("invalid", "Unknown masking policy",
+        raise ShoalError("invalid", gettext("Unknown masking policy"),
                          {"field": "masking_policy", "choices": MaskingPolicy.values})
     if data.get("gender") not in (None, "", "male", "female"):
-        raise ShoalError("invalid", "Gender must be male, female or empty", {"field": "gender"})
+        raise ShoalError("invalid", gettext("Gender must be male, female or empty"), {"field": "gender"})
 
 
 @transaction.atomic
@@ -140,9 +141,9 @@ def user_create(*, actor, username: str, password: str | None = None, department
                 **fields) -> User:
     username = (username or "").strip()
     if not username:
-        raise ShoalError("invalid", "Account is required", {"field": "username"})
+        raise ShoalError("invalid", gettext("Account is required"), {"field": "username"})
     if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("duplicate", "This account already exists", {"field": "username"})
+        raise Conflict("duplicate", gettext("This account already exists"), {"field": "username"})
     _validate_user_fields(fields)
     initial = password is None
     user = User(username=username, is_active=is_active, is_superuser=is_superuser, is_staff=True,
@@ -174,12 +175,12 @@ def user_update(*, actor, user: User, data: dict) -> User:
     if data.get("username"):
         username = data["username"].strip()
         if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
-            raise Conflict("duplicate", "This account already exists", {"field": "username"})
+            raise Conflict("duplicate", gettext("This account already exists"), {"field": "username"})
         user.username = username
     disabling = data.get("is_active") is False and user.is_active
     if data.get("is_active") is not None:
         if actor is not None and actor.pk == user.pk and data["is_active"] is False:
-            raise ShoalError("invalid", "You cannot disable yourself", {"field": "is_active"})
+            raise ShoalError("invalid", gettext("You cannot disable yourself"), {"field": "is_active"})
         user.is_active = data["is_active"]
     user.save()
     _set_relations(user, data.get("department_ids"), data.get("role_ids"))
@@ -210,14 +211,41 @@ def users_reset_password(*, actor, user_ids: Iterable[int]) -> int:
         user.must_change_password = True
     User.objects.bulk_update(users, ["password", "must_change_password"])
     _end_sessions({u.pk for u in users})
+    ApiToken.objects.filter(user__in=users).delete()
     log_operation(actor=actor, action="user.reset_password", object_type="user",
                   detail={"ids": sorted(u.pk for u in users)})
     return len(users)
 
 
+@transaction.atomic
+def user_reset_password(*, actor, user: User, password: str | None = None) -> User:
+    """Reset one user's password: to the initial password (parameter SYS_USER_DEFAULT_PASSWORD) when
+    ``password`` is None, else to ``password`` (checked by the password validators). The user must
+    change it at next login; their sessions end and their API tokens are revoked."""
+    from django.contrib.auth import password_validation
+    from django.core.exceptions import ValidationError
+
+    initial = password is None
+    if initial:
+        password = parameters.get("SYS_USER_DEFAULT_PASSWORD")
+    else:
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ShoalError("invalid", " ".join(exc.messages), {"field": "password"})
+    user.set_password(password)
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
+    _end_sessions({user.pk})
+    revoked = ApiToken.objects.filter(user=user).delete()[0]
+    log_operation(actor=actor, action="user.reset_password", obj=user,
+                  detail={"initial": initial, "tokens_revoked": revoked})
+    return user
+
+
 def user_delete(*, actor, user: User) -> None:
     if actor is not None and actor.pk == user.pk:
-        raise ShoalError("invalid", "You cannot delete yourself")
+        raise ShoalError("invalid", gettext("You cannot delete yourself"))
     log_operation(actor=actor, action="user.delete", obj=user)
     user.delete()
 
@@ -225,7 +253,7 @@ def user_delete(*, actor, user: User) -> None:
 def user_get(*, username: str) -> User:
     user = User.objects.filter(username=username).first()
     if user is None:
-        raise NotFound(f"No user {username}")
+        raise NotFound(gettext("No user %(username)s") % {"username": username})
     return user
 
 
@@ -233,9 +261,9 @@ def user_get(*, username: str) -> User:
 def application_create(*, actor, name: str, description: str = "", enabled: bool = True) -> tuple[Application, str]:
     name = (name or "").strip()
     if not name:
-        raise ShoalError("invalid", "Application name is required", {"field": "name"})
+        raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
     if Application.objects.filter(name=name).exists():
-        raise Conflict("duplicate", "An application with this name already exists", {"field": "name"})
+        raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
     app = Application(name=name, description=description, enabled=enabled, created_by=actor if actor else None)
     raw = app.set_new_key()
     app.save()
@@ -247,9 +275,9 @@ def application_update(*, actor, app: Application, data: dict) -> Application:
     if data.get("name") is not None:
         name = data["name"].strip()
         if not name:
-            raise ShoalError("invalid", "Application name is required", {"field": "name"})
+            raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
         if Application.objects.filter(name=name).exclude(pk=app.pk).exists():
-            raise Conflict("duplicate", "An application with this name already exists", {"field": "name"})
+            raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
         app.name = name
     for key in ("description", "enabled"):
         if data.get(key) is not None:
@@ -273,7 +301,7 @@ def application_delete(*, actor, app: Application) -> None:
 
 def token_issue(*, actor, user: User, name: str = "") -> str:
     if not user.is_active:
-        raise ShoalError("invalid", "The user is disabled", {"user": user.username})
+        raise ShoalError("invalid", gettext("The user is disabled"), {"user": user.username})
     token, raw = ApiToken.issue(user, name)
     log_operation(actor=actor, action="token.issue", obj=user, detail={"prefix": token.key_prefix})
     return raw

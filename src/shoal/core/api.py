@@ -33,11 +33,18 @@ class OperationLogOut(Schema):
     id: int
     actor_name: str
     action: str
+    action_label: str
     object_type: str
     object_id: str
     object_repr: str
     detail: dict
     created_at: datetime
+
+    @staticmethod
+    def resolve_action_label(obj) -> str:
+        from .oplog import action_label
+
+        return action_label(obj.action)
 
 
 class AppOut(Schema):

@@ -33,10 +33,10 @@ class Parameter:
                     raise ValueError
                 value = int(str(raw).strip())
                 if self.min_value is not None and value < self.min_value:
-                    raise ShoalError("invalid_parameter", f"{self.code} must be ≥ {self.min_value}",
+                    raise ShoalError("invalid_parameter", _("%(code)s must be ≥ %(min)s") % {"code": self.code, "min": self.min_value},
                                      {"code": self.code, "min": self.min_value})
                 if self.max_value is not None and value > self.max_value:
-                    raise ShoalError("invalid_parameter", f"{self.code} must be ≤ {self.max_value}",
+                    raise ShoalError("invalid_parameter", _("%(code)s must be ≤ %(max)s") % {"code": self.code, "max": self.max_value},
                                      {"code": self.code, "max": self.max_value})
                 return value
             if self.type == "bool":
@@ -50,17 +50,17 @@ class Parameter:
                 raise ValueError
             if self.type == "choice":
                 if raw not in self.choices:
-                    raise ShoalError("invalid_parameter", f"{self.code} must be one of {', '.join(self.choices)}",
+                    raise ShoalError("invalid_parameter", _("%(code)s must be one of %(choices)s") % {"code": self.code, "choices": ', '.join(self.choices)},
                                      {"code": self.code, "choices": list(self.choices)})
                 return raw
             if raw is None or not isinstance(raw, str | int | float):
                 raise ValueError
             value = str(raw).strip()
             if not value:
-                raise ShoalError("invalid_parameter", f"{self.code} may not be empty", {"code": self.code})
+                raise ShoalError("invalid_parameter", _("%(code)s may not be empty") % {"code": self.code}, {"code": self.code})
             return value
         except (ValueError, TypeError):
-            raise ShoalError("invalid_parameter", f"{self.code} expects a value of type {self.type}",
+            raise ShoalError("invalid_parameter", _("%(code)s expects a value of type %(type)s") % {"code": self.code, "type": self.type},
                              {"code": self.code, "expected": self.type})
 
 
@@ -113,7 +113,7 @@ def set_value(code: str, raw: Any, *, actor=None) -> Any:
     from .oplog import log_operation
 
     if code not in REGISTRY:
-        raise ShoalError("unknown_parameter", f"Unknown parameter {code}", {"code": code}, status=404)
+        raise ShoalError("unknown_parameter", _("Unknown parameter %(code)s") % {"code": code}, {"code": code}, status=404)
     value = REGISTRY[code].coerce(raw)
     old = get(code)
     ParameterValue.objects.update_or_create(code=code, defaults={"value": value})

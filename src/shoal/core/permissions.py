@@ -87,7 +87,7 @@ def validate_codes(codes) -> list[str]:
     codes = list(dict.fromkeys(codes))
     unknown = [c for c in codes if c not in known]
     if unknown:
-        raise ShoalError("unknown_permission", "Unknown permission codes", {"codes": unknown})
+        raise ShoalError("unknown_permission", _("Unknown permission codes"), {"codes": unknown})
     return sorted(codes)
 
 

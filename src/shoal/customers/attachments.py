@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
+from django.utils.translation import gettext
 
 from shoal.core import parameters
 from shoal.core.errors import ShoalError
@@ -23,9 +24,9 @@ def attachment_upload(*, actor, customer: Customer, upload) -> Attachment:
     larger than ATTACHMENT_MAX_FILE_MB."""
     limit_mb = max_mb()
     if upload is None:
-        raise ShoalError("invalid_value", "Choose a file to upload", {"field": "file"})
+        raise ShoalError("invalid_value", gettext("Choose a file to upload"), {"field": "file"})
     if upload.size > limit_mb * 1024 * 1024:
-        raise ShoalError("file_too_large", f"The file is larger than the limit of {limit_mb} MB",
+        raise ShoalError("file_too_large", gettext("The file is larger than the limit of %(limit)s MB") % {"limit": limit_mb},
                          {"field": "file", "max_mb": limit_mb, "size": upload.size}, status=413)
     name = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:255] or "file"
     attachment = Attachment(customer=customer, original_name=name, size=upload.size,

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 
@@ -42,7 +43,7 @@ _FALSE = {"0", "false", "no", "n", "off", "否", "假"}
 
 
 def _bad(field: str, expected: str, message: str | None = None) -> ShoalError:
-    return ShoalError("invalid_value", message or f"{field}: expected a value of type {expected}",
+    return ShoalError("invalid_value", message or gettext("%(field)s: expected a value of type %(expected)s") % {"field": field, "expected": expected},
                       {"field": field, "expected": expected})
 
 
@@ -56,7 +57,7 @@ def to_text(raw, field: str, limit: int = 255, expected: str = "text") -> str:
         raise _bad(field, expected)
     value = str(raw).strip()
     if len(value) > limit:
-        raise ShoalError("invalid_value", f"{field}: at most {limit} characters",
+        raise ShoalError("invalid_value", gettext("%(field)s: at most %(limit)s characters") % {"field": field, "limit": limit},
                          {"field": field, "expected": expected, "max_length": limit})
     return value
 
@@ -151,7 +152,7 @@ def to_url(raw, field: str) -> str:
     except ValidationError:
         raise _bad(field, "url", f"{field}: expected an absolute http(s) URL")
     if len(value) > 500:
-        raise ShoalError("invalid_value", f"{field}: at most 500 characters", {"field": field, "expected": "url"})
+        raise ShoalError("invalid_value", gettext("%(field)s: at most 500 characters") % {"field": field}, {"field": field, "expected": "url"})
     return value
 
 
@@ -175,7 +176,7 @@ def to_enum(raw, field: str, group_id: int | None, cache: dict) -> str:
     mapping = _enum_lookup(group_id, cache)
     code = mapping.get(str(raw).strip())
     if code is None:
-        raise ShoalError("invalid_value", f"{field}: not one of the enum's options",
+        raise ShoalError("invalid_value", gettext("%(field)s: not one of the enum's options") % {"field": field},
                          {"field": field, "expected": "enum", "choices": sorted(set(mapping.values()))})
     return code
 
@@ -228,7 +229,7 @@ def _coerce(definition: CustomField, raw, cache: dict):
         return identity.normalise_email(raw, field=field)
     if kind == FieldType.URL:
         return to_url(raw, field)
-    raise ShoalError("invalid_field", f"{field}: unknown field type {kind}", {"field": field})
+    raise ShoalError("invalid_field", gettext("%(field)s: unknown field type %(kind)s") % {"field": field, "kind": kind}, {"field": field})
 
 
 # -- whole-record cleaning -------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def clean_standard(data: dict, *, cache: dict | None = None) -> dict:
     enum_groups = cache.get(_STANDARD_GROUPS)
     for field, raw in data.items():
         if field not in STANDARD_FIELDS or field in ("created_at", "updated_at", "company"):
-            raise ShoalError("unknown_field", f"Unknown customer field {field}", {"field": field})
+            raise ShoalError("unknown_field", gettext("Unknown customer field %(field)s") % {"field": field}, {"field": field})
         if field in ("mobile", "email", "ent_user_id"):
             out[field] = None if _is_empty(raw) else _normalise_identity(field, raw, cache)
             if field == "ent_user_id" and out[field] == "":
@@ -282,12 +283,12 @@ def clean_standard(data: dict, *, cache: dict | None = None) -> dict:
         elif field == "gender":
             value = "" if _is_empty(raw) else raw
             if value not in CustomerGender.values:
-                raise ShoalError("invalid_value", "gender: expected male, female or empty",
+                raise ShoalError("invalid_value", gettext("gender: expected male, female or empty"),
                                  {"field": field, "expected": "enum", "choices": ["male", "female", ""]})
             out[field] = value
         elif field == "status":
             if raw not in CustomerStatus.values:
-                raise ShoalError("invalid_value", "status: expected one of " + ", ".join(CustomerStatus.values),
+                raise ShoalError("invalid_value", gettext("status: expected one of %(choices)s") % {"choices": ", ".join(CustomerStatus.values)},
                                  {"field": field, "expected": "enum", "choices": list(CustomerStatus.values)})
             out[field] = raw
         elif field == "birthday":
@@ -307,7 +308,7 @@ def clean_standard(data: dict, *, cache: dict | None = None) -> dict:
                 if exists is None:
                     exists = cache[("company", pk)] = Company.objects.filter(pk=pk).exists()
                 if not exists:
-                    raise ShoalError("invalid_value", "company_id: no such company", {"field": field})
+                    raise ShoalError("invalid_value", gettext("company_id: no such company"), {"field": field})
                 out[field] = pk
         else:
             value = "" if _is_empty(raw) else to_text(raw, field, TEXT_LIMITS.get(field, 255))
@@ -334,7 +335,7 @@ def clean_attributes(raw: dict, *, existing: dict | None, creating: bool,
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ShoalError("invalid_value", "attributes: expected an object", {"field": "attributes",
+        raise ShoalError("invalid_value", gettext("attributes: expected an object"), {"field": "attributes",
                                                                              "expected": "object"})
     definitions = enabled_definitions() if definitions is None else definitions
     result = dict(existing or {})
@@ -342,7 +343,7 @@ def clean_attributes(raw: dict, *, existing: dict | None, creating: bool,
     for key, value in raw.items():
         definition = definitions.get(key)
         if definition is None:
-            raise ShoalError("unknown_field", f"Unknown custom field {key}", {"field": key})
+            raise ShoalError("unknown_field", gettext("Unknown custom field %(key)s") % {"key": key}, {"field": key})
         cleaned = coerce_custom_value(definition, value, cache=cache)
         if cleaned is None:
             result.pop(key, None)
@@ -354,7 +355,7 @@ def clean_attributes(raw: dict, *, existing: dict | None, creating: bool,
                 result[key] = coerce_custom_value(definition, definition.default, cache=cache)
     for key, definition in definitions.items():
         if definition.required and result.get(key) is None and (creating or key in raw):
-            raise ShoalError("required", f"{key} ({definition.label}) is required",
+            raise ShoalError("required", gettext("%(key)s (%(label)s) is required") % {"key": key, "label": definition.label},
                              {"field": key, "expected": definition.type})
     return result
 
@@ -377,8 +378,8 @@ def clean_customer_data(data: dict, *, existing_attributes: dict | None = None, 
 def validate_key(key: str) -> str:
     key = (key or "").strip()
     if not KEY_RE.match(key):
-        raise ShoalError("invalid_key", "Key must start with a letter and use a-z, 0-9 and _ (at most 63)",
+        raise ShoalError("invalid_key", gettext("Key must start with a letter and use a-z, 0-9 and _ (at most 63)"),
                          {"field": "key"})
     if key in RESERVED_KEYS:
-        raise ShoalError("key_clash", f"{key} is a standard customer field", {"field": "key", "key": key})
+        raise ShoalError("key_clash", gettext("%(key)s is a standard customer field") % {"key": key}, {"field": "key", "key": key})
     return key

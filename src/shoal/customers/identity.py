@@ -11,6 +11,7 @@ import re
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+from django.utils.translation import gettext
 
 from shoal.core import parameters
 from shoal.core.errors import ShoalError
@@ -26,7 +27,7 @@ def default_region() -> str:
 
 def _parse_phone(raw, field: str, region: str | None):
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ShoalError("invalid_phone", f"{field}: expected a phone number",
+        raise ShoalError("invalid_phone", gettext("%(field)s: expected a phone number") % {"field": field},
                          {"field": field, "expected": "phone"})
     text = str(raw).strip()
     if text.startswith("00"):
@@ -34,7 +35,7 @@ def _parse_phone(raw, field: str, region: str | None):
     try:
         return phonenumbers.parse(text, region or default_region())
     except phonenumbers.NumberParseException:
-        raise ShoalError("invalid_phone", f"{field}: not a phone number", {"field": field, "expected": "phone"})
+        raise ShoalError("invalid_phone", gettext("%(field)s: not a phone number") % {"field": field}, {"field": field, "expected": "phone"})
 
 
 _CN_MOBILE_SPELLING = re.compile(r"(\+86|0086|86)?(1[0-9]{10})")  # ASCII digits only; others: the full parse
@@ -72,7 +73,7 @@ def normalise_mobile(raw, *, field: str = "mobile", region: str | None = None) -
 def _normalise_mobile_full(raw, *, field: str = "mobile", region: str | None = None) -> str:
     number = _parse_phone(raw, field, region)
     if not phonenumbers.is_valid_number(number):
-        raise ShoalError("invalid_phone", f"{field}: not a valid phone number", {"field": field, "expected": "phone"})
+        raise ShoalError("invalid_phone", gettext("%(field)s: not a valid phone number") % {"field": field}, {"field": field, "expected": "phone"})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -80,28 +81,28 @@ def normalise_phone(raw, *, field: str = "phone", region: str | None = None) -> 
     """A possible phone number in E.164 (looser than mobile: any possible number)."""
     number = _parse_phone(raw, field, region)
     if not phonenumbers.is_possible_number(number):
-        raise ShoalError("invalid_phone", f"{field}: not a phone number", {"field": field, "expected": "phone"})
+        raise ShoalError("invalid_phone", gettext("%(field)s: not a phone number") % {"field": field}, {"field": field, "expected": "phone"})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_email(raw, *, field: str = "email") -> str:
     if not isinstance(raw, str):
-        raise ShoalError("invalid_email", f"{field}: expected an email address", {"field": field, "expected": "email"})
+        raise ShoalError("invalid_email", gettext("%(field)s: expected an email address") % {"field": field}, {"field": field, "expected": "email"})
     value = raw.strip().lower()
     try:
         _email_validator(value)
     except ValidationError:
-        raise ShoalError("invalid_email", f"{field}: not a valid email address",
+        raise ShoalError("invalid_email", gettext("%(field)s: not a valid email address") % {"field": field},
                          {"field": field, "expected": "email"})
     return value
 
 
 def normalise_ent_user_id(raw, *, field: str = "ent_user_id") -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ShoalError("invalid", f"{field}: expected a string", {"field": field, "expected": "string"})
+        raise ShoalError("invalid", gettext("%(field)s: expected a string") % {"field": field}, {"field": field, "expected": "string"})
     value = str(raw).strip()
     if len(value) > 128:
-        raise ShoalError("invalid", f"{field}: at most 128 characters", {"field": field})
+        raise ShoalError("invalid", gettext("%(field)s: at most 128 characters") % {"field": field}, {"field": field})
     return value
 
 

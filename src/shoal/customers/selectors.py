@@ -4,6 +4,7 @@ actor's data scope; a customer outside it is "not found"."""
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 
 from shoal.accounts.models import DataScope, Department, User
 from shoal.core.errors import NotFound
@@ -46,10 +47,10 @@ def customer_get(*, actor, pk) -> Customer:
     try:
         pk = int(pk)
     except (TypeError, ValueError):
-        raise NotFound("Customer not found")
+        raise NotFound(gettext("Customer not found"))
     customer = customer_queryset(actor=actor).select_related("company").filter(pk=pk).first()
     if customer is None:
-        raise NotFound("Customer not found")
+        raise NotFound(gettext("Customer not found"))
     return customer
 
 

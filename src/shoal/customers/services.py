@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.base import ModelState
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shoal.core import parameters
 from shoal.core.db import copy_rows
@@ -90,13 +91,13 @@ def _check_unique(values: dict, *, exclude_pk: int | None = None) -> None:
     for row in qs.values(*UNIQUE_FIELDS)[:5]:
         for f, v in present.items():
             if row[f] == v:
-                raise Conflict("duplicate_value", f"Another customer already has this {f}", {"field": f})
+                raise Conflict("duplicate_value", gettext("Another customer already has this %(f)s") % {"f": f}, {"field": f})
 
 
 def _require_identity(values: dict) -> None:
     if not identity_values(values):
         fields = list(identity_fields())
-        raise ShoalError("identity_required", "At least one identity field is needed: " + ", ".join(fields),
+        raise ShoalError("identity_required", gettext("At least one identity field is needed: %(fields)s") % {"fields": ", ".join(fields)},
                          {"fields": fields})
 
 
@@ -111,7 +112,7 @@ def customer_create(*, actor, data: dict, definitions: dict | None = None, log: 
             _entry(customer, TimelineKind.CREATED, actor=actor).save()
             _place_for_creator(customer, actor)
     except IntegrityError:
-        raise Conflict("duplicate_value", "Another customer already has one of these identity values",
+        raise Conflict("duplicate_value", gettext("Another customer already has one of these identity values"),
                        {"fields": [f for f in UNIQUE_FIELDS if cleaned.get(f)]})
     if log:
         log_operation(actor=actor if _is_user(actor) else _actor_name(actor), action="customer.create",
@@ -200,7 +201,7 @@ def customer_update(*, actor, customer: Customer, data: dict, definitions: dict 
             customer.save(update_fields=update_fields)
             TimelineEntry.objects.bulk_create(entries)
     except IntegrityError:
-        raise Conflict("duplicate_value", "Another customer already has one of these identity values",
+        raise Conflict("duplicate_value", gettext("Another customer already has one of these identity values"),
                        {"fields": [f for f in UNIQUE_FIELDS if f in changed]})
     if log:
         log_operation(actor=actor if _is_user(actor) else _actor_name(actor), action="customer.update",
@@ -230,12 +231,12 @@ def _match(values: dict) -> tuple[list[tuple[str, int]], dict[int, Customer]]:
 
 
 def _identity_conflict(found: list[tuple[str, int]]) -> Conflict:
-    return Conflict("identity_conflict", "The identity values belong to different customers",
+    return Conflict("identity_conflict", gettext("The identity values belong to different customers"),
                     {"customer_ids": sorted({pk for _, pk in found}), "fields": {f: pk for f, pk in found}})
 
 
 def _out_of_scope(found_fields) -> Conflict:
-    return Conflict("identity_out_of_scope", "These identity values belong to a customer outside your data scope",
+    return Conflict("identity_out_of_scope", gettext("These identity values belong to a customer outside your data scope"),
                     {"fields": sorted(set(found_fields))})
 
 
@@ -549,7 +550,7 @@ class _BatchIdentify:
     # -- the rules of customer_identify, customer_create and customer_update, in memory
     def identify(self, index: int, item) -> tuple[Customer, bool, list[str]]:
         if not isinstance(item, dict):
-            raise ShoalError("invalid_value", "Each item must be an object", {})
+            raise ShoalError("invalid_value", gettext("Each item must be an object"), {})
         data = dict(item)
         standard = self.unique[index]
         if isinstance(standard, ShoalError):
@@ -581,7 +582,7 @@ class _BatchIdentify:
             self.flush()
             _check_unique(values, exclude_pk=None if exclude is None else exclude.pk)
         f = held[0][0]
-        raise Conflict("duplicate_value", f"Another customer already has this {f}", {"field": f})
+        raise Conflict("duplicate_value", gettext("Another customer already has this %(f)s") % {"f": f}, {"field": f})
 
     def _create(self, data: dict) -> Customer:
         cleaned = F.clean_customer_data(data, creating=True, definitions=self.definitions, cache=self.cache)
@@ -690,7 +691,7 @@ def _identify_item_by_item(actor, items: list, definitions: dict) -> list[dict]:
     for item in items:
         try:
             if not isinstance(item, dict):
-                raise ShoalError("invalid_value", "Each item must be an object", {})
+                raise ShoalError("invalid_value", gettext("Each item must be an object"), {})
             with transaction.atomic():
                 res = customer_identify(actor=actor, data=item, definitions=definitions, log=False)
             results.append({"id": res.customer.pk, "created": res.created, "changed": res.changed})
@@ -706,7 +707,7 @@ def customer_identify_batch(*, actor, items: list[dict]) -> list[dict]:
     after the other (an item sees what earlier items of the batch created or changed), but the batch
     is matched, checked and written set-based in one transaction."""
     if len(items) > BATCH_LIMIT:
-        raise ShoalError("too_many", f"At most {BATCH_LIMIT} customers per batch",
+        raise ShoalError("too_many", gettext("At most %(limit)s customers per batch") % {"limit": BATCH_LIMIT},
                          {"max": BATCH_LIMIT, "count": len(items)})
     with parameters.cached():
         definitions = F.enabled_definitions()
@@ -738,7 +739,7 @@ MERGE_FIELDS = ("name", "mobile", "phone", "email", "ent_user_id", "gender", "bi
 def customer_merge(*, actor, keep: Customer, other: Customer) -> Customer:
     """Merge ``other`` into ``keep``: fill keep's empty fields, move relations, delete ``other``."""
     if keep.pk == other.pk:
-        raise ShoalError("invalid", "A customer cannot be merged into itself", {"ids": [keep.pk]})
+        raise ShoalError("invalid", gettext("A customer cannot be merged into itself"), {"ids": [keep.pk]})
     keep = Customer.objects.select_for_update().get(pk=keep.pk)
     other = Customer.objects.select_for_update().get(pk=other.pk)
     taken = [f for f in MERGE_FIELDS if getattr(keep, f) in (None, "") and getattr(other, f) not in (None, "")]
@@ -777,7 +778,7 @@ def customer_merge(*, actor, keep: Customer, other: Customer) -> Customer:
 def customers_set_status(*, actor, customer_ids: list[int], status: str) -> int:
     """Ban / enable (data kept). Returns how many customers changed."""
     if status not in CustomerStatus.values:
-        raise ShoalError("invalid_value", "Unknown status", {"field": "status", "choices": CustomerStatus.values})
+        raise ShoalError("invalid_value", gettext("Unknown status"), {"field": "status", "choices": CustomerStatus.values})
     rows = list(Customer.objects.filter(pk__in=customer_ids).exclude(status=status).only("pk", "status"))
     if not rows:
         return 0
@@ -818,21 +819,21 @@ def _generate_key(kind: str) -> str:
 
 def _check_definition(definition: CustomField) -> None:
     if definition.type not in FieldType.values:
-        raise ShoalError("invalid_value", "Unknown field type", {"field": "type", "choices": FieldType.values})
+        raise ShoalError("invalid_value", gettext("Unknown field type"), {"field": "type", "choices": FieldType.values})
     if not (definition.label or "").strip():
-        raise ShoalError("invalid_value", "Label is required", {"field": "label"})
+        raise ShoalError("invalid_value", gettext("Label is required"), {"field": "label"})
     is_enum = definition.type in (FieldType.ENUM, FieldType.MULTI_ENUM)
     if is_enum and definition.enum_group_id is None:
-        raise ShoalError("invalid_value", "An enum field needs an enum group", {"field": "enum_group_id"})
+        raise ShoalError("invalid_value", gettext("An enum field needs an enum group"), {"field": "enum_group_id"})
     if not is_enum:
         definition.enum_group_id = None
     if definition.enum_group_id is not None and not EnumGroup.objects.filter(pk=definition.enum_group_id).exists():
-        raise ShoalError("invalid_value", "No such enum group", {"field": "enum_group_id"})
+        raise ShoalError("invalid_value", gettext("No such enum group"), {"field": "enum_group_id"})
     if definition.default is not None:
         try:
             definition.default = F.coerce_custom_value(definition, definition.default)
         except ShoalError as exc:
-            raise ShoalError("invalid_value", f"default: {exc.message}",
+            raise ShoalError("invalid_value", gettext("default: %(message)s") % {"message": exc.message},
                              {"field": "default", "expected": definition.type})
 
 
@@ -840,7 +841,7 @@ def custom_field_create(*, actor, label: str, type: str, key: str | None = None,
                         **attrs) -> CustomField:
     key = F.validate_key(key) if key else _generate_key(type)
     if CustomField.objects.filter(key=key).exists():
-        raise Conflict("duplicate", "A custom field with this key exists", {"field": "key", "key": key})
+        raise Conflict("duplicate", gettext("A custom field with this key exists"), {"field": "key", "key": key})
     definition = CustomField(key=key, label=(label or "").strip(), type=type, enum_group_id=enum_group_id,
                              **{k: v for k, v in attrs.items() if k in FIELD_ATTRS and v is not None})
     _check_definition(definition)
@@ -848,7 +849,7 @@ def custom_field_create(*, actor, label: str, type: str, key: str | None = None,
         with transaction.atomic():
             definition.save()
     except IntegrityError:
-        raise Conflict("duplicate", "A custom field with this key exists", {"field": "key", "key": key})
+        raise Conflict("duplicate", gettext("A custom field with this key exists"), {"field": "key", "key": key})
     indexes.sync_field_index(definition)
     log_operation(actor=actor, action="custom_field.create", obj=definition)
     return definition
@@ -885,7 +886,8 @@ def plan_conversion(definition: CustomField) -> dict[int, Any]:
             updates[pk] = new
     if failing:
         raise ShoalError("type_change_refused",
-                         f"{len(failing)} customers have values of {key} that do not convert to {definition.type}",
+                         gettext("%(count)d customers have values of %(key)s that do not convert to %(type)s")
+                         % {"count": len(failing), "key": key, "type": definition.type},
                          {"field": key, "expected": definition.type, "failing_count": len(failing),
                           "failing_customer_ids": failing[:100]})
     return updates
@@ -910,7 +912,7 @@ def _convert_values(definition: CustomField) -> None:
 @transaction.atomic
 def custom_field_update(*, actor, definition: CustomField, data: dict) -> CustomField:
     if "key" in data and data["key"] not in (None, definition.key):
-        raise ShoalError("key_immutable", "The key of a custom field cannot change", {"field": "key"})
+        raise ShoalError("key_immutable", gettext("The key of a custom field cannot change"), {"field": "key"})
     old_type, old_group = definition.type, definition.enum_group_id
     if data.get("type") is not None:
         definition.type = data["type"]
@@ -970,12 +972,12 @@ def _item_fields(data: dict) -> dict:
     if "code" in data and data["code"] is not None:
         code = str(data["code"]).strip()
         if not code or len(code) > 64:
-            raise ShoalError("invalid_value", "Item code is required (at most 64 characters)", {"field": "code"})
+            raise ShoalError("invalid_value", gettext("Item code is required (at most 64 characters)"), {"field": "code"})
         out["code"] = code
     if "label" in data and data["label"] is not None:
         label = str(data["label"]).strip()
         if not label:
-            raise ShoalError("invalid_value", "Item label is required", {"field": "label"})
+            raise ShoalError("invalid_value", gettext("Item label is required"), {"field": "label"})
         out["label"] = label
     for attr in ("order", "enabled"):
         if data.get(attr) is not None:
@@ -988,9 +990,9 @@ def enum_group_create(*, actor, code: str, name: str, description: str = "",
                       items: list[dict] | None = None) -> EnumGroup:
     code = (code or "").strip()
     if not code or not (name or "").strip():
-        raise ShoalError("invalid_value", "Code and name are required", {"fields": ["code", "name"]})
+        raise ShoalError("invalid_value", gettext("Code and name are required"), {"fields": ["code", "name"]})
     if EnumGroup.objects.filter(code=code).exists():
-        raise Conflict("duplicate", "An enum with this code exists", {"field": "code"})
+        raise Conflict("duplicate", gettext("An enum with this code exists"), {"field": "code"})
     group = EnumGroup.objects.create(code=code, name=name.strip(), description=description or "")
     for i, item in enumerate(items or []):
         enum_item_create(actor=None, group=group, data={"order": i, **item}, log=False)
@@ -1001,9 +1003,9 @@ def enum_group_create(*, actor, code: str, name: str, description: str = "",
 def enum_group_update(*, actor, group: EnumGroup, data: dict) -> EnumGroup:
     if data.get("code") not in (None, group.code):
         if CustomField.objects.filter(enum_group=group).exists() or group.code in F.STANDARD_ENUMS.values():
-            raise Conflict("in_use", "The code of an enum in use cannot change", {"field": "code"})
+            raise Conflict("in_use", gettext("The code of an enum in use cannot change"), {"field": "code"})
         if EnumGroup.objects.filter(code=data["code"]).exclude(pk=group.pk).exists():
-            raise Conflict("duplicate", "An enum with this code exists", {"field": "code"})
+            raise Conflict("duplicate", gettext("An enum with this code exists"), {"field": "code"})
         group.code = data["code"].strip()
     for attr in ("name", "description"):
         if data.get(attr) is not None:
@@ -1017,11 +1019,11 @@ def enum_group_update(*, actor, group: EnumGroup, data: dict) -> EnumGroup:
 def enum_group_delete(*, actor, group: EnumGroup) -> None:
     fields = list(CustomField.objects.filter(enum_group=group).values_list("key", flat=True))
     if fields:
-        raise Conflict("in_use", "Custom fields use this enum", {"fields": fields})
+        raise Conflict("in_use", gettext("Custom fields use this enum"), {"fields": fields})
     for item in group.items.all():
         used = enum_item_usage(item, limit=10)
         if used:
-            raise Conflict("in_use", f"Customers use the item {item.code}", {"item": item.code, "customer_ids": used})
+            raise Conflict("in_use", gettext("Customers use the item %(code)s") % {"code": item.code}, {"item": item.code, "customer_ids": used})
     log_operation(actor=actor, action="enum.delete", obj=group)
     group.delete()
 
@@ -1029,9 +1031,9 @@ def enum_group_delete(*, actor, group: EnumGroup) -> None:
 def enum_item_create(*, actor, group: EnumGroup, data: dict, log: bool = True) -> EnumItem:
     values = _item_fields(data)
     if "code" not in values or "label" not in values:
-        raise ShoalError("invalid_value", "Item code and label are required", {"fields": ["code", "label"]})
+        raise ShoalError("invalid_value", gettext("Item code and label are required"), {"fields": ["code", "label"]})
     if EnumItem.objects.filter(group=group, code=values["code"]).exists():
-        raise Conflict("duplicate", f"The enum already has an item {values['code']}", {"field": "code"})
+        raise Conflict("duplicate", gettext("The enum already has an item %(code)s") % {"code": values['code']}, {"field": "code"})
     item = EnumItem.objects.create(group=group, **values)
     if log:
         log_operation(actor=actor, action="enum.item.create", obj=item, detail={"group": group.code})
@@ -1044,10 +1046,10 @@ def enum_item_update(*, actor, item: EnumItem, data: dict) -> EnumItem:
     if values.get("code", item.code) != item.code:
         used = enum_item_usage(item)
         if used:
-            raise Conflict("in_use", "Customers use this item; its code cannot change",
+            raise Conflict("in_use", gettext("Customers use this item; its code cannot change"),
                            {"item": item.code, "customer_ids": used})
         if EnumItem.objects.filter(group_id=item.group_id, code=values["code"]).exclude(pk=item.pk).exists():
-            raise Conflict("duplicate", "The enum already has an item with this code", {"field": "code"})
+            raise Conflict("duplicate", gettext("The enum already has an item with this code"), {"field": "code"})
     for k, v in values.items():
         setattr(item, k, v)
     item.save()
@@ -1059,7 +1061,7 @@ def enum_item_update(*, actor, item: EnumItem, data: dict) -> EnumItem:
 def enum_item_delete(*, actor, item: EnumItem) -> None:
     used = enum_item_usage(item)
     if used:
-        raise Conflict("in_use", f"Customers use the item {item.code}; disable it instead",
+        raise Conflict("in_use", gettext("Customers use the item %(code)s; disable it instead") % {"code": item.code},
                        {"item": item.code, "customer_ids": used})
     log_operation(actor=actor, action="enum.item.delete", obj=item)
     item.delete()
@@ -1073,7 +1075,7 @@ def _clean_company(data: dict, *, creating: bool) -> dict:
     out = {}
     for k, v in data.items():
         if k not in COMPANY_FIELDS:
-            raise ShoalError("unknown_field", f"Unknown company field {k}", {"field": k})
+            raise ShoalError("unknown_field", gettext("Unknown company field %(k)s") % {"k": k}, {"field": k})
         if v is None:
             continue
         if k == "website":
@@ -1085,7 +1087,7 @@ def _clean_company(data: dict, *, creating: bool) -> dict:
         else:
             out[k] = F.to_text(v, k, 200 if k == "name" else 255)
     if (creating or "name" in out) and not out.get("name"):
-        raise ShoalError("invalid_value", "Company name is required", {"field": "name"})
+        raise ShoalError("invalid_value", gettext("Company name is required"), {"field": "name"})
     return out
 
 

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
@@ -49,13 +50,17 @@ class JobRunInline(TabularInline):
 class ScheduledJobAdmin(ShoalModelAdmin):
     menu = "system.schedules"
     form = ScheduledJobForm
-    list_display = ("name", "description", "cron", "enabled", "last_run_at", "last_status", "next_run_at")
+    list_display = ("name", "job_description", "cron", "enabled", "last_run_at", "last_status", "next_run_at")
     list_filter = ("enabled", "last_status")
     search_fields = ("name", "description")
-    readonly_fields = ("name", "description", "next_run_at", "last_run_at", "last_status")
-    fields = ("name", "description", "cron", "enabled", "next_run_at", "last_run_at", "last_status")
+    readonly_fields = ("name", "job_description", "next_run_at", "last_run_at", "last_status")
+    fields = ("name", "job_description", "cron", "enabled", "next_run_at", "last_run_at", "last_status")
     inlines = [JobRunInline]
     actions = ["run_selected_now"]
+
+    @display(description=_("description"))
+    def job_description(self, obj):
+        return gettext(obj.description) if obj.description else ""
     actions_detail = ["run_now"]
     actions_row = ["run_now"]
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.utils.translation import gettext
 from ninja import Router, Schema
 
 from shoal.core.auth import require
@@ -21,6 +22,10 @@ class JobOut(Schema):
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_status: str
+
+    @staticmethod
+    def resolve_description(obj) -> str:
+        return gettext(obj.description) if obj.description else ""
 
 
 class JobPatch(Schema):

@@ -8,6 +8,7 @@ import time
 import traceback
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 
@@ -28,7 +29,7 @@ def execute_run(run_id: int) -> JobRun | None:
     started = time.monotonic()
     try:
         if spec is None:
-            raise ShoalError("unknown_job", f"The job {run.job.name} is not registered")
+            raise ShoalError("unknown_job", gettext("The job %(name)s is not registered") % {"name": run.job.name})
         result = spec.func()
         run.status, run.result, run.error = RunStatus.SUCCEEDED, _jsonable(result), ""
     except Exception as exc:  # the job's error is recorded; the worker goes on

@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from .registry import register_job
 
 
 @register_job("system.prune_job_history", cron="15 3 * * *",
-              description="Delete job runs and finished task results older than 30 days")
+              description=gettext_noop("Delete job runs and finished task results older than 30 days"))
 def prune_job_history():
     from django_tasks_db.models import DBTaskResult
 
@@ -20,7 +21,7 @@ def prune_job_history():
     return {"job_runs_deleted": runs, "task_results_deleted": results}
 
 
-@register_job("system.clear_expired_sessions", cron="0 4 * * *", description="Remove expired login sessions")
+@register_job("system.clear_expired_sessions", cron="0 4 * * *", description=gettext_noop("Remove expired login sessions"))
 def clear_expired_sessions():
     from django.contrib.sessions.models import Session
 

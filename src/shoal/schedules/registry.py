@@ -1,4 +1,6 @@
-"""Apps register jobs by name: ``@register_job("tags.auto_tag", cron="30 5 * * *")``."""
+"""Apps register jobs by name: ``@register_job("tags.auto_tag", cron="30 5 * * *")``.
+
+A description is English, marked with ``gettext_noop``: it is stored as is and shown translated."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from croniter import croniter
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.oplog import log_operation
@@ -29,8 +30,8 @@ logger = logging.getLogger("shoal.scheduler")
 def validate_cron(expr: str) -> str:
     expr = " ".join((expr or "").split())
     if len(expr.split(" ")) != 5 or not croniter.is_valid(expr):
-        raise ShoalError("invalid_cron", "A cron expression has five fields: minute hour day month weekday "
-                         "(e.g. '30 5 * * *')", {"field": "cron", "value": expr})
+        raise ShoalError("invalid_cron", gettext("A cron expression has five fields: minute hour day month weekday "
+                                                 "(e.g. '30 5 * * *')"), {"field": "cron", "value": expr})
     return expr
 
 
@@ -120,14 +121,14 @@ def job_get(name: str) -> ScheduledJob:
     sync_registry()
     job = ScheduledJob.objects.filter(name=name).first()
     if job is None:
-        raise NotFound(f"No job named {name}", {"name": name, "known": sorted(JOBS)})
+        raise NotFound(gettext("No job named %(name)s") % {"name": name}, {"name": name, "known": sorted(JOBS)})
     return job
 
 
 def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun:
     """Queue a run for the worker now (the 立即执行 button)."""
     if job.name not in JOBS:
-        raise ShoalError("unknown_job", f"The job {job.name} is not registered in this version", {"name": job.name})
+        raise ShoalError("unknown_job", gettext("The job %(name)s is not registered in this version") % {"name": job.name}, {"name": job.name})
     with transaction.atomic():
         run = JobRun.objects.create(job=job, trigger=trigger)
         ScheduledJob.objects.filter(pk=job.pk).update(last_status=RunStatus.QUEUED)
@@ -139,7 +140,7 @@ def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun
 def run_inline(*, job: ScheduledJob, actor=None) -> JobRun:
     """Run a job in this process (``shoal jobs run NAME``) and record it like any other run."""
     if job.name not in JOBS:
-        raise ShoalError("unknown_job", f"The job {job.name} is not registered in this version", {"name": job.name})
+        raise ShoalError("unknown_job", gettext("The job %(name)s is not registered in this version") % {"name": job.name}, {"name": job.name})
     run = JobRun.objects.create(job=job, trigger="cli")
     log_operation(actor=actor, action="job.run_now", obj=job, detail={"trigger": "cli"})
     return execute_run(run.pk)

@@ -7,6 +7,8 @@ Unbalanced parentheses give an error naming the row (1-based).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from shoal.core.errors import ShoalError
 
 # The operators in the order the page offers them: the most used first (equals, not equals, one of…),
@@ -36,17 +38,17 @@ def _count(parens, char: str, row: int) -> int:
         return parens
     if isinstance(parens, str) and set(parens) <= {char}:
         return len(parens)
-    raise ShoalError("invalid_rows", f"row {row}: parentheses must be written as {char!r} characters",
+    raise ShoalError("invalid_rows", gettext("row %(row)s: parentheses must be written as %(char)r characters") % {"row": row, "char": char},
                      {"row": row})
 
 
 def rows_to_tree(rows: list[dict]) -> dict:
     if not isinstance(rows, list) or not rows:
-        raise ShoalError("invalid_rows", "add at least one condition row", {})
+        raise ShoalError("invalid_rows", gettext("add at least one condition row"), {})
     tokens: list = []
     for i, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
-            raise ShoalError("invalid_rows", f"row {i}: expected an object", {"row": i})
+            raise ShoalError("invalid_rows", gettext("row %(i)s: expected an object") % {"i": i}, {"row": i})
         tokens += [("(", i)] * _count(row.get("lparen"), "(", i)
         leaf = {"field": row.get("field"), "op": row.get("op")}
         if row.get("op") not in ("is_empty", "is_not_empty"):
@@ -56,13 +58,13 @@ def rows_to_tree(rows: list[dict]) -> dict:
         if i < len(rows):
             logic = str(row.get("logic") or "and").lower()
             if logic not in ("and", "or"):
-                raise ShoalError("invalid_rows", f"row {i}: AND or OR", {"row": i})
+                raise ShoalError("invalid_rows", gettext("row %(i)s: AND or OR") % {"i": i}, {"row": i})
             tokens.append((logic, i))
     parser = _Parser(tokens)
     tree = parser.expr()
     if parser.pos != len(tokens):
         _, row = tokens[parser.pos]
-        raise ShoalError("invalid_rows", f"row {row}: a ')' closes nothing", {"row": row})
+        raise ShoalError("invalid_rows", gettext("row %(row)s: a ')' closes nothing") % {"row": row}, {"row": row})
     return tree
 
 
@@ -93,10 +95,10 @@ class _Parser:
             self.pos += 1
             inner = self.expr()
             if self.peek() != ")":
-                raise ShoalError("invalid_rows", f"row {row}: a '(' is never closed", {"row": row})
+                raise ShoalError("invalid_rows", gettext("row %(row)s: a '(' is never closed") % {"row": row}, {"row": row})
             self.pos += 1
             return inner
         if isinstance(token, dict):
             self.pos += 1
             return token
-        raise ShoalError("invalid_rows", f"row {row}: a condition is missing here", {"row": row})
+        raise ShoalError("invalid_rows", gettext("row %(row)s: a condition is missing here") % {"row": row}, {"row": row})

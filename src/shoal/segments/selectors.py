@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 from shoal.customers.jsonkeys import plain_key_paths
@@ -19,7 +20,7 @@ from .tree import parse
 def validate(*, query=None, sql: str | None = None, catalog=None) -> None:
     catalog = catalog if catalog is not None else field_catalog()
     if query is None and not sql:
-        raise ShoalError("invalid_condition", "Give a condition tree (query) or custom SQL (sql)")
+        raise ShoalError("invalid_condition", gettext("Give a condition tree (query) or custom SQL (sql)"))
     if query is not None:
         parse(query, catalog)
     if sql:
@@ -40,7 +41,7 @@ def order_by(sort: list[dict] | None, catalog) -> list:
     ordering = []
     for i, item in enumerate(sort or []):
         if not isinstance(item, dict) or item.get("field") not in catalog or item.get("dir", "asc") not in ("asc", "desc"):
-            raise ShoalError("invalid_sort", f"sort[{i}]: give a known field and dir asc or desc",
+            raise ShoalError("invalid_sort", gettext("sort[%(i)s]: give a known field and dir asc or desc") % {"i": i},
                              {"path": f"$.sort[{i}]"})
         spec = catalog[item["field"]]
         expr = F(spec.column) if not spec.is_json else F(f"attributes__{spec.key}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from shoal.core.errors import Conflict, NotFound, PermissionDenied, ShoalError
 from shoal.core.oplog import log_operation
@@ -12,7 +13,7 @@ from .selectors import validate
 
 def _check(name, query, sql):
     if not (name or "").strip():
-        raise ShoalError("invalid", "A saved query needs a name", {"field": "name"})
+        raise ShoalError("invalid", gettext("A saved query needs a name"), {"field": "name"})
     validate(query=query, sql=sql)
 
 
@@ -37,7 +38,7 @@ def saved_query_create(*, actor, name: str, query=None, sql: str = "", sort=None
             saved = SavedQuery.objects.create(name=name.strip(), owner=actor, query=query, rows=rows, sql=sql or "",
                                               sort=sort or [], shared=shared)
     except IntegrityError:
-        raise Conflict("duplicate", "You already have a saved query with this name", {"field": "name"})
+        raise Conflict("duplicate", gettext("You already have a saved query with this name"), {"field": "name"})
     log_operation(actor=actor, action="saved_query.create", obj=saved)
     return saved
 
@@ -45,9 +46,9 @@ def saved_query_create(*, actor, name: str, query=None, sql: str = "", sort=None
 def saved_query_get(*, actor, pk: int, for_write: bool = False) -> SavedQuery:
     saved = SavedQuery.objects.filter(pk=pk).first()
     if saved is None or (saved.owner_id != actor.pk and not saved.shared):
-        raise NotFound("Saved query not found")
+        raise NotFound(gettext("Saved query not found"))
     if for_write and saved.owner_id != actor.pk:
-        raise PermissionDenied("Only its owner may change a saved query")
+        raise PermissionDenied(gettext("Only its owner may change a saved query"))
     return saved
 
 
@@ -65,7 +66,7 @@ def saved_query_update(*, actor, saved: SavedQuery, data: dict) -> SavedQuery:
         with transaction.atomic():
             saved.save()
     except IntegrityError:
-        raise Conflict("duplicate", "You already have a saved query with this name", {"field": "name"})
+        raise Conflict("duplicate", gettext("You already have a saved query with this name"), {"field": "name"})
     log_operation(actor=actor, action="saved_query.update", obj=saved)
     return saved
 

@@ -4,7 +4,7 @@ import secrets
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from shoal.accounts import services
+from shoal.accounts import firstrun, services
 from shoal.accounts.models import User
 
 DEMO_CUSTOMERS = 2_000  # demo customers loaded on an empty database
@@ -18,6 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_demo, **options):
         empty = not User.objects.exists()
+        generated = None
         if not User.objects.filter(is_superuser=True).exists():
             password = os.environ.get("SHOAL_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             services.user_create(actor=None, username="admin", password=password, is_superuser=True,
@@ -25,8 +26,11 @@ class Command(BaseCommand):
             if os.environ.get("SHOAL_ADMIN_PASSWORD"):
                 self.stdout.write(self.style.SUCCESS("Created the administrator 'admin' (password from SHOAL_ADMIN_PASSWORD)."))
             else:
-                self.stdout.write(self.style.WARNING(
-                    f"\n  Created the administrator.  username: admin   password: {password}\n"
-                    "  (shown only this once; change it after logging in)\n"))
+                generated = password
+                firstrun.keep_password(password)
         if empty and not no_demo:
             call_command("demo", customers=DEMO_CUSTOMERS, stdout=self.stdout)
+        if generated:  # last, not in the middle of the demo output
+            self.stdout.write(self.style.WARNING(
+                "\n  Created the administrator 'admin'; its generated password is shown when `shoal run`"
+                " is up\n  (or read it once from SHOAL_DATA_DIR/initial_admin_password).\n"))

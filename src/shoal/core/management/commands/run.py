@@ -3,8 +3,23 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 from django.core.management.base import BaseCommand
+
+
+def wait_until_up(host: str, port: int, *, timeout: float = 60, alive=lambda: True) -> bool:
+    """Poll /healthz until the web server answers (or it died, or the time is up)."""
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://[{url_host}]:{port}/healthz" if ":" in url_host else f"http://{url_host}:{port}/healthz"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
 
 
 class Command(BaseCommand):
@@ -31,6 +46,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         code = 0
         try:
+            if wait_until_up(host, port, alive=lambda: not stopping and procs["web"].poll() is None):
+                from shoal.accounts.firstrun import login_banner
+
+                time.sleep(1)  # let the servers' start-up lines (and that request's access line) go first
+                self.stdout.write(login_banner(host=host, port=port))
+                self.stdout.flush()
             while not stopping:
                 for name, proc in procs.items():
                     if proc.poll() is not None:
