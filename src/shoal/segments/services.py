@@ -4,19 +4,25 @@ from django.db import IntegrityError, transaction
 
 from shoal.core.errors import Conflict, NotFound, PermissionDenied, ShoalError
 from shoal.core.oplog import log_operation
+from shoal.customers.masking import masked_field_keys
 
+from .catalog import field_catalog
+from .masked import check_sort
 from .models import SavedQuery
 from .selectors import validate
 
 
-def _check(name, query, sql):
+def _check(name, query, sql, *, actor, sort=None):
     if not (name or "").strip():
         raise ShoalError("invalid", "A saved query needs a name", {"field": "name"})
-    validate(query=query, sql=sql)
+    catalog = field_catalog()
+    masked = masked_field_keys(viewer=actor)
+    validate(query=query, sql=sql, catalog=catalog, masked=masked)
+    check_sort(sort, masked, catalog=catalog)
 
 
 def saved_query_create(*, actor, name: str, query=None, sql: str = "", sort=None, shared: bool = False) -> SavedQuery:
-    _check(name, query, sql)
+    _check(name, query, sql, actor=actor, sort=sort)
     try:
         with transaction.atomic():
             saved = SavedQuery.objects.create(name=name.strip(), owner=actor, query=query, sql=sql or "",
@@ -41,7 +47,7 @@ def saved_query_update(*, actor, saved: SavedQuery, data: dict) -> SavedQuery:
         if key in data:
             setattr(saved, key, data[key] if data[key] is not None or key == "query" else getattr(saved, key))
     saved.sql = saved.sql or ""
-    _check(saved.name, saved.query, saved.sql)
+    _check(saved.name, saved.query, saved.sql, actor=actor, sort=saved.sort)
     try:
         with transaction.atomic():
             saved.save()
