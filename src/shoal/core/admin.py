@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from .admin_mixins import ShoalModelAdmin
 from .models import OperationLog
+from .oplog import operation_log_queryset
 from .site import site
 
 
@@ -13,3 +14,6 @@ class OperationLogAdmin(ShoalModelAdmin):
     list_filter = ("action", "object_type", "created_at")
     search_fields = ("actor_name", "object_repr", "object_id")
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return operation_log_queryset(actor=request.user)

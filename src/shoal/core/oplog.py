@@ -1,8 +1,30 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db.models import Q, QuerySet
+
 from .models import OperationLog
+
+# object type → the ids (as text, a queryset for a subquery) of the objects of that type a reader may
+# see, or None when the reader sees them all. Apps register the types that have a data scope.
+_SCOPED_TYPES: dict[str, Callable[[Any], QuerySet | None]] = {}
+
+
+def register_scoped_object_type(object_type: str, visible_ids: Callable[[Any], QuerySet | None]) -> None:
+    _SCOPED_TYPES[object_type] = visible_ids
+
+
+def operation_log_queryset(*, actor) -> QuerySet[OperationLog]:
+    """The entries ``actor`` may read: an entry about an object of a scoped type (a customer) only
+    when that object is within the actor's data scope. Set-based: one subquery per scoped type."""
+    qs = OperationLog.objects.all()
+    for object_type, visible_ids in _SCOPED_TYPES.items():
+        ids = visible_ids(actor)
+        if ids is not None:
+            qs = qs.filter(~Q(object_type=object_type) | Q(object_id__in=ids))
+    return qs
 
 
 def log_operation(*, actor, action: str, obj=None, object_type: str = "", object_id: Any = "",

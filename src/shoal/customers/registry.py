@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from shoal.core.oplog import register_scoped_object_type
 from shoal.core.parameters import Parameter, register
 from shoal.core.permissions import CRUD, Menu, register_menu
 
@@ -23,3 +24,20 @@ IDENTITY_FIELDS = register(Parameter(
 
 register_menu(Menu("system.identity", _("Identity fields"), "system", ("view", "edit"),
                    "admin:customer_identity", "fingerprint"))
+
+
+def _visible_customer_ids(actor):
+    """Operation log entries about a customer: shown only within the reader's data scope (None: all)."""
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    from shoal.accounts.models import DataScope, User
+
+    from .selectors import customer_queryset
+
+    if actor is None or (isinstance(actor, User) and actor.is_active and actor.data_scope() == DataScope.ALL):
+        return None
+    return customer_queryset(actor=actor).order_by().annotate(text_id=Cast("pk", CharField())).values("text_id")
+
+
+register_scoped_object_type("customer", _visible_customer_ids)
