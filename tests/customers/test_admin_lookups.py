@@ -146,3 +146,10 @@ def test_every_shoal_admin_list_refuses_regex_filters(client, people, url, param
     response = client.get(url, params)
     assert response.status_code == 302 and response["Location"] == url
     assert ["regular expression" in str(m) for m in get_messages(response.wsgi_request)] == [True]
+
+
+def test_filters_through_relations_are_refused_with_a_message_not_a_bare_400(client, people):
+    client.force_login(people["clear"])
+    response, shown = _refused(client, {"contacts__phone__startswith": "1", "status__exact": "active"})
+    assert response["Location"] == LIST + "?status__exact=active"
+    assert shown == ["Filtering by contacts__phone__startswith is not allowed."]

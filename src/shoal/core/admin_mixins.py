@@ -105,8 +105,16 @@ class ShoalModelAdmin(ModelAdmin):
         """Refused filters and sorts never reach the database: the list is shown without them, with a
         message saying why."""
         skip = {*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG}
-        refused = {key: reason for key in request.GET if key not in skip
-                   and (reason := self.lookup_refusal(request, key))}
+        refused = {}
+        for key, values in request.GET.lists():
+            if key in skip:
+                continue
+            reason = self.lookup_refusal(request, key)
+            if reason is None and not all(super(ShoalModelAdmin, self).lookup_allowed(key, v, request)
+                                          for v in values):
+                reason = _("Filtering by %(field)s is not allowed.") % {"field": key}
+            if reason is not None:
+                refused[key] = reason
         if (reason := self._order_refusal(request)) is not None:
             refused[ORDER_VAR] = reason
         if not refused:
