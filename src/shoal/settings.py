@@ -141,6 +141,7 @@ LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
+FORMAT_MODULE_PATH = ["shoal.formats"]  # one date/number style in both languages
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -182,7 +183,7 @@ UNFOLD = {
     "SHOW_HISTORY": False,
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_LANGUAGES": True,
-    "DASHBOARD_CALLBACK": "shoal.core.views.workbench_callback",
+    "DASHBOARD_CALLBACK": "shoal.core.workbench.workbench_callback",
     "STYLES": [lambda request: static("shoal/shoal.css")],
     "LANGUAGES": {"action": reverse_lazy("language")},
     "ACCOUNT": {

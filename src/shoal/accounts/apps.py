@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and permissions")
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from . import registry, signals  # noqa: F401  (menus, pages, cards; signal receivers)

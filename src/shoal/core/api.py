@@ -6,7 +6,7 @@ from typing import Any
 from ninja import Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
-from shoal.api import app_key_auth, require
+from shoal.core.auth import app_key_auth, require
 
 from . import parameters
 from .oplog import operation_log_queryset

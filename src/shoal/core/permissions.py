@@ -34,6 +34,7 @@ class Menu:
     url_name: str | None = None
     icon: str = "circle"
     view_permission: str | None = None  # a page that is reached with another menu's permission
+    order: int = 100  # place in its section (menus are registered by several apps, in app order)
 
     def permission_codes(self) -> list[str]:
         return [f"{self.code}.{a}" for a in self.actions]
@@ -69,7 +70,9 @@ def register_menu(menu: Menu) -> Menu:
     if menu.code in MENUS:
         return MENUS[menu.code]
     MENUS[menu.code] = menu
-    SECTIONS[menu.section].menus.append(menu)
+    menus = SECTIONS[menu.section].menus
+    menus.append(menu)
+    menus.sort(key=lambda m: m.order)
     return menu
 
 
@@ -111,22 +114,8 @@ def permission_tree(granted: set[str] | None = None) -> list[dict]:
 
 CRUD = ("view", "create", "edit", "delete")
 
-# Menus of the foundation. Customer menus are registered now so roles can be set up before the
-# customer issues fill them in.
-register_menu(Menu("customers.customers", _("Customer profiles"), "customers",
-                   CRUD + ("import", "export", "assign", "tag"), "admin:customers_customer_changelist", "person"))
-register_menu(Menu("system.departments", _("Departments"), "system", CRUD,
-                   "admin:accounts_department_changelist", "account_tree"))
-register_menu(Menu("system.users", _("Users"), "system", CRUD + ("reset_password",),
-                   "admin:accounts_user_changelist", "group"))
-register_menu(Menu("system.roles", _("Roles"), "system", CRUD, "admin:accounts_role_changelist", "badge"))
-register_menu(Menu("system.applications", _("Applications"), "system", CRUD,
-                   "admin:accounts_application_changelist", "apps"))
+# Core's own menus; every app registers its menus in its ``registry.py``.
 register_menu(Menu("system.parameters", _("Parameters"), "system", ("view", "edit"),
-                   "admin:parameters", "tune"))
-register_menu(Menu("system.schedules", _("Scheduled jobs"), "system", ("view", "edit", "run"),
-                   "admin:schedules_scheduledjob_changelist", "schedule"))
-register_menu(Menu("system.login_log", _("Login log"), "system", ("view",),
-                   "admin:accounts_loginlog_changelist", "login"))
+                   "admin:parameters", "tune", order=50))
 register_menu(Menu("system.operation_log", _("Operation log"), "system", ("view",),
-                   "admin:core_operationlog_changelist", "history"))
+                   "admin:core_operationlog_changelist", "history", order=80))

@@ -41,6 +41,7 @@ class ShoalAdminSite(UnfoldAdminSite):
     def __init__(self, name="admin"):
         super().__init__(name)
         self.login_form = ShoalLoginForm
+        self._pages: list[tuple[str, object, str]] = []
 
     def has_permission(self, request):
         user = request.user
@@ -59,22 +60,14 @@ class ShoalAdminSite(UnfoldAdminSite):
             extra_context=context,
         )(request)
 
-    def extra_urls(self):
-        from shoal.accounts import views as account_views
-        from shoal.core import views as core_views
-        from shoal.customers import views as customer_views
-        from shoal.segments import views as segment_views
+    def register_page(self, route: str, view, name: str) -> None:
+        """Add a page of an app under the shell (login required; the view checks its permission)."""
+        if all(n != name for _r, _v, n in self._pages):
+            self._pages.append((route, view, name))
 
-        return [
-            path("query/", self.admin_view(segment_views.query_page), name="segment_query"),
-            path("system/identity/", self.admin_view(customer_views.identity_settings), name="customer_identity"),
-            path("system/parameters/", self.admin_view(core_views.parameters_page), name="parameters"),
-            path("system/my-permissions/", self.admin_view(account_views.my_permissions),
-                 name="my_permissions"),
-            path("system/my-tokens/", self.admin_view(account_views.my_tokens), name="my_tokens"),
-            path("system/users/<int:user_id>/permissions/", self.admin_view(account_views.user_permissions),
-                 name="user_permissions"),
-        ]
+    def extra_urls(self):
+        return [path(route, self.admin_view(view), name=name) for route, view, name in self._pages]
 
 
 site = ShoalAdminSite(name="admin")
+

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from . import parameters
 from .errors import ShoalError
+from .site import site
 
 
 def healthz(request):
@@ -23,31 +24,8 @@ def healthz(request):
 
 
 def page(request, template, context):
-    from .site import site
-
     request.current_app = site.name
     return TemplateResponse(request, template, {**site.each_context(request), **context})
-
-
-def workbench_callback(request, context):
-    from shoal.accounts.models import DataScope, Department, LoginLog, User
-    from shoal.schedules.models import ScheduledJob
-
-    user = request.user
-    cards = [
-        {"title": _("My roles"), "value": ", ".join(user.roles.values_list("name", flat=True)) or "—"},
-        {"title": _("My departments"), "value": ", ".join(str(d) for d in user.departments.all()) or "—"},
-        {"title": _("Data scope"), "value": DataScope(user.data_scope()).label},
-    ]
-    if user.has_shoal_perm("system.users.view"):
-        cards.append({"title": _("Enabled users"), "value": User.objects.filter(is_active=True).count()})
-        cards.append({"title": _("Departments"), "value": Department.objects.count()})
-    if user.has_shoal_perm("system.login_log.view"):
-        cards.append({"title": _("Failed logins (all time)"), "value": LoginLog.objects.filter(success=False).count()})
-    if user.has_shoal_perm("system.schedules.view"):
-        cards.append({"title": _("Enabled scheduled jobs"), "value": ScheduledJob.objects.filter(enabled=True).count()})
-    context.update({"cards": cards, "last_login": user.last_login})
-    return context
 
 
 def parameters_page(request):

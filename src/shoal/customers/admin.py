@@ -5,6 +5,8 @@ Customer rows come from the scoped selector; every shown value passes through th
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -31,6 +33,7 @@ from shoal.core.errors import ShoalError
 from shoal.core.site import site
 
 from . import columns as C
+from . import display as D
 from . import fields as F
 from . import masking, selectors, services, tabs, views
 from .models import (
@@ -100,6 +103,8 @@ def _initial_custom(definition: CustomField, value):
             return F.to_datetime(value, definition.key)
         except ShoalError:
             return None
+    if definition.type == FieldType.MONEY and isinstance(value, int | float):
+        return Decimal(str(value)).quantize(Decimal("0.01"))  # 919007.50, as the pages show it
     return value
 
 
@@ -110,6 +115,7 @@ class CustomerForm(forms.ModelForm):
 
     definitions: dict[str, CustomField] = {}  # every enabled field (the services validate against them)
     form_keys: tuple[str, ...] | None = None  # the fields of the edit form (UI template); None: all
+    masked: dict[str, str] = {}  # sensitive custom keys → type, when the viewer sees this customer masked
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,9 +123,31 @@ class CustomerForm(forms.ModelForm):
         for key, definition in self.form_definitions().items():
             self.fields[CF_PREFIX + key] = custom_form_field(definition)
             if self.instance.pk:
-                self.fields[CF_PREFIX + key].initial = _initial_custom(definition, attrs.get(key))
+                initial = _initial_custom(definition, attrs.get(key))
+                if key in self.masked and initial:
+                    # shown masked; posted back unchanged it is not a change (see service_data)
+                    initial = masking.mask_customer({"attributes": {key: initial}}, viewer=None, customer=None,
+                                                    sensitive=self.masked, decided=True)["attributes"][key]
+                self.fields[CF_PREFIX + key].initial = initial
             elif definition.default is not None:
                 self.fields[CF_PREFIX + key].initial = _initial_custom(definition, definition.default)
+        for name in F.STANDARD_ENUMS:
+            if name in self.fields:
+                self.fields[name] = self._standard_enum_field(name)
+
+    def _standard_enum_field(self, name: str) -> forms.Field:
+        """Source, customer type, lifecycle stage: a select of the enum group's items (free text while
+        the group has none). A stored code no longer offered stays selectable, so saving keeps it."""
+        field = self.fields[name]
+        items = list(EnumItem.objects.filter(group__code=F.STANDARD_ENUMS[name], enabled=True)
+                     .order_by("order", "id").values_list("code", "label"))
+        if not items:
+            return field
+        current = getattr(self.instance, name, "") if self.instance.pk else ""
+        if current and current not in {code for code, _label in items}:
+            items.append((current, current))
+        return forms.ChoiceField(choices=[("", "—"), *items], required=False, label=field.label,
+                                 help_text=field.help_text, widget=UnfoldAdminSelectWidget)
 
     def form_definitions(self) -> dict[str, CustomField]:
         if self.form_keys is None:
@@ -127,9 +155,13 @@ class CustomerForm(forms.ModelForm):
         return {k: d for k, d in self.definitions.items() if k in self.form_keys}
 
     def service_data(self) -> dict:
+        """The values to write. Editing, only the fields the user changed: an unchanged form writes
+        nothing (no rounded datetimes, no timeline entries), and a masked value sent back as it was
+        shown never replaces the real one."""
         data = {}
+        changed = set(self.changed_data) if self.instance.pk else None
         for name in STANDARD_FORM_FIELDS:
-            if name not in self.cleaned_data:
+            if name not in self.cleaned_data or (changed is not None and name not in changed):
                 continue
             value = self.cleaned_data[name]
             if name == "company":
@@ -138,6 +170,8 @@ class CustomerForm(forms.ModelForm):
                 data[name] = value
         attrs = {}
         for key in self.form_definitions():
+            if changed is not None and CF_PREFIX + key not in changed:
+                continue
             if CF_PREFIX + key in self.cleaned_data:
                 value = self.cleaned_data[CF_PREFIX + key]
                 attrs[key] = None if value in ("", [], None) else value
@@ -184,7 +218,11 @@ class CustomerChangeList(ChangeList):
         viewer = request.user
         mask = masking.should_mask(viewer=viewer, customer=None, context="list")
         sensitive = masking.sensitive_custom_fields() if mask else {}
+        labels = D.standard_enum_labels()
+        definitions = C.custom_list_fields()
+        custom_labels = D.custom_enum_labels(definitions)
         for obj in self.result_list:
+            obj._labels, obj._custom_labels = labels, custom_labels
             obj._shown = masking.mask_customer(selectors.customer_dict(obj), viewer=viewer, customer=obj,
                                                context="list", sensitive=sensitive, decided=mask)
 
@@ -267,12 +305,17 @@ class TimelineInline(CustomerInlinePerms, TabularInline):
         # the masking decision for this customer, used by shown_old / shown_new
         self._mask_for = {obj.pk if obj else None: masking.should_mask(viewer=request.user, customer=obj,
                                                                          context="detail")}
+        self._definitions = None  # read again for this page (see _shown)
         return super().get_formset(request, obj, **kwargs)
 
     def _shown(self, obj, attr):
         mask = getattr(self, "_mask_for", {}).get(obj.customer_id, True)
         entry = masking.mask_timeline([{"field": obj.field, "old": obj.old, "new": obj.new}], mask=mask)[0]
-        value = entry[attr]
+        definitions = getattr(self, "_definitions", None)
+        if definitions is None:
+            definitions = self._definitions = {d.key: d for d in CustomField.objects.all()}
+            self._labels = (D.custom_enum_labels(definitions.values()), D.standard_enum_labels())
+        value = views._timeline_value(obj.field, entry[attr], definitions, *self._labels)
         return "-" if value in (None, "") else value
 
     @display(description=_("old value"))
@@ -304,6 +347,9 @@ class CustomerAdmin(ShoalModelAdmin):
     actions = ["ban_customers", "enable_customers", "delete_selected"]
     actions_detail = ["open_detail_page"]
     ordering = ("-created_at", "-id")
+
+    class Media:
+        css = {"all": ("customers/customers.css",)}  # list cells: one line, long text cut with an ellipsis
 
     # pages of our own: detail, attachments, list columns
     def get_urls(self):
@@ -367,7 +413,8 @@ class CustomerAdmin(ShoalModelAdmin):
         return super().changelist_view(request, extra_context)
 
     STANDARD_COLUMN_DISPLAY = {"id": "id_link", "name": "name_link", "mobile": "shown_mobile",
-                               "phone": "shown_phone", "email": "shown_email"}
+                               "phone": "shown_phone", "email": "shown_email", "source": "source_label",
+                               "customer_type": "customer_type_label", "lifecycle_stage": "lifecycle_stage_label"}
 
     def get_list_display(self, request):
         """The columns the user chose (columns.user_columns), in their order."""
@@ -390,8 +437,27 @@ class CustomerAdmin(ShoalModelAdmin):
 
     @display(description=_("name"), ordering="name")
     def name_link(self, obj):
-        return format_html('<a class="text-primary-600" href="{}">{}</a>', views.detail_url(obj.pk),
-                           obj.name or f"#{obj.pk}")
+        name = obj.name or f"#{obj.pk}"
+        return format_html('<a class="text-primary-600 shoal-cell" href="{}" title="{}">{}</a>',
+                           views.detail_url(obj.pk), name, name)
+
+    def _label(self, obj, name: str):
+        labels = getattr(obj, "_labels", None)
+        if labels is None:
+            labels = obj._labels = D.standard_enum_labels()
+        return D.standard_value(name, getattr(obj, name), labels) or "-"
+
+    @display(description=_("source"), ordering="source")
+    def source_label(self, obj):
+        return self._label(obj, "source")
+
+    @display(description=_("customer type"), ordering="customer_type")
+    def customer_type_label(self, obj):
+        return self._label(obj, "customer_type")
+
+    @display(description=_("lifecycle stage"), ordering="lifecycle_stage")
+    def lifecycle_stage_label(self, obj):
+        return self._label(obj, "lifecycle_stage")
 
     @staticmethod
     def _custom_column(definition: CustomField):
@@ -399,10 +465,15 @@ class CustomerAdmin(ShoalModelAdmin):
 
         def column(obj):
             shown = getattr(obj, "_shown", None) or {"attributes": obj.attributes or {}}
-            value = shown["attributes"].get(key)
-            if isinstance(value, list):
-                return ", ".join(str(v) for v in value)
-            return "-" if value is None else value
+            labels = getattr(obj, "_custom_labels", None)
+            if labels is None:
+                labels = obj._custom_labels = D.custom_enum_labels([definition])
+            value = D.custom_value(definition, shown["attributes"].get(key), labels)
+            if value is None:
+                return "-"
+            if definition.type in (FieldType.MONEY, FieldType.DECIMAL, FieldType.INTEGER):
+                return format_html('<span class="shoal-number">{}</span>', value)
+            return format_html('<span class="shoal-cell" title="{}">{}</span>', value, value)
 
         column.short_description = definition.label
         column.__name__ = f"cf_{key}"
@@ -421,7 +492,8 @@ class CustomerAdmin(ShoalModelAdmin):
 
     @display(description=_("email"))
     def shown_email(self, obj):
-        return self._shown(obj).get("email") or "-"
+        email = self._shown(obj).get("email")
+        return format_html('<span class="shoal-cell" title="{}">{}</span>', email, email) if email else "-"
 
     @display(description=_("phone"))
     def shown_phone(self, obj):
@@ -437,7 +509,8 @@ class CustomerAdmin(ShoalModelAdmin):
         # the model fields only; custom fields are added by CustomerForm from the definitions
         kwargs["fields"] = [f for f in STANDARD_FORM_FIELDS if f not in hidden]
         form = super().get_form(request, obj, change=change, **kwargs)
-        return type("CustomerFormFor", (form,), {"definitions": definitions,
+        masked = masking.sensitive_custom_fields() if hidden else {}
+        return type("CustomerFormFor", (form,), {"definitions": definitions, "masked": masked,
                                                  "form_keys": form_field_keys(definitions)})
 
     def get_fieldsets(self, request, obj=None):

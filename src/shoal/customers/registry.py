@@ -7,15 +7,21 @@ from django.utils.translation import gettext_lazy as _
 from shoal.core.oplog import register_scoped_object_type
 from shoal.core.parameters import Parameter, register
 from shoal.core.permissions import CRUD, Menu, register_menu
+from shoal.core.site import site
 
+from . import views
+
+register_menu(Menu("customers.customers", _("Customer profiles"), "customers",
+                   CRUD + ("import", "export", "assign", "tag"), "admin:customers_customer_changelist", "person",
+                   order=10))
 register_menu(Menu("customers.companies", _("Companies"), "customers", CRUD,
-                   "admin:customers_company_changelist", "domain"))
+                   "admin:customers_company_changelist", "domain", order=20))
 register_menu(Menu("system.fields", _("Custom fields"), "system", CRUD,
-                   "admin:customers_customfield_changelist", "view_column"))
+                   "admin:customers_customfield_changelist", "view_column", order=90))
 register_menu(Menu("system.enums", _("Enums"), "system", CRUD,
-                   "admin:customers_enumgroup_changelist", "list"))
+                   "admin:customers_enumgroup_changelist", "list", order=100))
 register_menu(Menu("system.detail_tabs", _("Customer detail tabs"), "system", CRUD,
-                   "admin:customers_detailtab_changelist", "tab"))
+                   "admin:customers_detailtab_changelist", "tab", order=110))
 
 IDENTITY_FIELDS = register(Parameter(
     "CUSTOMER_IDENTITY_FIELDS", _("Customer identity fields"), "str", "mobile,email,ent_user_id",
@@ -23,7 +29,8 @@ IDENTITY_FIELDS = register(Parameter(
     help=_("Comma-separated fields that identify a customer, chosen from mobile, email, ent_user_id.")))
 
 register_menu(Menu("system.identity", _("Identity fields"), "system", ("view", "edit"),
-                   "admin:customer_identity", "fingerprint"))
+                   "admin:customer_identity", "fingerprint", order=120))
+site.register_page("system/identity/", views.identity_settings, "customer_identity")
 
 
 def _visible_customer_ids(actor):

@@ -21,15 +21,13 @@ from shoal.core.views import page
 
 from . import attachments as A
 from . import columns as C
+from . import display as D
+from . import fields as F
 from . import masking, selectors, tabs
 from .models import (
     Attachment,
     Customer,
-    CustomerGender,
-    CustomerStatus,
     CustomField,
-    EnumItem,
-    FieldType,
     TimelineKind,
 )
 
@@ -67,40 +65,8 @@ def detail_url(pk) -> str:
 
 
 # -- display helpers ---------------------------------------------------------------------------------
-def _enum_labels(definitions) -> dict[int, dict[str, str]]:
-    group_ids = {d.enum_group_id for d in definitions if d.enum_group_id}
-    labels: dict[int, dict[str, str]] = {}
-    for group_id, code, label in EnumItem.objects.filter(group_id__in=group_ids).values_list("group_id", "code",
-                                                                                            "label"):
-        labels.setdefault(group_id, {})[code] = label
-    return labels
-
-
-def display_value(definition: CustomField | None, value, enum_labels: dict | None = None):
-    """A stored custom value as shown on a page (enum codes → labels, booleans → Yes/No)."""
-    if value is None or value == "" or value == []:
-        return None
-    if definition is not None:
-        labels = (enum_labels or {}).get(definition.enum_group_id, {})
-        if definition.type == FieldType.BOOLEAN:
-            return _("Yes") if value else _("No")
-        if definition.type == FieldType.ENUM:
-            return labels.get(value, value)
-        if definition.type == FieldType.MULTI_ENUM and isinstance(value, list):
-            return ", ".join(str(labels.get(v, v)) for v in value)
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return value
-
-
-def _standard_display(name: str, value):
-    if value in (None, ""):
-        return None
-    if name == "gender":
-        return CustomerGender(value).label if value in CustomerGender.values else value
-    if name == "status":
-        return CustomerStatus(value).label if value in CustomerStatus.values else value
-    return value
+_enum_labels = D.custom_enum_labels
+display_value = D.custom_value  # a stored custom value as shown on a page
 
 
 def _field_label(name: str, definitions: dict[str, CustomField]) -> str:
@@ -126,6 +92,15 @@ def _metrics(attributes: dict, definitions: dict[str, CustomField], enum_labels)
     return out
 
 
+def _timeline_value(name, value, definitions, enum_labels, standard_labels):
+    """An old/new value of a timeline entry as shown (the entry keeps what was stored)."""
+    if name in definitions:
+        return D.custom_value(definitions[name], value, enum_labels)
+    if name in F.STANDARD_FIELDS:
+        return D.standard_value(name, value, standard_labels)
+    return display_value(None, value)
+
+
 # -- the detail page ---------------------------------------------------------------------------------
 def customer_detail(request, pk):
     _require(request, "view")
@@ -140,7 +115,8 @@ def customer_detail(request, pk):
     enum_labels = _enum_labels(enabled)
     attrs = shown.get("attributes") or {}
 
-    basic = [{"name": n, "label": _field_label(n, {}), "value": _standard_display(n, shown.get(n))}
+    standard_labels = D.standard_enum_labels()
+    basic = [{"name": n, "label": _field_label(n, {}), "value": D.standard_value(n, shown.get(n), standard_labels)}
              for n in BASIC_FIELDS]
     other = [{"key": d.key, "label": d.label, "type": d.type,
               "value": display_value(d, attrs.get(d.key), enum_labels)}
@@ -152,11 +128,10 @@ def customer_detail(request, pk):
     more_timeline = len(entries) > TIMELINE_LIMIT
     timeline = []
     for e in masking.mask_timeline(entries[:TIMELINE_LIMIT], mask=mask, sensitive=sensitive):
-        definition = all_definitions.get(e["field"])
         timeline.append({**e, "kind_label": kinds.get(e["kind"], e["kind"]),
                          "field_label": _field_label(e["field"], all_definitions) if e["field"] else "",
-                         "old": display_value(definition, e["old"], enum_labels),
-                         "new": display_value(definition, e["new"], enum_labels)})
+                         "old": _timeline_value(e["field"], e["old"], all_definitions, enum_labels, standard_labels),
+                         "new": _timeline_value(e["field"], e["new"], all_definitions, enum_labels, standard_labels)})
 
     company = customer.company
     company_customers = []
@@ -171,7 +146,7 @@ def customer_detail(request, pk):
         "customer": customer,
         "shown": shown,
         "masked": bool(shown.get("masked")),
-        "status_label": _standard_display("status", customer.status),
+        "status_label": D.standard_value("status", customer.status, standard_labels),
         "basic": basic,
         "metrics": _metrics(attrs, all_definitions, enum_labels),
         "other": other,

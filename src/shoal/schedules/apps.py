@@ -8,4 +8,4 @@ class SchedulesConfig(AppConfig):
     verbose_name = _("Scheduled jobs")
 
     def ready(self):
-        from . import jobs  # noqa: F401  (registers the built-in jobs)
+        from . import jobs, menus  # noqa: F401  (the built-in jobs; menus and cards)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from datetime import datetime
 
 from croniter import croniter
@@ -19,8 +18,10 @@ from django.utils import timezone
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.oplog import log_operation
 
+from .execution import execute_run
 from .models import JobRun, RunStatus, ScheduledJob
 from .registry import JOBS
+from .tasks import run_job
 
 logger = logging.getLogger("shoal.scheduler")
 
@@ -112,8 +113,6 @@ def run_scheduler(*, interval: float = 5.0, max_ticks: int | None = None, stop=N
 
 
 def enqueue_run(run_id: int) -> None:
-    from .tasks import run_job
-
     run_job.enqueue(run_id)
 
 
@@ -134,31 +133,6 @@ def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun
         ScheduledJob.objects.filter(pk=job.pk).update(last_status=RunStatus.QUEUED)
         transaction.on_commit(lambda: enqueue_run(run.pk))
     log_operation(actor=actor, action="job.run_now", obj=job)
-    return run
-
-
-def execute_run(run_id: int) -> JobRun | None:
-    """Run a queued JobRun once. Safe to call twice or from two workers: only one claims it."""
-    if JobRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=timezone.now()) != 1:
-        return None
-    run = JobRun.objects.select_related("job").get(pk=run_id)
-    ScheduledJob.objects.filter(pk=run.job_id).update(last_status=RunStatus.RUNNING)
-    spec = JOBS.get(run.job.name)
-    started = time.monotonic()
-    try:
-        if spec is None:
-            raise ShoalError("unknown_job", f"The job {run.job.name} is not registered")
-        result = spec.func()
-        run.status, run.result, run.error = RunStatus.SUCCEEDED, _jsonable(result), ""
-    except Exception as exc:  # the job's error is recorded; the worker goes on
-        logger.exception("job %s failed", run.job.name)
-        run.status = RunStatus.FAILED
-        run.error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"[:20000]
-    run.finished_at = timezone.now()
-    run.duration_ms = int((time.monotonic() - started) * 1000)
-    run.save(update_fields=["status", "result", "error", "finished_at", "duration_ms"])
-    ScheduledJob.objects.filter(pk=run.job_id).update(last_run_at=run.started_at, last_status=run.status)
     return run
 
 
@@ -183,13 +157,3 @@ def job_update(*, actor, job: ScheduledJob, cron: str | None = None, enabled: bo
     job.save(update_fields=[*fields, "next_run_at", "updated_at"])
     log_operation(actor=actor, action="job.update", obj=job, detail={"cron": job.cron, "enabled": job.enabled})
     return job
-
-
-def _jsonable(value):
-    import json
-
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return repr(value)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 from ninja import Router, Schema
 from pydantic import Field
 
-from shoal.api import require
+from shoal.core.auth import require
 from shoal.customers import masking
 from shoal.customers import selectors as customer_selectors
 from shoal.customers.api import CustomerOut
@@ -14,7 +14,7 @@ from shoal.customers.api import CustomerOut
 from . import services
 from .catalog import OPERATORS, field_catalog
 from .masked import EXACT_OPS
-from .rows import rows_to_tree
+from .rows import ordered_operators, rows_to_tree
 from .selectors import saved_query_list, segment_page, segment_queryset, validate
 from .sql import guarded
 
@@ -70,6 +70,7 @@ class SavedQueryOut(Schema):
     name: str
     owner: str
     query: dict | None
+    rows: list[dict] | None = Field(None, description="the page's condition rows, when saved from them")
     sql: str
     sort: list[Any]
     shared: bool
@@ -80,6 +81,8 @@ class SavedQueryOut(Schema):
 class SavedQueryIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     query: dict | None = None
+    rows: list[dict] | None = Field(None, max_length=200,
+                                    description="condition rows (the page's form); the query is made from them")
     sql: str = Field("", max_length=4000)
     sort: list[SortItem] = Field(default_factory=list, max_length=5)
     shared: bool = False
@@ -88,6 +91,7 @@ class SavedQueryIn(Schema):
 class SavedQueryPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     query: dict | None = None
+    rows: list[dict] | None = Field(None, max_length=200)
     sql: str | None = Field(None, max_length=4000)
     sort: list[SortItem] | None = None
     shared: bool | None = None
@@ -164,7 +168,7 @@ def segment_fields(request, filter_only: bool = False):
             continue
         operators = OPERATORS[spec.type] & EXACT_OPS if spec.key in masked else OPERATORS[spec.type]
         out.append({"key": spec.key, "label": spec.label, "type": spec.type,
-                    "operators": sorted(operators), "choices": list(spec.choices),
+                    "operators": ordered_operators(operators), "choices": list(spec.choices),
                     "custom": spec.is_json})
     return out
 
@@ -177,7 +181,7 @@ def list_saved_queries(request):
 
 
 def _saved_out(saved, user):
-    return {**{f: getattr(saved, f) for f in ("id", "name", "query", "sql", "sort", "shared", "updated_at")},
+    return {**{f: getattr(saved, f) for f in ("id", "name", "query", "rows", "sql", "sort", "shared", "updated_at")},
             "owner": saved.owner.username, "mine": saved.owner_id == user.pk}
 
 

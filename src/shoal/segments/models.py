@@ -10,6 +10,7 @@ class SavedQuery(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_queries",
                               verbose_name=_("owner"))
     query = models.JSONField(_("condition tree"), null=True, blank=True)
+    rows = models.JSONField(_("condition rows"), null=True, blank=True)  # as written on the page, to reload
     sql = models.TextField(_("custom SQL"), blank=True)
     sort = models.JSONField(_("sort"), default=list, blank=True)
     shared = models.BooleanField(_("shared"), default=False)

@@ -9,6 +9,25 @@ from __future__ import annotations
 
 from shoal.core.errors import ShoalError
 
+# The operators in the order the page offers them: the most used first (equals, not equals, one of…),
+# not alphabetically.
+OPERATOR_ORDER = ("eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "gt", "gte",
+                  "lt", "lte", "between", "within_last_days", "older_than_days", "is_empty", "is_not_empty")
+ROW_KEYS = ("lparen", "field", "op", "value", "rparen", "logic")
+
+
+def ordered_operators(operators) -> list[str]:
+    """``operators`` in :data:`OPERATOR_ORDER` (any unknown to it last, alphabetically)."""
+    known = [op for op in OPERATOR_ORDER if op in operators]
+    return known + sorted(set(operators) - set(OPERATOR_ORDER))
+
+
+def clean_rows(rows: list[dict]) -> list[dict]:
+    """The rows as kept with a saved query (to reload them as they were written, parentheses
+    included): only the row keys; :func:`rows_to_tree` checks them."""
+    rows_to_tree(rows)
+    return [{k: row[k] for k in ROW_KEYS if k in row} for row in rows]
+
 
 def _count(parens, char: str, row: int) -> int:
     if parens in (None, ""):

@@ -9,6 +9,7 @@ from shoal.customers.masking import masked_field_keys
 from .catalog import field_catalog
 from .masked import check_sort
 from .models import SavedQuery
+from .rows import clean_rows, rows_to_tree
 from .selectors import validate
 
 
@@ -21,11 +22,25 @@ def _check(name, query, sql, *, actor, sort=None):
     check_sort(sort, masked, catalog=catalog)
 
 
-def saved_query_create(*, actor, name: str, query=None, sql: str = "", sort=None, shared: bool = False) -> SavedQuery:
+def _from_rows(rows, query):
+    """(rows, query): with rows, the query is the tree they make; a different query given with them is refused."""
+    if rows is None:
+        return None, query
+    rows = clean_rows(rows)
+    tree = rows_to_tree(rows)
+    if query is not None and query != tree:
+        raise ShoalError("invalid_rows", "The rows and the query say different things; send one of them",
+                         {"field": "rows"})
+    return rows, tree
+
+
+def saved_query_create(*, actor, name: str, query=None, sql: str = "", sort=None, shared: bool = False,
+                       rows=None) -> SavedQuery:
+    rows, query = _from_rows(rows, query)
     _check(name, query, sql, actor=actor, sort=sort)
     try:
         with transaction.atomic():
-            saved = SavedQuery.objects.create(name=name.strip(), owner=actor, query=query, sql=sql or "",
+            saved = SavedQuery.objects.create(name=name.strip(), owner=actor, query=query, rows=rows, sql=sql or "",
                                               sort=sort or [], shared=shared)
     except IntegrityError:
         raise Conflict("duplicate", "You already have a saved query with this name", {"field": "name"})
@@ -46,6 +61,10 @@ def saved_query_update(*, actor, saved: SavedQuery, data: dict) -> SavedQuery:
     for key in ("name", "query", "sql", "sort", "shared"):
         if key in data:
             setattr(saved, key, data[key] if data[key] is not None or key == "query" else getattr(saved, key))
+    if data.get("rows") is not None:
+        saved.rows, saved.query = _from_rows(data["rows"], data.get("query"))
+    elif "query" in data or "rows" in data:
+        saved.rows = None  # a new tree without rows: the old rows no longer describe it
     saved.sql = saved.sql or ""
     _check(saved.name, saved.query, saved.sql, actor=actor, sort=saved.sort)
     try:

@@ -1,7 +1,21 @@
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from shoal.core.views import page
+
+
+def _enum_labels() -> dict[str, dict[str, str]]:
+    """{field key: {code: label}} of every enum field, so the page shows labels, never codes."""
+    from shoal.customers import display
+    from shoal.customers.models import CustomField
+
+    out = display.standard_enum_labels()
+    definitions = list(CustomField.objects.filter(enabled=True, type__in=["enum", "multi_enum"]))
+    by_group = display.custom_enum_labels(definitions)
+    for d in definitions:
+        out.setdefault(d.key, by_group.get(d.enum_group_id, {}))
+    return out
 
 
 def query_page(request):
@@ -16,6 +30,8 @@ def query_page(request):
                 "is_not_empty": _("is not empty"), "within_last_days": _("within the last N days"),
                 "older_than_days": _("more than N days ago")},
         "commaSeparated": _("values separated by commas"),
+        "timeZone": settings.TIME_ZONE,
+        "enums": _enum_labels(),
         "valid": _("The rule is valid."),
         "saved": _("Saved."),
         "confirmDelete": _("Delete this saved query?"),

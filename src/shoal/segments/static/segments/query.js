@@ -37,9 +37,24 @@ function queryBuilder() {
       return {number: "number", date: "date", datetime: "datetime-local"}[t] || "text";
     },
     addRow() {
-      const first = this.fields[0];
-      this.rows.push({key: ++seq, lparen: "", field: first ? first.key : "", op: first ? first.operators[0] : "",
-                      value: "", value2: "", rparen: "", logic: "and"});
+      // an empty row: no field yet (ignored until one is chosen)
+      this.rows.push({key: ++seq, lparen: "", field: "", op: "", value: "", value2: "", rparen: "", logic: "and"});
+    },
+    activeRows() { return this.rows.filter(r => r.field); },
+    enumLabel(field, code) {
+      const labels = (this.labels.enums || {})[field] || {};
+      return code === null || code === undefined ? "" : (labels[code] || code);
+    },
+    localTime(iso) {
+      // the server's TIME_ZONE, as the other pages: 2026-12-01 06:54:34
+      if (!iso) return "";
+      const date = new Date(iso);
+      if (isNaN(date)) return iso;
+      const parts = {};
+      new Intl.DateTimeFormat("en-GB", {timeZone: this.labels.timeZone, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"})
+        .formatToParts(date).forEach(p => { parts[p.type] = p.value; });
+      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
     },
     scalar(row, raw) {
       const t = this.field(row).type;
@@ -56,11 +71,11 @@ function queryBuilder() {
       return this.scalar(row, row.value);
     },
     apiRows() {
-      return this.rows.map(r => ({lparen: r.lparen, field: r.field, op: r.op, value: this.rowValue(r),
+      return this.activeRows().map(r => ({lparen: r.lparen, field: r.field, op: r.op, value: this.rowValue(r),
                                   rparen: r.rparen, logic: r.logic}));
     },
     async tree() {
-      if (!this.rows.length) return null;
+      if (!this.activeRows().length) return null;
       return (await call("POST", "/api/v1/segments/from-rows", {rows: this.apiRows()})).query;
     },
     async rule() {
@@ -68,7 +83,7 @@ function queryBuilder() {
       return {query: await this.tree(), sql: null};
     },
     incomplete() {
-      return this.mode === "rows" && this.rows.some(r => !this.noValue(r) && (r.value === "" || r.value === null ||
+      return this.mode === "rows" && this.activeRows().some(r => !this.noValue(r) && (r.value === "" || r.value === null ||
         (r.op === "between" && (r.value2 === "" || r.value2 === null))));
     },
     async changed() {
@@ -104,38 +119,51 @@ function queryBuilder() {
       const sort = (s.sort || [])[0];
       this.sortField = sort ? sort.field : ""; this.sortDir = sort ? sort.dir : "desc";
       if (s.sql) { this.mode = "sql"; this.sql = s.sql; }
-      else { this.mode = "rows"; this.rows = this.treeToRows(s.query); }
+      else { this.mode = "rows"; this.rows = s.rows ? s.rows.map(r => this.savedRow(r)) : this.treeToRows(s.query); }
+      if (!this.rows.length) this.addRow();
       this.page = 1;
       await this.changed();
       await this.search();
     },
+    savedRow(r) {
+      // a row saved with the query, back into the form
+      let value = r.value === undefined || r.value === null ? "" : r.value, value2 = "";
+      if (Array.isArray(value) && r.op === "between") { value2 = value[1] === null ? "" : value[1]; value = value[0]; }
+      else if (Array.isArray(value)) value = value.join(", ");
+      if (typeof value === "boolean") value = String(value);
+      return {key: ++seq, lparen: r.lparen || "", field: r.field || "", op: r.op || "", value: value === null ? "" : value,
+              value2, rparen: r.rparen || "", logic: r.logic || "and"};
+    },
     treeToRows(tree) {
-      // Flatten a saved tree back into rows (parentheses around each group).
+      // A query saved without its rows (e.g. through the API): rows with the parentheses the tree
+      // needs (AND binds tighter than OR, so an AND group inside an OR needs none; the whole, none).
       const rows = [];
-      const walk = (node, logic) => {
+      const walk = (node, logic, parentKind) => {
         if (node.all || node.any) {
           const kind = node.all ? "and" : "or";
           const items = node.all || node.any;
           const start = rows.length;
-          items.forEach((child, i) => walk(child, i < items.length - 1 ? kind : logic));
-          if (items.length > 1) { rows[start].lparen += "("; rows[rows.length - 1].rparen += ")"; }
+          items.forEach((child, i) => walk(child, i < items.length - 1 ? kind : logic, kind));
+          const parens = parentKind && items.length > 1 && !(parentKind === "or" && kind === "and");
+          if (parens) { rows[start].lparen += "("; rows[rows.length - 1].rparen += ")"; }
           rows[rows.length - 1].logic = logic;
           return;
         }
-        if (node.not) { walk(node.not, logic); return; }  // NOT is kept only in SQL/JSON; shown as its inner rows
+        if (node.not) { walk(node.not, logic, parentKind); return; }  // NOT is kept only in SQL/JSON; shown as its inner rows
         let value = node.value === undefined ? "" : node.value, value2 = "";
         if (Array.isArray(value) && node.op === "between") { value2 = value[1]; value = value[0]; }
         else if (Array.isArray(value)) value = value.join(", ");
         rows.push({key: ++seq, lparen: "", field: node.field, op: node.op, value: value === null ? "" : value,
                    value2, rparen: "", logic});
       };
-      if (tree) walk(tree, "and");
+      if (tree) walk(tree, "and", null);
       return rows.length ? rows : [];
     },
     async saveScheme() {
       try {
         const rule = await this.rule();
-        const body = {name: this.schemeName, query: rule.query, sql: rule.sql || "", sort: this.sort(), shared: this.schemeShared};
+        const rows = this.mode === "rows" && rule.query ? this.apiRows() : null;  // reloaded as written
+        const body = {name: this.schemeName, query: rule.query, rows, sql: rule.sql || "", sort: this.sort(), shared: this.schemeShared};
         const existing = this.schemes.find(s => s.mine && s.name === this.schemeName);
         const saved = existing ? await call("PATCH", "/api/v1/saved-queries/" + existing.id, body)
                                : await call("POST", "/api/v1/saved-queries", body);

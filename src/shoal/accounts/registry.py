@@ -1,0 +1,43 @@
+"""What the accounts app adds to the shell: its menus, pages and workbench cards."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from shoal.core.permissions import CRUD, Menu, register_menu
+from shoal.core.site import site
+from shoal.core.workbench import register_cards
+
+from . import views
+from .models import DataScope, Department, LoginLog, User
+
+register_menu(Menu("system.departments", _("Departments"), "system", CRUD,
+                   "admin:accounts_department_changelist", "account_tree", order=10))
+register_menu(Menu("system.users", _("Users"), "system", CRUD + ("reset_password",),
+                   "admin:accounts_user_changelist", "group", order=20))
+register_menu(Menu("system.roles", _("Roles"), "system", CRUD, "admin:accounts_role_changelist", "badge",
+                   order=30))
+register_menu(Menu("system.applications", _("Applications"), "system", CRUD,
+                   "admin:accounts_application_changelist", "apps", order=40))
+register_menu(Menu("system.login_log", _("Login log"), "system", ("view",),
+                   "admin:accounts_loginlog_changelist", "login", order=70))
+
+site.register_page("system/my-permissions/", views.my_permissions, "my_permissions")
+site.register_page("system/my-tokens/", views.my_tokens, "my_tokens")
+site.register_page("system/users/<int:user_id>/permissions/", views.user_permissions, "user_permissions")
+
+
+@register_cards
+def _account_cards(request):
+    user = request.user
+    cards = [
+        {"title": _("My roles"), "value": ", ".join(user.roles.values_list("name", flat=True)) or "—"},
+        {"title": _("My departments"), "value": ", ".join(str(d) for d in user.departments.all()) or "—"},
+        {"title": _("Data scope"), "value": DataScope(user.data_scope()).label},
+    ]
+    if user.has_shoal_perm("system.users.view"):
+        cards.append({"title": _("Enabled users"), "value": User.objects.filter(is_active=True).count()})
+        cards.append({"title": _("Departments"), "value": Department.objects.count()})
+    if user.has_shoal_perm("system.login_log.view"):
+        cards.append({"title": _("Failed logins (all time)"), "value": LoginLog.objects.filter(success=False).count()})
+    return cards

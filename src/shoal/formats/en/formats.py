@@ -1,0 +1,1 @@
+from shoal.formats.common import *  # noqa: F403

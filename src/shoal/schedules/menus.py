@@ -1,0 +1,20 @@
+"""What the schedules app adds to the shell: its menu and workbench card (jobs: ``registry.py``)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from shoal.core.permissions import Menu, register_menu
+from shoal.core.workbench import register_cards
+
+from .models import ScheduledJob
+
+register_menu(Menu("system.schedules", _("Scheduled jobs"), "system", ("view", "edit", "run"),
+                   "admin:schedules_scheduledjob_changelist", "schedule", order=60))
+
+
+@register_cards
+def _schedule_cards(request):
+    if not request.user.has_shoal_perm("system.schedules.view"):
+        return []
+    return [{"title": _("Enabled scheduled jobs"), "value": ScheduledJob.objects.filter(enabled=True).count()}]

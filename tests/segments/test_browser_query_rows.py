@@ -1,0 +1,93 @@
+"""Real browser, the advanced query page (issue 8 §5): it opens with an empty condition row that
+runs without an error, offers operators by use (equals first), reloads a saved query with its
+parentheses where they were written, and shows results in TIME_ZONE with enum labels."""
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+from django.utils import translation
+
+from shoal.customers import services
+from shoal.customers.models import Customer, CustomerStatus, CustomField
+from shoal.segments.models import SavedQuery
+from tests.conftest import make_user
+from tests.segments.test_browser_query import login
+from tests.test_browser import browser_page  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
+ROW = "#condition-rows tbody tr >> nth={}"
+
+
+def parens(page, n):
+    row = ROW.format(n)
+    return (page.locator(f"{row} >> td:nth-child(1) select").input_value(),
+            page.locator(f"{row} >> td:nth-child(5) select").input_value())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_empty_row_operator_order_and_saved_parentheses(live_server, browser_page):  # noqa: F811
+    CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
+    for i, (city, assets) in enumerate([("深圳", 150000), ("广州", 400000), ("北京", 200000), ("深圳", 50)]):
+        services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1380013800{i}", "city": city,
+                                                   "attributes": {"assets": assets}})
+    Customer.objects.filter(name="客户0").update(created_at=datetime(2026, 11, 30, 22, 54, 34, tzinfo=UTC))
+    make_user("qadmin", is_superuser=True)
+    page = browser_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, live_server.url, "qadmin", "secret-pass-1")
+    page.goto(live_server.url + "/query/")
+    page.wait_for_selector(ROW.format(0))
+
+    # 1. one empty row; searching with it is searching everything, without an error
+    assert page.locator("#condition-rows tbody tr").count() == 1
+    assert page.locator(f"{ROW.format(0)} >> select.row-field").input_value() == ""
+    assert page.is_visible("#no-condition")
+    page.click("#run-query")
+    page.wait_for_function("document.querySelector('#result-total').textContent === '4'")
+    assert page.inner_text("#query-error") == ""
+
+    # results: times in TIME_ZONE (Asia/Shanghai), the status as its label
+    row0 = page.locator("#query-results tbody tr", has_text="客户0").inner_text()
+    assert "2026-12-01 06:54:34" in row0, row0
+    with translation.override("zh-hans"):
+        assert str(CustomerStatus.ACTIVE.label) in row0 and "active" not in row0
+    page.screenshot(path=os.path.join(SHOTS, "query-empty-row.png"), full_page=True)
+
+    # 2. operators by use, equals first
+    page.select_option(f"{ROW.format(0)} >> select.row-field", "city")
+    ops = page.eval_on_selector_all(f"{ROW.format(0)} >> select.row-op option", "os => os.map(o => o.value)")
+    assert ops[:4] == ["eq", "ne", "in", "not_in"] and ops[4] == "contains", ops
+    assert page.locator(f"{ROW.format(0)} >> select.row-op").input_value() == "eq"
+
+    # 3. (city = 深圳 AND assets > 1000) OR city = 北京 — the parentheses change nothing, yet the
+    # saved query gives them back where they were written
+    page.select_option(f"{ROW.format(0)} >> td:nth-child(1) select", "(")
+    page.fill(f"{ROW.format(0)} >> input.row-value", "深圳")
+    page.click("#add-row")
+    page.select_option(f"{ROW.format(1)} >> select.row-field", "assets")
+    page.select_option(f"{ROW.format(1)} >> select.row-op", "gt")
+    page.fill(f"{ROW.format(1)} >> input.row-value", "1000")
+    page.select_option(f"{ROW.format(1)} >> td:nth-child(5) select", ")")
+    page.click("#add-row")
+    page.select_option(f"{ROW.format(1)} >> td:nth-child(6) select", "or")  # shown once a row follows
+    page.select_option(f"{ROW.format(2)} >> select.row-field", "city")
+    page.fill(f"{ROW.format(2)} >> input.row-value", "北京")
+    page.wait_for_function("document.querySelector('#preview-count strong').textContent === '2'")
+    page.fill("#scheme-name", "括号方案")
+    page.click("#save-scheme")
+    page.wait_for_function("document.querySelector('#scheme-select').options.length === 2")
+    saved = SavedQuery.objects.get(name="括号方案")
+    assert saved.rows[0]["lparen"] == "(" and saved.rows[1]["rparen"] == ")"
+
+    page.goto(live_server.url + "/query/")
+    page.wait_for_function("document.querySelector('#scheme-select').options.length === 2")
+    page.select_option("#scheme-select", str(saved.pk))
+    page.wait_for_function("document.querySelectorAll('#condition-rows tbody tr').length === 3")
+    assert [parens(page, n) for n in range(3)] == [("(", ""), ("", ")"), ("", "")]
+    assert page.locator(f"{ROW.format(1)} >> td:nth-child(6) select").input_value() == "or"
+    assert page.locator(f"{ROW.format(2)} >> input.row-value").input_value() == "北京"
+    page.wait_for_function("document.querySelector('#result-total').textContent === '2'")
+    assert page.inner_text("#query-error") == ""
+    page.screenshot(path=os.path.join(SHOTS, "query-saved-parentheses.png"), full_page=True)
