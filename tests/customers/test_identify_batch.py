@@ -127,6 +127,8 @@ def run_and_roll_back(fn, first_new_id):
                 if "customer_ids" in detail:
                     detail["customer_ids"] = [canon(pk) for pk in detail["customer_ids"]]
                     detail["fields"] = {f: canon(pk) for f, pk in detail["fields"].items()}
+                if "customer_id" in detail:
+                    detail["customer_id"] = canon(detail["customer_id"])
             customers = {canon(c.pop("id")): c for c in Customer.objects.values()}
             for c in customers.values():
                 del c["created_at"], c["updated_at"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import CRUD, Menu, register_menu
 from shoal.core.site import site
 from shoal.core.workbench import register_cards
@@ -41,3 +42,24 @@ def _account_cards(request):
     if user.has_shoal_perm("system.login_log.view"):
         cards.append({"title": _("Failed logins (all time)"), "value": LoginLog.objects.filter(success=False).count()})
     return cards
+
+register_action_labels({
+    "application.create": _("Create application"),
+    "application.update": _("Edit application"),
+    "application.delete": _("Delete application"),
+    "application.rotate_key": _("Generate a new application key"),
+    "department.create": _("Create department"),
+    "department.update": _("Edit department"),
+    "department.delete": _("Delete department"),
+    "role.create": _("Create role"),
+    "role.update": _("Edit role"),
+    "role.delete": _("Delete role"),
+    "token.issue": _("Issue API token"),
+    "user.create": _("Create user"),
+    "user.update": _("Edit user"),
+    "user.delete": _("Delete user"),
+    "user.enable": _("Enable users"),
+    "user.disable": _("Disable users"),
+    "user.change_password": _("Change own password"),
+    "user.reset_password": _("Reset password"),
+})

@@ -4,7 +4,7 @@ from unfold.decorators import display
 
 from .admin_mixins import ShoalModelAdmin
 from .models import OperationLog
-from .oplog import action_label
+from .oplog import action_label, operation_log_queryset
 from .site import site
 
 
@@ -34,3 +34,5 @@ class OperationLogAdmin(ShoalModelAdmin):
     @display(description=_("action"), ordering="action")
     def action_words(self, obj):
         return action_label(obj.action)
+    def get_queryset(self, request):
+        return operation_log_queryset(actor=request.user)

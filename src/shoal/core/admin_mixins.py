@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, ORDER_VAR, PAGE_VAR
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection
+from django.db.models import JSONField
+from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
 from unfold.admin import ModelAdmin
+
+NEVER_FROM_URL = frozenset({"regex", "iregex"})  # user-supplied regexes: wrong results and catastrophic backtracking
+EXACT_LOOKUPS = frozenset({"exact", "in", "isnull"})  # the only lookups on a masked field
+WHOLE_JSON_SAFE = frozenset({"exact", "isnull", "has_key", "has_keys", "has_any_keys"})
+JSON_CONTAINS = frozenset({"contains", "contained_by"})
 
 
 class ShoalModelAdmin(ModelAdmin):
@@ -27,3 +40,88 @@ class ShoalModelAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return not self.read_only and self._perm(request, "delete")
+
+    # -- filters and sorts given in the changelist's URL (?field__lookup=value, ?o=) -----------------
+    def masked_lookup_paths(self, request) -> frozenset[str]:
+        """Field paths (``mobile``, ``attributes__backup_phone``) whose values are masked for this user:
+        the URL may filter them only by an exact value (``exact``, ``in``, ``isnull``), never sort by them."""
+        return frozenset()
+
+    def lookup_refusal(self, request, lookup: str) -> str | None:
+        """Why the URL lookup ``lookup`` is refused for this user, or None when it is allowed."""
+        parts = lookup.split(LOOKUP_SEP)
+        if NEVER_FROM_URL.intersection(parts):
+            return _("Filters by regular expression are not accepted.")
+        masked = self.masked_lookup_paths(request)
+        for path in masked:
+            head = path.split(LOOKUP_SEP)
+            if parts[:len(head)] == head:
+                rest = parts[len(head):]
+                if len(rest) > 1 or (rest and rest[0] not in EXACT_LOOKUPS):
+                    return _("%(field)s is masked for you: it can be filtered only by an exact value.") % {
+                        "field": path}
+        try:
+            field = self.model._meta.get_field(parts[0])
+        except FieldDoesNotExist:
+            return None
+        if isinstance(field, JSONField) and len(parts) > 1:
+            if (field.get_lookup(parts[1]) is not None and parts[1] not in WHOLE_JSON_SAFE
+                    and any(p.startswith(parts[0] + LOOKUP_SEP) for p in masked)):
+                # a text search over the whole JSON object would search the masked keys too
+                return _("%(field)s holds masked values: it can be filtered only by an exact value.") % {
+                    "field": parts[0]}
+            if parts[-1] in JSON_CONTAINS and not connection.features.supports_json_field_contains:
+                return _("This filter is not supported by the database.")
+        return None
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if request is not None and self.lookup_refusal(request, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def _order_refusal(self, request) -> str | None:
+        """A sort (``?o=``) by a masked field: refused."""
+        masked = self.masked_lookup_paths(request)
+        if not masked or not request.GET.get(ORDER_VAR):
+            return None
+        list_display = list(self.get_list_display(request))
+        if self.get_actions(request):  # as get_changelist_instance: the checkbox column comes first
+            list_display = ["action_checkbox", *list_display]
+        for part in request.GET[ORDER_VAR].split("."):
+            try:
+                name = list_display[int(part.rpartition("-")[2])]
+            except (IndexError, ValueError):
+                continue
+            attr = name if callable(name) else getattr(self, name, None)
+            order = getattr(attr, "admin_order_field", None) if attr is not None else name
+            if not isinstance(order, str):
+                continue
+            order = order.lstrip("-")
+            if any(order == p or order.startswith(p + LOOKUP_SEP) for p in masked):
+                return _("%(field)s is masked for you: the list cannot be sorted by it.") % {"field": order}
+        return None
+
+    def changelist_view(self, request, extra_context=None):
+        """Refused filters and sorts never reach the database: the list is shown without them, with a
+        message saying why."""
+        skip = {*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG}
+        refused = {}
+        for key, values in request.GET.lists():
+            if key in skip:
+                continue
+            reason = self.lookup_refusal(request, key)
+            if reason is None and not all(super(ShoalModelAdmin, self).lookup_allowed(key, v, request)
+                                          for v in values):
+                reason = _("Filtering by %(field)s is not allowed.") % {"field": key}
+            if reason is not None:
+                refused[key] = reason
+        if (reason := self._order_refusal(request)) is not None:
+            refused[ORDER_VAR] = reason
+        if not refused:
+            return super().changelist_view(request, extra_context)
+        for reason in dict.fromkeys(refused.values()):
+            messages.error(request, reason)
+        params = request.GET.copy()
+        for key in refused:
+            params.pop(key, None)
+        return HttpResponseRedirect(request.path + ("?" + params.urlencode() if params else ""))

@@ -9,7 +9,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from shoal.core.auth import app_key_auth, require
 
 from . import parameters
-from .models import OperationLog
+from .oplog import operation_log_queryset
 
 router = Router(tags=["system"])
 
@@ -69,7 +69,7 @@ def update_parameter(request, code: str, payload: ParameterPatch):
 @paginate(PageNumberPagination, page_size=50)
 def list_operation_log(request, action: str = "", object_type: str = ""):
     require(request, "system.operation_log.view")
-    qs = OperationLog.objects.all()
+    qs = operation_log_queryset(actor=request.auth)
     if action:
         qs = qs.filter(action=action)
     if object_type:

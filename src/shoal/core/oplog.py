@@ -1,79 +1,62 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from .models import OperationLog
 
-# What each operation-log action code means, in words (the operation log page and the API's action_label).
-ACTION_LABELS = {
-    "application.create": _("Create application"),
-    "application.update": _("Edit application"),
-    "application.delete": _("Delete application"),
-    "application.rotate_key": _("Generate a new application key"),
-    "company.create": _("Create company"),
-    "company.update": _("Edit company"),
-    "company.delete": _("Delete company"),
-    "custom_field.create": _("Create custom field"),
-    "custom_field.update": _("Edit custom field"),
-    "custom_field.delete": _("Delete custom field"),
-    "customer.create": _("Create customer"),
-    "customer.update": _("Edit customer"),
-    "customer.delete": _("Delete customer"),
-    "customer.merge": _("Merge customers"),
-    "customer.identify_batch": _("Identify customers in a batch"),
-    "customer.attachment.upload": _("Upload customer attachment"),
-    "customer.attachment.delete": _("Delete customer attachment"),
-    "department.create": _("Create department"),
-    "department.update": _("Edit department"),
-    "department.delete": _("Delete department"),
-    "detail_tab.create": _("Create customer detail tab"),
-    "detail_tab.update": _("Edit customer detail tab"),
-    "detail_tab.delete": _("Delete customer detail tab"),
-    "enum.create": _("Create enum"),
-    "enum.update": _("Edit enum"),
-    "enum.delete": _("Delete enum"),
-    "enum.item.create": _("Create enum item"),
-    "enum.item.update": _("Edit enum item"),
-    "enum.item.delete": _("Delete enum item"),
-    "job.run_now": _("Run scheduled job now"),
-    "job.update": _("Edit scheduled job"),
-    "parameter.update": _("Change parameter"),
-    "role.create": _("Create role"),
-    "role.update": _("Edit role"),
-    "role.delete": _("Delete role"),
-    "saved_query.create": _("Save query"),
-    "saved_query.update": _("Edit saved query"),
-    "saved_query.delete": _("Delete saved query"),
-    "token.issue": _("Issue API token"),
-    "user.create": _("Create user"),
-    "user.update": _("Edit user"),
-    "user.delete": _("Delete user"),
-    "user.enable": _("Enable users"),
-    "user.disable": _("Disable users"),
-    "user.change_password": _("Change own password"),
-    "user.reset_password": _("Reset password"),
-}
-# Families of codes with a value at the end (customer.status.<status>).
-ACTION_PREFIX_LABELS = {
-    "customer.status.": _("Set customer status: %(value)s"),
-}
+# object type → the ids (as text, a queryset for a subquery) of the objects of that type a reader may
+# see, or None when the reader sees them all. Apps register the types that have a data scope.
+_SCOPED_TYPES: dict[str, Callable[[Any], QuerySet | None]] = {}
+
+
+def register_scoped_object_type(object_type: str, visible_ids: Callable[[Any], QuerySet | None]) -> None:
+    _SCOPED_TYPES[object_type] = visible_ids
+
+
+def operation_log_queryset(*, actor) -> QuerySet[OperationLog]:
+    """The entries ``actor`` may read: an entry about an object of a scoped type (a customer) only
+    when that object is within the actor's data scope. Set-based: one subquery per scoped type."""
+    qs = OperationLog.objects.all()
+    for object_type, visible_ids in _SCOPED_TYPES.items():
+        ids = visible_ids(actor)
+        if ids is not None:
+            qs = qs.filter(~Q(object_type=object_type) | Q(object_id__in=ids))
+    return qs
+
+
+# What each operation-log action code means, in words (the operation log page and the API's
+# action_label). Each app registers the labels of the actions it logs.
+ACTION_LABELS: dict[str, Any] = {}
+# Families of codes with a value at the end (``customer.status.<status>``): prefix → (label with
+# %(value)s, a function giving the value's words).
+ACTION_PREFIX_LABELS: dict[str, tuple[Any, Callable[[str], str]]] = {}
+
+
+def register_action_labels(labels: dict[str, Any]) -> None:
+    ACTION_LABELS.update(labels)
+
+
+def register_action_prefix(prefix: str, label, value_label: Callable[[str], str] = str) -> None:
+    ACTION_PREFIX_LABELS[prefix] = (label, value_label)
 
 
 def action_label(action: str) -> str:
     """The action in words, in the active language; an unknown code is shown as it is."""
     if action in ACTION_LABELS:
         return str(ACTION_LABELS[action])
-    for prefix, label in ACTION_PREFIX_LABELS.items():
+    for prefix, (label, value_label) in ACTION_PREFIX_LABELS.items():
         if action.startswith(prefix):
-            value = action[len(prefix):]
-            if prefix == "customer.status.":
-                from shoal.customers.models import CustomerStatus
-
-                value = str(dict(CustomerStatus.choices).get(value, value))
-            return str(label) % {"value": value}
+            return str(label) % {"value": value_label(action[len(prefix):])}
     return action
+
+
+register_action_labels({
+    "parameter.update": _("Change parameter"),
+})
 
 
 def log_operation(*, actor, action: str, obj=None, object_type: str = "", object_id: Any = "",

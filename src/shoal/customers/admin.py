@@ -393,6 +393,10 @@ class CustomerAdmin(ShoalModelAdmin):
     def get_changelist(self, request, **kwargs):
         return CustomerChangeList
 
+    def masked_lookup_paths(self, request):
+        keys = masking.masked_field_keys(viewer=request.user)
+        return frozenset(k if k in masking.MASKED_FIELDS else f"attributes__{k}" for k in keys)
+
     def changelist_view(self, request, extra_context=None):
         if "per_page" in request.GET:
             try:

@@ -61,6 +61,19 @@ def sensitive_custom_fields() -> dict[str, str]:
     return dict(CustomField.objects.filter(type__in=[FieldType.PHONE, FieldType.EMAIL]).values_list("key", "type"))
 
 
+def masked_field_keys(*, viewer) -> frozenset[str]:
+    """The customer fields (standard names and custom keys) whose values ``viewer`` may not recover.
+
+    A filter, sort or search over such a field would be an oracle (counts of ``mobile starts with
+    138…`` recover the number digit by digit), so only exact matches and emptiness tests are allowed
+    on them. Empty when masking is off, for the system (``None``) and for a "no masking" policy."""
+    if viewer is None or not masking_enabled():
+        return frozenset()
+    if isinstance(viewer, User) and viewer.is_active and viewer.masking_policy == MaskingPolicy.NONE:
+        return frozenset()
+    return frozenset(MASKED_FIELDS) | frozenset(sensitive_custom_fields())
+
+
 def may_reveal(*, viewer, customer) -> bool:
     """Whether the viewer's policy reveals this customer's data on a detail view."""
     if not isinstance(viewer, User) or not viewer.is_active:

@@ -77,7 +77,27 @@ def _entry(customer: Customer, kind: str, *, actor, field_name: str = "", old=No
                          actor=actor if _is_user(actor) else None, actor_name=_actor_name(actor), detail=detail)
 
 
-def _check_unique(values: dict, *, exclude_pk: int | None = None) -> None:
+def _visible_ids(actor, ids) -> set[int]:
+    """The customers among ``ids`` that ``actor`` may see: errors name only those. Systems and
+    applications see every customer."""
+    ids = {pk for pk in ids if pk is not None}
+    if not ids or not _is_user(actor):
+        return ids
+    from .selectors import customer_queryset
+
+    return set(customer_queryset(actor=actor).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def _duplicate(f: str, holder_pk: int | None, *, visible: bool) -> Conflict:
+    """409 ``duplicate_value``: the holder is named only when the caller may see it (never the value)."""
+    if not visible:
+        return Conflict("duplicate_value",
+                        gettext("This %(field)s belongs to a customer you cannot see") % {"field": f}, {"field": f})
+    return Conflict("duplicate_value", gettext("Another customer already has this %(f)s") % {"f": f},
+                    {"field": f, "customer_id": holder_pk})
+
+
+def _check_unique(values: dict, *, exclude_pk: int | None = None, actor=None) -> None:
     """Refuse values of unique fields (mobile, email, ent_user_id) already held by another customer."""
     cond = Q()
     present = {f: v for f, v in values.items() if f in UNIQUE_FIELDS and v}
@@ -88,10 +108,10 @@ def _check_unique(values: dict, *, exclude_pk: int | None = None) -> None:
     qs = Customer.objects.filter(cond)
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    for row in qs.values(*UNIQUE_FIELDS)[:5]:
+    for row in qs.values("pk", *UNIQUE_FIELDS)[:5]:
         for f, v in present.items():
             if row[f] == v:
-                raise Conflict("duplicate_value", gettext("Another customer already has this %(f)s") % {"f": f}, {"field": f})
+                raise _duplicate(f, row["pk"], visible=bool(_visible_ids(actor, [row["pk"]])))
 
 
 def _require_identity(values: dict) -> None:
@@ -105,7 +125,7 @@ def _require_identity(values: dict) -> None:
 def customer_create(*, actor, data: dict, definitions: dict | None = None, log: bool = True) -> Customer:
     cleaned = F.clean_customer_data(data, creating=True, definitions=definitions)
     _require_identity(cleaned)
-    _check_unique(cleaned)
+    _check_unique(cleaned, actor=actor)
     try:
         with transaction.atomic():
             customer = Customer.objects.create(**cleaned)
@@ -190,7 +210,7 @@ def customer_update(*, actor, customer: Customer, data: dict, definitions: dict 
     if any(f in cleaned for f in UNIQUE_FIELDS):
         after = {f: cleaned.get(f, getattr(customer, f)) for f in UNIQUE_FIELDS}
         _require_identity(after)
-        _check_unique({f: cleaned[f] for f in UNIQUE_FIELDS if f in cleaned}, exclude_pk=customer.pk)
+        _check_unique({f: cleaned[f] for f in UNIQUE_FIELDS if f in cleaned}, exclude_pk=customer.pk, actor=actor)
     changed, entries = _apply_changes(customer, cleaned, actor=actor)
     if not changed:
         return []
@@ -230,9 +250,16 @@ def _match(values: dict) -> tuple[list[tuple[str, int]], dict[int, Customer]]:
     return found, customers
 
 
-def _identity_conflict(found: list[tuple[str, int]]) -> Conflict:
-    return Conflict("identity_conflict", gettext("The identity values belong to different customers"),
-                    {"customer_ids": sorted({pk for _, pk in found}), "fields": {f: pk for f, pk in found}})
+def _identity_conflict(found: list[tuple[str, int]], *, visible: set[int]) -> Conflict:
+    """409 ``identity_conflict``, naming only the customers in ``visible`` (the caller's scope)."""
+    hidden = sorted(f for f, pk in found if pk not in visible)
+    message = gettext("The identity values belong to different customers")
+    if hidden:
+        message = gettext("The identity values belong to different customers; %(fields)s belongs to a "
+                          "customer you cannot see") % {"fields": ", ".join(hidden)}
+    return Conflict("identity_conflict", message,
+                    {"customer_ids": sorted({pk for _, pk in found if pk in visible}),
+                     "fields": {f: pk if pk in visible else None for f, pk in found}})
 
 
 def _out_of_scope(found_fields) -> Conflict:
@@ -256,7 +283,7 @@ def _identify_one(*, actor, data: dict, definitions: dict | None, log: bool) -> 
     for attempt in range(2):
         found, customers = _match(values)
         if len(customers) > 1:
-            raise _identity_conflict(found)
+            raise _identity_conflict(found, visible=_visible_ids(actor, customers))
         if customers:
             customer = next(iter(customers.values()))
             if _is_user(actor):
@@ -563,7 +590,8 @@ class _BatchIdentify:
         if len(customers) > 1:
             if any(c.pk is None for c in customers):
                 self.flush()
-            raise _identity_conflict([(f, c.pk) for f, c in found])
+            raise _identity_conflict([(f, c.pk) for f, c in found],
+                                     visible={c.pk for c in customers if self._in_scope(c)})
         if customers:
             customer = customers[0]
             if not self._in_scope(customer):
@@ -580,9 +608,11 @@ class _BatchIdentify:
         if len({id(c) for _, c in held}) > 1:
             # Several other customers: which field is named depends on the database's row order.
             self.flush()
-            _check_unique(values, exclude_pk=None if exclude is None else exclude.pk)
-        f = held[0][0]
-        raise Conflict("duplicate_value", gettext("Another customer already has this %(f)s") % {"f": f}, {"field": f})
+            _check_unique(values, exclude_pk=None if exclude is None else exclude.pk, actor=self.actor)
+        f, holder = held[0]
+        if holder.pk is None:  # new in this batch: written first, so it has an id to name
+            self.flush()
+        raise _duplicate(f, holder.pk, visible=self._in_scope(holder))
 
     def _create(self, data: dict) -> Customer:
         cleaned = F.clean_customer_data(data, creating=True, definitions=self.definitions, cache=self.cache)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import Menu, register_menu
 from shoal.core.workbench import register_cards
 
@@ -18,3 +19,8 @@ def _schedule_cards(request):
     if not request.user.has_shoal_perm("system.schedules.view"):
         return []
     return [{"title": _("Enabled scheduled jobs"), "value": ScheduledJob.objects.filter(enabled=True).count()}]
+
+register_action_labels({
+    "job.run_now": _("Run scheduled job now"),
+    "job.update": _("Edit scheduled job"),
+})

@@ -13,6 +13,7 @@ from shoal.customers.api import CustomerOut
 
 from . import services
 from .catalog import OPERATORS, field_catalog
+from .masked import EXACT_OPS
 from .rows import ordered_operators, rows_to_tree
 from .selectors import saved_query_list, segment_page, segment_queryset, validate
 from .sql import guarded
@@ -143,14 +144,14 @@ class TreeOut(Schema):
 def rows_to_query(request, payload: RowsIn):
     require(request, "customers.customers.view")
     tree = rows_to_tree(payload.rows)
-    validate(query=tree)
+    validate(query=tree, masked=masking.masked_field_keys(viewer=request.auth))
     return {"query": tree}
 
 
 @router.post("/segments/validate", response=OkOut, summary="Check a condition tree or custom SQL")
 def validate_segment(request, payload: RuleIn):
     require(request, "customers.customers.view")
-    validate(query=payload.query, sql=payload.sql)
+    validate(query=payload.query, sql=payload.sql, masked=masking.masked_field_keys(viewer=request.auth))
     return {"ok": True}
 
 
@@ -160,12 +161,14 @@ def segment_fields(request, filter_only: bool = False):
     from shoal.customers.models import CustomField
 
     in_filter = set(CustomField.objects.filter(enabled=True, show_in_filter=True).values_list("key", flat=True))
+    masked = masking.masked_field_keys(viewer=request.auth)
     out = []
     for spec in field_catalog().values():
         if filter_only and spec.is_json and spec.key not in in_filter:
             continue
+        operators = OPERATORS[spec.type] & EXACT_OPS if spec.key in masked else OPERATORS[spec.type]
         out.append({"key": spec.key, "label": spec.label, "type": spec.type,
-                    "operators": ordered_operators(OPERATORS[spec.type]), "choices": list(spec.choices),
+                    "operators": ordered_operators(operators), "choices": list(spec.choices),
                     "custom": spec.is_json})
     return out
 

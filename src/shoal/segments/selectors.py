@@ -8,36 +8,43 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 from shoal.customers.jsonkeys import plain_key_paths
+from shoal.customers.masking import masked_field_keys
 from shoal.customers.selectors import customer_queryset, customer_search_q
 
 from .catalog import field_catalog
 from .compiler import compile_tree
+from .masked import check_sort, check_sql, check_tree
 from .models import SavedQuery
 from .sql import parse_sql, sql_condition
 from .tree import parse
 
 
-def validate(*, query=None, sql: str | None = None, catalog=None) -> None:
+def validate(*, query=None, sql: str | None = None, catalog=None, masked=frozenset()) -> None:
+    """``masked``: the field keys masked for the caller (``masking.masked_field_keys``), usable only exactly."""
     catalog = catalog if catalog is not None else field_catalog()
     if query is None and not sql:
         raise ShoalError("invalid_condition", gettext("Give a condition tree (query) or custom SQL (sql)"))
     if query is not None:
-        parse(query, catalog)
+        check_tree(parse(query, catalog), masked, catalog=catalog)
     if sql:
-        parse_sql(sql, catalog)
+        check_sql(parse_sql(sql, catalog), masked, catalog=catalog)
 
 
-def condition_q(*, query=None, sql: str | None = None, catalog=None) -> Q:
+def condition_q(*, query=None, sql: str | None = None, catalog=None, masked=frozenset()) -> Q:
     catalog = catalog if catalog is not None else field_catalog()
     q = Q()
     if query is not None:
-        q &= compile_tree(parse(query, catalog))
+        node = parse(query, catalog)
+        check_tree(node, masked, catalog=catalog)
+        q &= compile_tree(node)
     if sql:
+        check_sql(parse_sql(sql, catalog), masked, catalog=catalog)
         q &= sql_condition(sql, catalog)
     return q
 
 
-def order_by(sort: list[dict] | None, catalog) -> list:
+def order_by(sort: list[dict] | None, catalog, masked=frozenset()) -> list:
+    check_sort(sort, masked, catalog=catalog)
     ordering = []
     for i, item in enumerate(sort or []):
         if not isinstance(item, dict) or item.get("field") not in catalog or item.get("dir", "asc") not in ("asc", "desc"):
@@ -61,12 +68,13 @@ def segment_queryset(*, actor, query=None, sql: str | None = None, keyword: str 
                      sort: list[dict] | None = None) -> QuerySet:
     """The customers in ``actor``'s scope matching everything given, sorted."""
     catalog = field_catalog()
+    masked = masked_field_keys(viewer=actor)
     qs = customer_queryset(actor=actor)
     if query is not None or sql:
-        qs = qs.filter(condition_q(query=query, sql=sql, catalog=catalog))
+        qs = qs.filter(condition_q(query=query, sql=sql, catalog=catalog, masked=masked))
     if keyword and keyword.strip():
         qs = qs.filter(customer_search_q(keyword))
-    return qs.order_by(*order_by(sort, catalog))
+    return qs.order_by(*order_by(sort, catalog, masked))
 
 
 INDEX_PAGE_MAX = 5000  # SQLite: up to this many matches, fetch them by index and sort; beyond, scan in order

@@ -5,16 +5,22 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import Conflict, NotFound, PermissionDenied, ShoalError
 from shoal.core.oplog import log_operation
+from shoal.customers.masking import masked_field_keys
 
+from .catalog import field_catalog
+from .masked import check_sort
 from .models import SavedQuery
 from .rows import clean_rows, rows_to_tree
 from .selectors import validate
 
 
-def _check(name, query, sql):
+def _check(name, query, sql, *, actor, sort=None):
     if not (name or "").strip():
         raise ShoalError("invalid", gettext("A saved query needs a name"), {"field": "name"})
-    validate(query=query, sql=sql)
+    catalog = field_catalog()
+    masked = masked_field_keys(viewer=actor)
+    validate(query=query, sql=sql, catalog=catalog, masked=masked)
+    check_sort(sort, masked, catalog=catalog)
 
 
 def _from_rows(rows, query):
@@ -32,7 +38,7 @@ def _from_rows(rows, query):
 def saved_query_create(*, actor, name: str, query=None, sql: str = "", sort=None, shared: bool = False,
                        rows=None) -> SavedQuery:
     rows, query = _from_rows(rows, query)
-    _check(name, query, sql)
+    _check(name, query, sql, actor=actor, sort=sort)
     try:
         with transaction.atomic():
             saved = SavedQuery.objects.create(name=name.strip(), owner=actor, query=query, rows=rows, sql=sql or "",
@@ -61,7 +67,7 @@ def saved_query_update(*, actor, saved: SavedQuery, data: dict) -> SavedQuery:
     elif "query" in data or "rows" in data:
         saved.rows = None  # a new tree without rows: the old rows no longer describe it
     saved.sql = saved.sql or ""
-    _check(saved.name, saved.query, saved.sql)
+    _check(saved.name, saved.query, saved.sql, actor=actor, sort=saved.sort)
     try:
         with transaction.atomic():
             saved.save()
