@@ -87,13 +87,24 @@ def test_wrong_token_is_401_even_with_a_logged_in_session(session_http, admin):
     assert _error_code(resp) == "unauthorized"
 
 
-def test_token_refused_while_password_change_is_pending(http, admin, raw_token):
-    token = raw_token(admin)
-    account_services.users_reset_password(actor=None, user_ids=[admin.pk])
+def test_token_refused_while_password_change_is_pending(http, roles, raw_token):
+    """A user who has not yet replaced the initial password cannot use a token either."""
+    newcomer = make_user("h_newcomer", roles["admin"], must_change_password=True)
+    token = raw_token(newcomer)
     for resp in (http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}),
                  _identify(http, {"Authorization": f"Bearer {token}"})):
         assert resp.status_code == 403, resp.text
         assert _error_code(resp) == "password_change_required"
+    assert not Customer.objects.exists()
+
+
+def test_batch_password_reset_ends_old_tokens(http, admin, raw_token):
+    token = raw_token(admin)
+    assert http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    account_services.users_reset_password(actor=None, user_ids=[admin.pk])
+    for resp in (http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}),
+                 _identify(http, {"Authorization": f"Bearer {token}"})):
+        assert resp.status_code in (401, 403), resp.text
     assert not Customer.objects.exists()
 
 
