@@ -12,6 +12,8 @@ from django.http import HttpResponseRedirect
 from django.utils.translation import gettext as _
 from unfold.admin import ModelAdmin
 
+from .auth import user_can
+
 NEVER_FROM_URL = frozenset({"regex", "iregex"})  # user-supplied regexes: wrong results and catastrophic backtracking
 EXACT_LOOKUPS = frozenset({"exact", "in", "isnull"})  # the only lookups on a masked field
 WHOLE_JSON_SAFE = frozenset({"exact", "isnull", "has_key", "has_keys", "has_any_keys"})
@@ -23,8 +25,7 @@ class ShoalModelAdmin(ModelAdmin):
     read_only: bool = False
 
     def _perm(self, request, action: str) -> bool:
-        user = request.user
-        return user.is_authenticated and user.is_active and user.has_shoal_perm(f"{self.menu}.{action}")
+        return user_can(request.user, f"{self.menu}.{action}")
 
     def has_module_permission(self, request):
         return self._perm(request, "view")

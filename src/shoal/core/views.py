@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from . import parameters
+from .auth import page_requires, user_can
 from .errors import ShoalError
 from .site import site
 
@@ -28,10 +29,9 @@ def page(request, template, context):
     return TemplateResponse(request, template, {**site.each_context(request), **context})
 
 
+@page_requires("system.parameters.view")
 def parameters_page(request):
-    if not request.user.has_shoal_perm("system.parameters.view"):
-        raise PermissionDenied
-    can_edit = request.user.has_shoal_perm("system.parameters.edit")
+    can_edit = user_can(request.user, "system.parameters.edit")
     errors = {}
     if request.method == "POST":
         if not can_edit:
