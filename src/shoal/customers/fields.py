@@ -21,22 +21,18 @@ from django.utils.translation import gettext
 from shoal.core.errors import ShoalError
 
 from . import identity
+from . import standard as S
 from .models import CustomerGender, CustomerStatus, CustomField, EnumItem, FieldType
 
 # Fields of the Customer table (and reserved names) that a custom field key may not take.
-STANDARD_FIELDS = (
-    "name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq", "wechat",
-    "telegram", "avatar_url", "source", "customer_type", "lifecycle_stage", "status", "notes",
-    "created_at", "updated_at", "registered_at", "company", "company_id",
-)
+STANDARD_FIELDS = tuple(n for n in S.names() if n not in ("id", "in_recycle_bin"))
 RESERVED_KEYS = set(STANDARD_FIELDS) | {"id", "pk", "attributes", "tags", "groups", "contacts", "timeline",
                                         "in_recycle_bin", "memberships", "customer", "q"}
 # Standard fields whose values come from an enum group (configurable lists), when it has items.
-STANDARD_ENUMS = {"source": "customer_source", "customer_type": "customer_type",
-                  "lifecycle_stage": "lifecycle_stage"}
-TEXT_LIMITS = {"name": 100, "phone": 32, "city": 100, "qq": 32, "wechat": 64, "telegram": 64,
-               "avatar_url": 500, "source": 64, "customer_type": 64, "lifecycle_stage": 64, "notes": 10000}
-KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+STANDARD_ENUMS = S.ENUM_GROUPS
+TEXT_LIMITS = {f.name: f.max_length for f in S.FIELDS if f.max_length and not f.identity}
+KEY_RE = S.KEY_RE
+WRITABLE_FIELDS = frozenset(S.names(writable=True))
 _url_validator = URLValidator(schemes=["http", "https"])
 _TRUE = {"1", "true", "yes", "y", "on", "是", "真"}
 _FALSE = {"0", "false", "no", "n", "off", "否", "假"}
@@ -274,7 +270,7 @@ def clean_standard(data: dict, *, cache: dict | None = None) -> dict:
     cache = {} if cache is None else cache
     enum_groups = cache.get(_STANDARD_GROUPS)
     for field, raw in data.items():
-        if field not in STANDARD_FIELDS or field in ("created_at", "updated_at", "company"):
+        if field not in WRITABLE_FIELDS:
             raise ShoalError("unknown_field", gettext("Unknown customer field %(field)s") % {"field": field}, {"field": field})
         if field in ("mobile", "email", "ent_user_id"):
             out[field] = None if _is_empty(raw) else _normalise_identity(field, raw, cache)

@@ -24,7 +24,7 @@ from . import attachments as A
 from . import columns as C
 from . import display as D
 from . import fields as F
-from . import masking, selectors, tabs
+from . import masking, selectors, standard, tabs
 from .models import (
     Attachment,
     Customer,
@@ -44,8 +44,7 @@ METRICS = (
     ("first_purchase", gettext_lazy("First purchase"), ("first_purchase_at", "first_order_at", "first_purchase")),
     ("last_purchase", gettext_lazy("Last purchase"), ("last_purchase_at", "last_order_at", "last_purchase")),
 )
-BASIC_FIELDS = ("ent_user_id", "mobile", "phone", "email", "gender", "birthday", "city", "qq", "wechat", "telegram",
-                "source", "customer_type", "lifecycle_stage", "registered_at", "created_at", "updated_at")
+BASIC_FIELDS = standard.placed("basic")
 
 
 def _customer(request, pk) -> Customer:
