@@ -15,7 +15,7 @@ import operator
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from shoal.customers.jsonkeys import IndexableKeyTextTransform
@@ -25,6 +25,7 @@ from .expressions import JSONArrayHasItem, JSONValuePresent
 from .tree import Group, Leaf, Not, parse
 
 ALWAYS = Q(pk__isnull=False)
+IN_CHUNK = 100  # an ``in`` list is an OR of groups of at most this many equalities (see _any_of)
 NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
 
 
@@ -92,7 +93,7 @@ def _lhs(spec: FieldSpec) -> str:
 def _compare(spec: FieldSpec, op: str, value) -> Q:
     kind = spec.type
     if op == "in":
-        return reduce(operator.or_, (_compare(spec, "eq", v) for v in value))
+        return _any_of([_compare(spec, "eq", v) for v in value])
     if kind == MULTI_ENUM:  # contains: has the item
         return Q(JSONArrayHasItem(spec.key, value))
     if kind == TEXT:
@@ -108,6 +109,19 @@ def _compare(spec: FieldSpec, op: str, value) -> Q:
     if kind in (DATE, DATETIME):
         return _temporal(spec, op, value)
     raise AssertionError(f"no comparison for {kind}/{op}")
+
+
+def _any_of(parts: list[Q]) -> Q:
+    """OR of ``parts``, grouped so that no OR chain is longer than IN_CHUNK.
+
+    SQLite refuses an expression tree deeper than 1,000 and a chain of N ORs is N deep, so a flat OR
+    of 1,000 equalities (the longest ``in`` list) failed there. Django merges nested ORs into one, so
+    each group is wrapped as a boolean expression, which keeps its parentheses; the result is the same."""
+    if len(parts) <= IN_CHUNK:
+        return reduce(operator.or_, parts)
+    groups = [ExpressionWrapper(Q(*parts[i:i + IN_CHUNK], _connector=Q.OR), output_field=BooleanField())
+              for i in range(0, len(parts), IN_CHUNK)]
+    return Q(*groups, _connector=Q.OR)
 
 
 def _ordered(lhs: str, op: str, value) -> Q:

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from shoal.core.errors import ShoalError
 
 from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, OPERATORS, TEXT, FieldSpec
 
 MAX_DEPTH = 10
 MAX_LIST = 1000
+MAX_NODES = 2000  # groups and leaves of one tree
+MAX_VALUES = 10000  # list values (``in`` / ``not_in`` / ``between``) of one tree
 NO_VALUE_OPS = {"is_empty", "is_not_empty"}
 LIST_OPS = {"in", "not_in"}
 
@@ -45,7 +49,37 @@ def _error(path: str, message: str, **detail) -> ShoalError:
     return ShoalError("invalid_condition", f"{path}: {message}", {"path": path, **detail})
 
 
+def check_size(node: Any) -> None:
+    """Refuse a tree with more than MAX_NODES nodes or MAX_VALUES list values, before any other work.
+
+    One iterative pass over the raw JSON (no recursion, no copies); it stops as soon as a limit is
+    passed and does not descend deeper than ``parse`` would accept."""
+    nodes = values = 0
+    stack = [(node, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 2 * MAX_DEPTH + 2:  # lists add a level; parse names the too-deep node
+            continue
+        if isinstance(item, dict):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _error("$", _("a condition tree may have at most %(limit)s conditions and groups")
+                             % {"limit": MAX_NODES}, limit=MAX_NODES)
+            for key, child in item.items():
+                if key == "value":
+                    values += len(child) if isinstance(child, list) else 0
+                    if values > MAX_VALUES:
+                        raise _error("$", _("a condition tree may list at most %(limit)s values in all")
+                                     % {"limit": MAX_VALUES}, limit=MAX_VALUES)
+                elif isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+
+
 def parse(node: Any, catalog: dict[str, FieldSpec], *, path: str = "$", depth: int = 1):
+    if depth == 1:
+        check_size(node)
     if depth > MAX_DEPTH:
         raise _error(path, f"conditions may nest at most {MAX_DEPTH} levels deep")
     if not isinstance(node, dict):
