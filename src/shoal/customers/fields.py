@@ -123,8 +123,14 @@ def to_datetime(raw, field: str) -> datetime:
             value = None
     if value is None:
         raise _bad(field, "datetime", f"{field}: expected a date and time (ISO 8601)")
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        value.astimezone(UTC)  # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC time
+    except (OverflowError, ValueError):
+        from django.utils.translation import gettext
+
+        raise _bad(field, "datetime", gettext("%(field)s: the date and time is out of range") % {"field": field})
     return value
 
 

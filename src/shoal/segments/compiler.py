@@ -93,6 +93,8 @@ def _lhs(spec: FieldSpec) -> str:
 def _compare(spec: FieldSpec, op: str, value) -> Q:
     kind = spec.type
     if op == "in":
+        if not spec.is_json and (kind != TEXT or spec.normalise):  # eq is the column's plain equality
+            return Q(**{f"{spec.column}__in": list(value)})
         return _any_of([_compare(spec, "eq", v) for v in value])
     if kind == MULTI_ENUM:  # contains: has the item
         return Q(JSONArrayHasItem(spec.key, value))

@@ -9,6 +9,7 @@ Every problem is a 400 ``invalid_condition`` whose detail names the JSON path of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, OPERATOR
 
 MAX_DEPTH = 10
 MAX_LIST = 1000
+MAX_NUMBER = 2**63  # numbers compared must fit the databases' 64-bit integers (and be finite)
 MAX_NODES = 2000  # groups and leaves of one tree
 MAX_VALUES = 10000  # list values (``in`` / ``not_in`` / ``between``) of one tree
 NO_VALUE_OPS = {"is_empty", "is_not_empty"}
@@ -174,6 +176,9 @@ def _scalar(spec: FieldSpec, value: Any, path: str):
     if kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _error(path, f"{spec.key} expects a number", field=spec.key, expected="number")
+        if not math.isfinite(value) or not -MAX_NUMBER < value < MAX_NUMBER:
+            raise _error(path, _("%(field)s: the number is out of range") % {"field": spec.key}, field=spec.key,
+                         expected="number")
         return value
     if kind == BOOLEAN:
         if not isinstance(value, bool):
@@ -189,7 +194,7 @@ def _scalar(spec: FieldSpec, value: Any, path: str):
             raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
         try:
             return to_date(value, spec.key) if kind == DATE else to_datetime(value, spec.key).astimezone(UTC)
-        except ShoalError:
+        except (ShoalError, OverflowError, ValueError):
             raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
     if kind == MULTI_ENUM:
         return _enum_code(spec, value, path)
