@@ -4,10 +4,11 @@ from datetime import datetime
 
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from shoal.api import require
+from shoal.core.pagination import Pages
 from shoal.core.permissions import permission_tree
 
 from . import services
@@ -249,7 +250,7 @@ def delete_role(request, role_id: int):
 
 # -- users ---------------------------------------------------------------------------------------
 @router.get("/users", response=list[UserOut])
-@paginate(PageNumberPagination, page_size=20)
+@paginate(Pages, page_size=20)
 def list_users(request, q: str = "", is_active: bool | None = None, department_id: int | None = None):
     require(request, "system.users.view")
     qs = User.objects.prefetch_related("departments", "roles").order_by("id")

@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from shoal.api import app_key_auth, require
 
 from . import parameters
 from .models import OperationLog
+from .pagination import Pages
 
 router = Router(tags=["system"])
 
@@ -59,7 +60,7 @@ def update_parameter(request, code: str, payload: ParameterPatch):
 
 
 @router.get("/operation-log", response=list[OperationLogOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages, page_size=50)
 def list_operation_log(request, action: str = "", object_type: str = ""):
     require(request, "system.operation_log.view")
     qs = OperationLog.objects.all()

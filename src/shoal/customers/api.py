@@ -7,12 +7,13 @@ from datetime import date, datetime
 from typing import Any
 
 from ninja import Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from shoal.accounts.models import User
 from shoal.api import ANY_AUTH, require
 from shoal.core.errors import PermissionDenied
+from shoal.core.pagination import MAX_PAGE, Pages
 
 from . import masking, selectors, services
 from .models import Company, CustomerStatus, CustomField, EnumGroup, EnumItem, FieldType
@@ -105,7 +106,7 @@ class CustomerPage(Schema):
 
 class ListFilters(Schema):
     q: str = ""
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=100)
     status: CustomerStatus | None = None
     source: str | None = None
@@ -349,7 +350,7 @@ def delete_customer(request, customer_id: int):
 
 
 @router.get("/customers/{customer_id}/timeline", response=list[TimelineOut], summary="A customer's timeline")
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages, page_size=50)
 def customer_timeline(request, customer_id: int):
     require(request, "customers.customers.view")
     customer = selectors.customer_get(actor=request.auth, pk=customer_id)
@@ -474,7 +475,7 @@ def delete_enum_item(request, group_id: int, item_id: int):
 
 # -- companies -----------------------------------------------------------------------------------
 @router.get("/companies", response=list[CompanyOut])
-@paginate(PageNumberPagination, page_size=20)
+@paginate(Pages, page_size=20)
 def list_companies(request, q: str = ""):
     require(request, "customers.companies.view")
     qs = Company.objects.order_by("id")
