@@ -1,4 +1,5 @@
-"""Page-number pagination with bounded inputs: a page number beyond MAX_PAGE  is a 400, never an OFFSET the database cannot hold (2^63 overflowed)."""
+"""Page-number pagination with a bounded page number: beyond MAX_PAGE it is a 400, never an OFFSET
+the database cannot hold (page 2^63 was a 500)."""
 
 from __future__ import annotations
 
