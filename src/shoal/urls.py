@@ -18,3 +18,5 @@ urlpatterns = [
     path("media/<path:path>", site.admin_view(serve), {"document_root": settings.MEDIA_ROOT}),
     path("", site.urls),
 ]
+
+handler400 = "shoal.core.views.bad_request"
