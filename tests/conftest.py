@@ -1,4 +1,7 @@
 import pytest
+from django.conf import settings
+from django.middleware.csrf import _get_new_csrf_string
+from django.test import Client
 
 from shoal.accounts import services
 from shoal.accounts.demo import ensure_default_roles
@@ -11,6 +14,37 @@ PERSONAS = ["admin", "manager", "salesperson", "norole"]
 def _reset_axes(settings):
     settings.AXES_ENABLED = True
     yield
+
+
+class CsrfClient(Client):
+    """Django's test client with CSRF enforced, as in production.
+
+    It sends the CSRF token on unsafe requests the way Shoal's pages do (the ``csrftoken`` cookie
+    echoed in ``X-CSRFToken``), so a view that loses its CSRF protection or a write that needs the
+    token from somewhere else still fails here. Requests that carry a bearer token or an app key get
+    no CSRF token: those must work without one. For a write without the token, use
+    ``Client(enforce_csrf_checks=True)``."""
+
+    UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, enforce_csrf_checks=True, **kwargs)
+
+    def request(self, **request):
+        explicit = "HTTP_AUTHORIZATION" in request or "HTTP_X_APP_KEY" in request
+        if request.get("REQUEST_METHOD") in self.UNSAFE and not explicit:
+            morsel = self.cookies.get(settings.CSRF_COOKIE_NAME)
+            if morsel is None or not morsel.value:
+                self.cookies[settings.CSRF_COOKIE_NAME] = _get_new_csrf_string()
+                morsel = self.cookies[settings.CSRF_COOKIE_NAME]
+            request.setdefault("HTTP_X_CSRFTOKEN", morsel.value)
+        return super().request(**request)
+
+
+@pytest.fixture
+def client():
+    """The test client, CSRF enforced (see ``CsrfClient``)."""
+    return CsrfClient()
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """The JSON API (django-ninja): endpoints under /api/v1/, OpenAPI at /api/openapi.json, docs at /api/docs.
 
-Auth, one error shape for every 4xx, and the routers of every app."""
+This module only assembles: the API object, its exception handlers (one error shape for every 4xx,
+built by ``shoal.core.errors``) and the routers of every app. Authentication and permission checks
+live in ``shoal.core.auth``."""
 
 from __future__ import annotations
 
@@ -8,56 +10,13 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
-from shoal.core.errors import ShoalError
+from shoal.core.auth import USER_AUTH
+from shoal.core.errors import ShoalError, code_for_status, error_body
 
 logger = logging.getLogger("shoal.api")
-
-
-class ActiveSessionAuth(SessionAuth):
-    """The browser session (CSRF-checked on writes); refused while a password change is pending."""
-
-    def authenticate(self, request, key):
-        user = request.user
-        if user.is_authenticated and user.is_active and not user.must_change_password:
-            return user
-        return None
-
-
-class PersonalToken(HttpBearer):
-    def authenticate(self, request, token):
-        from shoal.accounts.models import ApiToken
-
-        user = ApiToken.user_for(token)
-        if user is not None:
-            request.user = user
-        return user
-
-
-class AppKey(APIKeyHeader):
-    """``X-App-Key`` of an enabled application (for ingestion endpoints)."""
-
-    param_name = "X-App-Key"
-
-    def authenticate(self, request, key):
-        from shoal.accounts.models import Application
-
-        app = Application.from_key(key or "")
-        if app is not None:
-            Application.objects.filter(pk=app.pk).update(last_used_at=timezone.now())
-            request.application = app
-        return app
-
-
-session_auth = ActiveSessionAuth()
-token_auth = PersonalToken()
-app_key_auth = AppKey()
-USER_AUTH = [session_auth, token_auth]  # people: browser session or personal token
-ANY_AUTH = [session_auth, token_auth, app_key_auth]  # people or business systems
 
 api = NinjaAPI(
     title="Shoal API",
@@ -70,8 +29,7 @@ api = NinjaAPI(
 
 
 def error_response(request, status: int, code: str, message: str, detail=None):
-    return api.create_response(request, {"error": {"code": code, "message": message, "detail": detail or {}}},
-                               status=status)
+    return api.create_response(request, error_body(code, message, detail), status=status)
 
 
 @api.exception_handler(ShoalError)
@@ -96,9 +54,7 @@ def _auth_error(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
-    codes = {400: "bad_request", 401: "unauthorized", 403: "permission_denied", 404: "not_found",
-             405: "method_not_allowed", 409: "conflict", 429: "throttled"}
-    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc.message))
+    return error_response(request, exc.status_code, code_for_status(exc.status_code), str(exc.message))
 
 
 @api.exception_handler(Http404)
@@ -115,15 +71,6 @@ def _forbidden(request, exc):
 def _unexpected(request, exc):
     logger.exception("unexpected API error")
     return error_response(request, 500, "internal_error", "Unexpected error; it has been logged")
-
-
-def require(request, code: str) -> None:
-    """Raise 403 unless the authenticated user holds the permission ``code``."""
-    user = getattr(request, "auth", None)
-    from shoal.accounts.models import User
-
-    if not isinstance(user, User) or not user.has_shoal_perm(code):
-        raise ShoalError("permission_denied", f"Missing permission {code}", {"permission": code}, status=403)
 
 
 def _register_routers():

@@ -7,7 +7,7 @@ from ninja import Router, Schema
 from ninja.pagination import paginate
 from pydantic import Field
 
-from shoal.api import require
+from shoal.core.auth import calling_user, require
 from shoal.core.pagination import Pages
 from shoal.core.permissions import permission_tree
 from shoal.core.schemas import DbId, DbInt
@@ -163,18 +163,13 @@ class MeOut(Schema):
 # -- me ------------------------------------------------------------------------------------------
 @router.get("/me", response=MeOut, summary="The calling user and their effective permissions")
 def me(request):
-    require_user(request)
+    calling_user(request)
     user = request.auth
     return {"id": user.pk, "username": user.username, "name": user.name,
             "permissions": sorted(user.shoal_permissions()), "data_scope": user.data_scope(),
             "masking_policy": user.masking_policy}
 
 
-def require_user(request):
-    if not isinstance(request.auth, User):
-        from shoal.core.errors import PermissionDenied
-
-        raise PermissionDenied("This endpoint is for users, not applications")
 
 
 # -- departments -----------------------------------------------------------------------------

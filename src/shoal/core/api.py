@@ -6,7 +6,7 @@ from typing import Any
 from ninja import Router, Schema
 from ninja.pagination import paginate
 
-from shoal.api import app_key_auth, require
+from shoal.core.auth import app_key_auth, require
 
 from . import parameters
 from .models import OperationLog

@@ -17,7 +17,7 @@ class ShoalError(Exception):
             self.status = status
 
     def as_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "detail": self.detail}}
+        return error_body(self.code, self.message, self.detail)
 
 
 class NotFound(ShoalError):
@@ -36,3 +36,23 @@ class PermissionDenied(ShoalError):
 
 class Conflict(ShoalError):
     status = 409
+
+
+def error_body(code: str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape of the API: ``{"error": {"code", "message", "detail"}}``."""
+    return {"error": {"code": code, "message": str(message), "detail": detail or {}}}
+
+
+def error_response(status: int, code: str, message: str, detail: dict[str, Any] | None = None):
+    """A JSON error answer in the one shape (for middlewares and plain Django views)."""
+    from django.http import JsonResponse
+
+    return JsonResponse(error_body(code, message, detail), status=status)
+
+
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "permission_denied", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 429: "throttled"}
+
+
+def code_for_status(status: int) -> str:
+    return STATUS_CODES.get(status, "error")

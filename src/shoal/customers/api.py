@@ -11,8 +11,7 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from shoal.accounts.models import User
-from shoal.api import ANY_AUTH, require
-from shoal.core.errors import PermissionDenied
+from shoal.core.auth import ANY_AUTH, calling_user, require
 from shoal.core.pagination import MAX_PAGE, Pages
 from shoal.core.schemas import DbId, DbInt
 
@@ -269,10 +268,6 @@ def _require_customer_writer(request) -> None:
         require(request, "customers.customers.edit")
 
 
-def _user(request) -> User:
-    if not isinstance(request.auth, User):
-        raise PermissionDenied("This endpoint is for users, not applications")
-    return request.auth
 
 
 def _detail(request, customer) -> dict:
@@ -300,7 +295,7 @@ def identify_customers_batch(request, payload: BatchIn):
 @router.get("/customers", response=CustomerPage, summary="Customers in the caller's data scope (masked)")
 def list_customers(request, filters: Query[ListFilters]):
     require(request, "customers.customers.view")
-    user = _user(request)
+    user = calling_user(request)
     qs = selectors.customer_list(actor=user, q=filters.q, status=filters.status, source=filters.source,
                                  created_from=filters.created_from, created_to=filters.created_to)
     start = (filters.page - 1) * filters.page_size

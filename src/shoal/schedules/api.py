@@ -4,7 +4,7 @@ from datetime import datetime
 
 from ninja import Router, Schema
 
-from shoal.api import require
+from shoal.core.auth import require
 
 from . import services
 from .models import JobRun, ScheduledJob

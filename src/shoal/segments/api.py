@@ -6,7 +6,7 @@ from typing import Any, Literal
 from ninja import Router, Schema
 from pydantic import Field
 
-from shoal.api import require
+from shoal.core.auth import require
 from shoal.core.schemas import DbId
 from shoal.customers import masking
 from shoal.customers import selectors as customer_selectors
