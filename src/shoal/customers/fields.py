@@ -387,4 +387,23 @@ def validate_key(key: str) -> str:
                          {"field": "key"})
     if key in RESERVED_KEYS:
         raise ShoalError("key_clash", f"{key} is a standard customer field", {"field": "key", "key": key})
+    if key in lookup_names():
+        from django.utils.translation import gettext
+
+        raise ShoalError("key_clash", gettext("%(key)s is the name of a query operation; choose another key")
+                         % {"key": key}, {"field": "key", "key": key})
     return key
+
+
+def lookup_names() -> set[str]:
+    """Every lookup and transform name Django knows for the field types a query may reach
+    (``gt``, ``isnull``, ``exact``, ``in``, ``contains``, ``regex``, ``year``, ``has_key``…): a key
+    named like one reads as that operation in ``attributes__<key>``."""
+    from django.db import models
+    from django.db.models.fields.json import KeyTextTransform, KeyTransform
+
+    classes = (models.Field, models.CharField, models.TextField, models.IntegerField, models.FloatField,
+               models.DecimalField, models.BooleanField, models.DateField, models.DateTimeField,
+               models.TimeField, models.DurationField, models.UUIDField, models.JSONField, models.ForeignKey,
+               KeyTransform, KeyTextTransform)
+    return {name for cls in classes for name in cls.get_lookups()}
