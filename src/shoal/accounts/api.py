@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import Field
 
 from shoal.core.auth import calling_user, require
 from shoal.core.pagination import Pages
 from shoal.core.permissions import permission_tree
-from shoal.core.schemas import DbId, DbInt
+from shoal.core.schemas import BIG, DbId, DbInt
 
 from . import services
 from .models import Application, DataScope, Department, MaskingPolicy, Role, User
@@ -247,7 +247,8 @@ def delete_role(request, role_id: DbId):
 # -- users ---------------------------------------------------------------------------------------
 @router.get("/users", response=list[UserOut])
 @paginate(Pages, page_size=20)
-def list_users(request, q: str = "", is_active: bool | None = None, department_id: DbId | None = None):
+def list_users(request, q: str = "", is_active: bool | None = None,
+               department_id: int | None = Query(None, ge=-BIG - 1, le=BIG)):  # noqa: B008 (@paginate hides DbId)
     require(request, "system.users.view")
     qs = User.objects.prefetch_related("departments", "roles").order_by("id")
     if q:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from ninja import Query, Router, Schema
+from ninja import Path, Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from shoal.accounts.models import User
 from shoal.core.auth import ANY_AUTH, calling_user, require
 from shoal.core.pagination import MAX_PAGE, Pages
-from shoal.core.schemas import DbId, DbInt
+from shoal.core.schemas import BIG, DbId, DbInt
 
 from . import masking, selectors, services
 from .models import Company, CustomerStatus, CustomField, EnumGroup, EnumItem, FieldType
@@ -347,7 +347,7 @@ def delete_customer(request, customer_id: DbId):
 
 @router.get("/customers/{customer_id}/timeline", response=list[TimelineOut], summary="A customer's timeline")
 @paginate(Pages, page_size=50)
-def customer_timeline(request, customer_id: DbId):
+def customer_timeline(request, customer_id: int = Path(..., ge=-BIG - 1, le=BIG)):  # noqa: B008 (@paginate hides DbId)
     require(request, "customers.customers.view")
     customer = selectors.customer_get(actor=request.auth, pk=customer_id)
     mask = masking.should_mask(viewer=request.auth, customer=customer, context="detail")
