@@ -57,7 +57,7 @@ def test_existing_lookup_named_keys_match_by_key(client, personas, bearer, key, 
         group = services.enum_group_create(actor=None, code=f"g_{key}", name=key,
                                            items=[{"code": "a", "label": "a"}, {"code": "b", "label": "b"}])
     CustomField.objects.create(key=key, label=key, type=kind, enum_group=group, show_in_filter=True)
-    hit = services.customer_create(actor=None, data={"name": "hit", "ent_user_id": "h", "attributes": {key: value}})
+    services.customer_create(actor=None, data={"name": "hit", "ent_user_id": "h", "attributes": {key: value}})
     services.customer_create(actor=None, data={"name": "miss", "ent_user_id": "m", "attributes": {key: other}})
     services.customer_create(actor=None, data={"name": "none", "ent_user_id": "n"})
     condition = {"field": key, "op": op, "value": [value] if op == "in" else value}

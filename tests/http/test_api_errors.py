@@ -73,6 +73,11 @@ def test_405_keeps_its_allow_header(http, admin_auth):
     assert set(resp.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
 
 
+def test_an_unknown_api_path_is_a_404_for_writes_too(http, admin_auth):
+    resp = http.post("/api/v1/no-such-thing", json={}, headers={**admin_auth, "Cookie": "sessionid=x; csrftoken=y"})
+    assert error_of(resp, 404)["code"] == "not_found"
+
+
 @pytest.mark.parametrize("method, path, body", [
     ("PATCH", "/api/v1/saved-queries/1", '"hello"'),
     ("POST", "/api/v1/customers/search", "null"),
