@@ -10,7 +10,7 @@ from pydantic import Field
 from shoal.core.auth import calling_user, require
 from shoal.core.pagination import Pages
 from shoal.core.permissions import permission_tree
-from shoal.core.schemas import BIG, DbId, DbInt
+from shoal.core.schemas import BIG, INT, DbId
 
 from . import services
 from .models import Application, DataScope, Department, MaskingPolicy, Role, User
@@ -31,14 +31,14 @@ class DepartmentIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     parent_id: DbId | None = None
     enabled: bool = True
-    order: DbInt = Field(0, ge=0)
+    order: int = Field(0, ge=0, le=INT)
 
 
 class DepartmentPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     parent_id: DbId | None = None
     enabled: bool | None = None
-    order: DbInt | None = Field(None, ge=0)
+    order: int | None = Field(None, ge=0, le=INT)
 
 
 class RoleOut(Schema):
