@@ -13,6 +13,19 @@ from .errors import ShoalError
 from .site import site
 
 
+def bad_request(request, exception=None):
+    """handler400: a body over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (a form, or an API call the
+    size middleware let through) is a 413; any other bad request keeps Django's page."""
+    from django.core.exceptions import RequestDataTooBig
+    from django.views.defaults import bad_request as default_bad_request
+
+    from .middleware import too_large_response
+
+    if isinstance(exception, RequestDataTooBig):
+        return too_large_response(request)
+    return default_bad_request(request, exception)
+
+
 def healthz(request):
     database = "postgresql" if connection.vendor == "postgresql" else connection.vendor
     try:

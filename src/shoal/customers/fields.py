@@ -120,8 +120,14 @@ def to_datetime(raw, field: str) -> datetime:
             value = None
     if value is None:
         raise _bad(field, "datetime", f"{field}: expected a date and time (ISO 8601)")
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        value.astimezone(UTC)  # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC time
+    except (OverflowError, ValueError):
+        from django.utils.translation import gettext
+
+        raise _bad(field, "datetime", gettext("%(field)s: the date and time is out of range") % {"field": field})
     return value
 
 
@@ -378,4 +384,21 @@ def validate_key(key: str) -> str:
                          {"field": "key"})
     if key in RESERVED_KEYS:
         raise ShoalError("key_clash", gettext("%(key)s is a standard customer field") % {"key": key}, {"field": "key", "key": key})
+    if key in lookup_names():
+        raise ShoalError("key_clash", gettext("%(key)s is the name of a query operation; choose another key")
+                         % {"key": key}, {"field": "key", "key": key})
     return key
+
+
+def lookup_names() -> set[str]:
+    """Every lookup and transform name Django knows for the field types a query may reach
+    (``gt``, ``isnull``, ``exact``, ``in``, ``contains``, ``regex``, ``year``, ``has_key``…): a key
+    named like one reads as that operation in ``attributes__<key>``."""
+    from django.db import models
+    from django.db.models.fields.json import KeyTextTransform, KeyTransform
+
+    classes = (models.Field, models.CharField, models.TextField, models.IntegerField, models.FloatField,
+               models.DecimalField, models.BooleanField, models.DateField, models.DateTimeField,
+               models.TimeField, models.DurationField, models.UUIDField, models.JSONField, models.ForeignKey,
+               KeyTransform, KeyTextTransform)
+    return {name for cls in classes for name in cls.get_lookups()}
