@@ -2,6 +2,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import translation
 
+from shoal.core.errors import error_response
+
 
 class UserLanguageMiddleware:
     """Activate the language the user chose (saved on the user), else what LocaleMiddleware found;
@@ -39,10 +41,7 @@ class ForcePasswordChangeMiddleware:
             path = request.path
             if path not in allowed and not path.startswith(self.ALLOWED_PREFIXES):
                 if path.startswith("/api/"):
-                    from django.http import JsonResponse
-
-                    return JsonResponse({"error": {"code": "password_change_required",
-                                                   "message": "Change the initial password first",
-                                                   "detail": {}}}, status=403)
+                    return error_response(403, "password_change_required",
+                                          translation.gettext("Change the initial password first"))
                 return redirect(reverse("admin:password_change") + "?forced=1")
         return self.get_response(request)

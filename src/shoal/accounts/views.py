@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shoal.core.auth import page_requires
+from shoal.core.errors import error_response
 from shoal.core.permissions import permission_tree
 from shoal.core.views import page
 
@@ -17,7 +18,7 @@ from .models import DataScope, User
 def lockout_response(request, credentials, *args, **kwargs):
     message = _("Too many failed logins: this account is locked for a while. Try again later or ask an administrator.")
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": "locked_out", "message": message, "detail": {}}}, status=429)
+        return error_response(429, "locked_out", message)
     from shoal.core.site import site
 
     form = site.login_form(request, data=None)

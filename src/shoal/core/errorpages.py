@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+
+from .errors import error_response
 
 logger = logging.getLogger("shoal.security")
 
@@ -23,8 +24,7 @@ def _back_url(request) -> str:
 
 def _error_page(request, *, status: int, code: str, title: str, message: str, icon: str):
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": code, "message": title, "detail": {"path": request.path}}},
-                            status=status)
+        return error_response(status, code, title, {"path": request.path})
     from .site import site
 
     user = getattr(request, "user", None)

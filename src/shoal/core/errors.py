@@ -51,7 +51,8 @@ def error_response(status: int, code: str, message: str, detail: dict[str, Any] 
 
 
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "permission_denied", 404: "not_found",
-                405: "method_not_allowed", 409: "conflict", 413: "too_large", 429: "throttled"}
+                405: "method_not_allowed", 409: "conflict", 411: "length_required", 413: "too_large",
+                429: "throttled"}
 
 
 def code_for_status(status: int) -> str:

@@ -1,11 +1,11 @@
 import json
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-REASONS = {400: "bad_request", 401: "unauthorized", 403: "permission_denied", 404: "not_found",
-           405: "method_not_allowed", 411: "length_required", 413: "too_large", 429: "throttled"}
+from .errors import code_for_status, error_response
+
 ALWAYS_ALLOWED_BODY = 64 * 1024  # the smallest limit API_MAX_BODY_BYTES can have: no lookup below it
 
 
@@ -20,7 +20,7 @@ def too_large_response(request, limit: int | None = None):
     """413: the error shape under /api/, a short page elsewhere."""
     message, detail = too_large_detail(limit)
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": "too_large", "message": message, "detail": detail}}, status=413)
+        return error_response(413, "too_large", message, detail)
     return HttpResponse(render_to_string("shoal/413.html", {"message": message}, request=request), status=413)
 
 
@@ -36,15 +36,13 @@ class RequestSizeLimitMiddleware:
         if request.path.startswith("/api/") and not request.META.get("CONTENT_TYPE", "").startswith("multipart/"):
             raw = request.META.get("CONTENT_LENGTH") or ""
             if not raw and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-                return JsonResponse({"error": {"code": "length_required", "message": _(
-                    "Send the request body with a Content-Length header"), "detail": {}}}, status=411)
+                return error_response(411, "length_required", _("Send the request body with a Content-Length header"))
             try:
                 length = int(raw) if raw else 0
             except ValueError:
                 length = -1
             if length < 0:
-                return JsonResponse({"error": {"code": "bad_request", "message": _("Invalid Content-Length header"),
-                                               "detail": {}}}, status=400)
+                return error_response(400, "bad_request", _("Invalid Content-Length header"))
             if length > ALWAYS_ALLOWED_BODY:
                 from . import parameters
 
@@ -74,8 +72,7 @@ class ApiErrorShapeMiddleware:
         status = response.status_code
         text = getattr(response, "reason_phrase", "") or "Error"
         detail = {"allowed": response["Allow"].split(", ")} if status == 405 and response.has_header("Allow") else {}
-        reshaped = JsonResponse({"error": {"code": REASONS.get(status, "error"), "message": text, "detail": detail}},
-                                status=status)
+        reshaped = error_response(status, code_for_status(status), text, detail)
         if response.has_header("Allow"):  # a 405 must say which methods are allowed (RFC 9110)
             reshaped["Allow"] = response["Allow"]
         return reshaped
