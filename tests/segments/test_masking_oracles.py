@@ -217,3 +217,34 @@ def test_field_list_offers_masked_fields_only_exact_operators(client, people, be
     assert "starts_with" in fields["plan"]["operators"] and "contains" in fields["name"]["operators"]
     clear = {f["key"]: f for f in client.get("/api/v1/segments/fields", **bearer(people["clear"])).json()}
     assert "starts_with" in clear["mobile"]["operators"]
+
+
+# -- how many values a query may compare with masked fields ----------------------------------------
+@pytest.mark.django_db
+def test_guessing_a_masked_value_by_long_lists_is_refused(personas):
+    """A shown "138****5678" leaves 10,000 candidates: a list of them is an oracle, not a search."""
+    from shoal.segments.masked import MASKED_VALUES_LIMIT
+    from shoal.segments.selectors import validate
+
+    actor = personas["salesperson"]
+    guesses = [f"+86138{n:04d}5678" for n in range(MASKED_VALUES_LIMIT + 1)]
+    from shoal.customers.masking import masked_field_keys
+
+    masked = masked_field_keys(viewer=actor)
+    assert "mobile" in masked
+    validate(query={"field": "mobile", "op": "in", "value": guesses[:MASKED_VALUES_LIMIT]}, masked=masked)
+    for query in ({"field": "mobile", "op": "in", "value": guesses},
+                  {"any": [{"field": "mobile", "op": "eq", "value": g} for g in guesses]}):
+        with pytest.raises(ShoalError) as err:
+            validate(query=query, masked=masked)
+        assert err.value.code == "masked_field", err.value.message
+        assert err.value.detail["limit"] == MASKED_VALUES_LIMIT
+    sql = "mobile IN (" + ", ".join(f"'{g}'" for g in guesses) + ")"
+    with pytest.raises(ShoalError) as err:
+        validate(sql=sql, masked=masked)
+    assert err.value.code == "masked_field"
+    or_sql = " OR ".join(f"mobile = '{g}'" for g in guesses)
+    with pytest.raises(ShoalError):
+        validate(sql=or_sql, masked=masked)
+    # an unmasked user keeps long lists
+    validate(query={"field": "mobile", "op": "in", "value": guesses}, masked=frozenset())

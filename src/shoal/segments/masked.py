@@ -23,6 +23,15 @@ from shoal.core.errors import ShoalError
 from .tree import Group, Not
 
 EXACT_OPS = frozenset({"eq", "ne", "in", "not_in", "is_empty", "is_not_empty"})
+# Values one query may compare with masked fields in all. A list of a few known numbers is a search;
+# thousands of guesses that complete a shown "138****5678" are an oracle.
+MASKED_VALUES_LIMIT = 20
+
+
+def _too_many_values(count: int) -> ShoalError:
+    return ShoalError("masked_field", _("A query may compare masked fields with at most %(limit)s values in all "
+                                        "(this one: %(count)s)") % {"limit": MASKED_VALUES_LIMIT, "count": count},
+                      {"limit": MASKED_VALUES_LIMIT, "count": count})
 
 
 def _label(key: str, catalog) -> str:
@@ -35,15 +44,33 @@ def masked_field_error(key: str, message: str, **detail) -> ShoalError:
 
 
 def check_tree(node, masked: Iterable[str], *, catalog=None, path: str = "$") -> None:
-    """Refuse a leaf of the parsed tree ``node`` that tests a masked field other than exactly."""
+    """Refuse a leaf of the parsed tree ``node`` that tests a masked field other than exactly, and a
+    tree that compares masked fields with more than MASKED_VALUES_LIMIT values."""
     if not masked:
         return
+    _check_tree(node, masked, catalog=catalog, path=path)
+    count = _masked_values(node, masked)
+    if count > MASKED_VALUES_LIMIT:
+        raise _too_many_values(count)
+
+
+def _masked_values(node, masked) -> int:
+    if isinstance(node, Group):
+        return sum(_masked_values(child, masked) for child in node.children)
+    if isinstance(node, Not):
+        return _masked_values(node.child, masked)
+    if node.field.key not in masked or node.op in ("is_empty", "is_not_empty"):
+        return 0
+    return len(node.value) if isinstance(node.value, list | tuple) else 1
+
+
+def _check_tree(node, masked, *, catalog, path) -> None:
     if isinstance(node, Group):
         for i, child in enumerate(node.children):
-            check_tree(child, masked, catalog=catalog, path=f"{path}.{node.kind}[{i}]")
+            _check_tree(child, masked, catalog=catalog, path=f"{path}.{node.kind}[{i}]")
         return
     if isinstance(node, Not):
-        check_tree(node.child, masked, catalog=catalog, path=f"{path}.not")
+        _check_tree(node.child, masked, catalog=catalog, path=f"{path}.not")
         return
     key = node.field.key
     if key in masked and node.op not in EXACT_OPS:
@@ -73,8 +100,14 @@ def check_sql(tree: exp.Expression, masked: Iterable[str], *, catalog=None) -> N
     """Refuse a whitelisted custom SQL tree that uses a masked field other than exactly."""
     if not masked:
         return
+    values = 0
     for column in tree.find_all(exp.Column):
         key = column.name
+        if key in masked and _exact_use(column):
+            parent = column.parent
+            while isinstance(parent, exp.Paren):
+                parent = parent.parent
+            values += len(parent.expressions) if isinstance(parent, exp.In) else 1
         if key in masked and not _exact_use(column):
             parent = column.parent
             fragment = (parent or column).sql()[:200]
@@ -84,6 +117,8 @@ def check_sql(tree: exp.Expression, masked: Iterable[str], *, catalog=None) -> N
                   "%(field)s = 'value', %(field)s IN ('value', …) and %(field)s IS [NOT] NULL "
                   "may be used on it") % {"label": _label(key, catalog), "field": key},
                 fragment=fragment)
+    if values > MASKED_VALUES_LIMIT:
+        raise _too_many_values(values)
 
 
 def check_sort(sort, masked: Iterable[str], *, catalog=None) -> None:
