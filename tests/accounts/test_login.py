@@ -1,17 +1,15 @@
-import json
+"""Logging in: the initial password and its forced change, disabled users, lock-out after failures,
+the login log, batch password resets."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from shoal.accounts import services
-from shoal.accounts.models import ApiToken, Application, Department, LoginLog, Role
+from shoal.accounts.models import ApiToken, LoginLog
 from shoal.core import parameters
-from shoal.core.errors import ShoalError
 from shoal.core.models import OperationLog
 from tests.conftest import make_user
 
-User = get_user_model()
 LOGIN = "/login/"
 
 
@@ -103,131 +101,3 @@ def test_batch_password_reset_forces_change_again(client, superuser):
     login(client, "a1", "123456")
     assert reverse("admin:password_change") in client.get("/")["Location"]
     assert OperationLog.objects.filter(action="user.reset_password").exists()
-
-
-@pytest.mark.django_db
-def test_user_permissions_are_the_union_of_roles():
-    r1 = Role.objects.create(name="r1", code="r1", permissions=["system.users.view"])
-    r2 = Role.objects.create(name="r2", code="r2", permissions=["system.roles.view"], data_scope="departments")
-    user = make_user("multi")
-    user.roles.set([r1, r2])
-    user = User.objects.get(pk=user.pk)
-    assert user.shoal_permissions() == {"system.users.view", "system.roles.view"}
-    assert user.data_scope() == "departments"
-
-
-@pytest.mark.django_db
-def test_role_with_unknown_permission_is_refused():
-    with pytest.raises(ShoalError) as exc:
-        services.role_create(actor=None, name="bad", code="bad", permissions=["no.such.thing"])
-    assert exc.value.detail == {"codes": ["no.such.thing"]}
-    assert not Role.objects.filter(code="bad").exists()
-
-
-@pytest.mark.django_db
-def test_department_tree_and_guards():
-    top = services.department_create(actor=None, name="销售部")
-    child = services.department_create(actor=None, name="销售一组", parent_id=top.pk)
-    grandchild = services.department_create(actor=None, name="小队", parent_id=child.pk)
-    assert str(grandchild) == "销售部 / 销售一组 / 小队"
-    assert top.descendant_ids() == {top.pk, child.pk, grandchild.pk}
-    with pytest.raises(ShoalError):  # no cycles
-        services.department_update(actor=None, dept=top, data={"parent_id": grandchild.pk})
-    with pytest.raises(ShoalError):  # children first
-        services.department_delete(actor=None, dept=top)
-    assert Department.objects.count() == 3
-
-
-@pytest.mark.django_db
-def test_user_in_several_departments_and_roles(client, personas, bearer, roles):
-    d1 = services.department_create(actor=None, name="D1")
-    d2 = services.department_create(actor=None, name="D2")
-    response = client.post("/api/v1/users", data=json.dumps({
-        "username": "multi2", "name": "多部门", "department_ids": [d1.pk, d2.pk],
-        "role_ids": [roles["manager"].pk, roles["salesperson"].pk], "masking_policy": "except_groups"}),
-        content_type="application/json", **bearer(personas["admin"]))
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert sorted(body["department_ids"]) == sorted([d1.pk, d2.pk])
-    assert body["must_change_password"] is True and body["masking_policy"] == "except_groups"
-    # the account is unique, whatever the case
-    again = client.post("/api/v1/users", data=json.dumps({"username": "MULTI2"}),
-                        content_type="application/json", **bearer(personas["admin"]))
-    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate"
-
-
-@pytest.mark.django_db
-def test_application_key_is_shown_once_and_stored_hashed(client, personas, bearer):
-    response = client.post("/api/v1/applications", data=json.dumps({"name": "ERP"}),
-                           content_type="application/json", **bearer(personas["admin"]))
-    key = response.json()["key"]
-    app = Application.objects.get(name="ERP")
-    assert key not in (app.key_hash, app.key_prefix) and app.key_hash != key
-    listed = client.get("/api/v1/applications", **bearer(personas["admin"])).content.decode()
-    assert key not in listed
-    assert client.get("/api/v1/application", HTTP_X_APP_KEY=key).status_code == 200
-    # a disabled application's key stops working
-    client.patch(f"/api/v1/applications/{app.pk}", data=json.dumps({"enabled": False}),
-                 content_type="application/json", **bearer(personas["admin"]))
-    assert client.get("/api/v1/application", HTTP_X_APP_KEY=key).status_code == 401
-
-
-@pytest.mark.django_db
-def test_menu_permission_preview_page_shows_granted_actions(client, personas, superuser):
-    client.force_login(superuser)
-    html = client.get(reverse("admin:user_permissions", args=[personas["manager"].pk])).content.decode()
-    assert 'data-perm="system.users.view" class="text-green' in html
-    assert 'data-perm="system.users.create" class="line-through' in html
-
-
-@pytest.mark.django_db
-def test_operation_log_records_who_did_what(superuser):
-    user = services.user_create(actor=superuser, username="logged-op")
-    services.user_update(actor=superuser, user=user, data={"name": "Changed"})
-    actions = list(OperationLog.objects.filter(object_id=str(user.pk)).values_list("action", "actor_name"))
-    assert ("user.create", "root") in actions and ("user.update", "root") in actions
-
-
-@pytest.mark.django_db
-def test_user_admin_creates_user_with_initial_password(client, superuser, roles):
-    client.force_login(superuser)
-    response = client.post(reverse("admin:accounts_user_add"), {
-        "username": "viaform", "name": "表单用户", "gender": "female", "mobile": "13800138000",
-        "email": "f@example.com", "is_active": "on", "roles": [roles["salesperson"].pk],
-        "masking_policy": "mask_all", "language": ""})
-    assert response.status_code == 302, response.content.decode()[:3000]
-    user = User.objects.get(username="viaform")
-    assert user.must_change_password and user.check_password("123456")
-    assert list(user.roles.all()) == [roles["salesperson"]]
-
-
-@pytest.mark.django_db
-def test_language_switch_is_kept_on_the_user(client, personas):
-    user = personas["admin"]
-    client.force_login(user)
-    client.post("/language/", {"language": "en", "next": "/"})
-    user.refresh_from_db()
-    assert user.language == "en"
-    assert 'lang="en"' in client.get("/").content.decode()
-    client.post("/language/", {"language": "zh-hans", "next": "/"})
-    html = client.get("/").content.decode()
-    assert 'lang="zh-hans"' in html and "工作台" in html
-
-
-@pytest.mark.django_db
-def test_user_creates_uses_and_revokes_a_personal_token(client, personas):
-    user = personas["salesperson"]
-    client.force_login(user)
-    response = client.post(reverse("admin:my_tokens"), {"name": "script"}, follow=True)
-    html = response.content.decode()
-    token = ApiToken.objects.get(user=user)
-    import re
-
-    raw = re.search(r"sht_[A-Za-z0-9_-]{20,}", html).group(0)
-    assert token.key_hash != raw
-    from django.test import Client
-
-    api = Client()  # no session: the token alone
-    assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").json()["username"] == user.username
-    client.post(reverse("admin:my_tokens"), {"revoke": token.pk})
-    assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
