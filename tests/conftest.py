@@ -12,12 +12,6 @@ from shoal.accounts.models import ApiToken
 PERSONAS = ["admin", "manager", "salesperson", "norole"]
 
 
-@pytest.fixture(autouse=True)
-def _reset_axes(settings):
-    settings.AXES_ENABLED = True
-    yield
-
-
 class CsrfClient(Client):
     """Django's test client with CSRF enforced, as in production.
 

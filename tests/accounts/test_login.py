@@ -2,13 +2,14 @@
 the login log, batch password resets."""
 
 import pytest
+from axes.models import AccessAttempt
 from django.urls import reverse
 
 from shoal.accounts import services
 from shoal.accounts.models import ApiToken, LoginLog
 from shoal.core import parameters
 from shoal.core.models import OperationLog
-from tests.conftest import make_user
+from tests.conftest import CsrfClient, make_user
 
 LOGIN = "/login/"
 
@@ -77,10 +78,30 @@ def test_repeated_failures_lock_the_account(client, settings):
         assert login(client, "victim", "wrong").status_code == 200
     response = login(client, "victim", "wrong")
     assert response.status_code == 429
-    assert "locked" in response.content.decode().lower() or "锁定" in response.content.decode()
+    assert 'id="lockout-message"' in response.content.decode() and "已被暂时锁定" in response.content.decode()
     # even the right password is refused while locked
     assert login(client, "victim", "secret-pass-1").status_code == 429
     assert LoginLog.objects.filter(username="victim", success=False).count() >= settings.AXES_FAILURE_LIMIT
+
+
+@pytest.mark.parametrize("run", [
+    pytest.param("first", marks=pytest.mark.django_db), pytest.param("second", marks=pytest.mark.django_db),
+    pytest.param("first, committed", marks=pytest.mark.django_db(transaction=True)),
+    pytest.param("second, committed", marks=pytest.mark.django_db(transaction=True)),
+])
+def test_a_lockout_does_not_outlive_its_test(settings, run):
+    """Each run logs in, then locks the same account from the same address. django-axes keeps its
+    state in the database (AccessAttempt rows), which every test rolls back or flushes: the second
+    run finds no attempt on record and logs in, so no fixture needs to reset axes."""
+    assert settings.AXES_ENABLED and settings.AXES_HANDLER == "axes.handlers.database.AxesDatabaseHandler"
+    make_user("lock_me")
+    assert not AccessAttempt.objects.exists()
+    assert login(CsrfClient(), "lock_me", "secret-pass-1").status_code == 302
+    client = CsrfClient()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(client, "lock_me", "wrong")
+    assert login(client, "lock_me", "secret-pass-1").status_code == 429
+    assert AccessAttempt.objects.filter(username="lock_me").exists()
 
 
 @pytest.mark.django_db

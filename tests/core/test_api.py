@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from shoal.accounts.models import Department
+
 
 @pytest.mark.django_db
 def test_healthz_reports_database_and_version(client):
@@ -76,4 +78,5 @@ def test_session_auth_works_for_the_api_with_csrf_on_writes(personas):
     client.force_login(personas["admin"])
     assert client.get("/api/v1/me").json()["username"] == "p_admin"
     response = client.post("/api/v1/departments", data=json.dumps({"name": "X"}), content_type="application/json")
-    assert response.status_code in (401, 403)  # no CSRF token: refused
+    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"  # no CSRF token
+    assert not Department.objects.filter(name="X").exists()
