@@ -8,8 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 
-from shoal.accounts.firstrun import login_banner
 from shoal.accounts.models import User
+from shoal.setup.firstrun import login_banner
 
 
 def test_generated_admin_password_is_shown_last_by_the_banner_once(db):

@@ -13,9 +13,10 @@ from django.db.models import Q
 from shoal.accounts.models import MaskingPolicy, User
 from shoal.core import parameters
 
+from . import standard
 from .models import CustomerGroupMembership, CustomField, FieldType
 
-MASKED_FIELDS = ("mobile", "phone", "email")
+MASKED_FIELDS = standard.MASKED_FIELDS
 CONTEXTS = ("list", "detail")
 
 
