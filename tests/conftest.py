@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.conf import settings
 from django.middleware.csrf import _get_new_csrf_string
@@ -8,12 +10,6 @@ from shoal.accounts.demo import ensure_default_roles
 from shoal.accounts.models import ApiToken
 
 PERSONAS = ["admin", "manager", "salesperson", "norole"]
-
-
-@pytest.fixture(autouse=True)
-def _reset_axes(settings):
-    settings.AXES_ENABLED = True
-    yield
 
 
 class CsrfClient(Client):
@@ -82,3 +78,34 @@ def bearer():
 @pytest.fixture
 def superuser(db):
     return make_user("root", is_superuser=True)
+
+
+# -- real browser (Playwright driving Debian's Chromium, headless) -----------------------------------
+CHROMIUM = os.environ.get("SHOAL_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium; tests marked ``browser`` open their own contexts on it."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A page in a fresh zh-CN context of ``browser``."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()

@@ -8,14 +8,13 @@ import pytest
 from shoal.core import parameters
 from shoal.customers.models import Customer, CustomField
 from tests.conftest import make_user
-from tests.test_browser import browser_page  # noqa: F401  (the Playwright page fixture)
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_custom_field_customer_list_and_detail(live_server, browser_page, roles):  # noqa: F811
+def test_custom_field_customer_list_and_detail(live_server, browser_page, roles):
     make_user("boss", roles["admin"], masking_policy="none")
     parameters.set_value("MASKING_ENABLED", False)
     page = browser_page

@@ -9,7 +9,6 @@ import pytest
 from shoal.core import parameters
 from shoal.customers import services
 from tests.conftest import make_user
-from tests.test_browser import browser_page  # noqa: F401  (the Playwright page fixture)
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
@@ -18,7 +17,7 @@ LONG_NAME = "深圳市南山区科技园某某某信息技术有限公司采购�
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
-def test_list_detail_edit_and_query_pages_read_well(live_server, browser_page, roles, language):  # noqa: F811
+def test_list_detail_edit_and_query_pages_read_well(live_server, browser_page, roles, language):
     # the standard enum items come from a data migration; a transactional test before this one flushed them
     from shoal.customers.models import EnumGroup, EnumItem
     for code, items in {"customer_source": [("ads", "广告投放"), ("agent", "代理推荐")],

@@ -111,11 +111,14 @@ def test_bootstrap_loads_demo_customers_on_an_empty_database(monkeypatch):
 
 def test_generated_attributes_are_valid_json_in_the_stored_formats():
     pos = demo.GENERATED.index("attributes")
+    seen = {"first_order_date": 0, "assets": 0}
     for row in _rows(4, n=2000):
         attrs = json.loads(row[pos])
         assert isinstance(attrs["vip"], bool)
         assert "first_order_date" not in attrs or len(attrs["first_order_date"]) == 10
         assert "assets" not in attrs or isinstance(attrs["assets"], int | float)
+        seen.update({key: seen[key] + 1 for key in seen if key in attrs})
+    assert all(seen.values()), seen  # the optional keys were checked at least once
 
 
 def _index_names():

@@ -382,7 +382,11 @@ def test_field_page_shows_the_three_flags_and_saves_show_in_form(client, persona
     field = CustomField.objects.get(key="score_x")
     assert field.show_in_list and not field.show_in_form and not field.show_in_filter
     listing = client.get(reverse("admin:customers_customfield_changelist")).content.decode()
-    assert "show_in_form" in listing or "edit form" in listing.lower() or "编辑表单" in listing
+    assert "column-show_in_form" in listing  # the flag is a column of the list
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*score_x(?:(?!</tr>).)*</tr>", listing, re.S).group(0)
+    shown = {m.group(1): "check_small" in m.group(2)  # unfold's yes/no icons
+             for m in re.finditer(r'<td class="field-(show_in_\w+)[^>]*>(.*?)</td>', row, re.S)}
+    assert shown == {"show_in_list": True, "show_in_form": False, "show_in_filter": False}
     # a required field without a default cannot be left out of the form
     response = client.post(reverse("admin:customers_customfield_change", args=[field.pk]),
                            {**base, "required": "on"})

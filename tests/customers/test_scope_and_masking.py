@@ -69,9 +69,10 @@ def test_salesperson_cannot_read_another_salespersons_customer_but_group_admin_c
 
 def test_out_of_scope_customer_is_404_on_the_page_too(world, client):
     client.force_login(world["salesperson"])
-    response = client.get(f"/customers/customer/{world['theirs'].pk}/change/")
-    assert response.status_code in (302, 404)
-    assert b"Theirs" not in response.content
+    for page in ("change", "history", "detail"):
+        response = client.get(f"/customers/customer/{world['theirs'].pk}/{page}/")
+        assert response.status_code == 404, (page, response.status_code)
+        assert b'data-status="404"' in response.content and b"Theirs" not in response.content
     assert client.get(f"/customers/customer/{world['mine'].pk}/change/").status_code == 200
 
 

@@ -6,7 +6,6 @@ from shoal.customers import services
 from shoal.customers.models import CustomField
 from shoal.segments.models import SavedQuery
 from tests.conftest import make_user
-from tests.test_browser import browser_page  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +19,7 @@ def login(page, url, username, password):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_build_preview_search_and_save_a_query(live_server, browser_page):  # noqa: F811
+def test_build_preview_search_and_save_a_query(live_server, browser_page):
     CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
     for i, (city, assets) in enumerate([("深圳", 150000), ("广州", 400000), ("北京", 200000), ("深圳", 50)]):
         services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1380013800{i}", "city": city,

@@ -13,7 +13,6 @@ from shoal.customers.models import Customer, CustomerStatus, CustomField
 from shoal.segments.models import SavedQuery
 from tests.conftest import make_user
 from tests.segments.test_browser_query import login
-from tests.test_browser import browser_page  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
@@ -27,7 +26,7 @@ def parens(page, n):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_empty_row_operator_order_and_saved_parentheses(live_server, browser_page):  # noqa: F811
+def test_empty_row_operator_order_and_saved_parentheses(live_server, browser_page):
     CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
     for i, (city, assets) in enumerate([("深圳", 150000), ("广州", 400000), ("北京", 200000), ("深圳", 50)]):
         services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1380013800{i}", "city": city,

@@ -9,7 +9,7 @@ import pytest
 from shoal.customers.models import CustomField
 from shoal.segments.models import SavedQuery
 from shoal.segments.rows import rows_to_tree
-from tests.segments.test_segments import post
+from tests.segments.conftest import post
 
 ROWS = [{"lparen": "(", "field": "city", "op": "eq", "value": "深圳", "rparen": "", "logic": "and"},
         {"lparen": "", "field": "assets", "op": "gt", "value": 1000, "rparen": ")", "logic": "or"},

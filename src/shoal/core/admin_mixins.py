@@ -8,7 +8,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.db.models import JSONField
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from unfold.admin import ModelAdmin
 
@@ -42,6 +42,11 @@ class ShoalModelAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return not self.read_only and self._perm(request, "delete")
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index when an object is missing or outside the user's queryset (data
+        # scope); Shoal answers 404 like the API does, after the same permission checks.
+        raise Http404
 
     # -- filters and sorts given in the changelist's URL (?field__lookup=value, ?o=) -----------------
     def masked_lookup_paths(self, request) -> frozenset[str]:

@@ -2,7 +2,7 @@
 
 unfold ships no translations; listing its msgids here puts them into Shoal's own catalogue (makemessages
 finds them in this file), where they are translated like Shoal's messages. This module is never
-imported. tests/system/test_translations.py fails when unfold shows a msgid that has no translation."""
+imported. tests/core/test_translations.py fails when unfold shows a msgid that has no translation."""
 
 from django.utils.translation import gettext_noop, ngettext_lazy
 

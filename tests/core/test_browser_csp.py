@@ -8,23 +8,9 @@ import pytest
 
 from shoal.customers import services as customer_services
 from tests.conftest import make_user
-from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _session(browser, live_server, username, locale):

@@ -1,5 +1,4 @@
-"""Operation-log actions are shown as words, not codes (page and API), and job descriptions are
-translated."""
+"""Operation-log actions are shown as words, not codes (page and API)."""
 
 import re
 from pathlib import Path
@@ -9,7 +8,6 @@ from django.test import Client
 
 import shoal
 from shoal.core.oplog import ACTION_LABELS, ACTION_PREFIX_LABELS, action_label, log_operation
-from shoal.schedules.services import sync_registry
 from tests.conftest import make_user
 
 SRC = Path(shoal.__file__).resolve().parent
@@ -45,15 +43,3 @@ def test_operation_log_page_and_api_show_words(db, language, words):
 
 def test_unknown_code_is_shown_as_is():
     assert action_label("plugin.something") == "plugin.something"
-
-
-def test_job_descriptions_are_translated(db):
-    sync_registry()
-    admin = make_user("jobs_zh", is_superuser=True, language="zh-hans")
-    client = Client()
-    client.force_login(admin)
-    html = client.get("/schedules/scheduledjob/").content.decode()
-    assert "清除已过期的登录会话" in html and "Remove expired login sessions" not in html
-    api = client.get("/api/v1/jobs").json()
-    items = api["items"] if isinstance(api, dict) else api
-    assert "清除已过期的登录会话" in {job["description"] for job in items}

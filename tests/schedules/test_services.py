@@ -1,49 +1,18 @@
+"""The scheduler (schedules.services): registry sync, claims that run a job once, failures recorded, cron
+edits checked."""
+
 import threading
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.db import connection, connections
-from django.urls import reverse
 from django.utils import timezone
 
 from shoal.core.errors import ShoalError
 from shoal.schedules import services
 from shoal.schedules.models import JobRun, ScheduledJob
-from shoal.schedules.registry import JOBS, register_job
-
-CALLS = []
-
-
-@register_job("test.count", cron="*/5 * * * *", description="counts its runs")
-def count_job():
-    CALLS.append(1)
-    return {"calls": len(CALLS)}
-
-
-@register_job("test.explode", cron="*/5 * * * *", description="always fails")
-def explode_job():
-    raise RuntimeError("boom: the data source is down")
-
-
-def make_due(name):
-    services.sync_registry()
-    job = ScheduledJob.objects.get(name=name)
-    job.next_run_at = timezone.now() - timedelta(minutes=1)
-    job.save()
-    ScheduledJob.objects.exclude(name=name).update(enabled=False)
-    return job
-
-
-@pytest.fixture(autouse=True)
-def _keep_test_connection(monkeypatch):
-    # The real worker closes "old" connections between tasks; inside a test transaction that would
-    # close the test's own connection, so only that housekeeping call is disabled here.
-    monkeypatch.setattr("django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None)
-
-
-def run_worker():
-    call_command("worker", batch=True, verbosity=0)
+from shoal.schedules.registry import JOBS
+from tests.schedules.conftest import CALLS, make_due, run_worker
 
 
 @pytest.mark.django_db
@@ -147,43 +116,6 @@ def test_cron_edit_is_validated_and_moves_next_run():
     job = services.job_update(actor=None, job=job, cron="30 5 * * *")
     local = timezone.localtime(job.next_run_at)
     assert (local.hour, local.minute) == (5, 30)
-
-
-@pytest.mark.django_db
-def test_jobs_cli_lists_and_runs(capsys):
-    CALLS.clear()
-    call_command("jobs", "list")
-    out = capsys.readouterr().out
-    assert "test.count" in out and "system.prune_job_history" in out
-    call_command("jobs", "run", "test.count")
-    assert "succeeded" in capsys.readouterr().out and len(CALLS) == 1
-    from django.core.management.base import CommandError
-
-    with pytest.raises(CommandError, match="boom"):
-        call_command("jobs", "run", "test.explode")
-    with pytest.raises(CommandError):
-        call_command("jobs", "run", "no.such.job")
-    assert JobRun.objects.filter(trigger="cli").count() == 2
-
-
-@pytest.mark.django_db
-def test_schedule_page_edits_cron_and_runs_now(client, superuser, django_capture_on_commit_callbacks):
-    CALLS.clear()
-    services.sync_registry()
-    job = ScheduledJob.objects.get(name="test.count")
-    client.force_login(superuser)
-    page = client.get("/schedules/scheduledjob/")
-    assert page.status_code == 200 and "test.count" in page.content.decode()
-    bad = client.post(f"/schedules/scheduledjob/{job.pk}/change/", {"cron": "nonsense", "enabled": "on",
-                                                                   "runs-TOTAL_FORMS": 0, "runs-INITIAL_FORMS": 0})
-    assert bad.status_code == 200  # the form again, with the error
-    job.refresh_from_db()
-    assert job.cron == "*/5 * * * *"
-    with django_capture_on_commit_callbacks(execute=True):
-        client.get(reverse("admin:schedules_scheduledjob_run_now", args=[job.pk]))
-    assert JobRun.objects.filter(job=job, trigger="manual").count() == 1
-    run_worker()
-    assert len(CALLS) == 1
 
 
 def test_builtin_jobs_are_registered():

@@ -1,14 +1,17 @@
 """§6 deploy settings: `shoal check --deploy` is clean with the HTTPS variables set (SHOAL_DEBUG
-unset), and a Content-Security-Policy header is sent on every page."""
+unset), a Content-Security-Policy header is sent on every page, and the packaging metadata builds
+without deprecation warnings."""
 
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+ROOT = Path(__file__).resolve().parents[2]
+SRC = str(ROOT / "src")
 HTTPS_ENV = {"SESSION_COOKIE_SECURE": "true", "SECURE_HSTS_SECONDS": "31536000",
              "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true",
              "SECURE_SSL_REDIRECT": "true"}
@@ -49,3 +52,9 @@ def test_content_security_policy_header_on_every_response(client, db, path):
 def test_logged_in_pages_carry_it_too(client, superuser):
     client.force_login(superuser)
     assert "default-src 'self'" in client.get("/")["Content-Security-Policy"]
+
+
+def test_license_is_an_spdx_string_with_a_setuptools_that_reads_it():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert data["project"]["license"] == "AGPL-3.0-or-later"  # a table is deprecated by setuptools
+    assert "setuptools>=77" in data["build-system"]["requires"]

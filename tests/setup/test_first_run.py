@@ -1,9 +1,8 @@
 """`make run`: where to log in and as whom comes last, after the servers are up, with the generated
-admin password at the very end; the packaging metadata builds without deprecation warnings."""
+admin password at the very end, shown once; a password from the environment is never printed."""
 
 import io
 import stat
-import tomllib
 from pathlib import Path
 
 from django.conf import settings
@@ -11,8 +10,6 @@ from django.core.management import call_command
 
 from shoal.accounts.models import User
 from shoal.setup.firstrun import login_banner
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_generated_admin_password_is_shown_last_by_the_banner_once(db):
@@ -40,9 +37,3 @@ def test_admin_password_from_the_environment_is_never_printed(db, monkeypatch):
     call_command("bootstrap", no_demo=True, stdout=out)
     banner = login_banner(host="127.0.0.1", port=8000)
     assert "from-env-secret" not in out.getvalue() + banner and "User:       admin" in banner
-
-
-def test_license_is_an_spdx_string_with_a_setuptools_that_reads_it():
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert data["project"]["license"] == "AGPL-3.0-or-later"  # a table is deprecated by setuptools
-    assert "setuptools>=77" in data["build-system"]["requires"]

@@ -1,0 +1,43 @@
+"""The schedule pages: edit the cron, run now, descriptions translated."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from shoal.schedules import services
+from shoal.schedules.models import JobRun, ScheduledJob
+from shoal.schedules.services import sync_registry
+from tests.conftest import make_user
+from tests.schedules.conftest import CALLS, run_worker
+
+
+@pytest.mark.django_db
+def test_schedule_page_edits_cron_and_runs_now(client, superuser, django_capture_on_commit_callbacks):
+    CALLS.clear()
+    services.sync_registry()
+    job = ScheduledJob.objects.get(name="test.count")
+    client.force_login(superuser)
+    page = client.get("/schedules/scheduledjob/")
+    assert page.status_code == 200 and "test.count" in page.content.decode()
+    bad = client.post(f"/schedules/scheduledjob/{job.pk}/change/", {"cron": "nonsense", "enabled": "on",
+                                                                   "runs-TOTAL_FORMS": 0, "runs-INITIAL_FORMS": 0})
+    assert bad.status_code == 200  # the form again, with the error
+    job.refresh_from_db()
+    assert job.cron == "*/5 * * * *"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(reverse("admin:schedules_scheduledjob_run_now", args=[job.pk]))
+    assert JobRun.objects.filter(job=job, trigger="manual").count() == 1
+    run_worker()
+    assert len(CALLS) == 1
+
+
+def test_job_descriptions_are_translated(db):
+    sync_registry()
+    admin = make_user("jobs_zh", is_superuser=True, language="zh-hans")
+    client = Client()
+    client.force_login(admin)
+    html = client.get("/schedules/scheduledjob/").content.decode()
+    assert "清除已过期的登录会话" in html and "Remove expired login sessions" not in html
+    api = client.get("/api/v1/jobs").json()
+    items = api["items"] if isinstance(api, dict) else api
+    assert "清除已过期的登录会话" in {job["description"] for job in items}
