@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shoal.core.request_context.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "shoal.accounts.middleware.UserLanguageMiddleware",
@@ -124,7 +125,10 @@ PASSWORD_HASHERS = [
 if _env_bool("SHOAL_FAST_HASHER", False):  # tests only: argon2 is slow by design
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 6}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -138,6 +142,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "shoal.accounts.views.lockout_response"
 AXES_VERBOSE = False
 AXES_ENABLED = _env_bool("SHOAL_AXES_ENABLED", True)
+# Proxies in front of Shoal that append to X-Forwarded-For (0: none; the client address is REMOTE_ADDR).
+SHOAL_TRUSTED_PROXIES = int(os.environ.get("SHOAL_TRUSTED_PROXIES", "0"))
+AXES_IPWARE_PROXY_COUNT = SHOAL_TRUSTED_PROXIES or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if SHOAL_TRUSTED_PROXIES
+                                     else ("REMOTE_ADDR",))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

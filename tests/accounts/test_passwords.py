@@ -107,3 +107,19 @@ def test_reset_needs_the_reset_password_permission(roles):
     client = _logged_in(sales)
     assert client.get(f"/accounts/user/{target.pk}/reset-password/").status_code == 403
     assert User.objects.get(pk=target.pk).check_password("secret-pass-1")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("new_password", ["123456", "12345678", "password123", "secret-pass-1"])
+def test_forced_change_refuses_the_initial_weak_or_unchanged_password(new_password):
+    user = make_user("pw_new", must_change_password=True,
+                     password="secret-pass-1" if new_password == "secret-pass-1" else "123456")
+    old = "secret-pass-1" if new_password == "secret-pass-1" else "123456"
+    client = _logged_in(user)
+    token = _csrf(client, "/password_change/?forced=1")
+    resp = client.post("/password_change/", {"csrfmiddlewaretoken": token, "old_password": old,
+                                             "new_password1": new_password, "new_password2": new_password})
+    assert resp.status_code == 200  # the form again, with the reason
+    assert "errornote" in resp.content.decode() or "errorlist" in resp.content.decode()
+    user.refresh_from_db()
+    assert user.must_change_password and user.check_password(old)

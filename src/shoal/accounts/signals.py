@@ -1,14 +1,9 @@
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
+from shoal.core.request_context import client_ip
+
 from .models import LoginLog, User
-
-
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return (forwarded.split(",")[0].strip() or None) if forwarded else request.META.get("REMOTE_ADDR")
 
 
 def _agent(request) -> str:

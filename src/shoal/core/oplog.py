@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from .models import OperationLog
+from .request_context import current_ip
 
 # object type → the ids (as text, a queryset for a subquery) of the objects of that type a reader may
 # see, or None when the reader sees them all. Apps register the types that have a data scope.
@@ -74,5 +75,5 @@ def log_operation(*, actor, action: str, obj=None, object_type: str = "", object
         object_id=str(object_id or ""),
         object_repr=object_repr[:255],
         detail=detail or {},
-        ip=ip,
+        ip=ip or current_ip(),
     )

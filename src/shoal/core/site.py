@@ -7,7 +7,9 @@ Django's ``is_staff``/model permissions.
 from __future__ import annotations
 
 from django.contrib.auth import forms as auth_forms
+from django.core.exceptions import ValidationError
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from unfold.forms import AdminOwnPasswordChangeForm, AuthenticationForm
 from unfold.sites import UnfoldAdminSite
 
@@ -19,6 +21,14 @@ class ShoalLoginForm(AuthenticationForm):
 
 
 class ShoalPasswordChangeForm(AdminOwnPasswordChangeForm):
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("new_password1")
+        if password and not self.errors and self.user.check_password(password):
+            self.add_error("new_password2", ValidationError(_("The new password must differ from the current one."),
+                                                            code="password_unchanged"))
+        return cleaned
+
     def save(self, commit=True):
         user = super().save(commit=False)
         user.must_change_password = False
