@@ -10,6 +10,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -43,13 +44,13 @@ def _validation_error(request, exc: ValidationError):
     for err in exc.errors:
         loc = [str(p) for p in err.get("loc", []) if p not in ("body", "payload")]
         errors.append({"field": ".".join(loc), "message": err.get("msg", "invalid"), "type": err.get("type", "")})
-    return error_response(request, 400, "validation_error", "The request is not valid", {"errors": errors})
+    return error_response(request, 400, "validation_error", gettext("The request is not valid"), {"errors": errors})
 
 
 @api.exception_handler(AuthenticationError)
 def _auth_error(request, exc):
     return error_response(request, 401, "unauthorized",
-                          "Log in, or send 'Authorization: Bearer <token>' (or X-App-Key where allowed)")
+                          gettext("Log in, or send 'Authorization: Bearer <token>' (or X-App-Key where allowed)"))
 
 
 @api.exception_handler(HttpError)
@@ -59,18 +60,18 @@ def _http_error(request, exc: HttpError):
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return error_response(request, 404, "not_found", "Not found")
+    return error_response(request, 404, "not_found", gettext("Not found"))
 
 
 @api.exception_handler(DjangoPermissionDenied)
 def _forbidden(request, exc):
-    return error_response(request, 403, "permission_denied", str(exc) or "Permission denied")
+    return error_response(request, 403, "permission_denied", str(exc) or gettext("Permission denied"))
 
 
 @api.exception_handler(Exception)
 def _unexpected(request, exc):
     logger.exception("unexpected API error")
-    return error_response(request, 500, "internal_error", "Unexpected error; it has been logged")
+    return error_response(request, 500, "internal_error", gettext("Unexpected error; it has been logged"))
 
 
 def _register_routers():

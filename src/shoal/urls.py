@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.urls import path, re_path
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.static import serve
 
@@ -13,7 +14,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
     re_path(r"^api/", csrf_exempt(lambda request: error_response(  # a 404 for every method, not a CSRF 403
-        404, "not_found", "No such API endpoint", {"path": request.path}))),
+        404, "not_found", gettext("No such API endpoint"), {"path": request.path}))),
     path("language/", set_language, name="language"),
     path("media/<path:path>", site.admin_view(serve), {"document_root": settings.MEDIA_ROOT}),
     path("", site.urls),

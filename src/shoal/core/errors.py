@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 
 class ShoalError(Exception):
     status = 400
@@ -23,15 +25,15 @@ class ShoalError(Exception):
 class NotFound(ShoalError):
     status = 404
 
-    def __init__(self, message: str = "Not found", detail: dict | None = None):
-        super().__init__("not_found", message, detail)
+    def __init__(self, message: str | None = None, detail: dict | None = None):
+        super().__init__("not_found", gettext("Not found") if message is None else message, detail)
 
 
 class PermissionDenied(ShoalError):
     status = 403
 
-    def __init__(self, message: str = "Permission denied", detail: dict | None = None):
-        super().__init__("permission_denied", message, detail)
+    def __init__(self, message: str | None = None, detail: dict | None = None):
+        super().__init__("permission_denied", gettext("Permission denied") if message is None else message, detail)
 
 
 class Conflict(ShoalError):

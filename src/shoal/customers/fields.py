@@ -100,7 +100,7 @@ def to_date(raw, field: str) -> date:
             parsed = None
         if parsed is not None:
             return parsed
-    raise _bad(field, "date", f"{field}: expected a date (YYYY-MM-DD)")
+    raise _bad(field, "date", gettext("%(field)s: expected a date (YYYY-MM-DD)") % {"field": field})
 
 
 def to_datetime(raw, field: str) -> datetime:
@@ -119,14 +119,12 @@ def to_datetime(raw, field: str) -> datetime:
         except ValueError:
             value = None
     if value is None:
-        raise _bad(field, "datetime", f"{field}: expected a date and time (ISO 8601)")
+        raise _bad(field, "datetime", gettext("%(field)s: expected a date and time (ISO 8601)") % {"field": field})
     try:
         if timezone.is_naive(value):
             value = timezone.make_aware(value)
         value.astimezone(UTC)  # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC time
     except (OverflowError, ValueError):
-        from django.utils.translation import gettext
-
         raise _bad(field, "datetime", gettext("%(field)s: the date and time is out of range") % {"field": field})
     return value
 
@@ -152,7 +150,7 @@ def to_url(raw, field: str) -> str:
     try:
         _url_validator(value)
     except ValidationError:
-        raise _bad(field, "url", f"{field}: expected an absolute http(s) URL")
+        raise _bad(field, "url", gettext("%(field)s: expected an absolute http(s) URL") % {"field": field})
     if len(value) > 500:
         raise ShoalError("invalid_value", gettext("%(field)s: at most 500 characters") % {"field": field}, {"field": field, "expected": "url"})
     return value
@@ -174,7 +172,7 @@ def _enum_lookup(group_id: int | None, cache: dict) -> dict[str, str]:
 
 def to_enum(raw, field: str, group_id: int | None, cache: dict) -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise _bad(field, "enum", f"{field}: expected one of the enum's options")
+        raise _bad(field, "enum", gettext("%(field)s: expected one of the enum's options") % {"field": field})
     mapping = _enum_lookup(group_id, cache)
     code = mapping.get(str(raw).strip())
     if code is None:
@@ -187,7 +185,7 @@ def to_multi_enum(raw, field: str, group_id: int | None, cache: dict) -> list[st
     if isinstance(raw, str):
         raw = [p for p in re.split(r"[,，;；]", raw) if p.strip()]
     if not isinstance(raw, list | tuple):
-        raise _bad(field, "multi_enum", f"{field}: expected a list of enum options")
+        raise _bad(field, "multi_enum", gettext("%(field)s: expected a list of enum options") % {"field": field})
     return list(dict.fromkeys(to_enum(item, field, group_id, cache) for item in raw))
 
 

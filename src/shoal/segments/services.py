@@ -30,7 +30,7 @@ def _from_rows(rows, query):
     rows = clean_rows(rows)
     tree = rows_to_tree(rows)
     if query is not None and query != tree:
-        raise ShoalError("invalid_rows", "The rows and the query say different things; send one of them",
+        raise ShoalError("invalid_rows", gettext("The rows and the query say different things; send one of them"),
                          {"field": "rows"})
     return rows, tree
 

@@ -18,6 +18,7 @@ import sqlglot
 from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
@@ -98,50 +99,51 @@ def parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
 
 def _parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
     if not isinstance(text, str) or not text.strip():
-        raise _refuse("Write a condition, e.g. assets > 100000 AND city IN ('深圳','广州')")
+        raise _refuse(gettext("Write a condition, e.g. assets > 100000 AND city IN ('深圳','广州')"))
     if len(text) > MAX_LENGTH:
-        raise _refuse(f"A custom SQL rule may be at most {MAX_LENGTH} characters")
+        raise _refuse(gettext("A custom SQL rule may be at most %(limit)s characters") % {"limit": MAX_LENGTH})
     if "\x00" in text:
-        raise _refuse("The text contains a NUL character")
+        raise _refuse(gettext("The text contains a NUL character"))
     try:
         if nesting(sqlglot.tokenize(text, read="postgres")) > MAX_NESTING:
             raise _too_deep()
         statements = sqlglot.parse(text, read="postgres")
     except (ParseError, TokenError) as error:
-        raise _refuse(f"Cannot parse the condition: {str(error).splitlines()[0]}", text)
+        raise _refuse(gettext("Cannot parse the condition: %(error)s") % {"error": str(error).splitlines()[0]}, text)
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
-        raise _refuse("Only one condition is allowed (no ';' between statements)", text)
+        raise _refuse(gettext("Only one condition is allowed (no ';' between statements)"), text)
     tree = statements[0]
     if not isinstance(tree, PREDICATES):
-        raise _refuse("The rule must be a condition (true or false for each customer)", _fragment(tree))
+        raise _refuse(gettext("The rule must be a condition (true or false for each customer)"), _fragment(tree))
     for node in tree.walk():
         if node.comments:
-            raise _refuse("Comments are not allowed in a rule", _fragment(node))
+            raise _refuse(gettext("Comments are not allowed in a rule"), _fragment(node))
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "days_ago":
             args = node.expressions
             if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string \
                     or _whole_days(args[0].this) is None:
-                raise _refuse("days_ago takes one whole number, e.g. days_ago(30)", _fragment(node))
+                raise _refuse(gettext("days_ago takes one whole number, e.g. days_ago(30)"), _fragment(node))
             continue
         if isinstance(node, exp.Literal) and isinstance(node.parent, exp.Anonymous):
             continue
         if isinstance(node, exp.Func) and not isinstance(node, ALLOWED):
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
-            raise _refuse(f"Function {name} is not allowed (allowed: {FUNCTIONS})", _fragment(node))
+            raise _refuse(gettext("Function %(name)s is not allowed (allowed: %(functions)s)")
+                          % {"name": name, "functions": FUNCTIONS}, _fragment(node))
         if not isinstance(node, ALLOWED):
-            raise _refuse(f"Not allowed in a rule: {type(node).__name__.upper()} (allowed functions: {FUNCTIONS})",
-                          _fragment(node))
+            raise _refuse(gettext("Not allowed in a rule: %(kind)s (allowed functions: %(functions)s)")
+                          % {"kind": type(node).__name__.upper(), "functions": FUNCTIONS}, _fragment(node))
         if isinstance(node, exp.In) and (node.args.get("query") or node.args.get("unnest") or
                                          node.args.get("field")):
-            raise _refuse("IN takes a list of values, not a query", _fragment(node))
+            raise _refuse(gettext("IN takes a list of values, not a query"), _fragment(node))
         if isinstance(node, exp.Column):
             if node.table or node.args.get("db") or node.args.get("catalog"):
-                raise _refuse("Use field names only, without a table", _fragment(node))
+                raise _refuse(gettext("Use field names only, without a table"), _fragment(node))
             if node.name not in catalog:
-                raise _refuse(f"Unknown field {node.name}", node.name)
+                raise _refuse(gettext("Unknown field %(field)s") % {"field": node.name}, node.name)
         if isinstance(node, exp.Identifier) and not isinstance(node.parent, exp.Column):
-            raise _refuse("Unexpected name", _fragment(node))
+            raise _refuse(gettext("Unexpected name"), _fragment(node))
     return tree
 
 
@@ -223,13 +225,13 @@ def guarded(seconds: float = TIME_LIMIT_SECONDS):
                 yield
             except Exception as error:
                 if "statement timeout" in str(error) or "canceling statement" in str(error):
-                    raise ShoalError("query_timeout", f"The query took longer than {seconds:g} s and was stopped",
-                                     status=400)
+                    raise ShoalError("query_timeout", gettext("The query took longer than %(seconds)s s and was stopped")
+                                     % {"seconds": f"{seconds:g}"}, status=400)
                 if "read-only transaction" in str(error):
-                    raise ShoalError("read_only", "The rule tried to change data", status=400)
+                    raise ShoalError("read_only", gettext("The rule tried to change data"), status=400)
                 if isinstance(error, DatabaseError):
-                    raise ShoalError("invalid_sql", "The rule does not fit the fields' types: "
-                                     + str(error).splitlines()[0][:200])
+                    raise ShoalError("invalid_sql", gettext("The rule does not fit the fields' types: %(error)s")
+                                     % {"error": str(error).splitlines()[0][:200]})
                 raise
         return
     connection.ensure_connection()
@@ -249,11 +251,12 @@ def guarded(seconds: float = TIME_LIMIT_SECONDS):
         yield
     except Exception as error:
         if stopped["flag"] or "interrupted" in str(error):
-            raise ShoalError("query_timeout", f"The query took longer than {seconds:g} s and was stopped")
+            raise ShoalError("query_timeout", gettext("The query took longer than %(seconds)s s and was stopped")
+                             % {"seconds": f"{seconds:g}"})
         if "not authorized" in str(error):
-            raise ShoalError("read_only", "The rule tried something a rule may not do")
+            raise ShoalError("read_only", gettext("The rule tried something a rule may not do"))
         if isinstance(error, DatabaseError):
-            raise ShoalError("invalid_sql", "The rule cannot run: " + str(error).splitlines()[0][:200])
+            raise ShoalError("invalid_sql", gettext("The rule cannot run: %(error)s") % {"error": str(error).splitlines()[0][:200]})
         raise
     finally:
         raw.set_authorizer(None)

@@ -83,72 +83,74 @@ def parse(node: Any, catalog: dict[str, FieldSpec], *, path: str = "$", depth: i
     if depth == 1:
         check_size(node)
     if depth > MAX_DEPTH:
-        raise _error(path, f"conditions may nest at most {MAX_DEPTH} levels deep")
+        raise _error(path, _("conditions may nest at most %(limit)s levels deep") % {"limit": MAX_DEPTH})
     if not isinstance(node, dict):
-        raise _error(path, "a condition must be an object")
+        raise _error(path, _("a condition must be an object"))
     if "field" in node or "op" in node:
         return _parse_leaf(node, catalog, path)
     if len(node) != 1:
-        raise _error(path, 'a group must have exactly one of "all", "any" or "not"')
+        raise _error(path, _('a group must have exactly one of "all", "any" or "not"'))
     (kind, body), = node.items()
     if kind in ("all", "any"):
         if not isinstance(body, list) or not body:
-            raise _error(f"{path}.{kind}", f'"{kind}" needs a non-empty list of conditions')
+            raise _error(f"{path}.{kind}", _('"%(kind)s" needs a non-empty list of conditions') % {"kind": kind})
         return Group(kind, tuple(parse(child, catalog, path=f"{path}.{kind}[{i}]", depth=depth + 1)
                                  for i, child in enumerate(body)))
     if kind == "not":
         return Not(parse(body, catalog, path=f"{path}.not", depth=depth + 1))
-    raise _error(path, f'unknown group "{kind}" (use "all", "any" or "not")')
+    raise _error(path, _('unknown group "%(kind)s" (use "all", "any" or "not")') % {"kind": kind})
 
 
 def _parse_leaf(node: dict, catalog: dict[str, FieldSpec], path: str) -> Leaf:
     extra = set(node) - {"field", "op", "value"}
     if extra:
-        raise _error(path, f"unknown keys {sorted(extra)}")
+        raise _error(path, _("unknown keys %(keys)s") % {"keys": sorted(extra)})
     key, op = node.get("field"), node.get("op")
     if not isinstance(key, str) or key not in catalog:
-        raise _error(path, f"unknown field {key!r}", field=key)
+        raise _error(path, _("unknown field %(field)s") % {"field": repr(key)}, field=key)
     spec = catalog[key]
     if op not in OPERATORS[spec.type]:
-        raise _error(path, f"operator {op!r} does not fit the {spec.type} field {key}", field=key, op=op,
-                     allowed=sorted(OPERATORS[spec.type]))
+        raise _error(path, _("operator %(op)s does not fit the %(type)s field %(field)s")
+                     % {"op": repr(op), "type": spec.type, "field": key}, field=key, op=op, allowed=sorted(OPERATORS[spec.type]))
     if op in NO_VALUE_OPS:
         if node.get("value") is not None:
-            raise _error(path, f"{op} takes no value", field=key)
+            raise _error(path, _("%(op)s takes no value") % {"op": op}, field=key)
         return Leaf(spec, op, None)
     if "value" not in node:
-        raise _error(path, f"{op} needs a value", field=key)
+        raise _error(path, _("%(op)s needs a value") % {"op": op}, field=key)
     return Leaf(spec, op, _check_value(spec, op, node["value"], path))
 
 
 def _check_value(spec: FieldSpec, op: str, value: Any, path: str):
     if op in LIST_OPS:
         if not isinstance(value, list) or not value or len(value) > MAX_LIST:
-            raise _error(path, f"{op} needs a list of 1 to {MAX_LIST} values", field=spec.key)
+            raise _error(path, _("%(op)s needs a list of 1 to %(limit)s values") % {"op": op, "limit": MAX_LIST},
+                         field=spec.key)
         return tuple(_scalar(spec, v, path) for v in value)
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            raise _error(path, "between needs [low, high]", field=spec.key)
+            raise _error(path, _("between needs [low, high]"), field=spec.key)
         low, high = (_scalar(spec, v, path) for v in value)
         return (low, high)
     if op in ("within_last_days", "older_than_days"):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365000:
-            raise _error(path, f"{op} needs a whole number of days", field=spec.key)
+            raise _error(path, _("%(op)s needs a whole number of days") % {"op": op}, field=spec.key)
         return value
     if spec.type == MULTI_ENUM:  # contains / not_contains an item
         return _enum_code(spec, value, path)
     if op in ("contains", "not_contains", "starts_with", "ends_with"):
         if not isinstance(value, str) or not value:
-            raise _error(path, f"{op} needs a non-empty text", field=spec.key)
+            raise _error(path, _("%(op)s needs a non-empty text") % {"op": op}, field=spec.key)
         return _normalise_text(spec, value, partial=True)
     return _scalar(spec, value, path)
 
 
 def _enum_code(spec: FieldSpec, value: Any, path: str) -> str:
     if not isinstance(value, str) or not value:
-        raise _error(path, "expected an enum code (text)", field=spec.key, expected="enum")
+        raise _error(path, _("expected an enum code (text)"), field=spec.key, expected="enum")
     if spec.choices and value not in spec.choices:
-        raise _error(path, f"{value!r} is not an option of {spec.key}", field=spec.key,
+        raise _error(path, _("%(value)s is not an option of %(field)s") % {"value": repr(value), "field": spec.key},
+                     field=spec.key,
                      choices=list(spec.choices))
     return value
 
@@ -171,34 +173,37 @@ def _scalar(spec: FieldSpec, value: Any, path: str):
     kind = spec.type
     if kind == TEXT:
         if not isinstance(value, str):
-            raise _error(path, f"{spec.key} expects text", field=spec.key, expected="text")
+            raise _error(path, _("%(field)s expects text") % {"field": spec.key}, field=spec.key, expected="text")
         return _normalise_text(spec, value)
     if kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _error(path, f"{spec.key} expects a number", field=spec.key, expected="number")
+            raise _error(path, _("%(field)s expects a number") % {"field": spec.key}, field=spec.key,
+                         expected="number")
         if not math.isfinite(value) or not -MAX_NUMBER < value < MAX_NUMBER:
             raise _error(path, _("%(field)s: the number is out of range") % {"field": spec.key}, field=spec.key,
                          expected="number")
         return value
     if kind == BOOLEAN:
         if not isinstance(value, bool):
-            raise _error(path, f"{spec.key} expects true or false", field=spec.key, expected="boolean")
+            raise _error(path, _("%(field)s expects true or false") % {"field": spec.key}, field=spec.key,
+                         expected="boolean")
         return value
     if kind == ENUM:
         return _enum_code(spec, value, path)
     if kind in (DATE, DATETIME):
         from shoal.customers.fields import to_date, to_datetime
 
-        expected = "a date YYYY-MM-DD" if kind == DATE else "a date-time (ISO 8601)"
+        message = (_("%(field)s expects a date YYYY-MM-DD") if kind == DATE
+                   else _("%(field)s expects a date-time (ISO 8601)")) % {"field": spec.key}
         if not isinstance(value, str):
-            raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
+            raise _error(path, message, field=spec.key, expected=kind)
         try:
             return to_date(value, spec.key) if kind == DATE else to_datetime(value, spec.key).astimezone(UTC)
         except (ShoalError, OverflowError, ValueError):
-            raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
+            raise _error(path, message, field=spec.key, expected=kind)
     if kind == MULTI_ENUM:
         return _enum_code(spec, value, path)
-    raise _error(path, f"unsupported field type {kind}")
+    raise _error(path, _("unsupported field type %(kind)s") % {"kind": kind})
 
 
 def as_date(value) -> date:
