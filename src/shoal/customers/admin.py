@@ -189,9 +189,9 @@ class CustomerForm(forms.ModelForm):
                 existing = Customer.objects.filter(pk=self.instance.pk).values_list("attributes", flat=True).first()
             values = F.clean_customer_data(self.service_data(), existing_attributes=existing, creating=creating,
                                            definitions=self.definitions)
-            services._check_unique(values, exclude_pk=self.instance.pk)
+            services.check_unique(values, exclude_pk=self.instance.pk)
             if creating:
-                services._require_identity(values)
+                services.require_identity(values)
             for name in ("mobile", "email", "ent_user_id"):
                 if name in cleaned and name in values:
                     cleaned[name] = values[name]  # normalised, so the unique check compares like with like
@@ -632,11 +632,11 @@ class CustomFieldForm(forms.ModelForm):
             self.add_error("show_in_form", _("A required field without a default must be shown in the edit form."))
             return cleaned
         try:
-            services._check_definition(probe)
+            services.check_definition(probe)
             if self.instance.pk:
                 old = CustomField.objects.get(pk=self.instance.pk)
                 if (old.type, old.enum_group_id) != (probe.type, probe.enum_group_id):
-                    services.plan_conversion(probe)
+                    selectors.plan_conversion(probe)
         except ShoalError as exc:
             field = exc.detail.get("field")
             field = {"enum_group_id": "enum_group"}.get(field, field)
@@ -699,7 +699,7 @@ class EnumItemFormSet(forms.BaseInlineFormSet):
             recoding = "code" in form.changed_data
             if deleting or recoding:
                 original = EnumItem.objects.select_related("group").get(pk=item.pk)
-                used = services.enum_item_usage(original, limit=20)
+                used = selectors.enum_item_usage(original, limit=20)
                 if used:
                     raise forms.ValidationError(
                         _("Item %(code)s is used by customers %(ids)s; disable it instead.")

@@ -381,14 +381,14 @@ def create_field(request, payload: FieldIn):
 @router.get("/fields/{field_id}", response=FieldOut)
 def get_field(request, field_id: int):
     require(request, "system.fields.view")
-    return services.get_or_404(CustomField, field_id)
+    return selectors.get_or_404(CustomField, field_id)
 
 
 @router.patch("/fields/{field_id}", response=FieldOut,
               summary="Edit a field; a type change converts every stored value or is refused")
 def update_field(request, field_id: int, payload: FieldPatch):
     require(request, "system.fields.edit")
-    definition = services.get_or_404(CustomField, field_id)
+    definition = selectors.get_or_404(CustomField, field_id)
     data = payload.dict(exclude_unset=True)
     show_in_form = data.pop("show_in_form", None)
     definition = services.custom_field_update(actor=request.auth, definition=definition, data=data)
@@ -398,7 +398,7 @@ def update_field(request, field_id: int, payload: FieldPatch):
 @router.delete("/fields/{field_id}", response={204: None}, summary="Delete a field and its stored values")
 def delete_field(request, field_id: int):
     require(request, "system.fields.delete")
-    services.custom_field_delete(actor=request.auth, definition=services.get_or_404(CustomField, field_id))
+    services.custom_field_delete(actor=request.auth, definition=selectors.get_or_404(CustomField, field_id))
     return 204, None
 
 
@@ -419,20 +419,20 @@ def create_enum(request, payload: EnumIn):
 @router.get("/enums/{group_id}", response=EnumOut)
 def get_enum(request, group_id: int):
     require(request, "system.enums.view")
-    return services.get_or_404(EnumGroup, group_id)
+    return selectors.get_or_404(EnumGroup, group_id)
 
 
 @router.patch("/enums/{group_id}", response=EnumOut)
 def update_enum(request, group_id: int, payload: EnumPatch):
     require(request, "system.enums.edit")
-    group = services.get_or_404(EnumGroup, group_id)
+    group = selectors.get_or_404(EnumGroup, group_id)
     return services.enum_group_update(actor=request.auth, group=group, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/enums/{group_id}", response={204: None})
 def delete_enum(request, group_id: int):
     require(request, "system.enums.delete")
-    services.enum_group_delete(actor=request.auth, group=services.get_or_404(EnumGroup, group_id))
+    services.enum_group_delete(actor=request.auth, group=selectors.get_or_404(EnumGroup, group_id))
     return 204, None
 
 
@@ -448,7 +448,7 @@ def _item(group_id: int, item_id: int) -> EnumItem:
 @router.post("/enums/{group_id}/items", response={201: ItemOut})
 def create_enum_item(request, group_id: int, payload: ItemIn):
     require(request, "system.enums.edit")
-    group = services.get_or_404(EnumGroup, group_id)
+    group = selectors.get_or_404(EnumGroup, group_id)
     return 201, services.enum_item_create(actor=request.auth, group=group, data=payload.dict())
 
 
@@ -487,18 +487,18 @@ def create_company(request, payload: CompanyIn):
 @router.get("/companies/{company_id}", response=CompanyOut)
 def get_company(request, company_id: int):
     require(request, "customers.companies.view")
-    return services.get_or_404(Company, company_id)
+    return selectors.get_or_404(Company, company_id)
 
 
 @router.patch("/companies/{company_id}", response=CompanyOut)
 def update_company(request, company_id: int, payload: CompanyPatch):
     require(request, "customers.companies.edit")
-    company = services.get_or_404(Company, company_id)
+    company = selectors.get_or_404(Company, company_id)
     return services.company_update(actor=request.auth, company=company, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/companies/{company_id}", response={204: None})
 def delete_company(request, company_id: int):
     require(request, "customers.companies.delete")
-    services.company_delete(actor=request.auth, company=services.get_or_404(Company, company_id))
+    services.company_delete(actor=request.auth, company=selectors.get_or_404(Company, company_id))
     return 204, None
