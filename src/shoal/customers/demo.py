@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from shoal.core.db import copy_rows
+from shoal.core.db import insert_rows
 
 from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, EnumGroup, EnumItem
 
@@ -253,7 +253,7 @@ class Generator:
 
 # -- bulk writing ---------------------------------------------------------------------------------------
 class _Table:
-    """INSERT/COPY into a model's table: the given columns (in the order of the value tuples), then every
+    """Rows into a model's table (:func:`shoal.core.db.insert_rows`): the given columns (in the order of the value tuples), then every
     other column with its default, then the id when ids are given."""
 
     def __init__(self, model, given: tuple[str, ...], *, with_id: bool):
@@ -267,18 +267,9 @@ class _Table:
             self.names.append(model._meta.pk.column)
 
     def insert(self, values: list[tuple], ids: list[int] | None = None) -> None:
-        if not values:
-            return
         tail = self.tail
         rows = [v + tail + (i,) for v, i in zip(values, ids, strict=True)] if self.with_id else [v + tail for v in values]
-        if connection.vendor == "postgresql":
-            copy_rows(self.model._meta.db_table, self.names, rows)
-            return
-        q = connection.ops.quote_name
-        table, cols = q(self.model._meta.db_table), ", ".join(q(c) for c in self.names)
-        with connection.cursor() as cursor:
-            marks = ", ".join(["%s"] * len(self.names))
-            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+        insert_rows(self.model._meta.db_table, self.names, rows)
 
 
 def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
