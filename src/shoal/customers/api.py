@@ -298,10 +298,7 @@ def list_customers(request, filters: Query[ListFilters]):
                                  created_from=filters.created_from, created_to=filters.created_to)
     start = (filters.page - 1) * filters.page_size
     rows = list(qs.select_related(None)[start:start + filters.page_size])
-    mask = masking.should_mask(viewer=user, customer=None, context="list")
-    sensitive = masking.sensitive_custom_fields() if mask else {}
-    items = [masking.mask_customer(selectors.customer_dict(c), viewer=user, customer=c, context="list",
-                                   sensitive=sensitive, decided=mask) for c in rows]
+    items = masking.mask_customer_rows(rows, viewer=user, context="list")
     return {"items": items, "count": qs.count(), "page": filters.page, "page_size": filters.page_size}
 
 

@@ -139,6 +139,18 @@ def mask_customer(data: dict, *, viewer, customer, context: str = "list",
     return out
 
 
+def mask_customer_rows(rows: Iterable, *, viewer, context: str = "list") -> list[dict]:
+    """The output dicts of many customers (model instances), each masked as :func:`mask_customer` would,
+    with the sensitive custom fields read once (and, for a list, the masking decision made once: it
+    does not depend on the customer)."""
+    from .selectors import customer_dict
+
+    mask = should_mask(viewer=viewer, customer=None, context=context) if context == "list" else None
+    sensitive = sensitive_custom_fields() if mask is not False else {}
+    return [mask_customer(customer_dict(c), viewer=viewer, customer=c, context=context, sensitive=sensitive,
+                          decided=mask) for c in rows]
+
+
 def mask_timeline(entries: Iterable[dict], *, mask: bool, sensitive: dict[str, str] | None = None) -> list[dict]:
     """Timeline entries with old/new values of sensitive fields masked (same decision as the detail)."""
     entries = list(entries)

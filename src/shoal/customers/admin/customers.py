@@ -32,16 +32,13 @@ class CustomerChangeList(ChangeList):
         if per_page in PER_PAGE_CHOICES:
             self.list_per_page = per_page
         super().get_results(request)
-        viewer = request.user
-        mask = masking.should_mask(viewer=viewer, customer=None, context="list")
-        sensitive = masking.sensitive_custom_fields() if mask else {}
         labels = D.standard_enum_labels()
         definitions = C.custom_list_fields()
         custom_labels = D.custom_enum_labels(definitions)
-        for obj in self.result_list:
+        shown = masking.mask_customer_rows(self.result_list, viewer=request.user, context="list")
+        for obj, values in zip(self.result_list, shown, strict=True):
             obj._labels, obj._custom_labels = labels, custom_labels
-            obj._shown = masking.mask_customer(selectors.customer_dict(obj), viewer=viewer, customer=obj,
-                                               context="list", sensitive=sensitive, decided=mask)
+            obj._shown = values
 
 
 class SourceFilter(admin.SimpleListFilter):
