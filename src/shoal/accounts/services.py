@@ -305,3 +305,16 @@ def token_issue(*, actor, user: User, name: str = "") -> str:
     token, raw = ApiToken.issue(user, name)
     log_operation(actor=actor, action="token.issue", obj=user, detail={"prefix": token.key_prefix})
     return raw
+
+
+def token_revoke(*, actor, user: User, token_id) -> bool:
+    """Revoke one of ``user``'s API tokens; False when ``user`` has no such token."""
+    try:
+        token = ApiToken.objects.filter(user=user, pk=int(token_id)).first()
+    except (TypeError, ValueError):
+        return False
+    if token is None:
+        return False
+    token.delete()
+    log_operation(actor=actor, action="token.revoke", obj=user, detail={"prefix": token.key_prefix})
+    return True

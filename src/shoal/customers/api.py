@@ -352,14 +352,6 @@ def customer_timeline(request, customer_id: int):
 
 
 # -- custom fields -------------------------------------------------------------------------------
-def _set_show_in_form(definition: CustomField, value: bool | None) -> CustomField:
-    """``show_in_form`` (UI template: the field is an input of the create/edit form)."""
-    if value is not None and definition.show_in_form != value:
-        definition.show_in_form = value
-        definition.save(update_fields=["show_in_form"])
-    return definition
-
-
 @router.get("/fields", response=list[FieldOut], summary="Custom field definitions")
 def list_fields(request):
     require(request, "system.fields.view")
@@ -369,10 +361,7 @@ def list_fields(request):
 @router.post("/fields", response={201: FieldOut})
 def create_field(request, payload: FieldIn):
     require(request, "system.fields.create")
-    data = payload.dict()
-    show_in_form = data.pop("show_in_form")
-    definition = services.custom_field_create(actor=request.auth, **data)
-    return 201, _set_show_in_form(definition, show_in_form)
+    return 201, services.custom_field_create(actor=request.auth, **payload.dict())
 
 
 @router.get("/fields/{field_id}", response=FieldOut)
@@ -386,10 +375,8 @@ def get_field(request, field_id: int):
 def update_field(request, field_id: int, payload: FieldPatch):
     require(request, "system.fields.edit")
     definition = selectors.get_or_404(CustomField, field_id)
-    data = payload.dict(exclude_unset=True)
-    show_in_form = data.pop("show_in_form", None)
-    definition = services.custom_field_update(actor=request.auth, definition=definition, data=data)
-    return _set_show_in_form(definition, show_in_form)
+    return services.custom_field_update(actor=request.auth, definition=definition,
+                                        data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/fields/{field_id}", response={204: None}, summary="Delete a field and its stored values")

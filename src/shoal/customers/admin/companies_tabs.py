@@ -73,14 +73,11 @@ class DetailTabAdmin(ShoalModelAdmin):
     ordering = ("order", "id")
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        from shoal.core.oplog import log_operation
-
-        log_operation(actor=request.user, action="detail_tab.update" if change else "detail_tab.create", obj=obj,
-                      detail={"url": obj.url, "order": obj.order, "enabled": obj.enabled})
+        data = {k: form.cleaned_data[k] for k in services.TAB_FIELDS if k in form.cleaned_data}
+        if change:
+            services.detail_tab_update(actor=request.user, tab=DetailTab.objects.get(pk=obj.pk), data=data)
+        else:
+            obj.pk = services.detail_tab_create(actor=request.user, data=data).pk
 
     def delete_model(self, request, obj):
-        from shoal.core.oplog import log_operation
-
-        log_operation(actor=request.user, action="detail_tab.delete", obj=obj)
-        super().delete_model(request, obj)
+        services.detail_tab_delete(actor=request.user, tab=obj)

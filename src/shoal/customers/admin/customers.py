@@ -19,9 +19,9 @@ from .. import columns as C
 from .. import display as D
 from .. import fields as F
 from .. import masking, selectors, services, views
-from ..models import Customer, CustomerStatus, CustomField, EnumItem, FieldType
+from ..models import Contact, Customer, CustomerStatus, CustomField, EnumItem, FieldType
 from .forms import CF_PREFIX, SENSITIVE_FORM_FIELDS, STANDARD_FORM_FIELDS, CustomerForm, form_field_keys
-from .inlines import ContactInline, TimelineInline
+from .inlines import ContactInline, TimelineInline, save_inline_formset
 
 PER_PAGE_CHOICES = (20, 50, 100)
 
@@ -297,6 +297,16 @@ class CustomerAdmin(ShoalModelAdmin):
         except ShoalError as exc:
             messages.error(request, exc.message)
             raise
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Contact:
+            return super().save_formset(request, form, formset, change)
+        actor, customer = request.user, form.instance
+        save_inline_formset(formset,
+                            create=lambda data: services.contact_create(actor=actor, customer=customer, data=data),
+                            update=lambda contact, data: services.contact_update(actor=actor, contact=contact,
+                                                                                 data=data),
+                            delete=lambda contact: services.contact_delete(actor=actor, contact=contact))
 
     def delete_model(self, request, obj):
         services.customer_delete(actor=request.user, customer=obj)

@@ -15,7 +15,7 @@ from shoal.core.site import site
 from .. import services
 from ..models import CustomField, EnumGroup, EnumItem
 from .forms import CustomFieldForm, EnumItemFormSet
-from .inlines import menu_perm
+from .inlines import menu_perm, save_inline_formset
 
 
 @admin.register(CustomField, site=site)
@@ -40,6 +40,7 @@ class CustomFieldAdmin(ShoalModelAdmin):
     def save_model(self, request, obj, form, change):
         data = {k: form.cleaned_data.get(k) for k in ("label", "type", "required", "default", "show_in_filter",
                                                       "show_in_list", "order", "enabled")}
+        data["show_in_form"] = bool(form.cleaned_data.get("show_in_form"))
         data["enum_group_id"] = form.cleaned_data["enum_group"].pk if form.cleaned_data.get("enum_group") else None
         if change:
             services.custom_field_update(actor=request.user, definition=CustomField.objects.get(pk=obj.pk), data=data)
@@ -47,7 +48,6 @@ class CustomFieldAdmin(ShoalModelAdmin):
             created = services.custom_field_create(actor=request.user, key=form.cleaned_data.get("key") or None,
                                                    **data)
             obj.pk = created.pk
-        CustomField.objects.filter(pk=obj.pk).update(show_in_form=bool(form.cleaned_data.get("show_in_form")))
 
     def delete_model(self, request, obj):
         services.custom_field_delete(actor=request.user, definition=obj)
@@ -101,6 +101,13 @@ class EnumGroupAdmin(ShoalModelAdmin):
         except ShoalError as exc:
             messages.error(request, exc.message)
             raise
+
+    def save_formset(self, request, form, formset, change):
+        actor, group = request.user, form.instance
+        save_inline_formset(formset,
+                            create=lambda data: services.enum_item_create(actor=actor, group=group, data=data),
+                            update=lambda item, data: services.enum_item_update(actor=actor, item=item, data=data),
+                            delete=lambda item: services.enum_item_delete(actor=actor, item=item))
 
     def delete_model(self, request, obj):
         services.enum_group_delete(actor=request.user, group=obj)

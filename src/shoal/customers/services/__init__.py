@@ -5,6 +5,7 @@ are re-exported here). Each writes the timeline and/or the operation log. Reads 
 from shoal.core.errors import Conflict
 
 from .companies import COMPANY_FIELDS, company_create, company_delete, company_update
+from .contacts import CONTACT_FIELDS, contact_create, contact_delete, contact_update
 from .custom_fields import (
     FIELD_ATTRS,
     check_definition,
@@ -19,6 +20,7 @@ from .customer_write import (
     customer_update,
     require_identity,
 )
+from .detail_tabs import TAB_FIELDS, detail_tab_create, detail_tab_delete, detail_tab_update
 from .enums import (
     enum_group_create,
     enum_group_delete,
@@ -42,7 +44,8 @@ from .timeline import timeline_entry
 _BatchIdentify = BatchIdentify  # the name tests/customers/test_identify_batch.py patches
 
 __all__ = [
-    "BATCH_LIMIT", "COMPANY_FIELDS", "FIELD_ATTRS", "MERGE_FIELDS", "UNIQUE_FIELDS", "BatchIdentify", "Conflict",
+    "BATCH_LIMIT", "COMPANY_FIELDS", "CONTACT_FIELDS", "TAB_FIELDS", "contact_create", "contact_delete",
+    "contact_update", "detail_tab_create", "detail_tab_delete", "detail_tab_update", "FIELD_ATTRS", "MERGE_FIELDS", "UNIQUE_FIELDS", "BatchIdentify", "Conflict",
     "IdentifyResult", "check_definition", "check_unique", "company_create", "company_delete", "company_update",
     "custom_field_create", "custom_field_delete", "custom_field_update", "customer_create", "customer_delete",
     "customer_identify", "customer_identify_batch", "customer_merge", "customer_merging", "customer_update",

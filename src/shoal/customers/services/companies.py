@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
+from shoal.core.services import model_update
 
 from .. import fields as F
 from ..models import Company
@@ -40,9 +41,7 @@ def company_create(*, actor, data: dict) -> Company:
 
 
 def company_update(*, actor, company: Company, data: dict) -> Company:
-    for k, v in _clean_company(data, creating=False).items():
-        setattr(company, k, v)
-    company.save()
+    model_update(instance=company, fields=COMPANY_FIELDS, data=_clean_company(data, creating=False))
     log_operation(actor=actor, action="company.update", obj=company, detail={"fields": sorted(data)})
     return company
 

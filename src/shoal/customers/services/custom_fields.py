@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
 from shoal.core.errors import Conflict, ShoalError
 from shoal.core.oplog import log_operation
+from shoal.core.services import model_update
 
 from .. import fields as F
 from .. import indexes
 from ..models import Customer, CustomField, EnumGroup, FieldType
 from ..selectors import plan_conversion
 
-FIELD_ATTRS = ("label", "required", "default", "show_in_filter", "show_in_list", "order", "enabled")
+FIELD_ATTRS = ("label", "required", "default", "show_in_filter", "show_in_list", "show_in_form", "order", "enabled")
 
 
 def _generate_key(kind: str) -> str:
@@ -82,17 +85,19 @@ def custom_field_update(*, actor, definition: CustomField, data: dict) -> Custom
     if "key" in data and data["key"] not in (None, definition.key):
         raise ShoalError("key_immutable", gettext("The key of a custom field cannot change"), {"field": "key"})
     old_type, old_group = definition.type, definition.enum_group_id
+    probe = copy.copy(definition)  # the definition as it would be, checked (and normalised) before it is saved
     if data.get("type") is not None:
-        definition.type = data["type"]
+        probe.type = data["type"]
     if "enum_group_id" in data:
-        definition.enum_group_id = data["enum_group_id"]
+        probe.enum_group_id = data["enum_group_id"]
     for attr in FIELD_ATTRS:
         if attr in data and (data[attr] is not None or attr == "default"):
-            setattr(definition, attr, data[attr].strip() if attr == "label" else data[attr])
-    check_definition(definition)
-    if definition.type != old_type or definition.enum_group_id != old_group:
-        _convert_values(definition)
-    definition.save()
+            setattr(probe, attr, data[attr].strip() if attr == "label" else data[attr])
+    check_definition(probe)
+    if probe.type != old_type or probe.enum_group_id != old_group:
+        _convert_values(probe)
+    fields = ("type", "enum_group_id", *FIELD_ATTRS)
+    model_update(instance=definition, fields=fields, data={f: getattr(probe, f) for f in fields})
     indexes.sync_field_index(definition)
     log_operation(actor=actor, action="custom_field.update", obj=definition,
                   detail={"fields": sorted(data), "old_type": old_type, "type": definition.type})

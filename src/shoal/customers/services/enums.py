@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import Conflict, ShoalError
 from shoal.core.oplog import log_operation
+from shoal.core.services import model_update
 
 from .. import fields as F
 from ..models import CustomField, EnumGroup, EnumItem
@@ -52,11 +53,8 @@ def enum_group_update(*, actor, group: EnumGroup, data: dict) -> EnumGroup:
             raise Conflict("in_use", gettext("The code of an enum in use cannot change"), {"field": "code"})
         if EnumGroup.objects.filter(code=data["code"]).exclude(pk=group.pk).exists():
             raise Conflict("duplicate", gettext("An enum with this code exists"), {"field": "code"})
-        group.code = data["code"].strip()
-    for attr in ("name", "description"):
-        if data.get(attr) is not None:
-            setattr(group, attr, data[attr].strip())
-    group.save()
+    values = {attr: data[attr].strip() for attr in ("code", "name", "description") if data.get(attr) is not None}
+    model_update(instance=group, fields=("code", "name", "description"), data=values)
     log_operation(actor=actor, action="enum.update", obj=group, detail={"fields": sorted(data)})
     return group
 
@@ -96,9 +94,7 @@ def enum_item_update(*, actor, item: EnumItem, data: dict) -> EnumItem:
                            {"item": item.code, "customer_ids": used})
         if EnumItem.objects.filter(group_id=item.group_id, code=values["code"]).exclude(pk=item.pk).exists():
             raise Conflict("duplicate", gettext("The enum already has an item with this code"), {"field": "code"})
-    for k, v in values.items():
-        setattr(item, k, v)
-    item.save()
+    model_update(instance=item, fields=("code", "label", "order", "enabled"), data=values)
     log_operation(actor=actor, action="enum.item.update", obj=item, detail={"fields": sorted(values)})
     return item
 
