@@ -13,6 +13,7 @@ from shoal.core import parameters
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.permissions import validate_codes
+from shoal.core.services import model_update
 
 from .models import ApiToken, Application, DataScope, Department, MaskingPolicy, Role, User
 
@@ -46,19 +47,17 @@ def department_create(*, actor, name: str, parent_id: int | None = None, enabled
 
 
 def department_update(*, actor, dept: Department, data: dict) -> Department:
+    values = {key: data[key] for key in ("enabled", "order") if key in data and data[key] is not None}
     if "parent_id" in data:
-        dept.parent = _check_parent(dept, data["parent_id"])
+        values["parent"] = _check_parent(dept, data["parent_id"])
     if "name" in data:
-        name = (data["name"] or "").strip()
-        if not name:
+        values["name"] = (data["name"] or "").strip()
+        if not values["name"]:
             raise ShoalError("invalid", gettext("Department name is required"), {"field": "name"})
-        dept.name = name
-    for key in ("enabled", "order"):
-        if key in data and data[key] is not None:
-            setattr(dept, key, data[key])
-    if Department.objects.filter(parent=dept.parent, name=dept.name).exclude(pk=dept.pk).exists():
+    parent, name = values.get("parent", dept.parent), values.get("name", dept.name)
+    if Department.objects.filter(parent=parent, name=name).exclude(pk=dept.pk).exists():
         raise Conflict("duplicate", gettext("A department with this name already exists here"), {"field": "name"})
-    dept.save()
+    model_update(instance=dept, fields=("parent", "name", "enabled", "order"), data=values)
     log_operation(actor=actor, action="department.update", obj=dept, detail={"fields": sorted(data)})
     return dept
 
@@ -90,18 +89,17 @@ def role_create(*, actor, name: str, code: str, permissions: Iterable[str] = (),
 
 
 def role_update(*, actor, role: Role, data: dict) -> Role:
+    values = {key: data[key].strip() for key in ("name", "code", "description") if data.get(key) is not None}
     if "permissions" in data and data["permissions"] is not None:
-        role.permissions = validate_codes(data["permissions"])
+        values["permissions"] = validate_codes(data["permissions"])
     if data.get("data_scope") is not None:
         if data["data_scope"] not in DataScope.values:
             raise ShoalError("invalid", gettext("Unknown data scope"), {"field": "data_scope", "choices": DataScope.values})
-        role.data_scope = data["data_scope"]
-    for key in ("name", "code", "description"):
-        if data.get(key) is not None:
-            setattr(role, key, data[key].strip())
+        values["data_scope"] = data["data_scope"]
     try:
         with transaction.atomic():
-            role.save()
+            model_update(instance=role, fields=("name", "code", "description", "permissions", "data_scope"),
+                         data=values)
     except IntegrityError:
         raise Conflict("duplicate", gettext("A role with this name or code already exists"), {"fields": ["name", "code"]})
     log_operation(actor=actor, action="role.update", obj=role, detail={"fields": sorted(data)})
@@ -169,20 +167,17 @@ def _end_sessions(user_ids: set[int]) -> None:
 @transaction.atomic
 def user_update(*, actor, user: User, data: dict) -> User:
     _validate_user_fields(data)
-    for key in USER_FIELDS:
-        if key in data and data[key] is not None:
-            setattr(user, key, data[key])
+    values = {key: data[key] for key in USER_FIELDS if key in data and data[key] is not None}
     if data.get("username"):
-        username = data["username"].strip()
+        values["username"] = username = data["username"].strip()
         if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
             raise Conflict("duplicate", gettext("This account already exists"), {"field": "username"})
-        user.username = username
     disabling = data.get("is_active") is False and user.is_active
     if data.get("is_active") is not None:
         if actor is not None and actor.pk == user.pk and data["is_active"] is False:
             raise ShoalError("invalid", gettext("You cannot disable yourself"), {"field": "is_active"})
-        user.is_active = data["is_active"]
-    user.save()
+        values["is_active"] = data["is_active"]
+    model_update(instance=user, fields=(*USER_FIELDS, "username", "is_active"), data=values)
     _set_relations(user, data.get("department_ids"), data.get("role_ids"))
     if disabling:
         _end_sessions({user.pk})
@@ -272,17 +267,14 @@ def application_create(*, actor, name: str, description: str = "", enabled: bool
 
 
 def application_update(*, actor, app: Application, data: dict) -> Application:
+    values = {key: data[key] for key in ("description", "enabled") if data.get(key) is not None}
     if data.get("name") is not None:
-        name = data["name"].strip()
+        values["name"] = name = data["name"].strip()
         if not name:
             raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
         if Application.objects.filter(name=name).exclude(pk=app.pk).exists():
             raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
-        app.name = name
-    for key in ("description", "enabled"):
-        if data.get(key) is not None:
-            setattr(app, key, data[key])
-    app.save()
+    model_update(instance=app, fields=("name", "description", "enabled"), data=values)
     log_operation(actor=actor, action="application.update", obj=app, detail={"fields": sorted(data)})
     return app
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.oplog import log_operation
+from shoal.core.services import model_update
 
 from .execution import execute_run
 from .models import JobRun, RunStatus, ScheduledJob
@@ -147,14 +148,10 @@ def run_inline(*, job: ScheduledJob, actor=None) -> JobRun:
 
 
 def job_update(*, actor, job: ScheduledJob, cron: str | None = None, enabled: bool | None = None) -> ScheduledJob:
-    fields = []
+    values = {} if enabled is None else {"enabled": enabled}
     if cron is not None:
-        job.cron = validate_cron(cron)
-        fields.append("cron")
-    if enabled is not None:
-        job.enabled = enabled
-        fields.append("enabled")
-    job.next_run_at = next_run(job.cron, timezone.now())
-    job.save(update_fields=[*fields, "next_run_at", "updated_at"])
+        values["cron"] = validate_cron(cron)
+    values["next_run_at"] = next_run(values.get("cron", job.cron), timezone.now())
+    model_update(instance=job, fields=("cron", "enabled", "next_run_at"), data=values)
     log_operation(actor=actor, action="job.update", obj=job, detail={"cron": job.cron, "enabled": job.enabled})
     return job
