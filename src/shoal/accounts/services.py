@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from shoal.core import parameters
+from shoal.core.actors import is_system
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.permissions import validate_codes
@@ -174,7 +175,7 @@ def user_update(*, actor, user: User, data: dict) -> User:
             raise Conflict("duplicate", gettext("This account already exists"), {"field": "username"})
     disabling = data.get("is_active") is False and user.is_active
     if data.get("is_active") is not None:
-        if actor is not None and actor.pk == user.pk and data["is_active"] is False:
+        if not is_system(actor) and actor.pk == user.pk and data["is_active"] is False:
             raise ShoalError("invalid", gettext("You cannot disable yourself"), {"field": "is_active"})
         values["is_active"] = data["is_active"]
     model_update(instance=user, fields=(*USER_FIELDS, "username", "is_active"), data=values)
@@ -187,7 +188,7 @@ def user_update(*, actor, user: User, data: dict) -> User:
 
 def users_set_active(*, actor, user_ids: Iterable[int], active: bool) -> int:
     ids = set(user_ids)
-    if not active and actor is not None:
+    if not active and not is_system(actor):
         ids.discard(actor.pk)
     count = User.objects.filter(pk__in=ids).update(is_active=active)
     if not active:
@@ -239,7 +240,7 @@ def user_reset_password(*, actor, user: User, password: str | None = None) -> Us
 
 
 def user_delete(*, actor, user: User) -> None:
-    if actor is not None and actor.pk == user.pk:
+    if not is_system(actor) and actor.pk == user.pk:
         raise ShoalError("invalid", gettext("You cannot delete yourself"))
     log_operation(actor=actor, action="user.delete", obj=user)
     user.delete()
@@ -259,7 +260,7 @@ def application_create(*, actor, name: str, description: str = "", enabled: bool
         raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
     if Application.objects.filter(name=name).exists():
         raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
-    app = Application(name=name, description=description, enabled=enabled, created_by=actor if actor else None)
+    app = Application(name=name, description=description, enabled=enabled, created_by=None if is_system(actor) else actor)
     raw = app.set_new_key()
     app.save()
     log_operation(actor=actor, action="application.create", obj=app)

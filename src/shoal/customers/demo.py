@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from shoal.core.actors import SYSTEM
 from shoal.core.db import insert_rows
 
 from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, EnumGroup, EnumItem
@@ -113,7 +114,7 @@ def ensure_demo_fields() -> dict[str, CustomField]:
 
     group = EnumGroup.objects.filter(code="plan").first()
     if group is None:
-        group = services.enum_group_create(actor=None, code="plan", name="套餐",
+        group = services.enum_group_create(actor=SYSTEM, code="plan", name="套餐",
                                            items=[{"code": c, "label": label} for c, label in PLAN_ITEMS])
     else:
         for order, (code, label) in enumerate(PLAN_ITEMS):
@@ -123,7 +124,7 @@ def ensure_demo_fields() -> dict[str, CustomField]:
         definition = CustomField.objects.filter(key=key).first()
         if definition is None:
             definition = services.custom_field_create(
-                actor=None, key=key, label=label, type=kind, enum_group_id=group.pk if kind == "enum" else None,
+                actor=SYSTEM, key=key, label=label, type=kind, enum_group_id=group.pk if kind == "enum" else None,
                 show_in_filter=in_filter, show_in_list=in_list, order=100 + order)
         if definition.type == kind and definition.enabled:  # never write values of another type
             fields[key] = definition

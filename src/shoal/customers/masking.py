@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from shoal.accounts.models import MaskingPolicy, User
 from shoal.core import parameters
+from shoal.core.actors import is_system
 
 from .models import CustomerGroupMembership, CustomField, FieldType
 
@@ -66,8 +67,8 @@ def masked_field_keys(*, viewer) -> frozenset[str]:
 
     A filter, sort or search over such a field would be an oracle (counts of ``mobile starts with
     138…`` recover the number digit by digit), so only exact matches and emptiness tests are allowed
-    on them. Empty when masking is off, for the system (``None``) and for a "no masking" policy."""
-    if viewer is None or not masking_enabled():
+    on them. Empty when masking is off, for the system (``SYSTEM``) and for a "no masking" policy."""
+    if is_system(viewer) or not masking_enabled():
         return frozenset()
     if isinstance(viewer, User) and viewer.is_active and viewer.masking_policy == MaskingPolicy.NONE:
         return frozenset()

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
 from shoal.accounts.models import DataScope, Department, User
+from shoal.core.actors import is_system
 from shoal.core.errors import NotFound, ShoalError
 
 from . import fields as F
@@ -28,9 +29,9 @@ def _department_user_ids(actor: User):
 
 
 def customer_queryset(*, actor) -> QuerySet[Customer]:
-    """All customers ``actor`` may see. ``actor=None`` is the system (no scope)."""
+    """All customers ``actor`` may see. The system (``SYSTEM``) sees them all."""
     qs = Customer.objects.all()
-    if actor is None:
+    if is_system(actor):
         return qs
     if not isinstance(actor, User) or not actor.is_active:
         return qs.none()

@@ -16,6 +16,7 @@ from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from shoal.core.actors import SYSTEM
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
@@ -126,7 +127,7 @@ def job_get(name: str) -> ScheduledJob:
     return job
 
 
-def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun:
+def run_now(*, job: ScheduledJob, actor=SYSTEM, trigger: str = "manual") -> JobRun:
     """Queue a run for the worker now (the 立即执行 button)."""
     if job.name not in JOBS:
         raise ShoalError("unknown_job", gettext("The job %(name)s is not registered in this version") % {"name": job.name}, {"name": job.name})
@@ -138,7 +139,7 @@ def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun
     return run
 
 
-def run_inline(*, job: ScheduledJob, actor=None) -> JobRun:
+def run_inline(*, job: ScheduledJob, actor=SYSTEM) -> JobRun:
     """Run a job in this process (``shoal jobs run NAME``) and record it like any other run."""
     if job.name not in JOBS:
         raise ShoalError("unknown_job", gettext("The job %(name)s is not registered in this version") % {"name": job.name}, {"name": job.name})

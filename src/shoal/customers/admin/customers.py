@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateFilter
 from unfold.decorators import action, display
 
+from shoal.core.actors import SYSTEM
 from shoal.core.admin_mixins import ShoalModelAdmin
 from shoal.core.errors import ShoalError
 from shoal.core.site import site
@@ -207,7 +208,7 @@ class CustomerAdmin(ShoalModelAdmin):
     def _shown(self, obj) -> dict:
         shown = getattr(obj, "_shown", None)
         if shown is None:  # outside the changelist: mask as a list would
-            shown = masking.mask_customer(selectors.customer_dict(obj), viewer=None, customer=obj, context="list")
+            shown = masking.mask_customer(selectors.customer_dict(obj), viewer=SYSTEM, customer=obj, context="list")
             obj._shown = shown
         return shown
 
@@ -261,7 +262,7 @@ class CustomerAdmin(ShoalModelAdmin):
         return fields
 
     def _detail_masked_dict(self, obj):
-        return masking.mask_customer(selectors.customer_dict(obj), viewer=None, customer=obj, context="detail",
+        return masking.mask_customer(selectors.customer_dict(obj), viewer=SYSTEM, customer=obj, context="detail",
                                      decided=True)
 
     @display(description=_("mobile"))

@@ -18,6 +18,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
+from shoal.core.actors import SYSTEM
 from shoal.core.errors import ShoalError
 
 from .. import fields as F
@@ -95,7 +96,7 @@ class CustomerForm(forms.ModelForm):
                 initial = _initial_custom(definition, attrs.get(key))
                 if key in self.masked and initial:
                     # shown masked; posted back unchanged it is not a change (see service_data)
-                    initial = masking.mask_customer({"attributes": {key: initial}}, viewer=None, customer=None,
+                    initial = masking.mask_customer({"attributes": {key: initial}}, viewer=SYSTEM, customer=None,
                                                     sensitive=self.masked, decided=True)["attributes"][key]
                 self.fields[CF_PREFIX + key].initial = initial
             elif definition.default is not None:

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from shoal.core.actors import SYSTEM
 from shoal.core.errors import Conflict, ShoalError
 from shoal.core.oplog import log_operation
 
@@ -39,7 +40,7 @@ def duplicate_conflict(f: str, holder_pk: int | None, *, visible: bool) -> Confl
                     {"field": f, "customer_id": holder_pk})
 
 
-def check_unique(values: dict, *, exclude_pk: int | None = None, actor=None) -> None:
+def check_unique(values: dict, *, exclude_pk: int | None = None, actor=SYSTEM) -> None:
     """Refuse values of unique fields (mobile, email, ent_user_id) already held by another customer."""
     cond = Q()
     present = {f: v for f, v in values.items() if f in UNIQUE_FIELDS and v}

@@ -42,7 +42,7 @@ def enum_group_create(*, actor, code: str, name: str, description: str = "",
         raise Conflict("duplicate", gettext("An enum with this code exists"), {"field": "code"})
     group = EnumGroup.objects.create(code=code, name=name.strip(), description=description or "")
     for i, item in enumerate(items or []):
-        enum_item_create(actor=None, group=group, data={"order": i, **item}, log=False)
+        enum_item_create(actor=actor, group=group, data={"order": i, **item}, log=False)
     log_operation(actor=actor, action="enum.create", obj=group)
     return group
 

@@ -6,6 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from shoal.core.actors import is_system
+
 from ..models import Customer, TimelineEntry
 
 
@@ -16,7 +18,7 @@ def is_user(actor) -> bool:
 
 
 def actor_name(actor) -> str:
-    if actor is None:
+    if is_system(actor):
         return "system"
     if is_user(actor):
         return actor.get_username()
@@ -34,7 +36,7 @@ def _jsonable(value: Any) -> Any:
 def timeline_entry(customer: Customer, kind: str, *, actor, field_name: str = "", old=None, new=None,
                    detail: dict | None = None) -> TimelineEntry:
     detail = dict(detail or {})
-    if actor is not None and not is_user(actor):
+    if not is_system(actor) and not is_user(actor):
         detail.setdefault("application", str(actor))
     return TimelineEntry(customer=customer, kind=kind, field=field_name, old=_jsonable(old), new=_jsonable(new),
                          actor=actor if is_user(actor) else None, actor_name=actor_name(actor), detail=detail)
