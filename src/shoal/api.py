@@ -88,3 +88,22 @@ def _register_routers():
 
 
 _register_routers()
+
+
+# -- request limits (issue 8 §3/§4): JSON bodies must be objects; a body over the size limit is a 413 --
+def _install_limits():
+    from django.core.exceptions import RequestDataTooBig
+
+    from shoal.core.schemas import ObjectBodyParser
+
+    api.parser = ObjectBodyParser()
+
+    @api.exception_handler(RequestDataTooBig)
+    def _too_big(request, exc):
+        from shoal.core.middleware import too_large_detail
+
+        message, detail = too_large_detail()
+        return error_response(request, 413, "too_large", message, detail)
+
+
+_install_limits()

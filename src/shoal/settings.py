@@ -59,11 +59,13 @@ INSTALLED_APPS = [
     "shoal.schedules",
     "shoal.customers",
     "shoal.segments",
+    "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "shoal.core.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -104,7 +104,7 @@ def test_some_demo_customers_are_in_groups_with_salespeople():
 @pytest.mark.django_db
 def test_bootstrap_loads_demo_customers_on_an_empty_database(monkeypatch):
     monkeypatch.setenv("SHOAL_ADMIN_PASSWORD", "boot-pass-1")
-    monkeypatch.setattr("shoal.accounts.management.commands.bootstrap.DEMO_CUSTOMERS", 120)
+    monkeypatch.setattr("shoal.setup.management.commands.bootstrap.DEMO_CUSTOMERS", 120)
     call_command("bootstrap", verbosity=0)
     assert Customer.objects.count() == 120
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 
-from shoal.accounts.firstrun import login_banner
 from shoal.accounts.models import User
+from shoal.setup.firstrun import login_banner
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja import Query, Router, Schema
+from ninja.pagination import paginate
 from pydantic import Field
 
 from shoal.core.auth import calling_user, require
+from shoal.core.pagination import Pages
 from shoal.core.permissions import permission_tree
+from shoal.core.schemas import BIG, INT, DbId
 
 from . import services
 from .models import Application, DataScope, Department, MaskingPolicy, Role, User
@@ -27,16 +29,16 @@ class DepartmentOut(Schema):
 
 class DepartmentIn(Schema):
     name: str = Field(min_length=1, max_length=100)
-    parent_id: int | None = None
+    parent_id: DbId | None = None
     enabled: bool = True
-    order: int = Field(0, ge=0)
+    order: int = Field(0, ge=0, le=INT)
 
 
 class DepartmentPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    parent_id: int | None = None
+    parent_id: DbId | None = None
     enabled: bool | None = None
-    order: int | None = Field(None, ge=0)
+    order: int | None = Field(None, ge=0, le=INT)
 
 
 class RoleOut(Schema):
@@ -95,8 +97,8 @@ class UserIn(Schema):
     email: str = Field("", max_length=254)
     is_active: bool = True
     masking_policy: MaskingPolicy = MaskingPolicy.MASK_ALL
-    department_ids: list[int] = []
-    role_ids: list[int] = []
+    department_ids: list[DbId] = []
+    role_ids: list[DbId] = []
 
 
 class UserPatch(Schema):
@@ -107,12 +109,12 @@ class UserPatch(Schema):
     email: str | None = Field(None, max_length=254)
     is_active: bool | None = None
     masking_policy: MaskingPolicy | None = None
-    department_ids: list[int] | None = None
-    role_ids: list[int] | None = None
+    department_ids: list[DbId] | None = None
+    role_ids: list[DbId] | None = None
 
 
 class IdsIn(Schema):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[DbId] = Field(min_length=1, max_length=1000)
 
 
 class CountOut(Schema):
@@ -184,20 +186,20 @@ def create_department(request, payload: DepartmentIn):
 
 
 @router.get("/departments/{dept_id}", response=DepartmentOut)
-def get_department(request, dept_id: int):
+def get_department(request, dept_id: DbId):
     require(request, "system.departments.view")
     return get_object_or_404(Department, pk=dept_id)
 
 
 @router.patch("/departments/{dept_id}", response=DepartmentOut)
-def update_department(request, dept_id: int, payload: DepartmentPatch):
+def update_department(request, dept_id: DbId, payload: DepartmentPatch):
     require(request, "system.departments.edit")
     dept = get_object_or_404(Department, pk=dept_id)
     return services.department_update(actor=request.auth, dept=dept, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/departments/{dept_id}", response={204: None})
-def delete_department(request, dept_id: int):
+def delete_department(request, dept_id: DbId):
     require(request, "system.departments.delete")
     services.department_delete(actor=request.auth, dept=get_object_or_404(Department, pk=dept_id))
     return 204, None
@@ -223,20 +225,20 @@ def create_role(request, payload: RoleIn):
 
 
 @router.get("/roles/{role_id}", response=RoleOut)
-def get_role(request, role_id: int):
+def get_role(request, role_id: DbId):
     require(request, "system.roles.view")
     return get_object_or_404(Role, pk=role_id)
 
 
 @router.patch("/roles/{role_id}", response=RoleOut)
-def update_role(request, role_id: int, payload: RolePatch):
+def update_role(request, role_id: DbId, payload: RolePatch):
     require(request, "system.roles.edit")
     role = get_object_or_404(Role, pk=role_id)
     return services.role_update(actor=request.auth, role=role, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/roles/{role_id}", response={204: None})
-def delete_role(request, role_id: int):
+def delete_role(request, role_id: DbId):
     require(request, "system.roles.delete")
     services.role_delete(actor=request.auth, role=get_object_or_404(Role, pk=role_id))
     return 204, None
@@ -244,8 +246,9 @@ def delete_role(request, role_id: int):
 
 # -- users ---------------------------------------------------------------------------------------
 @router.get("/users", response=list[UserOut])
-@paginate(PageNumberPagination, page_size=20)
-def list_users(request, q: str = "", is_active: bool | None = None, department_id: int | None = None):
+@paginate(Pages, page_size=20)
+def list_users(request, q: str = "", is_active: bool | None = None,
+               department_id: int | None = Query(None, ge=-BIG - 1, le=BIG)):  # noqa: B008 (@paginate hides DbId)
     require(request, "system.users.view")
     qs = User.objects.prefetch_related("departments", "roles").order_by("id")
     if q:
@@ -274,13 +277,13 @@ def create_user(request, payload: UserIn):
 
 
 @router.get("/users/{user_id}", response=UserOut)
-def get_user(request, user_id: int):
+def get_user(request, user_id: DbId):
     require(request, "system.users.view")
     return get_object_or_404(User, pk=user_id)
 
 
 @router.get("/users/{user_id}/permissions", summary="Menu permission preview of a user")
-def get_user_permissions(request, user_id: int):
+def get_user_permissions(request, user_id: DbId):
     require(request, "system.users.view")
     target = get_object_or_404(User, pk=user_id)
     return {"permissions": sorted(target.shoal_permissions()), "data_scope": target.data_scope(),
@@ -288,14 +291,14 @@ def get_user_permissions(request, user_id: int):
 
 
 @router.patch("/users/{user_id}", response=UserOut)
-def update_user(request, user_id: int, payload: UserPatch):
+def update_user(request, user_id: DbId, payload: UserPatch):
     require(request, "system.users.edit")
     user = get_object_or_404(User, pk=user_id)
     return services.user_update(actor=request.auth, user=user, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/users/{user_id}", response={204: None})
-def delete_user(request, user_id: int):
+def delete_user(request, user_id: DbId):
     require(request, "system.users.delete")
     services.user_delete(actor=request.auth, user=get_object_or_404(User, pk=user_id))
     return 204, None
@@ -317,27 +320,27 @@ def create_application(request, payload: ApplicationIn):
 
 
 @router.get("/applications/{app_id}", response=ApplicationOut)
-def get_application(request, app_id: int):
+def get_application(request, app_id: DbId):
     require(request, "system.applications.view")
     return get_object_or_404(Application, pk=app_id)
 
 
 @router.patch("/applications/{app_id}", response=ApplicationOut)
-def update_application(request, app_id: int, payload: ApplicationPatch):
+def update_application(request, app_id: DbId, payload: ApplicationPatch):
     require(request, "system.applications.edit")
     app = get_object_or_404(Application, pk=app_id)
     return services.application_update(actor=request.auth, app=app, data=payload.dict(exclude_unset=True))
 
 
 @router.post("/applications/{app_id}/rotate-key", response=KeyOut)
-def rotate_application_key(request, app_id: int):
+def rotate_application_key(request, app_id: DbId):
     require(request, "system.applications.edit")
     app = get_object_or_404(Application, pk=app_id)
     return {"key": services.application_rotate_key(actor=request.auth, app=app)}
 
 
 @router.delete("/applications/{app_id}", response={204: None})
-def delete_application(request, app_id: int):
+def delete_application(request, app_id: DbId):
     require(request, "system.applications.delete")
     services.application_delete(actor=request.auth, app=get_object_or_404(Application, pk=app_id))
     return 204, None

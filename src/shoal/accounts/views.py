@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -8,6 +7,7 @@ from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from shoal.core.auth import page_requires
 from shoal.core.permissions import permission_tree
 from shoal.core.views import page
 
@@ -40,9 +40,8 @@ def my_permissions(request):
                 {"title": _("My permissions"), **_permissions_context(request.user)})
 
 
+@page_requires("system.users.view")
 def user_permissions(request, user_id: int):
-    if not request.user.has_shoal_perm("system.users.view"):
-        raise PermissionDenied
     target = get_object_or_404(User, pk=user_id)
     return page(request, "shoal/permission_preview.html",
                 {"title": _("Menu permission preview: %(user)s") % {"user": target}, **_permissions_context(target)})

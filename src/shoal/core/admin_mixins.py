@@ -12,6 +12,9 @@ from django.http import HttpResponseRedirect
 from django.utils.translation import gettext as _
 from unfold.admin import ModelAdmin
 
+from .auth import user_can
+from .errors import ShoalError
+
 NEVER_FROM_URL = frozenset({"regex", "iregex"})  # user-supplied regexes: wrong results and catastrophic backtracking
 EXACT_LOOKUPS = frozenset({"exact", "in", "isnull"})  # the only lookups on a masked field
 WHOLE_JSON_SAFE = frozenset({"exact", "isnull", "has_key", "has_keys", "has_any_keys"})
@@ -23,8 +26,7 @@ class ShoalModelAdmin(ModelAdmin):
     read_only: bool = False
 
     def _perm(self, request, action: str) -> bool:
-        user = request.user
-        return user.is_authenticated and user.is_active and user.has_shoal_perm(f"{self.menu}.{action}")
+        return user_can(request.user, f"{self.menu}.{action}")
 
     def has_module_permission(self, request):
         return self._perm(request, "view")
@@ -125,3 +127,45 @@ class ShoalModelAdmin(ModelAdmin):
         for key in refused:
             params.pop(key, None)
         return HttpResponseRedirect(request.path + ("?" + params.urlencode() if params else ""))
+    # -- a ShoalError from a service is the user's mistake: show it, never a 500 -------------------
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A ShoalError from ``save_model`` (the transaction is rolled back) renders the same form
+        again, bound to what was sent, with the error on its field (``detail["field"]``) or on top."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ShoalError as exc:
+            if request.method != "POST" or getattr(request, "_shoal_form_error", None) is not None:
+                raise
+            request._shoal_form_error = exc
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        error = getattr(request, "_shoal_form_error", None)
+        if error is None:
+            return form_class
+
+        class FormWithServiceError(form_class):
+            def clean(self):
+                data = super().clean()
+                field = error.detail.get("field")
+                self.add_error(field if field in self.fields else None, error.message)
+                return data
+
+        FormWithServiceError.__name__ = form_class.__name__
+        return FormWithServiceError
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ShoalError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(request.path.rsplit("/delete/", 1)[0] + "/change/")
+
+    def response_action(self, request, queryset):
+        """Actions (bulk delete included): a ShoalError is a message on the list, not a 500."""
+        try:
+            return super().response_action(request, queryset)
+        except ShoalError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(request.get_full_path())

@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from shoal.core.auth import app_key_auth, require
 
 from . import parameters
 from .oplog import operation_log_queryset
+from .pagination import Pages
 
 router = Router(tags=["system"])
 
@@ -66,7 +67,7 @@ def update_parameter(request, code: str, payload: ParameterPatch):
 
 
 @router.get("/operation-log", response=list[OperationLogOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages, page_size=50)
 def list_operation_log(request, action: str = "", object_type: str = ""):
     require(request, "system.operation_log.view")
     qs = operation_log_queryset(actor=request.auth)

@@ -17,10 +17,12 @@ Core imports no app: the token and application models are looked up through the 
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -114,3 +116,30 @@ def require(request: HttpRequest, code: str) -> None:
     if not isinstance(user, get_user_model()) or not user.has_shoal_perm(code):
         raise ShoalError("permission_denied", _("Missing permission %(code)s") % {"code": code},
                          {"permission": code}, status=403)
+
+
+# -- pages ----------------------------------------------------------------------------------------
+def user_can(user, code: str) -> bool:
+    """The one permission test of pages, admin screens and the sidebar: an active, logged-in user
+    holding the menu permission ``code`` (``<menu>.<action>``)."""
+    return bool(user is not None and user.is_authenticated and user.is_active and user.has_shoal_perm(code))
+
+
+def require_page(request: HttpRequest, code: str) -> None:
+    """403 (Shoal's error page) unless the user holds ``code``."""
+    if not user_can(getattr(request, "user", None), code):
+        raise DjangoPermissionDenied(code)
+
+
+def page_requires(code: str):
+    """Decorator of a page view: ``@page_requires("system.parameters.view")``."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            require_page(request, code)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -3,12 +3,13 @@
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from .auth import user_can
 from .permissions import SECTIONS
 
 
 def _can(code):
     def check(request):
-        return request.user.is_authenticated and request.user.has_shoal_perm(code)
+        return user_can(request.user, code)
 
     return check
 

@@ -148,3 +148,6 @@ ATTACHMENT_MAX_MB = register(Parameter("ATTACHMENT_MAX_FILE_MB", _("Attachment s
                                        group="customers", min_value=1, max_value=1024))
 MASKING_ENABLED = register(Parameter("MASKING_ENABLED", _("Masking enabled"), "bool", True,
                                      help=_("When off, no user sees masked customer data.")))
+API_MAX_BODY = register(Parameter("API_MAX_BODY_BYTES", _("API request body limit (bytes)"), "int", 2 * 1024 * 1024,
+                                  help=_("A JSON request larger than this is refused with 413 (file uploads have their own limits)."),
+                                  min_value=64 * 1024, max_value=2621440))

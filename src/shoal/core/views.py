@@ -8,8 +8,22 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from . import parameters
+from .auth import page_requires, user_can
 from .errors import ShoalError
 from .site import site
+
+
+def bad_request(request, exception=None):
+    """handler400: a body over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (a form, or an API call the
+    size middleware let through) is a 413; any other bad request keeps Django's page."""
+    from django.core.exceptions import RequestDataTooBig
+    from django.views.defaults import bad_request as default_bad_request
+
+    from .middleware import too_large_response
+
+    if isinstance(exception, RequestDataTooBig):
+        return too_large_response(request)
+    return default_bad_request(request, exception)
 
 
 def healthz(request):
@@ -28,10 +42,9 @@ def page(request, template, context):
     return TemplateResponse(request, template, {**site.each_context(request), **context})
 
 
+@page_requires("system.parameters.view")
 def parameters_page(request):
-    if not request.user.has_shoal_perm("system.parameters.view"):
-        raise PermissionDenied
-    can_edit = request.user.has_shoal_perm("system.parameters.edit")
+    can_edit = user_can(request.user, "system.parameters.edit")
     errors = {}
     if request.method == "POST":
         if not can_edit:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from ninja import Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja import Path, Query, Router, Schema
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from shoal.accounts.models import User
 from shoal.core.auth import ANY_AUTH, calling_user, require
+from shoal.core.pagination import MAX_PAGE, Pages
+from shoal.core.schemas import BIG, DbId, DbInt
 
 from . import masking, selectors, services
 from .models import Company, CustomerStatus, CustomField, EnumGroup, EnumItem, FieldType
@@ -42,7 +44,7 @@ class CustomerIn(Schema):
     lifecycle_stage: str | None = None
     status: CustomerStatus | None = None
     notes: str | None = None
-    company_id: int | None = None
+    company_id: DbId | None = None
     registered_at: str | None = Field(None, description="ISO 8601 date and time")
     attributes: dict[str, Any] | None = None
 
@@ -104,7 +106,7 @@ class CustomerPage(Schema):
 
 class ListFilters(Schema):
     q: str = ""
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=100)
     status: CustomerStatus | None = None
     source: str | None = None
@@ -125,7 +127,7 @@ class TimelineOut(Schema):
 
 
 class StatusIn(Schema):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[DbId] = Field(min_length=1, max_length=1000)
     status: CustomerStatus
 
 
@@ -154,11 +156,11 @@ class FieldIn(Schema):
     type: FieldType
     required: bool = False
     default: Any = None
-    enum_group_id: int | None = None
+    enum_group_id: DbId | None = None
     show_in_filter: bool = False
     show_in_list: bool = False
     show_in_form: bool = True
-    order: int = 0
+    order: DbInt = 0
     enabled: bool = True
 
 
@@ -168,11 +170,11 @@ class FieldPatch(Schema):
     type: FieldType | None = None
     required: bool | None = None
     default: Any = None
-    enum_group_id: int | None = None
+    enum_group_id: DbId | None = None
     show_in_filter: bool | None = None
     show_in_list: bool | None = None
     show_in_form: bool | None = None
-    order: int | None = None
+    order: DbInt | None = None
     enabled: bool | None = None
 
 
@@ -187,14 +189,14 @@ class ItemOut(Schema):
 class ItemIn(Schema):
     code: str = Field(min_length=1, max_length=64)
     label: str = Field(min_length=1, max_length=100)
-    order: int = 0
+    order: DbInt = 0
     enabled: bool = True
 
 
 class ItemPatch(Schema):
     code: str | None = Field(None, min_length=1, max_length=64)
     label: str | None = Field(None, min_length=1, max_length=100)
-    order: int | None = None
+    order: DbInt | None = None
     enabled: bool | None = None
 
 
@@ -320,13 +322,13 @@ def set_customers_status(request, payload: StatusIn):
 
 
 @router.get("/customers/{customer_id}", response=CustomerDetailOut)
-def get_customer(request, customer_id: int):
+def get_customer(request, customer_id: DbId):
     require(request, "customers.customers.view")
     return _detail(request, selectors.customer_get(actor=request.auth, pk=customer_id))
 
 
 @router.patch("/customers/{customer_id}", response=CustomerDetailOut)
-def update_customer(request, customer_id: int, payload: CustomerIn):
+def update_customer(request, customer_id: DbId, payload: CustomerIn):
     require(request, "customers.customers.edit")
     customer = selectors.customer_get(actor=request.auth, pk=customer_id)
     services.customer_update(actor=request.auth, customer=customer, data=payload.dict(exclude_unset=True))
@@ -334,15 +336,15 @@ def update_customer(request, customer_id: int, payload: CustomerIn):
 
 
 @router.delete("/customers/{customer_id}", response={204: None}, summary="Delete a customer (irreversible)")
-def delete_customer(request, customer_id: int):
+def delete_customer(request, customer_id: DbId):
     require(request, "customers.customers.delete")
     services.customer_delete(actor=request.auth, customer=selectors.customer_get(actor=request.auth, pk=customer_id))
     return 204, None
 
 
 @router.get("/customers/{customer_id}/timeline", response=list[TimelineOut], summary="A customer's timeline")
-@paginate(PageNumberPagination, page_size=50)
-def customer_timeline(request, customer_id: int):
+@paginate(Pages, page_size=50)
+def customer_timeline(request, customer_id: int = Path(..., ge=-BIG - 1, le=BIG)):  # noqa: B008 (@paginate hides DbId)
     require(request, "customers.customers.view")
     customer = selectors.customer_get(actor=request.auth, pk=customer_id)
     mask = masking.should_mask(viewer=request.auth, customer=customer, context="detail")
@@ -365,14 +367,14 @@ def create_field(request, payload: FieldIn):
 
 
 @router.get("/fields/{field_id}", response=FieldOut)
-def get_field(request, field_id: int):
+def get_field(request, field_id: DbId):
     require(request, "system.fields.view")
     return selectors.get_or_404(CustomField, field_id)
 
 
 @router.patch("/fields/{field_id}", response=FieldOut,
               summary="Edit a field; a type change converts every stored value or is refused")
-def update_field(request, field_id: int, payload: FieldPatch):
+def update_field(request, field_id: DbId, payload: FieldPatch):
     require(request, "system.fields.edit")
     definition = selectors.get_or_404(CustomField, field_id)
     return services.custom_field_update(actor=request.auth, definition=definition,
@@ -380,7 +382,7 @@ def update_field(request, field_id: int, payload: FieldPatch):
 
 
 @router.delete("/fields/{field_id}", response={204: None}, summary="Delete a field and its stored values")
-def delete_field(request, field_id: int):
+def delete_field(request, field_id: DbId):
     require(request, "system.fields.delete")
     services.custom_field_delete(actor=request.auth, definition=selectors.get_or_404(CustomField, field_id))
     return 204, None
@@ -401,20 +403,20 @@ def create_enum(request, payload: EnumIn):
 
 
 @router.get("/enums/{group_id}", response=EnumOut)
-def get_enum(request, group_id: int):
+def get_enum(request, group_id: DbId):
     require(request, "system.enums.view")
     return selectors.get_or_404(EnumGroup, group_id)
 
 
 @router.patch("/enums/{group_id}", response=EnumOut)
-def update_enum(request, group_id: int, payload: EnumPatch):
+def update_enum(request, group_id: DbId, payload: EnumPatch):
     require(request, "system.enums.edit")
     group = selectors.get_or_404(EnumGroup, group_id)
     return services.enum_group_update(actor=request.auth, group=group, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/enums/{group_id}", response={204: None})
-def delete_enum(request, group_id: int):
+def delete_enum(request, group_id: DbId):
     require(request, "system.enums.delete")
     services.enum_group_delete(actor=request.auth, group=selectors.get_or_404(EnumGroup, group_id))
     return 204, None
@@ -430,14 +432,14 @@ def _item(group_id: int, item_id: int) -> EnumItem:
 
 
 @router.post("/enums/{group_id}/items", response={201: ItemOut})
-def create_enum_item(request, group_id: int, payload: ItemIn):
+def create_enum_item(request, group_id: DbId, payload: ItemIn):
     require(request, "system.enums.edit")
     group = selectors.get_or_404(EnumGroup, group_id)
     return 201, services.enum_item_create(actor=request.auth, group=group, data=payload.dict())
 
 
 @router.patch("/enums/{group_id}/items/{item_id}", response=ItemOut)
-def update_enum_item(request, group_id: int, item_id: int, payload: ItemPatch):
+def update_enum_item(request, group_id: DbId, item_id: DbId, payload: ItemPatch):
     require(request, "system.enums.edit")
     return services.enum_item_update(actor=request.auth, item=_item(group_id, item_id),
                                      data=payload.dict(exclude_unset=True))
@@ -445,7 +447,7 @@ def update_enum_item(request, group_id: int, item_id: int, payload: ItemPatch):
 
 @router.delete("/enums/{group_id}/items/{item_id}", response={204: None},
                summary="Delete an enum item; refused while customers use it")
-def delete_enum_item(request, group_id: int, item_id: int):
+def delete_enum_item(request, group_id: DbId, item_id: DbId):
     require(request, "system.enums.edit")
     services.enum_item_delete(actor=request.auth, item=_item(group_id, item_id))
     return 204, None
@@ -453,7 +455,7 @@ def delete_enum_item(request, group_id: int, item_id: int):
 
 # -- companies -----------------------------------------------------------------------------------
 @router.get("/companies", response=list[CompanyOut])
-@paginate(PageNumberPagination, page_size=20)
+@paginate(Pages, page_size=20)
 def list_companies(request, q: str = ""):
     require(request, "customers.companies.view")
     qs = Company.objects.order_by("id")
@@ -469,20 +471,20 @@ def create_company(request, payload: CompanyIn):
 
 
 @router.get("/companies/{company_id}", response=CompanyOut)
-def get_company(request, company_id: int):
+def get_company(request, company_id: DbId):
     require(request, "customers.companies.view")
     return selectors.get_or_404(Company, company_id)
 
 
 @router.patch("/companies/{company_id}", response=CompanyOut)
-def update_company(request, company_id: int, payload: CompanyPatch):
+def update_company(request, company_id: DbId, payload: CompanyPatch):
     require(request, "customers.companies.edit")
     company = selectors.get_or_404(Company, company_id)
     return services.company_update(actor=request.auth, company=company, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/companies/{company_id}", response={204: None})
-def delete_company(request, company_id: int):
+def delete_company(request, company_id: DbId):
     require(request, "customers.companies.delete")
     services.company_delete(actor=request.auth, company=selectors.get_or_404(Company, company_id))
     return 204, None

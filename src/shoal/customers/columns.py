@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from . import standard
 from .models import Customer, CustomerListPreference, CustomField
 
 CUSTOM_PREFIX = "cf:"
-STANDARD_COLUMNS = ("id", "name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq",
-                    "wechat", "telegram", "source", "customer_type", "lifecycle_stage", "status", "company",
-                    "created_at", "updated_at", "registered_at")
-DEFAULT_COLUMNS = ("id", "name", "mobile", "email", "ent_user_id", "status", "source", "customer_type",
-                   "created_at")
+STANDARD_COLUMNS = standard.names(column=True)
+DEFAULT_COLUMNS = standard.placed("default_column")
 
 
 def _label(code: str) -> str:

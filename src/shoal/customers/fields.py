@@ -21,22 +21,18 @@ from django.utils.translation import gettext
 from shoal.core.errors import ShoalError
 
 from . import identity
+from . import standard as S
 from .models import CustomerGender, CustomerStatus, CustomField, EnumItem, FieldType
 
 # Fields of the Customer table (and reserved names) that a custom field key may not take.
-STANDARD_FIELDS = (
-    "name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq", "wechat",
-    "telegram", "avatar_url", "source", "customer_type", "lifecycle_stage", "status", "notes",
-    "created_at", "updated_at", "registered_at", "company", "company_id",
-)
+STANDARD_FIELDS = tuple(n for n in S.names() if n not in ("id", "in_recycle_bin"))
 RESERVED_KEYS = set(STANDARD_FIELDS) | {"id", "pk", "attributes", "tags", "groups", "contacts", "timeline",
                                         "in_recycle_bin", "memberships", "customer", "q"}
 # Standard fields whose values come from an enum group (configurable lists), when it has items.
-STANDARD_ENUMS = {"source": "customer_source", "customer_type": "customer_type",
-                  "lifecycle_stage": "lifecycle_stage"}
-TEXT_LIMITS = {"name": 100, "phone": 32, "city": 100, "qq": 32, "wechat": 64, "telegram": 64,
-               "avatar_url": 500, "source": 64, "customer_type": 64, "lifecycle_stage": 64, "notes": 10000}
-KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+STANDARD_ENUMS = S.ENUM_GROUPS
+TEXT_LIMITS = {f.name: f.max_length for f in S.FIELDS if f.max_length and not f.identity}
+KEY_RE = S.KEY_RE
+WRITABLE_FIELDS = frozenset(S.names(writable=True))
 _url_validator = URLValidator(schemes=["http", "https"])
 _TRUE = {"1", "true", "yes", "y", "on", "是", "真"}
 _FALSE = {"0", "false", "no", "n", "off", "否", "假"}
@@ -124,8 +120,14 @@ def to_datetime(raw, field: str) -> datetime:
             value = None
     if value is None:
         raise _bad(field, "datetime", f"{field}: expected a date and time (ISO 8601)")
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        value.astimezone(UTC)  # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC time
+    except (OverflowError, ValueError):
+        from django.utils.translation import gettext
+
+        raise _bad(field, "datetime", gettext("%(field)s: the date and time is out of range") % {"field": field})
     return value
 
 
@@ -274,7 +276,7 @@ def clean_standard(data: dict, *, cache: dict | None = None) -> dict:
     cache = {} if cache is None else cache
     enum_groups = cache.get(_STANDARD_GROUPS)
     for field, raw in data.items():
-        if field not in STANDARD_FIELDS or field in ("created_at", "updated_at", "company"):
+        if field not in WRITABLE_FIELDS:
             raise ShoalError("unknown_field", gettext("Unknown customer field %(field)s") % {"field": field}, {"field": field})
         if field in ("mobile", "email", "ent_user_id"):
             out[field] = None if _is_empty(raw) else _normalise_identity(field, raw, cache)
@@ -382,4 +384,21 @@ def validate_key(key: str) -> str:
                          {"field": "key"})
     if key in RESERVED_KEYS:
         raise ShoalError("key_clash", gettext("%(key)s is a standard customer field") % {"key": key}, {"field": "key", "key": key})
+    if key in lookup_names():
+        raise ShoalError("key_clash", gettext("%(key)s is the name of a query operation; choose another key")
+                         % {"key": key}, {"field": "key", "key": key})
     return key
+
+
+def lookup_names() -> set[str]:
+    """Every lookup and transform name Django knows for the field types a query may reach
+    (``gt``, ``isnull``, ``exact``, ``in``, ``contains``, ``regex``, ``year``, ``has_key``…): a key
+    named like one reads as that operation in ``attributes__<key>``."""
+    from django.db import models
+    from django.db.models.fields.json import KeyTextTransform, KeyTransform
+
+    classes = (models.Field, models.CharField, models.TextField, models.IntegerField, models.FloatField,
+               models.DecimalField, models.BooleanField, models.DateField, models.DateTimeField,
+               models.TimeField, models.DurationField, models.UUIDField, models.JSONField, models.ForeignKey,
+               KeyTransform, KeyTextTransform)
+    return {name for cls in classes for name in cls.get_lookups()}

@@ -16,8 +16,10 @@ from django.utils.translation import gettext
 from shoal.core import parameters
 from shoal.core.errors import ShoalError
 
-IDENTITY_CANDIDATES = ("mobile", "email", "ent_user_id")
-DEFAULT_IDENTITY_FIELDS = ("mobile", "email", "ent_user_id")
+from . import standard
+
+IDENTITY_CANDIDATES = standard.IDENTITY_FIELDS
+DEFAULT_IDENTITY_FIELDS = standard.IDENTITY_FIELDS
 _email_validator = EmailValidator()
 
 

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 
 from django.db import connection
 
 from .models import Customer, CustomField, FieldType
+from .standard import KEY_RE
 
 log = logging.getLogger(__name__)
 
-_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # the keys custom fields may have (fields.KEY_RE)
+_KEY_RE = KEY_RE  # the keys custom fields may have
 PREFIX = "cust_attr_"
 JSONB, TEXT, UPPER, GIN, SQLITE = "j", "t", "u", "g", "x"
 KINDS = (JSONB, TEXT, UPPER, GIN, SQLITE)

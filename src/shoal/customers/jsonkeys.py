@@ -8,13 +8,14 @@ other key falls back to Django's parameterised form. PostgreSQL is unchanged.
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db.models.fields.json import KeyTextTransform, KeyTransform, KeyTransformFactory
 
-SAFE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+from .standard import KEY_RE
+
+SAFE_KEY = KEY_RE
 
 
 # Django takes these from a frozenset, so their order changes from process to process; an index

@@ -14,9 +14,10 @@ from shoal.accounts.models import MaskingPolicy, User
 from shoal.core import parameters
 from shoal.core.actors import is_system
 
+from . import standard
 from .models import CustomerGroupMembership, CustomField, FieldType
 
-MASKED_FIELDS = ("mobile", "phone", "email")
+MASKED_FIELDS = standard.MASKED_FIELDS
 CONTEXTS = ("list", "detail")
 
 

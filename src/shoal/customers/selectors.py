@@ -13,12 +13,11 @@ from shoal.core.actors import is_system
 from shoal.core.errors import NotFound, ShoalError
 
 from . import fields as F
+from . import standard
 from .identity import try_normalise_mobile
 from .models import Customer, CustomerGroupMembership, CustomField, EnumItem, FieldType
 
-LIST_FIELDS = ("id", "name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq", "wechat",
-               "telegram", "avatar_url", "source", "customer_type", "lifecycle_stage", "status", "notes",
-               "created_at", "updated_at", "registered_at", "company_id", "in_recycle_bin")
+LIST_FIELDS = tuple(n for n in standard.names() if n != "company")  # company: by company_id
 
 
 def _department_user_ids(actor: User):

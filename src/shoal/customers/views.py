@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from shoal.core.auth import require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 
@@ -23,7 +24,7 @@ from . import attachments as A
 from . import columns as C
 from . import display as D
 from . import fields as F
-from . import masking, selectors, tabs
+from . import masking, selectors, standard, tabs
 from .models import (
     Attachment,
     Customer,
@@ -43,14 +44,7 @@ METRICS = (
     ("first_purchase", gettext_lazy("First purchase"), ("first_purchase_at", "first_order_at", "first_purchase")),
     ("last_purchase", gettext_lazy("Last purchase"), ("last_purchase_at", "last_order_at", "last_purchase")),
 )
-BASIC_FIELDS = ("ent_user_id", "mobile", "phone", "email", "gender", "birthday", "city", "qq", "wechat", "telegram",
-                "source", "customer_type", "lifecycle_stage", "registered_at", "created_at", "updated_at")
-
-
-def _require(request, action: str) -> None:
-    user = request.user
-    if not (user.is_authenticated and user.is_active and user.has_shoal_perm(f"customers.customers.{action}")):
-        raise PermissionDenied
+BASIC_FIELDS = standard.placed("basic")
 
 
 def _customer(request, pk) -> Customer:
@@ -103,7 +97,7 @@ def timeline_value(name, value, definitions, enum_labels, standard_labels):
 
 # -- the detail page ---------------------------------------------------------------------------------
 def customer_detail(request, pk):
-    _require(request, "view")
+    require_page(request, "customers.customers.view")
     customer = _customer(request, pk)
     viewer = request.user
     mask = masking.should_mask(viewer=viewer, customer=customer, context="detail")
@@ -170,7 +164,7 @@ def customer_detail(request, pk):
 # -- attachments ---------------------------------------------------------------------------------------
 @require_POST
 def attachment_upload(request, pk):
-    _require(request, "edit")
+    require_page(request, "customers.customers.edit")
     customer = _customer(request, pk)
     try:
         attachment = A.attachment_upload(actor=request.user, customer=customer, upload=request.FILES.get("file"))
@@ -194,7 +188,7 @@ def _attachment(request, pk, attachment_id) -> Attachment:
 
 
 def attachment_download(request, pk, attachment_id):
-    _require(request, "view")
+    require_page(request, "customers.customers.view")
     attachment = _attachment(request, pk, attachment_id)
     try:
         handle = attachment.file.open("rb")
@@ -208,7 +202,7 @@ def attachment_download(request, pk, attachment_id):
 
 @require_POST
 def attachment_delete(request, pk, attachment_id):
-    _require(request, "edit")
+    require_page(request, "customers.customers.edit")
     attachment = _attachment(request, pk, attachment_id)
     name = attachment.original_name
     A.attachment_delete(actor=request.user, attachment=attachment)
@@ -218,7 +212,7 @@ def attachment_delete(request, pk, attachment_id):
 
 # -- list columns ------------------------------------------------------------------------------------
 def list_columns(request):
-    _require(request, "view")
+    require_page(request, "customers.customers.view")
     list_url = reverse("admin:customers_customer_changelist")
     if request.method == "POST":
         if "reset" in request.POST:
@@ -249,9 +243,8 @@ def identity_settings(request):
 
     from .identity import IDENTITY_CANDIDATES, identity_fields
 
-    if not request.user.has_shoal_perm("system.identity.view"):
-        raise PermissionDenied
-    can_edit = request.user.has_shoal_perm("system.identity.edit")
+    require_page(request, "system.identity.view")
+    can_edit = user_can(request.user, "system.identity.edit")
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied

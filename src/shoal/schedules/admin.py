@@ -7,6 +7,7 @@ from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
 from shoal.core.admin_mixins import ShoalModelAdmin
+from shoal.core.auth import user_can
 from shoal.core.errors import ShoalError
 from shoal.core.site import site
 
@@ -43,7 +44,7 @@ class JobRunInline(TabularInline):
         return (obj.error or "").split("\n", 1)[0][:200]
 
     def has_view_permission(self, request, obj=None):
-        return request.user.has_shoal_perm("system.schedules.view")
+        return user_can(request.user, "system.schedules.view")
 
 
 @admin.register(ScheduledJob, site=site)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from shoal.core.auth import user_can
 from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import Menu, register_menu
 from shoal.core.workbench import register_cards
@@ -16,7 +17,7 @@ register_menu(Menu("system.schedules", _("Scheduled jobs"), "system", ("view", "
 
 @register_cards
 def _schedule_cards(request):
-    if not request.user.has_shoal_perm("system.schedules.view"):
+    if not user_can(request.user, "system.schedules.view"):
         return []
     return [{"title": _("Enabled scheduled jobs"), "value": ScheduledJob.objects.filter(enabled=True).count()}]
 

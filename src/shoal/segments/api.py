@@ -7,6 +7,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from shoal.core.auth import require
+from shoal.core.schemas import DbId
 from shoal.customers import masking
 from shoal.customers.api import CustomerOut
 
@@ -187,13 +188,13 @@ def create_saved_query(request, payload: SavedQueryIn):
 
 
 @router.get("/saved-queries/{saved_id}", response=SavedQueryOut)
-def get_saved_query(request, saved_id: int):
+def get_saved_query(request, saved_id: DbId):
     require(request, "customers.customers.view")
     return _saved_out(services.saved_query_get(actor=request.auth, pk=saved_id), request.auth)
 
 
 @router.patch("/saved-queries/{saved_id}", response=SavedQueryOut)
-def update_saved_query(request, saved_id: int, payload: SavedQueryPatch):
+def update_saved_query(request, saved_id: DbId, payload: SavedQueryPatch):
     require(request, "customers.customers.view")
     saved = services.saved_query_get(actor=request.auth, pk=saved_id, for_write=True)
     saved = services.saved_query_update(actor=request.auth, saved=saved, data=payload.dict(exclude_unset=True))
@@ -201,7 +202,7 @@ def update_saved_query(request, saved_id: int, payload: SavedQueryPatch):
 
 
 @router.delete("/saved-queries/{saved_id}", response={204: None})
-def delete_saved_query(request, saved_id: int):
+def delete_saved_query(request, saved_id: DbId):
     require(request, "customers.customers.view")
     saved = services.saved_query_get(actor=request.auth, pk=saved_id, for_write=True)
     services.saved_query_delete(actor=request.auth, saved=saved)

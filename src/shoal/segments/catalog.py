@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shoal.customers import standard
+
 # Logical types
 TEXT, NUMBER, DATE, DATETIME, BOOLEAN, ENUM, MULTI_ENUM = ("text", "number", "date", "datetime", "boolean",
                                                           "enum", "multi_enum")
@@ -51,30 +53,8 @@ class FieldSpec:
         return self.column is None
 
 
-# Standard fields: key → (logical type, nullable, normalise)
-STANDARD = {
-    "id": (NUMBER, False, None),
-    "name": (TEXT, False, None),
-    "mobile": (TEXT, True, "mobile"),
-    "phone": (TEXT, False, None),
-    "email": (TEXT, True, "lower"),
-    "ent_user_id": (TEXT, True, None),
-    "gender": (ENUM, False, None),
-    "birthday": (DATE, True, None),
-    "city": (TEXT, False, None),
-    "qq": (TEXT, False, None),
-    "wechat": (TEXT, False, None),
-    "telegram": (TEXT, False, None),
-    "avatar_url": (TEXT, False, None),
-    "source": (ENUM, False, None),  # configurable lists (enum groups): stored as item codes
-    "customer_type": (ENUM, False, None),
-    "lifecycle_stage": (ENUM, False, None),
-    "status": (ENUM, False, None),
-    "notes": (TEXT, False, None),
-    "created_at": (DATETIME, False, None),
-    "updated_at": (DATETIME, False, None),
-    "registered_at": (DATETIME, True, None),
-}
+# Standard fields usable in conditions: key → (logical type, nullable, normalise)
+STANDARD = {f.name: (f.type, f.nullable, f.normalise) for f in standard.FIELDS if f.condition}
 
 
 def field_catalog() -> dict[str, FieldSpec]:

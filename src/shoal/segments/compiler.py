@@ -15,13 +15,14 @@ import operator
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from shoal.customers.jsonkeys import IndexableKeyTextTransform
 
 from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, TEXT, FieldSpec
-from .expressions import JSONArrayHasItem, JSONValuePresent
+from .expressions import JSONArrayHasItem, JSONValuePresent, TextInIgnoringCase
 from .tree import Group, Leaf, Not, parse
 
 ALWAYS = Q(pk__isnull=False)
@@ -86,13 +87,15 @@ def compile_leaf(leaf: Leaf, positive: bool = True) -> Q:
 
 
 def _lhs(spec: FieldSpec) -> str:
+    """The field's path for ``Q``; always followed by an explicit lookup (``__exact``…), so that a
+    custom key named like a lookup (``gt``, ``isnull``) is read as the key, never as the operation."""
     return spec.column if not spec.is_json else f"attributes__{spec.key}"
 
 
 def _compare(spec: FieldSpec, op: str, value) -> Q:
     kind = spec.type
     if op == "in":
-        return reduce(operator.or_, (_compare(spec, "eq", v) for v in value))
+        return _in(spec, list(value))
     if kind == MULTI_ENUM:  # contains: has the item
         return Q(JSONArrayHasItem(spec.key, value))
     if kind == TEXT:
@@ -102,7 +105,7 @@ def _compare(spec: FieldSpec, op: str, value) -> Q:
                   "ends_with": "iendswith"}[op]
         return Q(**{f"{lhs}__{lookup}": value})
     if kind in (ENUM, BOOLEAN):
-        return Q(**{_lhs(spec): value})
+        return Q(**{f"{_lhs(spec)}__exact": value})
     if kind == NUMBER:
         return _ordered(_lhs(spec), op, value)
     if kind in (DATE, DATETIME):
@@ -110,9 +113,23 @@ def _compare(spec: FieldSpec, op: str, value) -> Q:
     raise AssertionError(f"no comparison for {kind}/{op}")
 
 
+def _in(spec: FieldSpec, values: list) -> Q:
+    """The field equals one of ``values``: exactly what an OR of ``eq`` matches, as one SQL ``IN``.
+
+    An OR of 1,000 equalities failed on SQLite (expression tree deeper than 1,000) and its SQL was
+    hundreds of kilobytes long; ``IN`` is one node however long the list."""
+    if spec.type == TEXT and not spec.normalise:  # eq is iexact
+        text = F(spec.column) if not spec.is_json else IndexableKeyTextTransform(spec.key, "attributes")
+        return Q(TextInIgnoringCase(text, values))
+    if spec.is_json and spec.type in (DATE, DATETIME):  # ISO text, as in _temporal
+        convert = (lambda v: v.isoformat()) if spec.type == DATE else _utc_text
+        return Q(In(IndexableKeyTextTransform(spec.key, "attributes"), [convert(v) for v in values]))
+    return Q(**{f"{_lhs(spec)}__in": values})
+
+
 def _ordered(lhs: str, op: str, value) -> Q:
     if op == "eq":
-        return Q(**{lhs: value})
+        return Q(**{f"{lhs}__exact": value})
     if op == "between":
         low, high = value
         return Q(**{f"{lhs}__gte": low}) & Q(**{f"{lhs}__lte": high})

@@ -11,6 +11,8 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 
+from .tree import MAX_DEPTH
+
 # The operators in the order the page offers them: the most used first (equals, not equals, one of…),
 # not alphabetically.
 OPERATOR_ORDER = ("eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "gt", "gte",
@@ -46,15 +48,23 @@ def rows_to_tree(rows: list[dict]) -> dict:
     if not isinstance(rows, list) or not rows:
         raise ShoalError("invalid_rows", gettext("add at least one condition row"), {})
     tokens: list = []
+    depth = 0  # open parentheses so far: bounded, so the parser below cannot recurse without end
     for i, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise ShoalError("invalid_rows", gettext("row %(i)s: expected an object") % {"i": i}, {"row": i})
-        tokens += [("(", i)] * _count(row.get("lparen"), "(", i)
+        opening = _count(row.get("lparen"), "(", i)
+        depth += opening
+        if depth > MAX_DEPTH:
+            raise ShoalError("invalid_rows", gettext("row %(row)s: parentheses may nest at most %(limit)s levels deep")
+                             % {"row": i, "limit": MAX_DEPTH}, {"row": i, "limit": MAX_DEPTH})
+        tokens += [("(", i)] * opening
         leaf = {"field": row.get("field"), "op": row.get("op")}
         if row.get("op") not in ("is_empty", "is_not_empty"):
             leaf["value"] = row.get("value")
         tokens.append((leaf, i))
-        tokens += [(")", i)] * _count(row.get("rparen"), ")", i)
+        closing = _count(row.get("rparen"), ")", i)
+        depth -= min(closing, depth)  # more ')' than open is reported by the parser, naming the row
+        tokens += [(")", i)] * min(closing, MAX_DEPTH + 1)
         if i < len(rows):
             logic = str(row.get("logic") or "and").lower()
             if logic not in ("and", "or"):

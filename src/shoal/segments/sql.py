@@ -10,6 +10,7 @@ no user text reaches the database as written. Execution is read-only and time-li
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import contextmanager
 
@@ -19,6 +20,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from shoal.core.errors import ShoalError
 
@@ -27,6 +29,7 @@ from .catalog import BOOLEAN, NUMBER, FieldSpec
 TABLE = "customers_customer"
 MAX_LENGTH = 4000
 TIME_LIMIT_SECONDS = 10.0
+MAX_NESTING = 20  # parentheses, function calls and NOT / unary signs inside one another
 
 PREDICATES = (exp.And, exp.Or, exp.Not, exp.Paren, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In,
               exp.Between, exp.Like, exp.ILike, exp.Is, exp.Boolean)
@@ -49,8 +52,51 @@ def _fragment(node: exp.Expression) -> str:
         return type(node).__name__
 
 
+_OPERAND_ENDS = {TokenType.VAR, TokenType.NUMBER, TokenType.STRING, TokenType.R_PAREN, TokenType.NULL,
+                 TokenType.TRUE, TokenType.FALSE, TokenType.IDENTIFIER}
+
+
+def nesting(tokens) -> int:
+    """How deeply the expression in ``tokens`` nests: open parentheses plus runs of prefix operators
+    (``NOT NOT x``, ``- -1``), each counted where it applies. Computed from the flat token list, so
+    it is cheap and cannot itself recurse."""
+    deepest = level = run = 0
+    opened: list[int] = []
+    previous = None
+    for token in tokens:
+        kind = token.token_type
+        if kind == TokenType.L_PAREN:
+            opened.append(run + 1)
+            level += run + 1
+            run = 0
+        elif kind == TokenType.R_PAREN:
+            level -= opened.pop() if opened else 0
+            run = 0
+        elif kind == TokenType.NOT or (kind in (TokenType.DASH, TokenType.PLUS) and previous not in _OPERAND_ENDS):
+            run += 1
+        else:
+            run = 0
+        previous = kind
+        deepest = max(deepest, level + run)
+    return deepest
+
+
+def _too_deep() -> ShoalError:
+    from django.utils.translation import gettext as _
+
+    return _refuse(_("The condition nests too deeply (at most %(limit)s levels of parentheses and NOT)")
+                   % {"limit": MAX_NESTING})
+
+
 def parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
     """Parse and whitelist; returns the syntax tree with field names still unmapped."""
+    try:
+        return _parse_sql(text, catalog)
+    except RecursionError:  # the nesting check should stop this first
+        raise _too_deep()
+
+
+def _parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
     if not isinstance(text, str) or not text.strip():
         raise _refuse("Write a condition, e.g. assets > 100000 AND city IN ('深圳','广州')")
     if len(text) > MAX_LENGTH:
@@ -58,6 +104,8 @@ def parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
     if "\x00" in text:
         raise _refuse("The text contains a NUL character")
     try:
+        if nesting(sqlglot.tokenize(text, read="postgres")) > MAX_NESTING:
+            raise _too_deep()
         statements = sqlglot.parse(text, read="postgres")
     except (ParseError, TokenError) as error:
         raise _refuse(f"Cannot parse the condition: {str(error).splitlines()[0]}", text)
@@ -72,7 +120,8 @@ def parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
             raise _refuse("Comments are not allowed in a rule", _fragment(node))
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "days_ago":
             args = node.expressions
-            if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
+            if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string \
+                    or _whole_days(args[0].this) is None:
                 raise _refuse("days_ago takes one whole number, e.g. days_ago(30)", _fragment(node))
             continue
         if isinstance(node, exp.Literal) and isinstance(node.parent, exp.Anonymous):
@@ -94,6 +143,17 @@ def parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
         if isinstance(node, exp.Identifier) and not isinstance(node.parent, exp.Column):
             raise _refuse("Unexpected name", _fragment(node))
     return tree
+
+
+def _whole_days(text: str) -> int | None:
+    """The number of days of ``days_ago(n)``: a whole number from 0 to 365,000 (1,000 years), else None."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or not value.is_integer() or not 0 <= value <= 365000:
+        return None
+    return int(value)
 
 
 def _column_sql(spec: FieldSpec, vendor: str) -> str:
@@ -119,7 +179,7 @@ def render(tree: exp.Expression, catalog: dict[str, FieldSpec], vendor: str | No
         if isinstance(node, exp.Column):
             return sqlglot.parse_one(_column_sql(catalog[node.name], vendor), read=dialect)
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "days_ago":
-            days = int(float(node.expressions[0].this))
+            days = _whole_days(node.expressions[0].this)
             helper = f"date('now', '-{days} days')" if vendor == "sqlite" else f"(CURRENT_DATE - {days})"
             return sqlglot.parse_one(helper, read=dialect)
         return node
@@ -129,7 +189,11 @@ def render(tree: exp.Expression, catalog: dict[str, FieldSpec], vendor: str | No
 
 def sql_condition(text: str, catalog: dict[str, FieldSpec]) -> Q:
     """A Q that filters customers by the custom SQL rule (validate + render)."""
-    rendered = render(parse_sql(text, catalog), catalog)
+    tree = parse_sql(text, catalog)
+    try:
+        rendered = render(tree, catalog)
+    except RecursionError:
+        raise _too_deep()
     # no parameters: literals are rendered by sqlglot from the tree; '%' must be doubled for the DB driver
     return Q(RawSQL(rendered.replace("%", "%%"), [], output_field=BooleanField()))
 

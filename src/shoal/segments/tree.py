@@ -9,9 +9,12 @@ Every problem is a 400 ``invalid_condition`` whose detail names the JSON path of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 from shoal.core.errors import ShoalError
 
@@ -19,6 +22,9 @@ from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, OPERATOR
 
 MAX_DEPTH = 10
 MAX_LIST = 1000
+MAX_NUMBER = 2**63  # numbers compared must fit the databases' 64-bit integers (and be finite)
+MAX_NODES = 2000  # groups and leaves of one tree
+MAX_VALUES = 10000  # list values (``in`` / ``not_in`` / ``between``) of one tree
 NO_VALUE_OPS = {"is_empty", "is_not_empty"}
 LIST_OPS = {"in", "not_in"}
 
@@ -45,7 +51,37 @@ def _error(path: str, message: str, **detail) -> ShoalError:
     return ShoalError("invalid_condition", f"{path}: {message}", {"path": path, **detail})
 
 
+def check_size(node: Any) -> None:
+    """Refuse a tree with more than MAX_NODES nodes or MAX_VALUES list values, before any other work.
+
+    One iterative pass over the raw JSON (no recursion, no copies); it stops as soon as a limit is
+    passed and does not descend deeper than ``parse`` would accept."""
+    nodes = values = 0
+    stack = [(node, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 2 * MAX_DEPTH + 2:  # lists add a level; parse names the too-deep node
+            continue
+        if isinstance(item, dict):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _error("$", _("a condition tree may have at most %(limit)s conditions and groups")
+                             % {"limit": MAX_NODES}, limit=MAX_NODES)
+            for key, child in item.items():
+                if key == "value":
+                    values += len(child) if isinstance(child, list) else 0
+                    if values > MAX_VALUES:
+                        raise _error("$", _("a condition tree may list at most %(limit)s values in all")
+                                     % {"limit": MAX_VALUES}, limit=MAX_VALUES)
+                elif isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+
+
 def parse(node: Any, catalog: dict[str, FieldSpec], *, path: str = "$", depth: int = 1):
+    if depth == 1:
+        check_size(node)
     if depth > MAX_DEPTH:
         raise _error(path, f"conditions may nest at most {MAX_DEPTH} levels deep")
     if not isinstance(node, dict):
@@ -140,6 +176,9 @@ def _scalar(spec: FieldSpec, value: Any, path: str):
     if kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _error(path, f"{spec.key} expects a number", field=spec.key, expected="number")
+        if not math.isfinite(value) or not -MAX_NUMBER < value < MAX_NUMBER:
+            raise _error(path, _("%(field)s: the number is out of range") % {"field": spec.key}, field=spec.key,
+                         expected="number")
         return value
     if kind == BOOLEAN:
         if not isinstance(value, bool):
@@ -155,7 +194,7 @@ def _scalar(spec: FieldSpec, value: Any, path: str):
             raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
         try:
             return to_date(value, spec.key) if kind == DATE else to_datetime(value, spec.key).astimezone(UTC)
-        except ShoalError:
+        except (ShoalError, OverflowError, ValueError):
             raise _error(path, f"{spec.key} expects {expected}", field=spec.key, expected=kind)
     if kind == MULTI_ENUM:
         return _enum_code(spec, value, path)

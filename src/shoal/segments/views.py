@@ -1,7 +1,7 @@
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
+from shoal.core.auth import page_requires
 from shoal.core.views import page
 
 
@@ -18,10 +18,9 @@ def _enum_labels() -> dict[str, dict[str, str]]:
     return out
 
 
+@page_requires("customers.customers.view")
 def query_page(request):
     """高级查询 / 自定义SQL: a client of the JSON API (search, preview, validate, saved queries)."""
-    if not request.user.has_shoal_perm("customers.customers.view"):
-        raise PermissionDenied
     labels = {
         "ops": {"eq": _("equals"), "ne": _("does not equal"), "in": _("is one of"), "not_in": _("is none of"),
                 "gt": _("greater than"), "gte": _("at least"), "lt": _("less than"), "lte": _("at most"),

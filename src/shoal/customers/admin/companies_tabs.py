@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from shoal.core.admin_mixins import ShoalModelAdmin
-from shoal.core.errors import ShoalError
 from shoal.core.site import site
 
 from .. import selectors, services, views
@@ -49,14 +48,10 @@ class CompanyAdmin(ShoalModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = {k: form.cleaned_data.get(k) for k in services.COMPANY_FIELDS}
-        try:
-            if change:
-                services.company_update(actor=request.user, company=Company.objects.get(pk=obj.pk), data=data)
-            else:
-                obj.pk = services.company_create(actor=request.user, data=data).pk
-        except ShoalError as exc:
-            messages.error(request, exc.message)
-            raise
+        if change:  # a ShoalError is shown on the form (ShoalModelAdmin)
+            services.company_update(actor=request.user, company=Company.objects.get(pk=obj.pk), data=data)
+        else:
+            obj.pk = services.company_create(actor=request.user, data=data).pk
 
     def delete_model(self, request, obj):
         services.company_delete(actor=request.user, company=obj)

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         code = 0
         try:
             if wait_until_up(host, port, alive=lambda: not stopping and procs["web"].poll() is None):
-                from shoal.accounts.firstrun import login_banner
+                from shoal.setup.firstrun import login_banner
 
                 time.sleep(1)  # let the servers' start-up lines (and that request's access line) go first
                 self.stdout.write(login_banner(host=host, port=port))

@@ -4,9 +4,10 @@ import secrets
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from shoal.accounts import firstrun, services
+from shoal.accounts import services
 from shoal.accounts.models import User
 from shoal.core.actors import SYSTEM
+from shoal.setup import firstrun
 
 DEMO_CUSTOMERS = 2_000  # demo customers loaded on an empty database
 
