@@ -29,6 +29,8 @@ def ensure_default_roles() -> dict[str, Role]:
 
 
 def load(*, seed: int = 1) -> dict[str, int]:
+    from shoal.core.actors import SYSTEM
+
     from . import services
 
     roles = ensure_default_roles()
@@ -50,7 +52,7 @@ def load(*, seed: int = 1) -> dict[str, int]:
     for i, (username, name, gender, dept, role) in enumerate(people):
         if User.objects.filter(username=username).exists():
             continue
-        services.user_create(actor=None, username=username, name=name, gender=gender,
+        services.user_create(actor=SYSTEM, username=username, name=name, gender=gender,
                              mobile=f"1380013{seed % 10}{i:03d}", email=f"{username}@example.com",
                              department_ids=[depts[dept].pk], role_ids=[roles[role].pk],
                              masking_policy="except_private")

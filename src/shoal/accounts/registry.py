@@ -55,6 +55,7 @@ register_action_labels({
     "role.update": _("Edit role"),
     "role.delete": _("Delete role"),
     "token.issue": _("Issue API token"),
+    "token.revoke": _("Revoke API token"),
     "user.create": _("Create user"),
     "user.update": _("Edit user"),
     "user.delete": _("Delete user"),

@@ -10,9 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from shoal.core import parameters
+from shoal.core.actors import is_system
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.permissions import validate_codes
+from shoal.core.services import model_update
 
 from .models import ApiToken, Application, DataScope, Department, MaskingPolicy, Role, User
 
@@ -46,19 +48,17 @@ def department_create(*, actor, name: str, parent_id: int | None = None, enabled
 
 
 def department_update(*, actor, dept: Department, data: dict) -> Department:
+    values = {key: data[key] for key in ("enabled", "order") if key in data and data[key] is not None}
     if "parent_id" in data:
-        dept.parent = _check_parent(dept, data["parent_id"])
+        values["parent"] = _check_parent(dept, data["parent_id"])
     if "name" in data:
-        name = (data["name"] or "").strip()
-        if not name:
+        values["name"] = (data["name"] or "").strip()
+        if not values["name"]:
             raise ShoalError("invalid", gettext("Department name is required"), {"field": "name"})
-        dept.name = name
-    for key in ("enabled", "order"):
-        if key in data and data[key] is not None:
-            setattr(dept, key, data[key])
-    if Department.objects.filter(parent=dept.parent, name=dept.name).exclude(pk=dept.pk).exists():
+    parent, name = values.get("parent", dept.parent), values.get("name", dept.name)
+    if Department.objects.filter(parent=parent, name=name).exclude(pk=dept.pk).exists():
         raise Conflict("duplicate", gettext("A department with this name already exists here"), {"field": "name"})
-    dept.save()
+    model_update(instance=dept, fields=("parent", "name", "enabled", "order"), data=values)
     log_operation(actor=actor, action="department.update", obj=dept, detail={"fields": sorted(data)})
     return dept
 
@@ -90,18 +90,17 @@ def role_create(*, actor, name: str, code: str, permissions: Iterable[str] = (),
 
 
 def role_update(*, actor, role: Role, data: dict) -> Role:
+    values = {key: data[key].strip() for key in ("name", "code", "description") if data.get(key) is not None}
     if "permissions" in data and data["permissions"] is not None:
-        role.permissions = validate_codes(data["permissions"])
+        values["permissions"] = validate_codes(data["permissions"])
     if data.get("data_scope") is not None:
         if data["data_scope"] not in DataScope.values:
             raise ShoalError("invalid", gettext("Unknown data scope"), {"field": "data_scope", "choices": DataScope.values})
-        role.data_scope = data["data_scope"]
-    for key in ("name", "code", "description"):
-        if data.get(key) is not None:
-            setattr(role, key, data[key].strip())
+        values["data_scope"] = data["data_scope"]
     try:
         with transaction.atomic():
-            role.save()
+            model_update(instance=role, fields=("name", "code", "description", "permissions", "data_scope"),
+                         data=values)
     except IntegrityError:
         raise Conflict("duplicate", gettext("A role with this name or code already exists"), {"fields": ["name", "code"]})
     log_operation(actor=actor, action="role.update", obj=role, detail={"fields": sorted(data)})
@@ -169,20 +168,17 @@ def _end_sessions(user_ids: set[int]) -> None:
 @transaction.atomic
 def user_update(*, actor, user: User, data: dict) -> User:
     _validate_user_fields(data)
-    for key in USER_FIELDS:
-        if key in data and data[key] is not None:
-            setattr(user, key, data[key])
+    values = {key: data[key] for key in USER_FIELDS if key in data and data[key] is not None}
     if data.get("username"):
-        username = data["username"].strip()
+        values["username"] = username = data["username"].strip()
         if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
             raise Conflict("duplicate", gettext("This account already exists"), {"field": "username"})
-        user.username = username
     disabling = data.get("is_active") is False and user.is_active
     if data.get("is_active") is not None:
-        if actor is not None and actor.pk == user.pk and data["is_active"] is False:
+        if not is_system(actor) and actor.pk == user.pk and data["is_active"] is False:
             raise ShoalError("invalid", gettext("You cannot disable yourself"), {"field": "is_active"})
-        user.is_active = data["is_active"]
-    user.save()
+        values["is_active"] = data["is_active"]
+    model_update(instance=user, fields=(*USER_FIELDS, "username", "is_active"), data=values)
     _set_relations(user, data.get("department_ids"), data.get("role_ids"))
     if disabling:
         _end_sessions({user.pk})
@@ -192,7 +188,7 @@ def user_update(*, actor, user: User, data: dict) -> User:
 
 def users_set_active(*, actor, user_ids: Iterable[int], active: bool) -> int:
     ids = set(user_ids)
-    if not active and actor is not None:
+    if not active and not is_system(actor):
         ids.discard(actor.pk)
     count = User.objects.filter(pk__in=ids).update(is_active=active)
     if not active:
@@ -244,7 +240,7 @@ def user_reset_password(*, actor, user: User, password: str | None = None) -> Us
 
 
 def user_delete(*, actor, user: User) -> None:
-    if actor is not None and actor.pk == user.pk:
+    if not is_system(actor) and actor.pk == user.pk:
         raise ShoalError("invalid", gettext("You cannot delete yourself"))
     log_operation(actor=actor, action="user.delete", obj=user)
     user.delete()
@@ -264,7 +260,7 @@ def application_create(*, actor, name: str, description: str = "", enabled: bool
         raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
     if Application.objects.filter(name=name).exists():
         raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
-    app = Application(name=name, description=description, enabled=enabled, created_by=actor if actor else None)
+    app = Application(name=name, description=description, enabled=enabled, created_by=None if is_system(actor) else actor)
     raw = app.set_new_key()
     app.save()
     log_operation(actor=actor, action="application.create", obj=app)
@@ -272,17 +268,14 @@ def application_create(*, actor, name: str, description: str = "", enabled: bool
 
 
 def application_update(*, actor, app: Application, data: dict) -> Application:
+    values = {key: data[key] for key in ("description", "enabled") if data.get(key) is not None}
     if data.get("name") is not None:
-        name = data["name"].strip()
+        values["name"] = name = data["name"].strip()
         if not name:
             raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
         if Application.objects.filter(name=name).exclude(pk=app.pk).exists():
             raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
-        app.name = name
-    for key in ("description", "enabled"):
-        if data.get(key) is not None:
-            setattr(app, key, data[key])
-    app.save()
+    model_update(instance=app, fields=("name", "description", "enabled"), data=values)
     log_operation(actor=actor, action="application.update", obj=app, detail={"fields": sorted(data)})
     return app
 
@@ -305,3 +298,16 @@ def token_issue(*, actor, user: User, name: str = "") -> str:
     token, raw = ApiToken.issue(user, name)
     log_operation(actor=actor, action="token.issue", obj=user, detail={"prefix": token.key_prefix})
     return raw
+
+
+def token_revoke(*, actor, user: User, token_id) -> bool:
+    """Revoke one of ``user``'s API tokens; False when ``user`` has no such token."""
+    try:
+        token = ApiToken.objects.filter(user=user, pk=int(token_id)).first()
+    except (TypeError, ValueError):
+        return False
+    if token is None:
+        return False
+    token.delete()
+    log_operation(actor=actor, action="token.revoke", obj=user, detail={"prefix": token.key_prefix})
+    return True

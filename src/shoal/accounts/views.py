@@ -73,7 +73,7 @@ def my_tokens(request):
 
     if request.method == "POST":
         if request.POST.get("revoke"):
-            ApiToken.objects.filter(user=request.user, pk=request.POST["revoke"]).delete()
+            services.token_revoke(actor=request.user, user=request.user, token_id=request.POST["revoke"])
             messages.success(request, _("Token revoked."))
         else:
             name = (request.POST.get("name") or "").strip()[:100]

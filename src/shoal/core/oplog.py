@@ -6,6 +6,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from .actors import is_system
 from .models import OperationLog
 from .request_context import current_ip
 
@@ -66,10 +67,10 @@ def log_operation(*, actor, action: str, obj=None, object_type: str = "", object
         object_type = object_type or obj._meta.model_name
         object_id = object_id or obj.pk
         object_repr = object_repr or str(obj)[:255]
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    is_user = not is_system(actor) and getattr(actor, "is_authenticated", False)
     return OperationLog.objects.create(
         actor=actor if is_user else None,
-        actor_name=(actor.get_username() if is_user else str(actor or "system"))[:150],
+        actor_name=(actor.get_username() if is_user else ("system" if is_system(actor) else str(actor)))[:150],
         action=action,
         object_type=object_type,
         object_id=str(object_id or ""),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from .actors import SYSTEM
 from .errors import ShoalError
 
 
@@ -108,7 +109,7 @@ def get(code: str) -> Any:
     return value
 
 
-def set_value(code: str, raw: Any, *, actor=None) -> Any:
+def set_value(code: str, raw: Any, *, actor=SYSTEM) -> Any:
     from .models import ParameterValue
     from .oplog import log_operation
 

@@ -300,10 +300,7 @@ def list_customers(request, filters: Query[ListFilters]):
                                  created_from=filters.created_from, created_to=filters.created_to)
     start = (filters.page - 1) * filters.page_size
     rows = list(qs.select_related(None)[start:start + filters.page_size])
-    mask = masking.should_mask(viewer=user, customer=None, context="list")
-    sensitive = masking.sensitive_custom_fields() if mask else {}
-    items = [masking.mask_customer(selectors.customer_dict(c), viewer=user, customer=c, context="list",
-                                   sensitive=sensitive, decided=mask) for c in rows]
+    items = masking.mask_customer_rows(rows, viewer=user, context="list")
     return {"items": items, "count": qs.count(), "page": filters.page, "page_size": filters.page_size}
 
 
@@ -357,14 +354,6 @@ def customer_timeline(request, customer_id: int = Path(..., ge=-BIG - 1, le=BIG)
 
 
 # -- custom fields -------------------------------------------------------------------------------
-def _set_show_in_form(definition: CustomField, value: bool | None) -> CustomField:
-    """``show_in_form`` (UI template: the field is an input of the create/edit form)."""
-    if value is not None and definition.show_in_form != value:
-        definition.show_in_form = value
-        definition.save(update_fields=["show_in_form"])
-    return definition
-
-
 @router.get("/fields", response=list[FieldOut], summary="Custom field definitions")
 def list_fields(request):
     require(request, "system.fields.view")
@@ -374,33 +363,28 @@ def list_fields(request):
 @router.post("/fields", response={201: FieldOut})
 def create_field(request, payload: FieldIn):
     require(request, "system.fields.create")
-    data = payload.dict()
-    show_in_form = data.pop("show_in_form")
-    definition = services.custom_field_create(actor=request.auth, **data)
-    return 201, _set_show_in_form(definition, show_in_form)
+    return 201, services.custom_field_create(actor=request.auth, **payload.dict())
 
 
 @router.get("/fields/{field_id}", response=FieldOut)
 def get_field(request, field_id: DbId):
     require(request, "system.fields.view")
-    return services.get_or_404(CustomField, field_id)
+    return selectors.get_or_404(CustomField, field_id)
 
 
 @router.patch("/fields/{field_id}", response=FieldOut,
               summary="Edit a field; a type change converts every stored value or is refused")
 def update_field(request, field_id: DbId, payload: FieldPatch):
     require(request, "system.fields.edit")
-    definition = services.get_or_404(CustomField, field_id)
-    data = payload.dict(exclude_unset=True)
-    show_in_form = data.pop("show_in_form", None)
-    definition = services.custom_field_update(actor=request.auth, definition=definition, data=data)
-    return _set_show_in_form(definition, show_in_form)
+    definition = selectors.get_or_404(CustomField, field_id)
+    return services.custom_field_update(actor=request.auth, definition=definition,
+                                        data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/fields/{field_id}", response={204: None}, summary="Delete a field and its stored values")
 def delete_field(request, field_id: DbId):
     require(request, "system.fields.delete")
-    services.custom_field_delete(actor=request.auth, definition=services.get_or_404(CustomField, field_id))
+    services.custom_field_delete(actor=request.auth, definition=selectors.get_or_404(CustomField, field_id))
     return 204, None
 
 
@@ -421,20 +405,20 @@ def create_enum(request, payload: EnumIn):
 @router.get("/enums/{group_id}", response=EnumOut)
 def get_enum(request, group_id: DbId):
     require(request, "system.enums.view")
-    return services.get_or_404(EnumGroup, group_id)
+    return selectors.get_or_404(EnumGroup, group_id)
 
 
 @router.patch("/enums/{group_id}", response=EnumOut)
 def update_enum(request, group_id: DbId, payload: EnumPatch):
     require(request, "system.enums.edit")
-    group = services.get_or_404(EnumGroup, group_id)
+    group = selectors.get_or_404(EnumGroup, group_id)
     return services.enum_group_update(actor=request.auth, group=group, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/enums/{group_id}", response={204: None})
 def delete_enum(request, group_id: DbId):
     require(request, "system.enums.delete")
-    services.enum_group_delete(actor=request.auth, group=services.get_or_404(EnumGroup, group_id))
+    services.enum_group_delete(actor=request.auth, group=selectors.get_or_404(EnumGroup, group_id))
     return 204, None
 
 
@@ -450,7 +434,7 @@ def _item(group_id: int, item_id: int) -> EnumItem:
 @router.post("/enums/{group_id}/items", response={201: ItemOut})
 def create_enum_item(request, group_id: DbId, payload: ItemIn):
     require(request, "system.enums.edit")
-    group = services.get_or_404(EnumGroup, group_id)
+    group = selectors.get_or_404(EnumGroup, group_id)
     return 201, services.enum_item_create(actor=request.auth, group=group, data=payload.dict())
 
 
@@ -489,18 +473,18 @@ def create_company(request, payload: CompanyIn):
 @router.get("/companies/{company_id}", response=CompanyOut)
 def get_company(request, company_id: DbId):
     require(request, "customers.companies.view")
-    return services.get_or_404(Company, company_id)
+    return selectors.get_or_404(Company, company_id)
 
 
 @router.patch("/companies/{company_id}", response=CompanyOut)
 def update_company(request, company_id: DbId, payload: CompanyPatch):
     require(request, "customers.companies.edit")
-    company = services.get_or_404(Company, company_id)
+    company = selectors.get_or_404(Company, company_id)
     return services.company_update(actor=request.auth, company=company, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/companies/{company_id}", response={204: None})
 def delete_company(request, company_id: DbId):
     require(request, "customers.companies.delete")
-    services.company_delete(actor=request.auth, company=services.get_or_404(Company, company_id))
+    services.company_delete(actor=request.auth, company=selectors.get_or_404(Company, company_id))
     return 204, None

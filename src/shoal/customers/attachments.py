@@ -12,7 +12,7 @@ from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 
 from .models import Attachment, Customer, TimelineEntry, TimelineKind
-from .services import _entry, customer_merging
+from .services import customer_merging, timeline_entry
 
 
 def max_mb() -> int:
@@ -36,8 +36,8 @@ def attachment_upload(*, actor, customer: Customer, upload) -> Attachment:
     try:
         with transaction.atomic():
             attachment.save()
-            _entry(customer, TimelineKind.ATTACHMENT, actor=actor, field_name="attachment", new=name,
-                   detail={"action": "upload", "size": upload.size, "attachment_id": attachment.pk}).save()
+            timeline_entry(customer, TimelineKind.ATTACHMENT, actor=actor, field_name="attachment", new=name,
+                           detail={"action": "upload", "size": upload.size, "attachment_id": attachment.pk}).save()
     except Exception:
         attachment.file.storage.delete(attachment.file.name)
         raise
@@ -50,9 +50,9 @@ def attachment_delete(*, actor, attachment: Attachment) -> None:
     customer = attachment.customer
     name = attachment.original_name
     with transaction.atomic():
-        TimelineEntry.objects.bulk_create([_entry(customer, TimelineKind.ATTACHMENT, actor=actor,
-                                                  field_name="attachment", old=name,
-                                                  detail={"action": "delete", "attachment_id": attachment.pk})])
+        TimelineEntry.objects.bulk_create([timeline_entry(customer, TimelineKind.ATTACHMENT, actor=actor,
+                                                          field_name="attachment", old=name,
+                                                          detail={"action": "delete", "attachment_id": attachment.pk})])
         attachment.delete()
     log_operation(actor=actor, action="customer.attachment.delete", obj=customer, detail={"name": name})
 

@@ -35,7 +35,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from shoal.core.db import copy_rows
+from shoal.core.actors import SYSTEM
+from shoal.core.db import insert_rows
 
 from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, EnumGroup, EnumItem
 
@@ -113,7 +114,7 @@ def ensure_demo_fields() -> dict[str, CustomField]:
 
     group = EnumGroup.objects.filter(code="plan").first()
     if group is None:
-        group = services.enum_group_create(actor=None, code="plan", name="套餐",
+        group = services.enum_group_create(actor=SYSTEM, code="plan", name="套餐",
                                            items=[{"code": c, "label": label} for c, label in PLAN_ITEMS])
     else:
         for order, (code, label) in enumerate(PLAN_ITEMS):
@@ -123,7 +124,7 @@ def ensure_demo_fields() -> dict[str, CustomField]:
         definition = CustomField.objects.filter(key=key).first()
         if definition is None:
             definition = services.custom_field_create(
-                actor=None, key=key, label=label, type=kind, enum_group_id=group.pk if kind == "enum" else None,
+                actor=SYSTEM, key=key, label=label, type=kind, enum_group_id=group.pk if kind == "enum" else None,
                 show_in_filter=in_filter, show_in_list=in_list, order=100 + order)
         if definition.type == kind and definition.enabled:  # never write values of another type
             fields[key] = definition
@@ -253,7 +254,7 @@ class Generator:
 
 # -- bulk writing ---------------------------------------------------------------------------------------
 class _Table:
-    """INSERT/COPY into a model's table: the given columns (in the order of the value tuples), then every
+    """Rows into a model's table (:func:`shoal.core.db.insert_rows`): the given columns (in the order of the value tuples), then every
     other column with its default, then the id when ids are given."""
 
     def __init__(self, model, given: tuple[str, ...], *, with_id: bool):
@@ -267,18 +268,9 @@ class _Table:
             self.names.append(model._meta.pk.column)
 
     def insert(self, values: list[tuple], ids: list[int] | None = None) -> None:
-        if not values:
-            return
         tail = self.tail
         rows = [v + tail + (i,) for v, i in zip(values, ids, strict=True)] if self.with_id else [v + tail for v in values]
-        if connection.vendor == "postgresql":
-            copy_rows(self.model._meta.db_table, self.names, rows)
-            return
-        q = connection.ops.quote_name
-        table, cols = q(self.model._meta.db_table), ", ".join(q(c) for c in self.names)
-        with connection.cursor() as cursor:
-            marks = ", ".join(["%s"] * len(self.names))
-            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+        insert_rows(self.model._meta.db_table, self.names, rows)
 
 
 def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:

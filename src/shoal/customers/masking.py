@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from shoal.accounts.models import MaskingPolicy, User
 from shoal.core import parameters
+from shoal.core.actors import is_system
 
 from . import standard
 from .models import CustomerGroupMembership, CustomField, FieldType
@@ -67,8 +68,8 @@ def masked_field_keys(*, viewer) -> frozenset[str]:
 
     A filter, sort or search over such a field would be an oracle (counts of ``mobile starts with
     138…`` recover the number digit by digit), so only exact matches and emptiness tests are allowed
-    on them. Empty when masking is off, for the system (``None``) and for a "no masking" policy."""
-    if viewer is None or not masking_enabled():
+    on them. Empty when masking is off, for the system (``SYSTEM``) and for a "no masking" policy."""
+    if is_system(viewer) or not masking_enabled():
         return frozenset()
     if isinstance(viewer, User) and viewer.is_active and viewer.masking_policy == MaskingPolicy.NONE:
         return frozenset()
@@ -138,6 +139,18 @@ def mask_customer(data: dict, *, viewer, customer, context: str = "list",
                            for c in out["contacts"]]
     out["masked"] = True
     return out
+
+
+def mask_customer_rows(rows: Iterable, *, viewer, context: str = "list") -> list[dict]:
+    """The output dicts of many customers (model instances), each masked as :func:`mask_customer` would,
+    with the sensitive custom fields read once (and, for a list, the masking decision made once: it
+    does not depend on the customer)."""
+    from .selectors import customer_dict
+
+    mask = should_mask(viewer=viewer, customer=None, context=context) if context == "list" else None
+    sensitive = sensitive_custom_fields() if mask is not False else {}
+    return [mask_customer(customer_dict(c), viewer=viewer, customer=c, context=context, sensitive=sensitive,
+                          decided=mask) for c in rows]
 
 
 def mask_timeline(entries: Iterable[dict], *, mask: bool, sensitive: dict[str, str] | None = None) -> list[dict]:

@@ -3,15 +3,19 @@ actor's data scope; a customer outside it is "not found"."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
 from shoal.accounts.models import DataScope, Department, User
-from shoal.core.errors import NotFound
+from shoal.core.actors import is_system
+from shoal.core.errors import NotFound, ShoalError
 
+from . import fields as F
 from . import standard
 from .identity import try_normalise_mobile
-from .models import Customer, CustomerGroupMembership, CustomField
+from .models import Customer, CustomerGroupMembership, CustomField, EnumItem, FieldType
 
 LIST_FIELDS = tuple(n for n in standard.names() if n != "company")  # company: by company_id
 
@@ -24,9 +28,9 @@ def _department_user_ids(actor: User):
 
 
 def customer_queryset(*, actor) -> QuerySet[Customer]:
-    """All customers ``actor`` may see. ``actor=None`` is the system (no scope)."""
+    """All customers ``actor`` may see. The system (``SYSTEM``) sees them all."""
     qs = Customer.objects.all()
-    if actor is None:
+    if is_system(actor):
         return qs
     if not isinstance(actor, User) or not actor.is_active:
         return qs.none()
@@ -125,3 +129,70 @@ def customer_detail_dict(customer: Customer) -> dict:
 
 def list_columns() -> list[CustomField]:
     return list(CustomField.objects.filter(enabled=True, show_in_list=True))
+
+
+def get_or_404(model, pk):
+    obj = model.objects.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+# -- custom fields and enums ------------------------------------------------------------------------
+def _stored_as_input(value, new_type: str):
+    """A stored value in a form the new type's converter may accept."""
+    if new_type in (FieldType.TEXT, FieldType.LONG_TEXT):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+    if new_type == FieldType.MULTI_ENUM and not isinstance(value, list):
+        return [value]
+    return value
+
+
+def plan_conversion(definition: CustomField) -> dict[int, Any]:
+    """The new value of every stored value converted to ``definition``'s type (only those that change),
+    or ShoalError ``type_change_refused`` naming the customers whose values do not convert."""
+    key = definition.key
+    failing: list[int] = []
+    updates: dict[int, Any] = {}
+    cache: dict = {}
+    qs = Customer.objects.filter(attributes__has_key=key).values_list("pk", "attributes").order_by("pk")
+    for pk, attrs in qs.iterator(chunk_size=2000):
+        old = (attrs or {}).get(key)
+        try:
+            new = F.coerce_custom_value(definition, _stored_as_input(old, definition.type), cache=cache)
+        except ShoalError:
+            failing.append(pk)
+            continue
+        if new != old:
+            updates[pk] = new
+    if failing:
+        raise ShoalError("type_change_refused",
+                         gettext("%(count)d customers have values of %(key)s that do not convert to %(type)s")
+                         % {"count": len(failing), "key": key, "type": definition.type},
+                         {"field": key, "expected": definition.type, "failing_count": len(failing),
+                          "failing_customer_ids": failing[:100]})
+    return updates
+
+
+def enum_item_usage(item: EnumItem, *, limit: int = 100) -> list[int]:
+    """Ids of customers (at most ``limit``) whose values use ``item``."""
+    used: list[int] = []
+    for field_name, group_code in F.STANDARD_ENUMS.items():
+        if item.group.code == group_code:
+            used += list(Customer.objects.filter(**{field_name: item.code}).values_list("pk", flat=True)[:limit])
+    for definition in CustomField.objects.filter(enum_group_id=item.group_id):
+        if definition.type == FieldType.ENUM:
+            used += list(Customer.objects.filter(**{f"attributes__{definition.key}": item.code})
+                         .values_list("pk", flat=True)[:limit])
+        elif definition.type == FieldType.MULTI_ENUM:
+            qs = Customer.objects.filter(attributes__has_key=definition.key).values_list("pk", "attributes")
+            for pk, attrs in qs.iterator(chunk_size=2000):
+                value = (attrs or {}).get(definition.key)
+                if isinstance(value, list) and item.code in value:
+                    used.append(pk)
+                    if len(used) >= limit:
+                        break
+    return sorted(set(used))[:limit]

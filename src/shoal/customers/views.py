@@ -86,7 +86,7 @@ def _metrics(attributes: dict, definitions: dict[str, CustomField], enum_labels)
     return out
 
 
-def _timeline_value(name, value, definitions, enum_labels, standard_labels):
+def timeline_value(name, value, definitions, enum_labels, standard_labels):
     """An old/new value of a timeline entry as shown (the entry keeps what was stored)."""
     if name in definitions:
         return D.custom_value(definitions[name], value, enum_labels)
@@ -124,8 +124,8 @@ def customer_detail(request, pk):
     for e in masking.mask_timeline(entries[:TIMELINE_LIMIT], mask=mask, sensitive=sensitive):
         timeline.append({**e, "kind_label": kinds.get(e["kind"], e["kind"]),
                          "field_label": _field_label(e["field"], all_definitions) if e["field"] else "",
-                         "old": _timeline_value(e["field"], e["old"], all_definitions, enum_labels, standard_labels),
-                         "new": _timeline_value(e["field"], e["new"], all_definitions, enum_labels, standard_labels)})
+                         "old": timeline_value(e["field"], e["old"], all_definitions, enum_labels, standard_labels),
+                         "new": timeline_value(e["field"], e["new"], all_definitions, enum_labels, standard_labels)})
 
     company = customer.company
     company_customers = []

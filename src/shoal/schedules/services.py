@@ -16,8 +16,10 @@ from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from shoal.core.actors import SYSTEM
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.oplog import log_operation
+from shoal.core.services import model_update
 
 from .execution import execute_run
 from .models import JobRun, RunStatus, ScheduledJob
@@ -125,7 +127,7 @@ def job_get(name: str) -> ScheduledJob:
     return job
 
 
-def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun:
+def run_now(*, job: ScheduledJob, actor=SYSTEM, trigger: str = "manual") -> JobRun:
     """Queue a run for the worker now (the 立即执行 button)."""
     if job.name not in JOBS:
         raise ShoalError("unknown_job", gettext("The job %(name)s is not registered in this version") % {"name": job.name}, {"name": job.name})
@@ -137,7 +139,7 @@ def run_now(*, job: ScheduledJob, actor=None, trigger: str = "manual") -> JobRun
     return run
 
 
-def run_inline(*, job: ScheduledJob, actor=None) -> JobRun:
+def run_inline(*, job: ScheduledJob, actor=SYSTEM) -> JobRun:
     """Run a job in this process (``shoal jobs run NAME``) and record it like any other run."""
     if job.name not in JOBS:
         raise ShoalError("unknown_job", gettext("The job %(name)s is not registered in this version") % {"name": job.name}, {"name": job.name})
@@ -147,14 +149,10 @@ def run_inline(*, job: ScheduledJob, actor=None) -> JobRun:
 
 
 def job_update(*, actor, job: ScheduledJob, cron: str | None = None, enabled: bool | None = None) -> ScheduledJob:
-    fields = []
+    values = {} if enabled is None else {"enabled": enabled}
     if cron is not None:
-        job.cron = validate_cron(cron)
-        fields.append("cron")
-    if enabled is not None:
-        job.enabled = enabled
-        fields.append("enabled")
-    job.next_run_at = next_run(job.cron, timezone.now())
-    job.save(update_fields=[*fields, "next_run_at", "updated_at"])
+        values["cron"] = validate_cron(cron)
+    values["next_run_at"] = next_run(values.get("cron", job.cron), timezone.now())
+    model_update(instance=job, fields=("cron", "enabled", "next_run_at"), data=values)
     log_operation(actor=actor, action="job.update", obj=job, detail={"cron": job.cron, "enabled": job.enabled})
     return job

@@ -9,7 +9,6 @@ from pydantic import Field
 from shoal.core.auth import require
 from shoal.core.schemas import DbId
 from shoal.customers import masking
-from shoal.customers import selectors as customer_selectors
 from shoal.customers.api import CustomerOut
 
 from . import services
@@ -98,13 +97,6 @@ class SavedQueryPatch(Schema):
     shared: bool | None = None
 
 
-def _masked(user, rows):
-    mask = masking.should_mask(viewer=user, customer=None, context="list")
-    sensitive = masking.sensitive_custom_fields() if mask else {}
-    return [masking.mask_customer(customer_selectors.customer_dict(c), viewer=user, customer=c, context="list",
-                                  sensitive=sensitive, decided=mask) for c in rows]
-
-
 @router.post("/customers/search", response=SearchOut,
              summary="Customers matching a condition tree, custom SQL and/or keyword (scope and masking applied)")
 def search_customers(request, payload: SearchIn):
@@ -116,7 +108,7 @@ def search_customers(request, payload: SearchIn):
         total = qs.count()
         start = (payload.page - 1) * payload.page_size
         rows = segment_page(qs, start=start, size=payload.page_size, total=total)
-    return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": _masked(user, rows)}
+    return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": masking.mask_customer_rows(rows, viewer=user, context="list")}
 
 
 @router.post("/segments/preview", response=PreviewOut, summary="Count and a sample of the customers a rule matches")
@@ -129,7 +121,7 @@ def preview_segment(request, payload: RuleIn):
         qs = segment_queryset(actor=user, query=payload.query, sql=payload.sql)
         count = qs.count()
         rows = segment_page(qs, start=0, size=20, total=count)
-    return {"count": count, "sample": _masked(user, rows)}
+    return {"count": count, "sample": masking.mask_customer_rows(rows, viewer=user, context="list")}
 
 
 class RowsIn(Schema):

@@ -5,6 +5,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import Conflict, NotFound, PermissionDenied, ShoalError
 from shoal.core.oplog import log_operation
+from shoal.core.services import model_update
 from shoal.customers.masking import masked_field_keys
 
 from .catalog import field_catalog
@@ -59,18 +60,18 @@ def saved_query_get(*, actor, pk: int, for_write: bool = False) -> SavedQuery:
 
 
 def saved_query_update(*, actor, saved: SavedQuery, data: dict) -> SavedQuery:
-    for key in ("name", "query", "sql", "sort", "shared"):
-        if key in data:
-            setattr(saved, key, data[key] if data[key] is not None or key == "query" else getattr(saved, key))
+    values = {key: data[key] for key in ("name", "query", "sql", "sort", "shared")
+              if key in data and (data[key] is not None or key == "query")}
     if data.get("rows") is not None:
-        saved.rows, saved.query = _from_rows(data["rows"], data.get("query"))
+        values["rows"], values["query"] = _from_rows(data["rows"], data.get("query"))
     elif "query" in data or "rows" in data:
-        saved.rows = None  # a new tree without rows: the old rows no longer describe it
-    saved.sql = saved.sql or ""
-    _check(saved.name, saved.query, saved.sql, actor=actor, sort=saved.sort)
+        values["rows"] = None  # a new tree without rows: the old rows no longer describe it
+    values["sql"] = values.get("sql", saved.sql) or ""
+    after = {key: values.get(key, getattr(saved, key)) for key in ("name", "query", "sql", "sort")}
+    _check(after["name"], after["query"], after["sql"], actor=actor, sort=after["sort"])
     try:
         with transaction.atomic():
-            saved.save()
+            model_update(instance=saved, fields=("name", "query", "sql", "sort", "shared", "rows"), data=values)
     except IntegrityError:
         raise Conflict("duplicate", gettext("You already have a saved query with this name"), {"field": "name"})
     log_operation(actor=actor, action="saved_query.update", obj=saved)

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shoal.accounts import services
 from shoal.accounts.models import User
+from shoal.core.actors import SYSTEM
 from shoal.core.errors import ShoalError
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         if len(password) < 6:
             raise CommandError("The password needs at least 6 characters.")
         try:
-            services.user_create(actor=None, username=username, password=password, is_superuser=True,
+            services.user_create(actor=SYSTEM, username=username, password=password, is_superuser=True,
                                  must_change_password=False, name=name or username, email=email,
                                  masking_policy="none")
         except ShoalError as exc:

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from shoal.accounts import services
+from shoal.core.actors import SYSTEM
 from shoal.core.errors import ShoalError
 
 
@@ -14,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, user, name, **options):
         try:
             target = services.user_get(username=user)
-            raw = services.token_issue(actor=None, user=target, name=name)
+            raw = services.token_issue(actor=SYSTEM, user=target, name=name)
         except ShoalError as exc:
             raise CommandError(exc.message)
         self.stdout.write(raw)

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 
 from shoal.accounts import services
 from shoal.accounts.models import User
+from shoal.core.actors import SYSTEM
 from shoal.setup import firstrun
 
 DEMO_CUSTOMERS = 2_000  # demo customers loaded on an empty database
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         generated = None
         if not User.objects.filter(is_superuser=True).exists():
             password = os.environ.get("SHOAL_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-            services.user_create(actor=None, username="admin", password=password, is_superuser=True,
+            services.user_create(actor=SYSTEM, username="admin", password=password, is_superuser=True,
                                  must_change_password=False, name="Administrator", masking_policy="none")
             if os.environ.get("SHOAL_ADMIN_PASSWORD"):
                 self.stdout.write(self.style.SUCCESS("Created the administrator 'admin' (password from SHOAL_ADMIN_PASSWORD)."))
