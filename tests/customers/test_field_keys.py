@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from shoal.core.errors import ShoalError
 from shoal.customers import services
-from shoal.customers.fields import lookup_names
+from shoal.customers.cleaning import lookup_names
 from shoal.customers.models import Company, CustomField
 
 pytestmark = pytest.mark.django_db

@@ -27,6 +27,7 @@ def test_derived_lists_follow_the_table():
 
 
 def test_one_key_pattern():
-    from shoal.customers import fields, indexes, jsonkeys
+    from shoal.customers import cleaning as fields
+    from shoal.customers import indexes, jsonkeys
 
     assert fields.KEY_RE is indexes._KEY_RE is jsonkeys.SAFE_KEY is standard.KEY_RE

@@ -87,7 +87,7 @@ def test_field_value_errors_in_chinese(convert, raw, chinese):
     from django.utils import translation
 
     from shoal.core.errors import ShoalError
-    from shoal.customers import fields
+    from shoal.customers import cleaning as fields
 
     with translation.override("zh-hans"), pytest.raises(ShoalError) as exc:
         getattr(fields, convert)(raw, "birthday")

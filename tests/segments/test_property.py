@@ -9,7 +9,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shoal.customers.fields import coerce_custom_value
+from shoal.customers.cleaning import coerce_custom_value
 from shoal.customers.models import Customer, CustomField, EnumGroup, EnumItem
 from shoal.segments.catalog import OPERATORS, field_catalog
 from shoal.segments.compiler import compile_tree

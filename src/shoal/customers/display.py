@@ -57,7 +57,7 @@ def format_number(value, places: int | None = None):
 def standard_enum_labels() -> dict[str, dict[str, str]]:
     """Labels of the standard enum fields: gender and status (fixed choices) and the configurable
     source, customer type and lifecycle stage (their enum groups), as {field: {code: label}}."""
-    from .fields import STANDARD_ENUMS
+    from .cleaning import STANDARD_ENUMS
 
     out: dict[str, dict[str, str]] = {
         "gender": {k: str(v) for k, v in CustomerGender.choices if k},

@@ -12,8 +12,7 @@ from shoal.accounts.models import DataScope, Department, User
 from shoal.core.actors import is_system
 from shoal.core.errors import NotFound, ShoalError
 
-from . import fields as F
-from . import standard
+from . import cleaning, standard
 from .identity import try_normalise_mobile
 from .models import Customer, CustomerGroupMembership, CustomField, EnumItem, FieldType
 
@@ -162,7 +161,7 @@ def plan_conversion(definition: CustomField) -> dict[int, Any]:
     for pk, attrs in qs.iterator(chunk_size=2000):
         old = (attrs or {}).get(key)
         try:
-            new = F.coerce_custom_value(definition, _stored_as_input(old, definition.type), cache=cache)
+            new = cleaning.coerce_custom_value(definition, _stored_as_input(old, definition.type), cache=cache)
         except ShoalError:
             failing.append(pk)
             continue
@@ -180,7 +179,7 @@ def plan_conversion(definition: CustomField) -> dict[int, Any]:
 def enum_item_usage(item: EnumItem, *, limit: int = 100) -> list[int]:
     """Ids of customers (at most ``limit``) whose values use ``item``."""
     used: list[int] = []
-    for field_name, group_code in F.STANDARD_ENUMS.items():
+    for field_name, group_code in cleaning.STANDARD_ENUMS.items():
         if item.group.code == group_code:
             used += list(Customer.objects.filter(**{field_name: item.code}).values_list("pk", flat=True)[:limit])
     for definition in CustomField.objects.filter(enum_group_id=item.group_id):

@@ -20,11 +20,7 @@ from shoal.core.auth import require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 
-from . import attachments as A
-from . import columns as C
-from . import display as D
-from . import fields as F
-from . import masking, selectors, standard, tabs
+from . import attachments, cleaning, columns, display, masking, selectors, standard, tabs
 from .models import (
     Attachment,
     Customer,
@@ -59,8 +55,8 @@ def detail_url(pk) -> str:
 
 
 # -- display helpers ---------------------------------------------------------------------------------
-_enum_labels = D.custom_enum_labels
-display_value = D.custom_value  # a stored custom value as shown on a page
+_enum_labels = display.custom_enum_labels
+display_value = display.custom_value  # a stored custom value as shown on a page
 
 
 def _field_label(name: str, definitions: dict[str, CustomField]) -> str:
@@ -89,9 +85,9 @@ def _metrics(attributes: dict, definitions: dict[str, CustomField], enum_labels)
 def timeline_value(name, value, definitions, enum_labels, standard_labels):
     """An old/new value of a timeline entry as shown (the entry keeps what was stored)."""
     if name in definitions:
-        return D.custom_value(definitions[name], value, enum_labels)
-    if name in F.STANDARD_FIELDS:
-        return D.standard_value(name, value, standard_labels)
+        return display.custom_value(definitions[name], value, enum_labels)
+    if name in cleaning.STANDARD_FIELDS:
+        return display.standard_value(name, value, standard_labels)
     return display_value(None, value)
 
 
@@ -109,8 +105,8 @@ def customer_detail(request, pk):
     enum_labels = _enum_labels(enabled)
     attrs = shown.get("attributes") or {}
 
-    standard_labels = D.standard_enum_labels()
-    basic = [{"name": n, "label": _field_label(n, {}), "value": D.standard_value(n, shown.get(n), standard_labels)}
+    standard_labels = display.standard_enum_labels()
+    basic = [{"name": n, "label": _field_label(n, {}), "value": display.standard_value(n, shown.get(n), standard_labels)}
              for n in BASIC_FIELDS]
     other = [{"key": d.key, "label": d.label, "type": d.type,
               "value": display_value(d, attrs.get(d.key), enum_labels)}
@@ -140,7 +136,7 @@ def customer_detail(request, pk):
         "customer": customer,
         "shown": shown,
         "masked": bool(shown.get("masked")),
-        "status_label": D.standard_value("status", customer.status, standard_labels),
+        "status_label": display.standard_value("status", customer.status, standard_labels),
         "basic": basic,
         "metrics": _metrics(attrs, all_definitions, enum_labels),
         "other": other,
@@ -151,7 +147,7 @@ def customer_detail(request, pk):
         "company": company,
         "company_customers": company_customers,
         "attachments": list(customer.attachments.select_related("uploaded_by")),
-        "attachment_max_mb": A.max_mb(),
+        "attachment_max_mb": attachments.max_mb(),
         "configured_tabs": tabs.tabs_for(customer),
         "can_edit": can_edit,
         "can_view_companies": viewer.has_shoal_perm("customers.companies.view"),
@@ -167,7 +163,7 @@ def attachment_upload(request, pk):
     require_page(request, "customers.customers.edit")
     customer = _customer(request, pk)
     try:
-        attachment = A.attachment_upload(actor=request.user, customer=customer, upload=request.FILES.get("file"))
+        attachment = attachments.attachment_upload(actor=request.user, customer=customer, upload=request.FILES.get("file"))
     except ShoalError as exc:
         if exc.code == "file_too_large":
             messages.error(request, _("The file is larger than the limit of %(mb)d MB; nothing was stored.")
@@ -205,7 +201,7 @@ def attachment_delete(request, pk, attachment_id):
     require_page(request, "customers.customers.edit")
     attachment = _attachment(request, pk, attachment_id)
     name = attachment.original_name
-    A.attachment_delete(actor=request.user, attachment=attachment)
+    attachments.attachment_delete(actor=request.user, attachment=attachment)
     messages.success(request, _("Deleted %(name)s.") % {"name": name})
     return HttpResponseRedirect(detail_url(pk) + "#attachments")
 
@@ -216,7 +212,7 @@ def list_columns(request):
     list_url = reverse("admin:customers_customer_changelist")
     if request.method == "POST":
         if "reset" in request.POST:
-            C.reset_user_columns(request.user)
+            columns.reset_user_columns(request.user)
             messages.success(request, _("The customer list shows the default columns again."))
             return redirect(list_url)
         shown = set(request.POST.getlist("show"))
@@ -224,11 +220,11 @@ def list_columns(request):
         if not chosen:
             messages.error(request, _("Choose at least one column."))
             return redirect(reverse("admin:customers_customer_columns"))
-        C.save_user_columns(request.user, chosen)
+        columns.save_user_columns(request.user, chosen)
         messages.success(request, _("Columns saved."))
         return redirect(list_url)
-    options = C.available()
-    current = C.user_columns(request.user)
+    options = columns.available()
+    current = columns.user_columns(request.user)
     by_code = {c["code"]: c for c in options}
     rows = [{**by_code[c], "shown": True} for c in current]
     rows += [{**c, "shown": False} for c in options if c["code"] not in current]

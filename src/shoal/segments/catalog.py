@@ -59,7 +59,7 @@ STANDARD = {f.name: (f.type, f.nullable, f.normalise) for f in standard.FIELDS i
 
 def field_catalog() -> dict[str, FieldSpec]:
     """Every field usable in a condition, by key (standard fields first, then enabled custom fields)."""
-    from shoal.customers.fields import STANDARD_ENUMS
+    from shoal.customers.cleaning import STANDARD_ENUMS
     from shoal.customers.models import Customer, CustomField, EnumItem
 
     list_items: dict[str, list[str]] = {}

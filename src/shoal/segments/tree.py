@@ -191,7 +191,7 @@ def _scalar(spec: FieldSpec, value: Any, path: str):
     if kind == ENUM:
         return _enum_code(spec, value, path)
     if kind in (DATE, DATETIME):
-        from shoal.customers.fields import to_date, to_datetime
+        from shoal.customers.cleaning import to_date, to_datetime
 
         message = (_("%(field)s expects a date YYYY-MM-DD") if kind == DATE
                    else _("%(field)s expects a date-time (ISO 8601)")) % {"field": spec.key}

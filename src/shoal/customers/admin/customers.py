@@ -16,10 +16,8 @@ from shoal.core.admin_mixins import ShoalModelAdmin
 from shoal.core.errors import ShoalError
 from shoal.core.site import site
 
-from .. import columns as C
-from .. import display as D
-from .. import fields as F
-from .. import masking, selectors, services, views
+from .. import cleaning, columns, masking, selectors, services, views
+from .. import display as value_display
 from ..models import Contact, Customer, CustomerStatus, CustomField, EnumItem, FieldType
 from .forms import CF_PREFIX, SENSITIVE_FORM_FIELDS, STANDARD_FORM_FIELDS, CustomerForm, form_field_keys
 from .inlines import ContactInline, TimelineInline, save_inline_formset
@@ -33,9 +31,9 @@ class CustomerChangeList(ChangeList):
         if per_page in PER_PAGE_CHOICES:
             self.list_per_page = per_page
         super().get_results(request)
-        labels = D.standard_enum_labels()
-        definitions = C.custom_list_fields()
-        custom_labels = D.custom_enum_labels(definitions)
+        labels = value_display.standard_enum_labels()
+        definitions = columns.custom_list_fields()
+        custom_labels = value_display.custom_enum_labels(definitions)
         shown = masking.mask_customer_rows(self.result_list, viewer=request.user, context="list")
         for obj, values in zip(self.result_list, shown, strict=True):
             obj._labels, obj._custom_labels = labels, custom_labels
@@ -47,7 +45,7 @@ class SourceFilter(admin.SimpleListFilter):
     parameter_name = "source"
 
     def lookups(self, request, model_admin):
-        return list(EnumItem.objects.filter(group__code=F.STANDARD_ENUMS["source"]).values_list("code", "label"))
+        return list(EnumItem.objects.filter(group__code=cleaning.STANDARD_ENUMS["source"]).values_list("code", "label"))
 
     def queryset(self, request, queryset):
         return queryset.filter(source=self.value()) if self.value() else queryset
@@ -144,12 +142,12 @@ class CustomerAdmin(ShoalModelAdmin):
 
     def get_list_display(self, request):
         """The columns the user chose (columns.user_columns), in their order."""
-        definitions = C.custom_list_fields()
+        definitions = columns.custom_list_fields()
         by_key = {d.key: d for d in definitions}
         out = []
-        for code in C.user_columns(request.user, definitions):
-            if code.startswith(C.CUSTOM_PREFIX):
-                out.append(self._custom_column(by_key[code[len(C.CUSTOM_PREFIX):]]))
+        for code in columns.user_columns(request.user, definitions):
+            if code.startswith(columns.CUSTOM_PREFIX):
+                out.append(self._custom_column(by_key[code[len(columns.CUSTOM_PREFIX):]]))
             else:
                 out.append(self.STANDARD_COLUMN_DISPLAY.get(code, code))
         return out
@@ -170,8 +168,8 @@ class CustomerAdmin(ShoalModelAdmin):
     def _label(self, obj, name: str):
         labels = getattr(obj, "_labels", None)
         if labels is None:
-            labels = obj._labels = D.standard_enum_labels()
-        return D.standard_value(name, getattr(obj, name), labels) or "-"
+            labels = obj._labels = value_display.standard_enum_labels()
+        return value_display.standard_value(name, getattr(obj, name), labels) or "-"
 
     @display(description=_("source"), ordering="source")
     def source_label(self, obj):
@@ -193,8 +191,8 @@ class CustomerAdmin(ShoalModelAdmin):
             shown = getattr(obj, "_shown", None) or {"attributes": obj.attributes or {}}
             labels = getattr(obj, "_custom_labels", None)
             if labels is None:
-                labels = obj._custom_labels = D.custom_enum_labels([definition])
-            value = D.custom_value(definition, shown["attributes"].get(key), labels)
+                labels = obj._custom_labels = value_display.custom_enum_labels([definition])
+            value = value_display.custom_value(definition, shown["attributes"].get(key), labels)
             if value is None:
                 return "-"
             if definition.type in (FieldType.MONEY, FieldType.DECIMAL, FieldType.INTEGER):
@@ -230,7 +228,7 @@ class CustomerAdmin(ShoalModelAdmin):
         return obj is not None and masking.should_mask(viewer=request.user, customer=obj, context="detail")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        definitions = F.enabled_definitions()
+        definitions = cleaning.enabled_definitions()
         hidden = SENSITIVE_FORM_FIELDS if self._masked_detail(request, obj) else ()
         # the model fields only; custom fields are added by CustomerForm from the definitions
         kwargs["fields"] = [f for f in STANDARD_FORM_FIELDS if f not in hidden]
@@ -248,7 +246,7 @@ class CustomerAdmin(ShoalModelAdmin):
             (_("Classification"), {"fields": ("source", "customer_type", "lifecycle_stage", "status", "company",
                                               "registered_at", "notes")}),
         ]
-        keys = [CF_PREFIX + k for k in form_field_keys(F.enabled_definitions())]
+        keys = [CF_PREFIX + k for k in form_field_keys(cleaning.enabled_definitions())]
         if keys:
             fieldsets.append((_("Other info"), {"fields": keys}))
         if obj is not None:

@@ -21,15 +21,12 @@ from unfold.widgets import (
 from shoal.core.actors import SYSTEM
 from shoal.core.errors import ShoalError
 
-from .. import fields as F
-from .. import masking, selectors, services, tabs
+from .. import cleaning, masking, selectors, services, standard, tabs
 from ..models import Customer, CustomField, DetailTab, EnumItem, FieldType
 
 CF_PREFIX = "cf_"
-STANDARD_FORM_FIELDS = ("name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq",
-                        "wechat", "telegram", "avatar_url", "source", "customer_type", "lifecycle_stage", "status",
-                        "registered_at", "company", "notes")
-SENSITIVE_FORM_FIELDS = ("mobile", "phone", "email")
+STANDARD_FORM_FIELDS = standard.placed("form")
+SENSITIVE_FORM_FIELDS = standard.MASKED_FIELDS
 
 
 # -- dynamic custom-field form fields ---------------------------------------------------------------
@@ -70,7 +67,7 @@ def _initial_custom(definition: CustomField, value):
         return "true" if value else "false"
     if definition.type == FieldType.DATETIME:
         try:
-            return F.to_datetime(value, definition.key)
+            return cleaning.to_datetime(value, definition.key)
         except ShoalError:
             return None
     if definition.type == FieldType.MONEY and isinstance(value, int | float):
@@ -101,7 +98,7 @@ class CustomerForm(forms.ModelForm):
                 self.fields[CF_PREFIX + key].initial = initial
             elif definition.default is not None:
                 self.fields[CF_PREFIX + key].initial = _initial_custom(definition, definition.default)
-        for name in F.STANDARD_ENUMS:
+        for name in cleaning.STANDARD_ENUMS:
             if name in self.fields:
                 self.fields[name] = self._standard_enum_field(name)
 
@@ -109,7 +106,7 @@ class CustomerForm(forms.ModelForm):
         """Source, customer type, lifecycle stage: a select of the enum group's items (free text while
         the group has none). A stored code no longer offered stays selectable, so saving keeps it."""
         field = self.fields[name]
-        items = list(EnumItem.objects.filter(group__code=F.STANDARD_ENUMS[name], enabled=True)
+        items = list(EnumItem.objects.filter(group__code=cleaning.STANDARD_ENUMS[name], enabled=True)
                      .order_by("order", "id").values_list("code", "label"))
         if not items:
             return field
@@ -157,7 +154,7 @@ class CustomerForm(forms.ModelForm):
             existing = None
             if not creating:
                 existing = Customer.objects.filter(pk=self.instance.pk).values_list("attributes", flat=True).first()
-            values = F.clean_customer_data(self.service_data(), existing_attributes=existing, creating=creating,
+            values = cleaning.clean_customer_data(self.service_data(), existing_attributes=existing, creating=creating,
                                            definitions=self.definitions)
             services.check_unique(values, exclude_pk=self.instance.pk)
             if creating:
@@ -201,7 +198,7 @@ class CustomFieldForm(forms.ModelForm):
         if not key:
             return ""
         try:
-            key = F.validate_key(key)
+            key = cleaning.validate_key(key)
         except ShoalError as exc:
             raise forms.ValidationError(exc.message)
         if CustomField.objects.filter(key=key).exists():

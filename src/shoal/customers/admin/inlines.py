@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.decorators import display
 
-from .. import display as D
+from .. import display as value_display
 from .. import masking, views
 from ..models import Contact, CustomField, TimelineEntry
 
@@ -115,7 +115,7 @@ class TimelineInline(CustomerInlinePerms, TabularInline):
         definitions = getattr(self, "_definitions", None)
         if definitions is None:
             definitions = self._definitions = {d.key: d for d in CustomField.objects.all()}
-            self._labels = (D.custom_enum_labels(definitions.values()), D.standard_enum_labels())
+            self._labels = (value_display.custom_enum_labels(definitions.values()), value_display.standard_enum_labels())
         value = views.timeline_value(obj.field, entry[attr], definitions, *self._labels)
         return "-" if value in (None, "") else value
 

@@ -8,7 +8,7 @@ from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
 
-from .. import fields as F
+from .. import cleaning
 from ..models import Company
 
 COMPANY_FIELDS = ("name", "phone", "email", "website", "country", "province", "city", "address")
@@ -22,13 +22,13 @@ def _clean_company(data: dict, *, creating: bool) -> dict:
         if v is None:
             continue
         if k == "website":
-            out[k] = "" if not str(v).strip() else F.to_url(v, k)
+            out[k] = "" if not str(v).strip() else cleaning.to_url(v, k)
         elif k == "email":
             from ..identity import normalise_email
 
             out[k] = "" if not str(v).strip() else normalise_email(v, field=k)
         else:
-            out[k] = F.to_text(v, k, 200 if k == "name" else 255)
+            out[k] = cleaning.to_text(v, k, 200 if k == "name" else 255)
     if (creating or "name" in out) and not out.get("name"):
         raise ShoalError("invalid_value", gettext("Company name is required"), {"field": "name"})
     return out

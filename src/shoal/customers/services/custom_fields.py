@@ -11,8 +11,7 @@ from shoal.core.errors import Conflict, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
 
-from .. import fields as F
-from .. import indexes
+from .. import cleaning, indexes
 from ..models import Customer, CustomField, EnumGroup, FieldType
 from ..selectors import plan_conversion
 
@@ -40,7 +39,7 @@ def check_definition(definition: CustomField) -> None:
         raise ShoalError("invalid_value", gettext("No such enum group"), {"field": "enum_group_id"})
     if definition.default is not None:
         try:
-            definition.default = F.coerce_custom_value(definition, definition.default)
+            definition.default = cleaning.coerce_custom_value(definition, definition.default)
         except ShoalError as exc:
             raise ShoalError("invalid_value", gettext("default: %(message)s") % {"message": exc.message},
                              {"field": "default", "expected": definition.type})
@@ -48,7 +47,7 @@ def check_definition(definition: CustomField) -> None:
 
 def custom_field_create(*, actor, label: str, type: str, key: str | None = None, enum_group_id: int | None = None,
                         **attrs) -> CustomField:
-    key = F.validate_key(key) if key else _generate_key(type)
+    key = cleaning.validate_key(key) if key else _generate_key(type)
     if CustomField.objects.filter(key=key).exists():
         raise Conflict("duplicate", gettext("A custom field with this key exists"), {"field": "key", "key": key})
     definition = CustomField(key=key, label=(label or "").strip(), type=type, enum_group_id=enum_group_id,

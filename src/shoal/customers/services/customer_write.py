@@ -12,12 +12,12 @@ from shoal.core.actors import SYSTEM
 from shoal.core.errors import Conflict, ShoalError
 from shoal.core.oplog import log_operation
 
-from .. import fields as F
+from .. import cleaning, standard
 from ..identity import identity_fields, identity_values
 from ..models import Customer, CustomerGroupMembership, TimelineEntry, TimelineKind
 from .timeline import actor_name, is_user, timeline_entry
 
-UNIQUE_FIELDS = ("mobile", "email", "ent_user_id")
+UNIQUE_FIELDS = standard.IDENTITY_FIELDS
 
 
 def visible_ids(actor, ids) -> set[int]:
@@ -66,7 +66,7 @@ def require_identity(values: dict) -> None:
 
 # -- customers ---------------------------------------------------------------------------------------
 def customer_create(*, actor, data: dict, definitions: dict | None = None, log: bool = True) -> Customer:
-    cleaned = F.clean_customer_data(data, creating=True, definitions=definitions)
+    cleaned = cleaning.clean_customer_data(data, creating=True, definitions=definitions)
     require_identity(cleaned)
     check_unique(cleaned, actor=actor)
     try:
@@ -148,7 +148,7 @@ def apply_changes(customer: Customer, cleaned: dict, *, actor) -> tuple[list[str
 def customer_update(*, actor, customer: Customer, data: dict, definitions: dict | None = None,
                     log: bool = True) -> list[str]:
     """Update ``customer`` in place; a timeline entry per changed field. Returns the changed fields."""
-    cleaned = F.clean_customer_data(data, existing_attributes=customer.attributes, creating=False,
+    cleaned = cleaning.clean_customer_data(data, existing_attributes=customer.attributes, creating=False,
                                     definitions=definitions)
     if any(f in cleaned for f in UNIQUE_FIELDS):
         after = {f: cleaned.get(f, getattr(customer, f)) for f in UNIQUE_FIELDS}
@@ -157,7 +157,7 @@ def customer_update(*, actor, customer: Customer, data: dict, definitions: dict 
     changed, entries = apply_changes(customer, cleaned, actor=actor)
     if not changed:
         return []
-    std = [c for c in changed if c in F.STANDARD_FIELDS]
+    std = [c for c in changed if c in cleaning.STANDARD_FIELDS]
     update_fields = std + (["attributes"] if len(std) < len(changed) else []) + ["updated_at"]
     try:
         with transaction.atomic():

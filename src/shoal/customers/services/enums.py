@@ -9,7 +9,7 @@ from shoal.core.errors import Conflict, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
 
-from .. import fields as F
+from .. import cleaning
 from ..models import CustomField, EnumGroup, EnumItem
 from ..selectors import enum_item_usage
 
@@ -49,7 +49,7 @@ def enum_group_create(*, actor, code: str, name: str, description: str = "",
 
 def enum_group_update(*, actor, group: EnumGroup, data: dict) -> EnumGroup:
     if data.get("code") not in (None, group.code):
-        if CustomField.objects.filter(enum_group=group).exists() or group.code in F.STANDARD_ENUMS.values():
+        if CustomField.objects.filter(enum_group=group).exists() or group.code in cleaning.STANDARD_ENUMS.values():
             raise Conflict("in_use", gettext("The code of an enum in use cannot change"), {"field": "code"})
         if EnumGroup.objects.filter(code=data["code"]).exclude(pk=group.pk).exists():
             raise Conflict("duplicate", gettext("An enum with this code exists"), {"field": "code"})

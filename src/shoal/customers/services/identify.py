@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from shoal.core import parameters
 from shoal.core.errors import Conflict
 
-from .. import fields as F
+from .. import cleaning
 from ..identity import identity_values
 from ..models import Customer
 from .customer_write import UNIQUE_FIELDS, customer_create, customer_update, require_identity, visible_ids
@@ -66,7 +66,7 @@ def customer_identify(*, actor, data: dict, definitions: dict | None = None, log
 
 def _identify_one(*, actor, data: dict, definitions: dict | None, log: bool) -> IdentifyResult:
     data = dict(data)
-    standard = F.clean_standard({k: v for k, v in data.items() if k in UNIQUE_FIELDS})
+    standard = cleaning.clean_standard({k: v for k, v in data.items() if k in UNIQUE_FIELDS})
     values = identity_values(standard)
     require_identity(values)
     for attempt in range(2):

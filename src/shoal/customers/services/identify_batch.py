@@ -15,7 +15,7 @@ from shoal.core.db import insert_objects, write_changes
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 
-from .. import fields as F
+from .. import cleaning
 from ..identity import identity_fields
 from ..models import Customer, CustomerGroupMembership, TimelineEntry, TimelineKind
 from .customer_write import (
@@ -82,7 +82,7 @@ class BatchIdentify:
     def __init__(self, actor, items: list, definitions: dict):
         self.actor = actor
         self.definitions = definitions
-        self.cache: dict = {}  # enum options, standard enum groups, companies (fields.clean_*)
+        self.cache: dict = {}  # enum options, standard enum groups, companies (cleaning.clean_*)
         self.by_pk: dict[int, Customer] = {}  # stored customers the batch has seen
         # unique field → value → the customer holding it now (None: nobody)
         self.holders: dict[str, dict[str, Customer | None]] = {f: {} for f in UNIQUE_FIELDS}
@@ -106,7 +106,7 @@ class BatchIdentify:
         if not isinstance(item, dict):
             return None
         try:
-            return F.clean_standard({k: v for k, v in item.items() if k in UNIQUE_FIELDS}, cache=self.cache)
+            return cleaning.clean_standard({k: v for k, v in item.items() if k in UNIQUE_FIELDS}, cache=self.cache)
         except ShoalError as exc:
             return exc
 
@@ -223,7 +223,7 @@ class BatchIdentify:
         raise duplicate_conflict(f, holder.pk, visible=self._in_scope(holder))
 
     def _create(self, data: dict) -> Customer:
-        cleaned = F.clean_customer_data(data, creating=True, definitions=self.definitions, cache=self.cache)
+        cleaned = cleaning.clean_customer_data(data, creating=True, definitions=self.definitions, cache=self.cache)
         if not any(cleaned.get(f) for f in self.identity):
             require_identity(cleaned)
         self._check_unique(cleaned)
@@ -255,7 +255,7 @@ class BatchIdentify:
         return entry
 
     def _update(self, customer: Customer, data: dict) -> list[str]:
-        cleaned = F.clean_customer_data(data, existing_attributes=customer.attributes, creating=False,
+        cleaned = cleaning.clean_customer_data(data, existing_attributes=customer.attributes, creating=False,
                                         definitions=self.definitions, cache=self.cache)
         if any(f in cleaned for f in UNIQUE_FIELDS):
             after = {f: cleaned.get(f, getattr(customer, f)) for f in UNIQUE_FIELDS}
@@ -284,7 +284,7 @@ class BatchIdentify:
             if new:
                 self.holders[f][new] = customer
         if customer.pk is not None:
-            std = [c for c in changed if c in F.STANDARD_FIELDS]
+            std = [c for c in changed if c in cleaning.STANDARD_FIELDS]
             fields = self.dirty.setdefault(customer.pk, (customer, set()))[1]
             fields.update(std)
             if len(std) < len(changed):
@@ -348,7 +348,7 @@ def customer_identify_batch(*, actor, items: list[dict]) -> list[dict]:
         raise ShoalError("too_many", gettext("At most %(limit)s customers per batch") % {"limit": BATCH_LIMIT},
                          {"max": BATCH_LIMIT, "count": len(items)})
     with parameters.cached():
-        definitions = F.enabled_definitions()
+        definitions = cleaning.enabled_definitions()
         results = None
         for _attempt in range(2):
             try:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 
+from .. import standard
 from ..models import Contact, Customer, CustomerGroupMembership, CustomerStatus, TimelineEntry, TimelineKind
 from .timeline import timeline_entry
 
@@ -19,9 +20,7 @@ customer_merging = Signal()  # kwargs: keep, other, actor
 
 
 
-MERGE_FIELDS = ("name", "mobile", "phone", "email", "ent_user_id", "gender", "birthday", "city", "qq", "wechat",
-                "telegram", "avatar_url", "source", "customer_type", "lifecycle_stage", "notes", "registered_at",
-                "company_id")
+MERGE_FIELDS = standard.names(merge=True)
 
 
 @transaction.atomic
