@@ -368,7 +368,7 @@ class CustomerAdmin(ShoalModelAdmin):
 
     @action(description=_("Detail page"), url_path="open-detail", icon="person")
     def open_detail_page(self, request, object_id):
-        return HttpResponseRedirect(views.detail_url(object_id))
+        return HttpResponseRedirect(views.detail_url(self.get_object_or_404(request, object_id).pk))
 
     def _after_save(self, request, obj, response):
         if "_continue" in request.POST or "_addanother" in request.POST or "_popup" in request.POST:

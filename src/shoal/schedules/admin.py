@@ -84,7 +84,7 @@ class ScheduledJobAdmin(ShoalModelAdmin):
 
     @action(description=_("Run now"), permissions=["run"])
     def run_now(self, request, object_id):
-        job = ScheduledJob.objects.get(pk=object_id)
+        job = self.get_object_or_404(request, object_id)
         try:
             services.run_now(job=job, actor=request.user)
             messages.success(request, _("%(job)s is queued; the worker runs it now.") % {"job": job.name})
