@@ -36,6 +36,7 @@ class OperationLogOut(Schema):
     action: str
     action_label: str
     object_type: str
+    object_type_label: str
     object_id: str
     object_repr: str
     detail: dict
@@ -46,6 +47,12 @@ class OperationLogOut(Schema):
         from .oplog import action_label
 
         return action_label(obj.action)
+
+    @staticmethod
+    def resolve_object_type_label(obj) -> str:
+        from .oplog import object_type_label
+
+        return object_type_label(obj.object_type)
 
 
 class AppOut(Schema):
