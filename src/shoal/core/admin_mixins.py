@@ -126,9 +126,11 @@ class ShoalModelAdmin(ModelAdmin):
     def lookup_label(self, path: str) -> str:
         """What the user calls the field of a URL lookup (its verbose name), for messages."""
         try:
-            return str(self.model._meta.get_field(path.split(LOOKUP_SEP)[0]).verbose_name)
+            field = self.model._meta.get_field(path.split(LOOKUP_SEP)[0])
         except FieldDoesNotExist:
             return path
+        name = getattr(field, "verbose_name", None)  # a reverse relation has none
+        return str(name) if name is not None else path
 
     def _bad_value(self, key: str, value: str) -> str:
         return _("The filter on %(field)s was left out: “%(value)s” is not a valid value.") % {
