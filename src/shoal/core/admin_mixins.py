@@ -81,7 +81,7 @@ class ShoalModelAdmin(ModelAdmin):
                 rest = parts[len(head):]
                 if len(rest) > 1 or (rest and rest[0] not in EXACT_LOOKUPS):
                     return _("%(field)s is masked for you: it can be filtered only by an exact value.") % {
-                        "field": path}
+                        "field": self.lookup_label(path)}
         try:
             field = self.model._meta.get_field(parts[0])
         except FieldDoesNotExist:
@@ -91,7 +91,7 @@ class ShoalModelAdmin(ModelAdmin):
                     and any(p.startswith(parts[0] + LOOKUP_SEP) for p in masked)):
                 # a text search over the whole JSON object would search the masked keys too
                 return _("%(field)s holds masked values: it can be filtered only by an exact value.") % {
-                    "field": parts[0]}
+                    "field": self.lookup_label(parts[0])}
             if parts[-1] in JSON_CONTAINS and not connection.features.supports_json_field_contains:
                 return _("This filter is not supported by the database.")
         return None
@@ -120,7 +120,8 @@ class ShoalModelAdmin(ModelAdmin):
                 continue
             order = order.lstrip("-")
             if any(order == p or order.startswith(p + LOOKUP_SEP) for p in masked):
-                return _("%(field)s is masked for you: the list cannot be sorted by it.") % {"field": order}
+                return _("%(field)s is masked for you: the list cannot be sorted by it.") % {
+                    "field": self.lookup_label(order)}
         return None
 
     def lookup_label(self, path: str) -> str:
