@@ -24,7 +24,7 @@ def test_every_logged_action_has_a_label():
     assert not codes - set(ACTION_LABELS), f"add labels to shoal.core.oplog.ACTION_LABELS: {codes - set(ACTION_LABELS)}"
 
 
-@pytest.mark.parametrize("language, words", [("zh-hans", ["新建定制字段", "设置客户状态:已封禁"]),
+@pytest.mark.parametrize("language, words", [("zh-hans", ["新建定制字段", "设置客户状态：已封禁"]),
                                              ("en", ["Create custom field", "Set customer status: Banned"])])
 def test_operation_log_page_and_api_show_words(db, language, words):
     reader = make_user(f"log_{language}", is_superuser=True, language=language)
