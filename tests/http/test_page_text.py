@@ -15,3 +15,15 @@ def test_tokens_page_shows_the_bearer_placeholder_escaped(session_http, language
     assert page.status_code == 200
     assert expected in page.text
     assert "<token>" not in page.text
+
+
+@pytest.mark.parametrize("language, text", [("en", "Your password was changed."), ("zh-hans", "您的密码已修改。")])
+def test_changing_ones_password_says_so_on_the_workbench(session_http, language, text):
+    make_user("pw_changer", language=language)
+    client = session_http("pw_changer")
+    client.get("/password_change/")
+    resp = client.post("/password_change/", data={
+        "old_password": "secret-pass-1", "new_password1": "Brand-new-pass-93", "new_password2": "Brand-new-pass-93",
+        "csrfmiddlewaretoken": client.csrf}, headers={"X-CSRFToken": client.csrf, "Referer": str(client.base_url)})
+    assert resp.status_code == 302 and resp.headers["location"] == "/"
+    assert text in client.get("/").text
