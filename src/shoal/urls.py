@@ -1,6 +1,8 @@
 from django.conf import settings
+from django.templatetags.static import static
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import RedirectView
 from django.views.static import serve
 
 from shoal.accounts.views import set_language
@@ -11,6 +13,8 @@ from shoal.core.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # browsers ask for /favicon.ico whatever the page says
+    path("favicon.ico", RedirectView.as_view(url=static("shoal/favicon.svg"), permanent=True)),
     path("api/", api.urls),
     re_path(r"^api/", csrf_exempt(lambda request: error_response(  # a 404 for every method, not a CSRF 403
         404, "not_found", "No such API endpoint", {"path": request.path}))),

@@ -27,3 +27,14 @@ def test_changing_ones_password_says_so_on_the_workbench(session_http, language,
         "csrfmiddlewaretoken": client.csrf}, headers={"X-CSRFToken": client.csrf, "Referer": str(client.base_url)})
     assert resp.status_code == 302 and resp.headers["location"] == "/"
     assert text in client.get("/").text
+
+
+def test_pages_have_a_favicon_and_favicon_ico_answers(http, session_http):
+    resp = http.get("/favicon.ico")
+    assert resp.status_code in (301, 302)
+    icon = http.get(resp.headers["location"])
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    login = http.get("/login/")
+    assert f'rel="icon" href="{resp.headers["location"]}"' in login.text
+    make_user("fav")
+    assert f'rel="icon" href="{resp.headers["location"]}"' in session_http("fav").get("/").text
