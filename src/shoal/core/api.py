@@ -5,6 +5,7 @@ from typing import Any
 
 from ninja import Router, Schema
 from ninja.pagination import paginate
+from pydantic import ConfigDict
 
 from shoal.core.auth import app_key_auth, require
 
@@ -27,6 +28,8 @@ class ParameterOut(Schema):
 
 
 class ParameterPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     value: Any
 
 
