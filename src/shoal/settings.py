@@ -224,6 +224,7 @@ UNFOLD = {
     "SITE_SUBHEADER": _("Customer data & sales"),
     "SITE_URL": "/",
     "SITE_SYMBOL": "waves",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("shoal/favicon.svg")}],
     "SHOW_HISTORY": False,
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_LANGUAGES": True,

@@ -24,7 +24,7 @@ def test_every_logged_action_has_a_label():
     assert not codes - set(ACTION_LABELS), f"add labels to shoal.core.oplog.ACTION_LABELS: {codes - set(ACTION_LABELS)}"
 
 
-@pytest.mark.parametrize("language, words", [("zh-hans", ["新建定制字段", "设置客户状态:已封禁"]),
+@pytest.mark.parametrize("language, words", [("zh-hans", ["新建定制字段", "设置客户状态：已封禁"]),
                                              ("en", ["Create custom field", "Set customer status: Banned"])])
 def test_operation_log_page_and_api_show_words(db, language, words):
     reader = make_user(f"log_{language}", is_superuser=True, language=language)
@@ -43,3 +43,28 @@ def test_operation_log_page_and_api_show_words(db, language, words):
 
 def test_unknown_code_is_shown_as_is():
     assert action_label("plugin.something") == "plugin.something"
+
+
+TYPES = ["customfield", "enumgroup", "user", "application", "savedquery", "customer"]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_operation_log_page_and_api_show_object_types_by_name(db, language):
+    from django.apps import apps
+    from django.utils import translation
+
+    reader = make_user(f"types_{language}", is_superuser=True, language=language)
+    for n, code in enumerate(TYPES):
+        log_operation(actor=reader, action="custom_field.create", object_type=code, object_id=n)
+    with translation.override(language):
+        names = {code: str(next(m for m in apps.get_models() if m._meta.model_name == code
+                                and m.__module__.startswith("shoal."))._meta.verbose_name) for code in TYPES}
+    assert len(set(names.values())) == len(TYPES)
+    client = Client()
+    client.force_login(reader)
+    html = client.get("/core/operationlog/").content.decode()
+    for code, name in names.items():
+        assert re.search(rf">\s*{re.escape(name)}\s*<", html), (code, name)
+        assert name == code or not re.search(rf">\s*{code}\s*<", html), code  # codes stay only in URLs
+    rows = client.get("/api/v1/operation-log").json()["items"]
+    assert {row["object_type"]: row["object_type_label"] for row in rows} == names

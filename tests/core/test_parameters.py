@@ -38,3 +38,20 @@ def test_parameters_page_saves_and_reports_bad_values(client, superuser):
     assert parameters.get("IMPORT_MAX_FILE_MB") == 50
     assert parameters.get("SYS_USER_DEFAULT_PASSWORD") == "abcdef"
     assert parameters.get("MASKING_ENABLED") is False
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language, words", [("zh-hans", {"是", "否"}), ("en", {"Yes", "No"})])
+def test_parameters_page_shows_bool_defaults_as_words(client, language, words):
+    import re
+
+    from tests.conftest import make_user
+
+    client.force_login(make_user("params_reader", is_superuser=True, language=language))
+    html = client.get("/system/parameters/").content.decode()
+    defaults = {param.code: param for param in parameters.REGISTRY.values()}
+    shown = dict(re.findall(r'<td class="p-2 font-mono text-xs">(\w+)</td>.*?<td class="p-2 text-base-400">(.*?)</td>',
+                            html, re.S))
+    bools = {code: shown[code] for code, param in defaults.items() if param.type == "bool"}
+    assert bools and set(bools.values()) <= words, bools
+    assert "True" not in shown.values() and "False" not in shown.values()

@@ -118,3 +118,34 @@ def test_django_admin_javascript_messages_are_translated_in_zh_hans():
     missing = [msgid for msgid, plural in entries
                if (catalog.ngettext(msgid, plural, 2) == plural if plural else catalog.gettext(msgid) == msgid)]
     assert entries and not missing, f"add them to src/shoal/locale/zh_Hans/LC_MESSAGES/djangojs.po: {missing}"
+
+
+CJK = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+ASCII_IN_CHINESE = re.compile(rf"(?<={CJK})[,;:?]|[;:](?={CJK})|(?<=[\u4e00-\u9fff])\([^()]*{CJK}[^()]*\)")
+
+
+def test_zh_hans_translations_use_full_width_punctuation():
+    with MO.open("rb") as mo:
+        catalog = gettext.GNUTranslations(mo)._catalog
+    slips = {msgstr for msgid, msgstr in catalog.items() if msgid and ASCII_IN_CHINESE.search(msgstr)}
+    assert not slips, slips
+
+
+def test_zh_hans_words_that_read_right_where_they_show(db):
+    from django.test import Client
+    from django.utils import translation
+
+    from tests.conftest import make_user
+
+    with translation.override("zh-hans"):
+        # "System" is ours (the core app's name) and unfold's (the theme switcher's "follow the system")
+        assert translation.gettext("System") == "系统"
+        assert translation.gettext("customer detail tabs") == "客户详情页签"
+        assert translation.gettext("Customer detail tabs") == "客户详情页签"
+        assert translation.gettext("Welcome, %(name)s") == "欢迎，%(name)s"
+    client = Client()
+    client.force_login(make_user("zh_words", is_superuser=True, language="zh-hans"))
+    workbench = client.get("/").content.decode()
+    assert "部门数" in workbench and "已启用用户数" in workbench and "已启用的调度任务数" in workbench
+    query = client.get("/query/").content.decode()
+    assert '<option value="and">且</option><option value="or">或</option>' in query

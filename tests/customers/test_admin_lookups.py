@@ -55,9 +55,9 @@ def _refused(client, params):
     ({"email__iendswith": ".com"}, "email"),
     ({"email__lower__startswith": "s"}, "email"),
     ({"phone__startswith": "0"}, "phone"),
-    ({"attributes__backup_phone__contains": "137"}, "attributes__backup_phone"),
-    ({"attributes__backup_phone__startswith": "+86137"}, "attributes__backup_phone"),
-    ({"attributes__icontains": "1371"}, "attributes"),
+    ({"attributes__backup_phone__contains": "137"}, "Backup phone"),
+    ({"attributes__backup_phone__startswith": "+86137"}, "Backup phone"),
+    ({"attributes__icontains": "1371"}, "custom fields"),
 ])
 def test_partial_filters_on_masked_fields_are_refused_with_a_message(client, people, params, field):
     client.force_login(people["masked"])
@@ -66,6 +66,17 @@ def test_partial_filters_on_masked_fields_are_refused_with_a_message(client, peo
     assert len(shown) == 1 and field in shown[0] and "masked" in shown[0]
     page = client.get(response["Location"])
     assert page.status_code == 200 and field in page.content.decode()
+
+
+def test_refusal_messages_name_the_field_as_the_user_reads_it(client, people):
+    people["masked"].language = "zh-hans"
+    people["masked"].save()
+    client.force_login(people["masked"])
+    for params, label in [({"mobile__startswith": "+86138"}, "手机号"),
+                          ({"attributes__backup_phone__contains": "137"}, "Backup phone")]:
+        _response, shown = _refused(client, params)
+        assert shown[-1].startswith(label), shown
+        assert "mobile" not in shown[-1] and "attributes" not in shown[-1]
 
 
 @pytest.mark.parametrize("params", [

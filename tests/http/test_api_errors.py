@@ -121,3 +121,31 @@ def test_the_last_allowed_page_is_empty_not_an_error(http, admin_auth):
     assert resp.status_code == 200 and resp.json()["items"] == []
     resp = http.post("/api/v1/customers/search", json={"page": 100000}, headers=admin_auth)
     assert resp.status_code == 200 and resp.json()["items"] == []
+
+
+def test_a_misspelt_key_in_a_body_is_a_400_naming_it(http, admin_auth):
+    created = http.post("/api/v1/departments", json={"name": "Sales"}, headers=admin_auth)
+    assert created.status_code in (200, 201), created.text
+    dept = created.json()
+    error = error_of(http.patch(f"/api/v1/departments/{dept['id']}", json={"nme": "x"}, headers=admin_auth), 400)
+    assert error["code"] == "validation_error"
+    assert [(e["field"], e["type"]) for e in error["detail"]["errors"]] == [("nme", "extra_forbidden")]
+    assert http.get(f"/api/v1/departments/{dept['id']}", headers=admin_auth).json() == dept  # nothing changed
+    error = error_of(http.post("/api/v1/segments/preview", json={"sqll": "name = 'x'"}, headers=admin_auth), 400)
+    assert [e["field"] for e in error["detail"]["errors"]] == ["sqll"]
+
+
+def test_every_request_body_forbids_unknown_keys():
+    from shoal.api import api
+
+    schema = api.get_openapi_schema()
+    components = schema["components"]["schemas"]
+    bodies = {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content:
+                bodies[f"{method.upper()} {path}"] = components[content["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert len(bodies) > 25
+    open_bodies = [name for name, body in bodies.items() if body.get("additionalProperties") is not False]
+    assert not open_bodies, open_bodies

@@ -41,3 +41,17 @@ def test_job_descriptions_are_translated(db):
     api = client.get("/api/v1/jobs").json()
     items = api["items"] if isinstance(api, dict) else api
     assert "清除已过期的登录会话" in {job["description"] for job in items}
+
+
+def test_job_list_leads_with_the_description(db):
+    import re
+
+    sync_registry()
+    job = ScheduledJob.objects.get(name="system.clear_expired_sessions")
+    admin = make_user("jobs_zh2", is_superuser=True, language="zh-hans")
+    client = Client()
+    client.force_login(admin)
+    html = client.get("/schedules/scheduledjob/").content.decode()
+    assert html.index("column-job_description") < html.index("column-name")  # the name is a secondary column
+    link = re.search(rf'<a href="[^"]*/schedules/scheduledjob/{job.pk}/change/[^"]*"[^>]*>\s*(.*?)\s*</a>', html, re.S)
+    assert link and link.group(1) == "清除已过期的登录会话", link and link.group(1)

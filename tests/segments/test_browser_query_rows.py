@@ -90,3 +90,35 @@ def test_empty_row_operator_order_and_saved_parentheses(live_server, browser_pag
     page.wait_for_function("document.querySelector('#result-total').textContent === '2'")
     assert page.inner_text("#query-error") == ""
     page.screenshot(path=os.path.join(SHOTS, "query-saved-parentheses.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_half_written_rows_are_not_sent_for_conversion(live_server, browser_page):
+    """Rows with open parentheses or no value yet are not converted (no 400s in the console on every
+    edit); once complete they are, and the preview count shows."""
+    services.customer_create(actor=None, data={"name": "客户甲", "mobile": "13800138000", "city": "深圳"})
+    make_user("qrows", is_superuser=True)
+    page = browser_page
+    conversions, console_errors = [], []
+    page.on("response", lambda r: conversions.append(r.status) if r.url.endswith("/api/v1/segments/from-rows") else None)
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    login(page, live_server.url, "qrows", "secret-pass-1")
+    page.goto(live_server.url + "/query/")
+    page.wait_for_selector(ROW.format(0))
+    page.select_option(f"{ROW.format(0)} >> td:nth-child(1) select", "(")
+    page.select_option(f"{ROW.format(0)} >> select.row-field", "city")
+    page.fill(f"{ROW.format(0)} >> input.row-value", "深圳")  # complete, but the '(' is still open
+    page.wait_for_timeout(1000)
+    page.click("#add-row")
+    page.select_option(f"{ROW.format(0)} >> td:nth-child(6) select", "or")
+    page.select_option(f"{ROW.format(1)} >> select.row-field", "city")
+    page.select_option(f"{ROW.format(1)} >> select.row-op", "in")
+    page.fill(f"{ROW.format(1)} >> input.row-value", " , ")  # a list with no value yet
+    page.wait_for_timeout(1000)
+    assert conversions == [], conversions
+    page.fill(f"{ROW.format(1)} >> input.row-value", "广州")
+    page.select_option(f"{ROW.format(1)} >> td:nth-child(5) select", ")")
+    page.wait_for_function("document.querySelector('#preview-count strong').textContent === '1'")
+    assert conversions and set(conversions) == {200}, conversions
+    assert page.inner_text("#query-error") == ""
+    assert not [e for e in console_errors if "400" in e], console_errors

@@ -157,10 +157,10 @@ class UserAdmin(ShoalModelAdmin):
 
     @action(description=_("Reset password"), permissions=["reset_password"], url_path="reset-password")
     def reset_password_one(self, request, object_id):
-        from django.shortcuts import get_object_or_404, redirect
+        from django.shortcuts import redirect
         from django.template.response import TemplateResponse
 
-        target = get_object_or_404(User, pk=object_id)
+        target = self.get_object_or_404(request, object_id)
         form = ResetPasswordForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             chosen = form.cleaned_data["mode"] == ResetPasswordForm.CHOSEN

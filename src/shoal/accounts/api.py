@@ -5,7 +5,7 @@ from datetime import datetime
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.pagination import paginate
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from shoal.core.auth import calling_user, require
 from shoal.core.pagination import Pages
@@ -28,6 +28,8 @@ class DepartmentOut(Schema):
 
 
 class DepartmentIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str = Field(min_length=1, max_length=100)
     parent_id: DbId | None = None
     enabled: bool = True
@@ -35,6 +37,8 @@ class DepartmentIn(Schema):
 
 
 class DepartmentPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str | None = Field(None, min_length=1, max_length=100)
     parent_id: DbId | None = None
     enabled: bool | None = None
@@ -51,6 +55,8 @@ class RoleOut(Schema):
 
 
 class RoleIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str = Field(min_length=1, max_length=100)
     code: str = Field(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
     description: str = ""
@@ -59,6 +65,8 @@ class RoleIn(Schema):
 
 
 class RolePatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str | None = Field(None, min_length=1, max_length=100)
     code: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
     description: str | None = None
@@ -90,6 +98,8 @@ class UserOut(Schema):
 
 
 class UserIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     username: str = Field(min_length=1, max_length=150)
     name: str = Field("", max_length=100)
     gender: str = Field("", pattern=r"^(male|female|)$")
@@ -102,6 +112,8 @@ class UserIn(Schema):
 
 
 class UserPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     username: str | None = Field(None, min_length=1, max_length=150)
     name: str | None = Field(None, max_length=100)
     gender: str | None = Field(None, pattern=r"^(male|female|)$")
@@ -114,6 +126,8 @@ class UserPatch(Schema):
 
 
 class IdsIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     ids: list[DbId] = Field(min_length=1, max_length=1000)
 
 
@@ -136,12 +150,16 @@ class ApplicationCreated(ApplicationOut):
 
 
 class ApplicationIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=255)
     enabled: bool = True
 
 
 class ApplicationPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=255)
     enabled: bool | None = None

@@ -37,8 +37,8 @@ def _account_cards(request):
         {"title": _("Data scope"), "value": DataScope(user.data_scope()).label},
     ]
     if user.has_shoal_perm("system.users.view"):
-        cards.append({"title": _("Enabled users"), "value": User.objects.filter(is_active=True).count()})
-        cards.append({"title": _("Departments"), "value": Department.objects.count()})
+        cards.append({"title": _("Number of enabled users"), "value": User.objects.filter(is_active=True).count()})
+        cards.append({"title": _("Number of departments"), "value": Department.objects.count()})
     if user.has_shoal_perm("system.login_log.view"):
         cards.append({"title": _("Failed logins (all time)"), "value": LoginLog.objects.filter(success=False).count()})
     return cards

@@ -5,6 +5,7 @@ from typing import Any
 
 from ninja import Router, Schema
 from ninja.pagination import paginate
+from pydantic import ConfigDict
 
 from shoal.core.auth import app_key_auth, require
 
@@ -27,6 +28,8 @@ class ParameterOut(Schema):
 
 
 class ParameterPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     value: Any
 
 
@@ -36,6 +39,7 @@ class OperationLogOut(Schema):
     action: str
     action_label: str
     object_type: str
+    object_type_label: str
     object_id: str
     object_repr: str
     detail: dict
@@ -46,6 +50,12 @@ class OperationLogOut(Schema):
         from .oplog import action_label
 
         return action_label(obj.action)
+
+    @staticmethod
+    def resolve_object_type_label(obj) -> str:
+        from .oplog import object_type_label
+
+        return object_type_label(obj.object_type)
 
 
 class AppOut(Schema):

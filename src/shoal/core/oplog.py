@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -54,6 +55,17 @@ def action_label(action: str) -> str:
         if action.startswith(prefix):
             return str(label) % {"value": value_label(action[len(prefix):])}
     return action
+
+
+def object_type_label(object_type: str) -> str:
+    """The object type (a model's ``model_name``, such as ``customfield``) in words: the model's verbose
+    name in the active language, Shoal's models first (through the app registry: core imports no app);
+    an unknown type is shown as it is."""
+    models = sorted(apps.get_models(), key=lambda m: not m.__module__.startswith("shoal."))
+    for model in models:
+        if model._meta.model_name == object_type:
+            return str(model._meta.verbose_name)
+    return object_type
 
 
 register_action_labels({

@@ -59,11 +59,16 @@ class ShoalAdminSite(UnfoldAdminSite):
 
     def password_change(self, request, extra_context=None):
         from django.contrib.auth.views import PasswordChangeView
+        from django.contrib.messages.views import SuccessMessageMixin
+        from django.utils.translation import gettext_lazy as _
+
+        class ShoalPasswordChangeView(SuccessMessageMixin, PasswordChangeView):
+            success_message = _("Your password was changed.")
 
         request.current_app = self.name
         context = {**self.each_context(request), **(extra_context or {}),
                    "forced": request.user.is_authenticated and request.user.must_change_password}
-        return PasswordChangeView.as_view(
+        return ShoalPasswordChangeView.as_view(
             form_class=ShoalPasswordChangeForm,
             success_url=reverse(f"{self.name}:index"),
             template_name="shoal/password_change.html",

@@ -56,6 +56,8 @@ class IdentifyOut(Schema):
 
 
 class BatchIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     customers: list[dict[str, Any]] = Field(min_length=1, max_length=services.BATCH_LIMIT)
 
 
@@ -127,6 +129,8 @@ class TimelineOut(Schema):
 
 
 class StatusIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     ids: list[DbId] = Field(min_length=1, max_length=1000)
     status: CustomerStatus
 
@@ -151,6 +155,8 @@ class FieldOut(Schema):
 
 
 class FieldIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     key: str | None = Field(None, max_length=63, description="Generated like extra_text_3 when omitted")
     label: str = Field(min_length=1, max_length=100)
     type: FieldType
@@ -165,6 +171,8 @@ class FieldIn(Schema):
 
 
 class FieldPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     key: str | None = None
     label: str | None = Field(None, min_length=1, max_length=100)
     type: FieldType | None = None
@@ -187,6 +195,8 @@ class ItemOut(Schema):
 
 
 class ItemIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     code: str = Field(min_length=1, max_length=64)
     label: str = Field(min_length=1, max_length=100)
     order: DbInt = 0
@@ -194,6 +204,8 @@ class ItemIn(Schema):
 
 
 class ItemPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     code: str | None = Field(None, min_length=1, max_length=64)
     label: str | None = Field(None, min_length=1, max_length=100)
     order: DbInt | None = None
@@ -213,6 +225,8 @@ class EnumOut(Schema):
 
 
 class EnumIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     code: str = Field(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=255)
@@ -220,6 +234,8 @@ class EnumIn(Schema):
 
 
 class EnumPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     code: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=255)
@@ -239,6 +255,8 @@ class CompanyOut(Schema):
 
 
 class CompanyIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str = Field(min_length=1, max_length=200)
     phone: str = ""
     email: str = ""
@@ -250,6 +268,8 @@ class CompanyIn(Schema):
 
 
 class CompanyPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str | None = Field(None, min_length=1, max_length=200)
     phone: str | None = None
     email: str | None = None

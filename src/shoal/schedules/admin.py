@@ -51,7 +51,7 @@ class JobRunInline(TabularInline):
 class ScheduledJobAdmin(ShoalModelAdmin):
     menu = "system.schedules"
     form = ScheduledJobForm
-    list_display = ("name", "job_description", "cron", "enabled", "last_run_at", "last_status", "next_run_at")
+    list_display = ("job_description", "name", "cron", "enabled", "last_run_at", "last_status", "next_run_at")
     list_filter = ("enabled", "last_status")
     search_fields = ("name", "description")
     readonly_fields = ("name", "job_description", "next_run_at", "last_run_at", "last_status")
@@ -59,9 +59,9 @@ class ScheduledJobAdmin(ShoalModelAdmin):
     inlines = [JobRunInline]
     actions = ["run_selected_now"]
 
-    @display(description=_("description"))
+    @display(description=_("description"), ordering="description")
     def job_description(self, obj):
-        return gettext(obj.description) if obj.description else ""
+        return gettext(obj.description) if obj.description else obj.name
     actions_detail = ["run_now"]
     actions_row = ["run_now"]
 
@@ -84,7 +84,7 @@ class ScheduledJobAdmin(ShoalModelAdmin):
 
     @action(description=_("Run now"), permissions=["run"])
     def run_now(self, request, object_id):
-        job = ScheduledJob.objects.get(pk=object_id)
+        job = self.get_object_or_404(request, object_id)
         try:
             services.run_now(job=job, actor=request.user)
             messages.success(request, _("%(job)s is queued; the worker runs it now.") % {"job": job.name})

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext
 from ninja import Router, Schema
+from pydantic import ConfigDict
 
 from shoal.core.auth import require
 
@@ -29,6 +30,8 @@ class JobOut(Schema):
 
 
 class JobPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     cron: str | None = None
     enabled: bool | None = None
 

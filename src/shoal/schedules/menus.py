@@ -19,7 +19,7 @@ register_menu(Menu("system.schedules", _("Scheduled jobs"), "system", ("view", "
 def _schedule_cards(request):
     if not user_can(request.user, "system.schedules.view"):
         return []
-    return [{"title": _("Enabled scheduled jobs"), "value": ScheduledJob.objects.filter(enabled=True).count()}]
+    return [{"title": _("Number of enabled scheduled jobs"), "value": ScheduledJob.objects.filter(enabled=True).count()}]
 
 register_action_labels({
     "job.run_now": _("Run scheduled job now"),

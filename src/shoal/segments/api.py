@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from shoal.core.auth import require
 from shoal.core.schemas import DbId
@@ -22,11 +22,15 @@ router = Router(tags=["segments"])
 
 
 class SortItem(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     field: str
     dir: Literal["asc", "desc"] = "asc"
 
 
 class SearchIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     query: dict | None = None
     sql: str | None = Field(None, max_length=4000)
     keyword: str | None = Field(None, max_length=200)
@@ -43,6 +47,8 @@ class SearchOut(Schema):
 
 
 class RuleIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     query: dict | None = None
     sql: str | None = Field(None, max_length=4000)
 
@@ -79,6 +85,8 @@ class SavedQueryOut(Schema):
 
 
 class SavedQueryIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str = Field(min_length=1, max_length=100)
     query: dict | None = None
     rows: list[dict] | None = Field(None, max_length=200,
@@ -89,6 +97,8 @@ class SavedQueryIn(Schema):
 
 
 class SavedQueryPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     name: str | None = Field(None, min_length=1, max_length=100)
     query: dict | None = None
     rows: list[dict] | None = Field(None, max_length=200)
@@ -125,6 +135,8 @@ def preview_segment(request, payload: RuleIn):
 
 
 class RowsIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
+
     rows: list[dict] = Field(min_length=1, max_length=200)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect
 from django.urls import path
 from django.utils.html import format_html, format_html_join
@@ -92,7 +93,7 @@ class CustomerAdmin(ShoalModelAdmin):
 
     @action(description=_("Detail page"), url_path="open-detail", icon="person")
     def open_detail_page(self, request, object_id):
-        return HttpResponseRedirect(views.detail_url(object_id))
+        return HttpResponseRedirect(views.detail_url(self.get_object_or_404(request, object_id).pk))
 
     def _after_save(self, request, obj, response):
         if "_continue" in request.POST or "_addanother" in request.POST or "_popup" in request.POST:
@@ -120,6 +121,14 @@ class CustomerAdmin(ShoalModelAdmin):
     def masked_lookup_paths(self, request):
         keys = masking.masked_field_keys(viewer=request.user)
         return frozenset(k if k in masking.MASKED_FIELDS else f"attributes__{k}" for k in keys)
+
+    def lookup_label(self, path):
+        head, _sep, rest = path.partition(LOOKUP_SEP)
+        if head == "attributes" and rest:
+            label = CustomField.objects.filter(key=rest.split(LOOKUP_SEP)[0]).values_list("label", flat=True).first()
+            if label:
+                return label
+        return super().lookup_label(path)
 
     def changelist_view(self, request, extra_context=None):
         if "per_page" in request.GET:

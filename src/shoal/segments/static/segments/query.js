@@ -82,9 +82,21 @@ function queryBuilder() {
       if (this.mode === "sql") return {query: null, sql: this.sql};
       return {query: await this.tree(), sql: null};
     },
+    balanced() {
+      // the parentheses of the rows so far: every ')' closes an open '(' and none stays open
+      let depth = 0;
+      for (const r of this.activeRows()) {
+        depth += (r.lparen || "").split("(").length - 1;
+        depth -= (r.rparen || "").split(")").length - 1;
+        if (depth < 0) return false;
+      }
+      return depth === 0;
+    },
     incomplete() {
-      return this.mode === "rows" && this.activeRows().some(r => !this.noValue(r) && (r.value === "" || r.value === null ||
-        (r.op === "between" && (r.value2 === "" || r.value2 === null))));
+      // a half-written condition (no operator, no value, open parentheses) is not sent to the server yet
+      return this.mode === "rows" && (!this.balanced() || this.activeRows().some(r => !r.op || (!this.noValue(r) &&
+        (r.value === "" || r.value === null || (this.isList(r) && !this.rowValue(r).length) ||
+         (r.op === "between" && (r.value2 === "" || r.value2 === null))))));
     },
     async changed() {
       this.ok = "";
