@@ -57,3 +57,12 @@ def test_user_creates_uses_and_revokes_a_personal_token(client, personas):
     assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").json()["username"] == user.username
     client.post(reverse("admin:my_tokens"), {"revoke": token.pk})
     assert api.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+
+
+def test_login_log_shows_failure_reasons_in_words(client, superuser):
+    from shoal.accounts.models import LoginLog
+
+    LoginLog.objects.create(username="someone", success=False, reason="bad password", ip="203.0.113.1")
+    client.force_login(superuser)
+    html = client.get("/accounts/loginlog/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "密码错误" in html and "bad password" not in html

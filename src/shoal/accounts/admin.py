@@ -274,8 +274,12 @@ class ApplicationAdmin(ShoalModelAdmin):
 class LoginLogAdmin(ShoalModelAdmin):
     menu = "system.login_log"
     read_only = True
-    list_display = ("created_at", "username", "success", "reason", "ip", "user_agent")
+    list_display = ("created_at", "username", "success", "reason_words", "ip", "user_agent")
     list_filter = ("success", "created_at")
     search_fields = ("username", "ip")
     date_hierarchy = "created_at"
+
+    @display(description=_("reason"), ordering="reason")
+    def reason_words(self, obj):
+        return obj.reason_label or "-"
 

@@ -228,12 +228,25 @@ class ApiToken(models.Model):
         return token.user
 
 
+# Why a login failed: stored as a code, shown in words.
+LOGIN_FAILURE_REASONS = {
+    "bad password": _("wrong password"),
+    "unknown account": _("unknown account"),
+    "disabled": _("account disabled"),
+    "locked out": _("locked after repeated failures"),
+}
+
+
 class LoginLog(models.Model):
     username = models.CharField(_("account"), max_length=150, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="+", verbose_name=_("user"))
     success = models.BooleanField(_("success"))
     reason = models.CharField(_("reason"), max_length=100, blank=True)
+
+    @property
+    def reason_label(self) -> str:
+        return str(LOGIN_FAILURE_REASONS.get(self.reason, self.reason))
     ip = models.GenericIPAddressField(_("IP"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
