@@ -101,6 +101,15 @@ def browser():
         chromium.close()
 
 
+def browser_login(page, base_url: str, username: str, password: str = "secret-pass-1") -> None:
+    """Log ``username`` in through the real login form and wait for the workbench."""
+    page.goto(base_url + "/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(base_url + "/")
+
+
 @pytest.fixture
 def browser_page(browser):
     """A page in a fresh zh-CN context of ``browser``."""

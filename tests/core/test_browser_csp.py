@@ -7,7 +7,7 @@ import os
 import pytest
 
 from shoal.customers import services as customer_services
-from tests.conftest import make_user
+from tests.conftest import browser_login, make_user
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
@@ -21,11 +21,7 @@ def _session(browser, live_server, username, locale):
     page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text
             or msg.type == "error" and "Refused" in msg.text else None)
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.goto(live_server.url + "/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "secret-pass-1")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
+    browser_login(page, live_server.url, username)
     return page, problems
 
 

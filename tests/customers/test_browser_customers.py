@@ -7,7 +7,7 @@ import pytest
 
 from shoal.core import parameters
 from shoal.customers.models import Customer, CustomField
-from tests.conftest import make_user
+from tests.conftest import browser_login, make_user
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
@@ -18,11 +18,7 @@ def test_custom_field_customer_list_and_detail(live_server, browser_page, roles)
     make_user("boss", roles["admin"], masking_policy="none")
     parameters.set_value("MASKING_ENABLED", False)
     page = browser_page
-    page.goto(live_server.url + "/login/")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", "secret-pass-1")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
+    browser_login(page, live_server.url, "boss")
 
     # 1. a custom field, shown in lists, through its settings page
     page.goto(live_server.url + "/customers/customfield/add/")

@@ -8,7 +8,7 @@ import pytest
 
 from shoal.core import parameters
 from shoal.customers import services
-from tests.conftest import make_user
+from tests.conftest import browser_login, make_user
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
@@ -41,11 +41,7 @@ def test_list_detail_edit_and_query_pages_read_well(live_server, browser_page, r
     page = browser_page
     page.set_viewport_size({"width": 1440, "height": 900})
     page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
-    page.goto(live_server.url + "/login/")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", "secret-pass-1")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
+    browser_login(page, live_server.url, "boss")
 
     # the list: one line a row, the long name cut, labels, money, local times
     page.goto(live_server.url + "/customers/customer/")

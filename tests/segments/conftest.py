@@ -13,6 +13,15 @@ def post(client, path, body, headers):
 
 
 @pytest.fixture
+def four_customers():
+    """The advanced query page's browser tests: four customers in three cities, with assets."""
+    CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
+    for i, (city, assets) in enumerate([("深圳", 150000), ("广州", 400000), ("北京", 200000), ("深圳", 50)]):
+        customer_services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1380013800{i}", "city": city,
+                                                            "attributes": {"assets": assets}})
+
+
+@pytest.fixture
 def shop(db):
     CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
     CustomField.objects.create(key="plan", label="套餐", type="text", show_in_filter=True)

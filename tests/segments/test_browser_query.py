@@ -2,31 +2,17 @@
 
 import pytest
 
-from shoal.customers import services
-from shoal.customers.models import CustomField
 from shoal.segments.models import SavedQuery
-from tests.conftest import make_user
+from tests.conftest import browser_login, make_user
 
 pytestmark = pytest.mark.browser
 
 
-def login(page, url, username, password):
-    page.goto(url + "/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_load_state()
-
-
 @pytest.mark.django_db(transaction=True)
-def test_build_preview_search_and_save_a_query(live_server, browser_page):
-    CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
-    for i, (city, assets) in enumerate([("深圳", 150000), ("广州", 400000), ("北京", 200000), ("深圳", 50)]):
-        services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1380013800{i}", "city": city,
-                                                   "attributes": {"assets": assets}})
+def test_build_preview_search_and_save_a_query(live_server, browser_page, four_customers):
     make_user("qadmin", is_superuser=True)
     page = browser_page
-    login(page, live_server.url, "qadmin", "secret-pass-1")
+    browser_login(page, live_server.url, "qadmin")
     page.goto(live_server.url + "/query/")
     first, second = "#condition-rows tbody tr >> nth=0", "#condition-rows tbody tr >> nth=1"
     page.wait_for_selector(first)

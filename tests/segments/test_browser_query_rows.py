@@ -9,10 +9,9 @@ import pytest
 from django.utils import translation
 
 from shoal.customers import services
-from shoal.customers.models import Customer, CustomerStatus, CustomField
+from shoal.customers.models import Customer, CustomerStatus
 from shoal.segments.models import SavedQuery
-from tests.conftest import make_user
-from tests.segments.test_browser_query import login
+from tests.conftest import browser_login, make_user
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SHOAL_DATA_DIR", "/tmp")
@@ -26,16 +25,12 @@ def parens(page, n):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_empty_row_operator_order_and_saved_parentheses(live_server, browser_page):
-    CustomField.objects.create(key="assets", label="资产", type="money", show_in_filter=True)
-    for i, (city, assets) in enumerate([("深圳", 150000), ("广州", 400000), ("北京", 200000), ("深圳", 50)]):
-        services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1380013800{i}", "city": city,
-                                                   "attributes": {"assets": assets}})
+def test_empty_row_operator_order_and_saved_parentheses(live_server, browser_page, four_customers):
     Customer.objects.filter(name="客户0").update(created_at=datetime(2026, 11, 30, 22, 54, 34, tzinfo=UTC))
     make_user("qadmin", is_superuser=True)
     page = browser_page
     page.set_viewport_size({"width": 1440, "height": 900})
-    login(page, live_server.url, "qadmin", "secret-pass-1")
+    browser_login(page, live_server.url, "qadmin")
     page.goto(live_server.url + "/query/")
     page.wait_for_selector(ROW.format(0))
 
@@ -102,7 +97,7 @@ def test_half_written_rows_are_not_sent_for_conversion(live_server, browser_page
     conversions, console_errors = [], []
     page.on("response", lambda r: conversions.append(r.status) if r.url.endswith("/api/v1/segments/from-rows") else None)
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    login(page, live_server.url, "qrows", "secret-pass-1")
+    browser_login(page, live_server.url, "qrows")
     page.goto(live_server.url + "/query/")
     page.wait_for_selector(ROW.format(0))
     page.select_option(f"{ROW.format(0)} >> td:nth-child(1) select", "(")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -57,15 +58,20 @@ def action_label(action: str) -> str:
     return action
 
 
+@functools.cache
+def _models_by_name() -> dict[str, Any]:
+    """model_name → model, Shoal's models first (read once from the app registry: core imports no app)."""
+    by_name: dict[str, Any] = {}
+    for model in sorted(apps.get_models(), key=lambda m: not m.__module__.startswith("shoal.")):
+        by_name.setdefault(model._meta.model_name, model)
+    return by_name
+
+
 def object_type_label(object_type: str) -> str:
     """The object type (a model's ``model_name``, such as ``customfield``) in words: the model's verbose
-    name in the active language, Shoal's models first (through the app registry: core imports no app);
-    an unknown type is shown as it is."""
-    models = sorted(apps.get_models(), key=lambda m: not m.__module__.startswith("shoal."))
-    for model in models:
-        if model._meta.model_name == object_type:
-            return str(model._meta.verbose_name)
-    return object_type
+    name in the active language; an unknown type is shown as it is."""
+    model = _models_by_name().get(object_type)
+    return str(model._meta.verbose_name) if model is not None else object_type
 
 
 register_action_labels({
