@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "shoal.schedules",
     "shoal.customers",
     "shoal.segments",
+    "shoal.tags",
     "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 

@@ -167,6 +167,8 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True,
                                          help_text=_("Registration time in the business system."))
+    # the sum of the scores of the customer's current tags (kept by the tags app on every tagging write)
+    quality_score = models.IntegerField(_("quality score"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -177,6 +179,8 @@ class Customer(models.Model):
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["status", "-created_at"], name="customer_status_idx"),
             models.Index(fields=["source"], name="customer_source_idx"),
+            models.Index(fields=["-quality_score", "id"], name="customer_quality_idx"),  # assignment order
+            models.Index(fields=["updated_at"], name="customer_updated_idx"),  # incremental tag refresh
             # telegram: case-insensitive indexes made by migration 0008 (SQLite: COLLATE NOCASE, which its
             # LIKE uses; PostgreSQL: UPPER(telegram), migration 0004), not expressible for both here
         ]

@@ -1,0 +1,1 @@
+"""What the tags app plugs into: menus, pages, jobs, condition keys, the customer timeline."""
