@@ -68,7 +68,7 @@ def _parse_ids(body, *, path: str, context) -> tuple[int, ...]:
         raise condition_error(path, gettext("give a list of 1 to %(limit)s tag ids") % {"limit": MAX_LIST})
     for i, item in enumerate(body):
         if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= MAX_ID:
-            raise condition_error(f"{path}[{i}]", gettext("a tag id is a whole number"), value=repr(item)[:50])
+            raise condition_error(f"{path}[{i}]", gettext("a tag id is a positive whole number"), value=repr(item)[:50])
     usable = _known(set(body), context)
     for i, item in enumerate(body):
         if item not in usable:
@@ -142,7 +142,7 @@ def tag_choices(viewer) -> list[dict]:
         return chain[::-1]
 
     groups: dict[int, dict] = {}
-    for tag in usable_tags(viewer).order_by("name", "id"):
+    for tag in sorted(usable_tags(viewer), key=lambda t: (t.name, t.pk)):  # the same order on every database
         if tag.category_id not in groups:
             chain = lineage(tag.category_id)
             groups[tag.category_id] = {"group": " / ".join(c.name for c in chain),
