@@ -6,7 +6,8 @@ from django.utils.translation import gettext
 from ninja import Router, Schema
 from pydantic import ConfigDict
 
-from shoal.core.auth import require
+from shoal.core.auth import calling_user, require, user_can
+from shoal.core.errors import NotFound
 
 from . import services
 from .models import JobRun, ScheduledJob
@@ -50,6 +51,22 @@ class RunOut(Schema):
     @staticmethod
     def resolve_job(obj):
         return obj.job.name
+
+
+class RunProgressOut(RunOut):
+    progress: dict | None
+    result: dict | list | str | int | float | bool | None
+
+
+@router.get("/jobs/{run_id}", response=RunProgressOut, summary="One run: status, progress and result")
+def get_run(request, run_id: int):
+    """A queued or finished run (e.g. the ``job_id`` a tag refresh answers with). Readable by whoever may view
+    the schedules and by the user who queued it."""
+    run = JobRun.objects.select_related("job").filter(pk=run_id).first()
+    user = calling_user(request)
+    if run is None or not (user_can(user, "system.schedules.view") or (user and run.queued_by_id == user.pk)):
+        raise NotFound(gettext("Job run not found"))
+    return run
 
 
 @router.get("/jobs", response=list[JobOut])

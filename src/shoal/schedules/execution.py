@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import traceback
+from contextvars import ContextVar
 
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -16,6 +17,20 @@ from .models import JobRun, RunStatus, ScheduledJob
 from .registry import JOBS
 
 logger = logging.getLogger("shoal.scheduler")
+_current_run: ContextVar[int | None] = ContextVar("shoal_job_run", default=None)
+_last_report: ContextVar[float] = ContextVar("shoal_job_report", default=0.0)
+
+
+def report_progress(done: int, total: int) -> None:
+    """A running job says how far it is (at most about once a second is written); outside a job: nothing."""
+    run_id = _current_run.get()
+    if run_id is None:
+        return
+    now = time.monotonic()
+    if done < total and now - _last_report.get() < 1.0:
+        return
+    _last_report.set(now)
+    JobRun.objects.filter(pk=run_id).update(progress={"done": done, "total": total})
 
 
 def execute_run(run_id: int) -> JobRun | None:
@@ -30,7 +45,11 @@ def execute_run(run_id: int) -> JobRun | None:
     try:
         if spec is None:
             raise ShoalError("unknown_job", gettext("The job %(name)s is not registered") % {"name": run.job.name})
-        result = spec.func()
+        token = _current_run.set(run.pk)
+        try:
+            result = spec.func(**(run.params or {}))
+        finally:
+            _current_run.reset(token)
         run.status, run.result, run.error = RunStatus.SUCCEEDED, _jsonable(result), ""
     except Exception as exc:  # the job's error is recorded; the worker goes on
         logger.exception("job %s failed", run.job.name)

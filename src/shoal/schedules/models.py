@@ -43,6 +43,10 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
     result = models.JSONField(_("result"), null=True, blank=True)
+    params = models.JSONField(_("parameters"), null=True, blank=True)  # keyword arguments of a run queued with them
+    progress = models.JSONField(_("progress"), null=True, blank=True)  # {"done", "total"} while it runs
+    queued_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", verbose_name=_("queued by"))  # may follow its progress
     error = models.TextField(_("error"), blank=True)
 
     class Meta:

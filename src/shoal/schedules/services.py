@@ -127,12 +127,13 @@ def job_get(name: str) -> ScheduledJob:
     return job
 
 
-def run_now(*, job: ScheduledJob, actor=SYSTEM, trigger: str = "manual") -> JobRun:
-    """Queue a run for the worker now (the 立即执行 button)."""
+def run_now(*, job: ScheduledJob, actor=SYSTEM, trigger: str = "manual", params: dict | None = None) -> JobRun:
+    """Queue a run for the worker now (the 立即执行 button); ``params``: keyword arguments for the job."""
     if job.name not in JOBS:
         raise ShoalError("unknown_job", gettext("The job %(name)s is not registered in this version") % {"name": job.name}, {"name": job.name})
     with transaction.atomic():
-        run = JobRun.objects.create(job=job, trigger=trigger)
+        run = JobRun.objects.create(job=job, trigger=trigger, params=params,
+                                    queued_by=actor if getattr(actor, "is_authenticated", False) else None)
         ScheduledJob.objects.filter(pk=job.pk).update(last_status=RunStatus.QUEUED)
         transaction.on_commit(lambda: enqueue_run(run.pk))
     log_operation(actor=actor, action="job.run_now", obj=job)

@@ -1,2 +1,66 @@
-"""What the tags app plugs into: menus, pages, jobs, condition keys, the customer timeline."""
-from . import conditions  # noqa: F401  (tags_any/tags_all/tags_none, has_tag(), the query page's tag pickers)
+"""What the tags app plugs into: menus and operation-log words, jobs, and the customers' signals."""
+
+from django.dispatch import receiver
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+from shoal.core.oplog import register_action_labels
+from shoal.core.permissions import CRUD, Menu, register_menu
+from shoal.customers.services import customer_merging
+from shoal.customers.signals import customers_changed
+from shoal.schedules.registry import register_job
+
+from . import conditions  # noqa: F401  (tag conditions in trees and custom SQL)
+
+register_menu(Menu("customers.tags", _("Tag management"), "customers", CRUD + ("run",), None, "sell", order=25))
+
+register_action_labels({
+    "tag_category.create": _("Create tag category"),
+    "tag_category.update": _("Edit tag category"),
+    "tag_category.delete": _("Delete tag category"),
+    "tag.create": _("Create tag"),
+    "tag.update": _("Edit tag"),
+    "tag.delete": _("Delete tag"),
+    "tag_rule.create": _("Add tag rule"),
+    "tag_rule.update": _("Edit tag rule"),
+    "tag_rule.delete": _("Delete tag rule"),
+    "tag.apply": _("Tag customers"),
+    "tag.remove": _("Untag customers"),
+    "tag.refresh": _("Refresh auto tags"),
+})
+
+
+@register_job("tags.refresh_all", cron="30 5 * * *",
+              description=gettext_noop("Refresh all auto tags (rules that compare with today: in full)"))
+def refresh_all_job(tag_ids=None, full=False):
+    from shoal.schedules.execution import report_progress
+
+    from .refresh import refresh
+
+    return refresh(tag_ids=tag_ids, full=full, daily=tag_ids is None and not full, progress=report_progress)
+
+
+@register_job("tags.expire", cron="0 0 * * *",
+              description=gettext_noop("Remove tags whose validity has ended; recount the tags' customers"))
+def expire_job():
+    from . import store
+    from .refresh import expire
+
+    result = expire()
+    store.recount()
+    return result
+
+
+@receiver(customers_changed)
+def _refresh_changed_customers(sender, customer_ids, **kwargs):
+    from .services import customers_changed as refresh_on_change
+
+    refresh_on_change(customer_ids)
+
+
+@receiver(customer_merging)
+def _move_taggings(sender, keep, other, actor, **kwargs):
+    """The kept customer takes the other's manual and personal tags (auto tags follow its values)."""
+    from .services import move_taggings
+
+    move_taggings(actor=actor, source_id=other.pk, target_id=keep.pk)

@@ -12,8 +12,9 @@ def add_column(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
         schema_editor.execute(f"ALTER TABLE {TABLE} ADD COLUMN quality_score integer NOT NULL DEFAULT 0")
     else:
-        schema_editor.add_field(apps.get_model("customers", "Customer"),
-                                apps.get_model("customers", "Customer")._meta.get_field("quality_score"))
+        field = models.IntegerField(default=0)
+        field.set_attributes_from_name("quality_score")
+        schema_editor.add_field(apps.get_model("customers", "Customer"), field)
 
 
 def drop_column(apps, schema_editor):

@@ -15,6 +15,7 @@ from shoal.core.oplog import log_operation
 from .. import cleaning, standard
 from ..identity import identity_fields, identity_values
 from ..models import Customer, CustomerGroupMembership, TimelineEntry, TimelineKind
+from ..signals import send_changed
 from .timeline import actor_name, is_user, timeline_entry
 
 UNIQUE_FIELDS = standard.IDENTITY_FIELDS
@@ -74,6 +75,7 @@ def customer_create(*, actor, data: dict, definitions: dict | None = None, log: 
             customer = Customer.objects.create(**cleaned)
             timeline_entry(customer, TimelineKind.CREATED, actor=actor).save()
             _place_for_creator(customer, actor)
+            send_changed([customer.pk])
     except IntegrityError:
         raise Conflict("duplicate_value", gettext("Another customer already has one of these identity values"),
                        {"fields": [f for f in UNIQUE_FIELDS if cleaned.get(f)]})
@@ -163,6 +165,7 @@ def customer_update(*, actor, customer: Customer, data: dict, definitions: dict 
         with transaction.atomic():
             customer.save(update_fields=update_fields)
             TimelineEntry.objects.bulk_create(entries)
+            send_changed([customer.pk])
     except IntegrityError:
         raise Conflict("duplicate_value", gettext("Another customer already has one of these identity values"),
                        {"fields": [f for f in UNIQUE_FIELDS if f in changed]})

@@ -18,6 +18,7 @@ from shoal.core.oplog import log_operation
 from .. import cleaning
 from ..identity import identity_fields
 from ..models import Customer, CustomerGroupMembership, TimelineEntry, TimelineKind
+from ..signals import send_changed
 from .customer_write import (
     UNIQUE_FIELDS,
     apply_changes,
@@ -296,11 +297,13 @@ class BatchIdentify:
     def flush(self) -> None:
         if self.dirty:  # first, so values given up by stored customers are free for the new ones
             write_changes(Customer, list(self.dirty.values()))
+            send_changed(c.pk for c, _fields in self.dirty.values())
             self.dirty = {}
         if self.new:
             insert_objects(Customer, self.new, returning=True)
             for customer in self.new:
                 self.by_pk[customer.pk] = customer
+            send_changed(c.pk for c in self.new)
             self.new = []
         for rows in (self.memberships, self.entries):
             for row in rows:  # the customers they belong to have ids now

@@ -12,6 +12,7 @@ from shoal.core.oplog import log_operation
 
 from .. import standard
 from ..models import Contact, Customer, CustomerGroupMembership, CustomerStatus, TimelineEntry, TimelineKind
+from ..signals import send_changed
 from .timeline import timeline_entry
 
 # Sent inside the merge transaction before ``other`` is deleted, so later apps (tags, events,
@@ -55,6 +56,7 @@ def customer_merge(*, actor, keep: Customer, other: Customer) -> Customer:
         setattr(keep, f, v)
     keep.attributes = attrs
     keep.save()
+    send_changed([keep.pk])
     timeline_entry(keep, TimelineKind.MERGED, actor=actor,
                    detail={"merged_id": other_id, "fields": taken, "attributes": taken_attrs}).save()
     log_operation(actor=actor, action="customer.merge", obj=keep,
@@ -71,6 +73,7 @@ def customers_set_status(*, actor, customer_ids: list[int], status: str) -> int:
     if not rows:
         return 0
     Customer.objects.filter(pk__in=[c.pk for c in rows]).update(status=status, updated_at=timezone.now())
+    send_changed(c.pk for c in rows)
     TimelineEntry.objects.bulk_create(
         [timeline_entry(c, TimelineKind.STATUS, actor=actor, field_name="status", old=c.status, new=status) for c in rows])
     log_operation(actor=actor, action=f"customer.status.{status}", object_type="customer",

@@ -1,0 +1,144 @@
+"""Set-based writes of taggings, their history and the customers' quality scores (SQLite and PostgreSQL).
+
+Every function writes what actually changed and returns it: an insert skips the pairs that exist, a delete
+returns the pairs it removed. History rows and score changes are made from those returned sets, so two
+writers (a refresh and the expiry job, two API calls) can never record a change twice or lose one."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db import connection
+
+from shoal.core.db import copy_rows
+
+TAGGING = "tags_tagging"
+HISTORY = "tags_taghistory"
+CUSTOMER = "customers_customer"
+TAG = "tags_tag"
+BATCH = 50_000  # ids per statement (SQLite passes them as one JSON text; PostgreSQL as one array)
+
+
+def _dt(value: datetime | None):
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+def _batches(ids: Sequence[int]):
+    for start in range(0, len(ids), BATCH):
+        yield ids[start:start + BATCH]
+
+
+def _ids_param(ids: Sequence[int]):
+    return json.dumps(list(ids)) if connection.vendor == "sqlite" else list(ids)
+
+
+def _ids_sql() -> str:
+    """A sub-select of the ids passed as one parameter."""
+    return "SELECT value FROM json_each(%s)" if connection.vendor == "sqlite" else "SELECT unnest(%s::bigint[])"
+
+
+def insert_taggings(tag_id: int, customer_ids: Sequence[int], *, source: str, at: datetime,
+                    expires_at: datetime | None) -> list[int]:
+    """Tag these customers (those that exist and lack the tag); the customer ids actually tagged."""
+    added: list[int] = []
+    with connection.cursor() as cursor:
+        for chunk in _batches(sorted(customer_ids)):
+            cursor.execute(
+                f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at) "
+                f"SELECT %s, c.id, %s, %s, %s FROM {CUSTOMER} c WHERE c.id IN ({_ids_sql()}) "
+                f"ON CONFLICT DO NOTHING RETURNING customer_id",
+                [tag_id, source, _dt(at), _dt(expires_at), _ids_param(chunk)])
+            added.extend(row[0] for row in cursor.fetchall())
+    return added
+
+
+def delete_taggings(tag_id: int, customer_ids: Sequence[int] | None = None, *,
+                    sources: Iterable[str] | None = None) -> list[int]:
+    """Remove the tag from these customers (all of its customers when ``customer_ids`` is None), only taggings
+    of ``sources`` when given; the customer ids actually untagged."""
+    removed: list[int] = []
+    source_sql, source_params = "", []
+    if sources is not None:
+        sources = list(sources)
+        source_sql = f" AND source IN ({', '.join(['%s'] * len(sources))})"
+        source_params = sources
+    with connection.cursor() as cursor:
+        if customer_ids is None:
+            cursor.execute(f"DELETE FROM {TAGGING} WHERE tag_id = %s{source_sql} RETURNING customer_id",
+                           [tag_id, *source_params])
+            return [row[0] for row in cursor.fetchall()]
+        for chunk in _batches(sorted(customer_ids)):
+            cursor.execute(f"DELETE FROM {TAGGING} WHERE tag_id = %s AND customer_id IN ({_ids_sql()})"
+                           f"{source_sql} RETURNING customer_id", [tag_id, _ids_param(chunk), *source_params])
+            removed.extend(row[0] for row in cursor.fetchall())
+    return removed
+
+
+def insert_history(tag_id: int, customer_ids: Sequence[int], *, action: str, source: str, at: datetime,
+                   rule_id: int | None = None, actor_id: int | None = None, actor_name: str = "") -> None:
+    if not customer_ids:
+        return
+    if connection.vendor == "postgresql":
+        copy_rows(HISTORY, ["customer_id", "tag_id", "action", "source", "rule_id", "actor_id", "actor_name", "at"],
+                  ((cid, tag_id, action, source, rule_id, actor_id, actor_name, at) for cid in customer_ids))
+        return
+    with connection.cursor() as cursor:
+        for chunk in _batches(list(customer_ids)):
+            cursor.execute(
+                f"INSERT INTO {HISTORY} (customer_id, tag_id, action, source, rule_id, actor_id, actor_name, at) "
+                f"SELECT value, %s, %s, %s, %s, %s, %s, %s FROM json_each(%s)",
+                [tag_id, action, source, rule_id, actor_id, actor_name, _dt(at), json.dumps(list(chunk))])
+
+
+def add_scores(deltas: dict[int, int]) -> None:
+    """``quality_score += delta`` for each customer: one statement per distinct delta (and batch)."""
+    by_delta: dict[int, list[int]] = defaultdict(list)
+    for customer_id, delta in deltas.items():
+        if delta:
+            by_delta[delta].append(customer_id)
+    with connection.cursor() as cursor:
+        for delta, ids in by_delta.items():
+            for chunk in _batches(sorted(ids)):
+                cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = quality_score + %s WHERE id IN ({_ids_sql()})",
+                               [delta, _ids_param(chunk)])
+
+
+def add_score_to_tagged(tag_id: int, delta: int) -> None:
+    """A tag's score changed by ``delta``: every customer with the tag follows."""
+    if delta:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = quality_score + %s "
+                           f"WHERE id IN (SELECT customer_id FROM {TAGGING} WHERE tag_id = %s)", [delta, tag_id])
+
+
+def recount(tag_ids: Iterable[int] | None = None) -> None:
+    """Set the tags' customer counts from their taggings."""
+    where, params = "", []
+    if tag_ids is not None:
+        tag_ids = list(tag_ids)
+        if not tag_ids:
+            return
+        where, params = f" WHERE id IN ({', '.join(['%s'] * len(tag_ids))})", tag_ids
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TAG} SET customer_count = (SELECT COUNT(*) FROM {TAGGING} g "
+                       f"WHERE g.tag_id = {TAG}.id){where}", params)
+
+
+def rescore(customer_ids: Sequence[int] | None = None) -> int:
+    """Recompute quality scores from the taggings (a repair; the write paths keep them equal). Returns how
+    many customers were wrong."""
+    target = f"SELECT COALESCE(SUM(t.score), 0) FROM {TAGGING} g JOIN {TAG} t ON t.id = g.tag_id " \
+             f"WHERE g.customer_id = {CUSTOMER}.id"
+    fixed = 0
+    with connection.cursor() as cursor:
+        if customer_ids is None:
+            cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = ({target}) WHERE quality_score != ({target})")
+            return cursor.rowcount
+        for chunk in _batches(sorted(customer_ids)):
+            cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = ({target}) WHERE id IN ({_ids_sql()}) "
+                           f"AND quality_score != ({target})", [_ids_param(chunk)])
+            fixed += cursor.rowcount
+    return fixed
