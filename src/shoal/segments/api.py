@@ -149,14 +149,15 @@ class TreeOut(Schema):
 def rows_to_query(request, payload: RowsIn):
     require(request, "customers.customers.view")
     tree = rows_to_tree(payload.rows)
-    validate(query=tree, masked=masking.masked_field_keys(viewer=request.auth))
+    validate(query=tree, masked=masking.masked_field_keys(viewer=request.auth), viewer=request.auth)
     return {"query": tree}
 
 
 @router.post("/segments/validate", response=OkOut, summary="Check a condition tree or custom SQL")
 def validate_segment(request, payload: RuleIn):
     require(request, "customers.customers.view")
-    validate(query=payload.query, sql=payload.sql, masked=masking.masked_field_keys(viewer=request.auth))
+    validate(query=payload.query, sql=payload.sql, masked=masking.masked_field_keys(viewer=request.auth),
+             viewer=request.auth)
     return {"ok": True}
 
 
