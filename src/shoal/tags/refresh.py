@@ -231,6 +231,7 @@ class Run:
     def _write(self, plans, changed_here: dict[int, set[int]]) -> None:
         deltas: dict[int, int] = defaultdict(int)
         with transaction.atomic():
+            scores = store.locked_scores(t.pk for t, *_rest in plans)
             by_ids: dict[int, dict[int, dict[int, str]]] = {}  # id(ordered) → current taggings of those customers
             for tag, matched, ordered, bounds in plans:
                 if ordered is None:
@@ -252,11 +253,12 @@ class Run:
                 for rule_id, ids in by_rule.items():
                     store.insert_history(tag.pk, ids, action=TagHistory.ADD, source=TagSource.RULE, at=self.now,
                                          rule_id=rule_id)
-                if tag.score:
+                score = scores.get(tag.pk, 0)
+                if score:
                     for c in added:
-                        deltas[c] += tag.score
+                        deltas[c] += score
                     for c in removed:
-                        deltas[c] -= tag.score
+                        deltas[c] -= score
                 if added or removed:
                     changed_here.setdefault(tag.pk, set()).update(added, removed)
                     Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added) - len(removed))
@@ -330,9 +332,10 @@ def expire(*, now: datetime | None = None) -> dict:
             if not ids:
                 break
             with transaction.atomic():
+                score = store.locked_scores([tag.pk]).get(tag.pk, 0)
                 removed = store.delete_taggings(tag.pk, ids)
                 store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.EXPIRY, at=now)
-                store.add_scores({c: -tag.score for c in removed})
+                store.add_scores({c: -score for c in removed})
                 Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") - len(removed))
             removed_total += len(removed)
     return {"tags": len(tag_ids), "removed": removed_total}

@@ -142,3 +142,12 @@ def rescore(customer_ids: Sequence[int] | None = None) -> int:
                            f"AND quality_score != ({target})", [ids_param(chunk)])
             fixed += cursor.rowcount
     return fixed
+
+
+def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
+    """The tags' scores as stored, read inside the caller's transaction with the rows locked (PostgreSQL:
+    FOR UPDATE; SQLite: its write transaction already excludes other writers), so a score change that
+    commits meanwhile cannot be missed: the writes that follow add exactly the score the tag has."""
+    from .models import Tag
+
+    return dict(Tag.objects.select_for_update().filter(pk__in=list(tag_ids)).order_by("pk").values_list("pk", "score"))
