@@ -249,6 +249,7 @@ def test_refresh_beyond_the_inline_limit_is_queued_with_a_job_id(personas, make_
     assert run.job.name == "tags.refresh_all" and run.params == {"tag_ids": [tag.pk], "full": True}
     progress = client.get(f"/api/v1/jobs/{run.pk}")
     assert progress.status_code == 200 and progress.json()["status"] == "queued"
+    assert logged_in(personas["salesperson"]).get(f"/api/v1/jobs/{run.pk}").status_code == 404  # not theirs
     assert not Tagging.objects.exists()
 
 
