@@ -96,7 +96,7 @@ def test_a_session_write_without_the_csrf_token_is_refused(personas):
 
 
 # -- tags ----------------------------------------------------------------------------------------------------------
-def test_a_tag_is_created_with_every_field_and_its_customer_count(personas, category):
+def test_a_tag_is_created_with_every_field_and_its_customer_count(personas, category, make_tag):
     client = logged_in(personas["manager"])
     response = send(client, "post", "/api/v1/tags", {"name": "高价值", "category_id": category.pk, "kind": "manual",
                                                       "score": 10, "valid_days": None, "enabled": True,
@@ -108,10 +108,14 @@ def test_a_tag_is_created_with_every_field_and_its_customer_count(personas, cate
         "高价值", "manual", 10, 0, "行为")
     patched = send(client, "patch", f"/api/v1/tags/{body['id']}", {"score": -3, "valid_days": 7}).json()
     assert (patched["score"], patched["valid_days"]) == (-3, 7)
+    cleared = send(client, "patch", f"/api/v1/tags/{body['id']}", {"valid_days": None, "name": None})
+    assert (cleared.json()["valid_days"], cleared.json()["name"]) == (None, "高价值")  # null: empty, or unchanged
+    auto = make_tag("深圳客户", kind="auto")
+    assert send(client, "patch", f"/api/v1/tags/{auto.pk}", {"kind": None}).json()["kind"] == "auto"
     duplicate = send(client, "post", "/api/v1/tags", {"name": "高价值", "category_id": category.pk})
     assert duplicate.status_code == 409
     assert send(client, "delete", f"/api/v1/tags/{body['id']}").status_code == 204
-    assert not Tag.objects.exists()
+    assert list(Tag.objects.values_list("name", flat=True)) == ["深圳客户"]
 
 
 def test_the_tag_list_filters_and_pages(personas, category, make_tag):

@@ -242,6 +242,11 @@ def _category(pk) -> TagCategory:
     return found
 
 
+def _patch(payload: Schema, nullable: tuple[str, ...] = ()) -> dict:
+    """The keys given; ``null`` leaves a field unchanged unless the field may be empty (``nullable``)."""
+    return {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None or k in nullable}
+
+
 def _rule(tag, rule_id) -> TagRule:
     rule = TagRule.objects.filter(pk=rule_id, tag=tag).select_related("tag").first()
     if rule is None:
@@ -273,7 +278,7 @@ def create_category(request, payload: CategoryIn):
 def update_category(request, category_id: DbId, payload: CategoryPatch):
     require(request, "customers.tags.edit")
     return services.category_update(actor=request.auth, category=_category(category_id),
-                                    data=payload.dict(exclude_unset=True))
+                                    data=_patch(payload, nullable=("parent_id",)))
 
 
 @router.delete("/tag-categories/{category_id}", response={204: None}, summary="Delete an empty category")
@@ -322,7 +327,7 @@ def get_tag(request, tag_id: DbId):
 def update_tag(request, tag_id: DbId, payload: TagPatch):
     tag = selectors.tag_get(actor=request.auth, pk=tag_id)
     _require_tag_write(request, tag.kind, "edit")
-    services.tag_update(actor=request.auth, tag=tag, data=payload.dict(exclude_unset=True))
+    services.tag_update(actor=request.auth, tag=tag, data=_patch(payload, nullable=("valid_days",)))
     return selectors.tag_get(actor=request.auth, pk=tag_id)
 
 
