@@ -312,7 +312,7 @@ def create_tag(request, payload: TagIn):
 
 @router.post("/tags/refresh", response={200: RefreshOut, 202: QueuedOut},
              summary="Refresh all auto tags: in the request for small databases, else queued (202 job_id)")
-def refresh_all(request, payload: RefreshIn | None = Body(None)):  # noqa: B008
+def refresh_all(request, payload: RefreshIn = Body(None)):  # noqa: B008 (no body: an incremental refresh)
     require(request, "customers.tags.run")
     return _refresh(request, None, payload)
 
@@ -341,7 +341,7 @@ def delete_tag(request, tag_id: DbId):
 
 @router.post("/tags/{tag_id}/refresh", response={200: RefreshOut, 202: QueuedOut},
              summary="Refresh one auto tag: in the request for small databases, else queued (202 job_id)")
-def refresh_tag(request, tag_id: DbId, payload: RefreshIn | None = Body(None)):  # noqa: B008
+def refresh_tag(request, tag_id: DbId, payload: RefreshIn = Body(None)):  # noqa: B008 (no body: an incremental refresh)
     require(request, "customers.tags.run")
     return _refresh(request, selectors.tag_get(actor=request.auth, pk=tag_id), payload)
 
