@@ -18,8 +18,10 @@ from shoal.core.actors import SYSTEM, is_system
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
+from shoal.customers.masking import masked_field_keys
 from shoal.customers.selectors import customer_queryset
 from shoal.customers.services.timeline import actor_name, is_user
+from shoal.segments.selectors import validate
 
 from . import rules as rule_logic
 from . import store
@@ -183,9 +185,9 @@ def tag_create(*, actor, data: dict) -> Tag:
 def tag_update(*, actor, tag: Tag, data: dict) -> Tag:
     check_owner(actor=actor, tag=tag)
     values = _clean_tag(data, actor=actor, instance=tag)
-    old_score = tag.score
     try:
         with transaction.atomic():
+            old_score = store.locked_scores([tag.pk])[tag.pk]  # as stored, the row locked until commit
             tag, changed = model_update(instance=tag, fields=list(values), data=values)
             if tag.score != old_score:
                 store.add_score_to_tagged(tag.pk, tag.score - old_score)
@@ -199,7 +201,7 @@ def tag_update(*, actor, tag: Tag, data: dict) -> Tag:
 
 
 def tag_delete(*, actor, tag: Tag) -> None:
-    """Delete a tag: its customers lose it (scores follow); the history stays."""
+    """Delete a tag: its customers lose it (scores follow); its history goes with it."""
     check_owner(actor=actor, tag=tag)
     users = [t for t in rule_logic.dependency_map() if tag.pk in rule_logic.dependency_map()[t]]
     if users:
@@ -215,7 +217,8 @@ def tag_delete(*, actor, tag: Tag) -> None:
             removed = store.delete_taggings(tag.pk, ids)
             store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.USER, at=now,
                                  actor_id=_user_id(actor), actor_name=actor_name(actor))
-            store.add_scores({c: -tag.score for c in removed})
+            score = store.locked_scores([tag.pk])[tag.pk]
+            store.add_scores({c: -score for c in removed})
         log_operation(actor=actor, action="tag.delete", obj=tag)
         tag.delete()
 
@@ -227,7 +230,7 @@ def check_owner(*, actor, tag: Tag) -> None:
 
 
 # -- rules ------------------------------------------------------------------------------------------------
-def _rule_values(tag: Tag, data: dict, instance: TagRule | None = None) -> dict:
+def _rule_values(tag: Tag, data: dict, instance: TagRule | None = None, *, actor=None) -> dict:
     if tag.kind != TagKind.AUTO:
         raise ShoalError("not_auto", _("Only auto tags have rules"))
     merged = {k: getattr(instance, k) for k in ("query", "sql", "include_tags", "exclude_tags")} if instance else {}
@@ -236,11 +239,16 @@ def _rule_values(tag: Tag, data: dict, instance: TagRule | None = None) -> dict:
                                     include_tags=merged.get("include_tags"), exclude_tags=merged.get("exclude_tags"))
     if "rows" in data:
         cleaned["rows"] = data["rows"]
+    masked = masked_field_keys(viewer=actor)
+    if masked and (cleaned["query"] is not None or cleaned["sql"]):
+        # the writer's masking limits hold for rules too: a tag's customer count must not answer
+        # "mobile starts with 138…" for a user who may not see mobiles
+        validate(query=cleaned["query"], sql=cleaned["sql"] or None, masked=masked)
     return cleaned
 
 
 def rule_create(*, actor, tag: Tag, data: dict) -> TagRule:
-    values = _rule_values(tag, data)
+    values = _rule_values(tag, data, actor=actor)
     with transaction.atomic():
         rule = TagRule.objects.create(tag=tag, **values)
         _rules_changed(tag)
@@ -249,7 +257,7 @@ def rule_create(*, actor, tag: Tag, data: dict) -> TagRule:
 
 
 def rule_update(*, actor, rule: TagRule, data: dict) -> TagRule:
-    values = _rule_values(rule.tag, data, rule)
+    values = _rule_values(rule.tag, data, rule, actor=actor)
     with transaction.atomic():
         model_update(instance=rule, fields=list(values), data=values)
         _rules_changed(rule.tag)
@@ -311,7 +319,8 @@ def apply_tag(*, actor, tag: Tag, customer_ids, source: str = TagSource.USER,
                                       expires_at=expires_at if expires_at is not None else expiry_for(tag, now))
         store.insert_history(tag.pk, added, action=TagHistory.ADD, source=source, at=now,
                              actor_id=_user_id(actor), actor_name=actor_name(actor))
-        store.add_scores({c: tag.score for c in added})
+        score = store.locked_scores([tag.pk]).get(tag.pk, 0)
+        store.add_scores({c: score for c in added})
         Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added))
     if added:
         log_operation(actor=actor, action="tag.apply", obj=tag, detail={"customers": len(added), "source": source})
@@ -328,7 +337,8 @@ def remove_tag(*, actor, tag: Tag, customer_ids, source: str = TagSource.USER) -
         removed = store.delete_taggings(tag.pk, ids)
         store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=source, at=now,
                              actor_id=_user_id(actor), actor_name=actor_name(actor))
-        store.add_scores({c: -tag.score for c in removed})
+        score = store.locked_scores([tag.pk]).get(tag.pk, 0)
+        store.add_scores({c: -score for c in removed})
         Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") - len(removed))
     if removed:
         log_operation(actor=actor, action="tag.remove", obj=tag, detail={"customers": len(removed), "source": source})
@@ -360,7 +370,7 @@ def move_taggings(*, actor, source_id: int, target_id: int) -> int:
         if added:
             store.insert_history(tagging.tag_id, added, action=TagHistory.ADD, source=tagging.source, at=now,
                                  actor_id=_user_id(actor), actor_name=actor_name(actor))
-            store.add_scores({target_id: tagging.tag.score})
+            store.add_scores({target_id: store.locked_scores([tagging.tag_id]).get(tagging.tag_id, 0)})
             Tag.objects.filter(pk=tagging.tag_id).update(customer_count=F("customer_count") + 1)
             moved += 1
     return moved
