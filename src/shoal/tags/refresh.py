@@ -111,7 +111,7 @@ def rules_sql(compiled: tuple[str, list], *, lo: int | None = None, hi: int | No
     sql, params = compiled
     if ids is None:
         return sql.replace("{ids}", f"{ID} >= %s AND {ID} < %s", 1), [*params, lo, hi]
-    return sql.replace("{ids}", f"{ID} IN ({store.ids_sql()})", 1), [*params, store.ids_param(ids)]
+    return sql.replace("{ids}", store.ids_in(ID), 1), [*params, store.ids_param(ids)]
 
 
 class Run:
@@ -172,7 +172,7 @@ class Run:
         with connection.cursor() as cursor:
             for start in range(0, len(ids), IN_BATCH):
                 cursor.execute(f"SELECT tag_id, customer_id, source FROM {store.TAGGING} "
-                               f"WHERE customer_id IN ({store.ids_sql()})", [store.ids_param(ids[start:start + IN_BATCH])])
+                               f"WHERE {store.ids_in('customer_id')}", [store.ids_param(ids[start:start + IN_BATCH])])
                 for tag_id, customer_id, source in cursor.fetchall():
                     if tag_id in current:
                         current[tag_id][customer_id] = source
