@@ -75,7 +75,7 @@ def _clean_category(data: dict, *, instance: TagCategory | None = None) -> dict:
 
 
 def _unique_name_error(what: str) -> Conflict:
-    return Conflict(_("A %(what)s with this name already exists here") % {"what": what}, {"field": "name"})
+    return Conflict("duplicate", _("A %(what)s with this name already exists here") % {"what": what}, {"field": "name"})
 
 
 def category_create(*, actor, data: dict) -> TagCategory:
@@ -102,7 +102,7 @@ def category_update(*, actor, category: TagCategory, data: dict) -> TagCategory:
 
 def category_delete(*, actor, category: TagCategory) -> None:
     if category.children.exists() or category.tags.exists():
-        raise Conflict(_("The category still has subcategories or tags; move or delete them first"),
+        raise Conflict("category_not_empty", _("The category still has subcategories or tags; move or delete them first"),
                        {"code": "category_not_empty"})
     log_operation(actor=actor, action="tag_category.delete", obj=category)
     category.delete()
@@ -203,7 +203,7 @@ def tag_delete(*, actor, tag: Tag) -> None:
     users = [t for t in rule_logic.dependency_map() if tag.pk in rule_logic.dependency_map()[t]]
     if users:
         names = list(Tag.objects.filter(pk__in=users).values_list("name", flat=True))
-        raise Conflict(_("Rules of other tags use this tag: %(names)s") % {"names": "、".join(names)},
+        raise Conflict("tag_in_use", _("Rules of other tags use this tag: %(names)s") % {"names": "、".join(names)},
                        {"code": "tag_in_use", "tags": users})
     now = timezone.now()
     with transaction.atomic():
