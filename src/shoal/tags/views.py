@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from shoal.core.auth import page_requires, require_page, user_can
@@ -302,7 +303,8 @@ def _rows_text(rows: list[dict], words: dict) -> str:
                                     _value_text(row.get("value"))) if p)
         parts.append(f"{row.get('lparen') or ''}{text}{row.get('rparen') or ''}")
         if i < len(rows) - 1:
-            parts.append(_("OR") if str(row.get("logic")).lower() == "or" else _("AND"))
+            parts.append(pgettext("query logic", "OR") if str(row.get("logic")).lower() == "or"
+                         else pgettext("query logic", "AND"))
     return " ".join(parts)
 
 
