@@ -95,8 +95,10 @@ def category_distribution(*, actor, limit: int = DISTRIBUTION_MAX) -> list[tuple
 
 
 def chart_data(pairs: list[tuple[str, int]], label: str) -> dict:
-    """Chart.js data of one bar series (unfold's chart component)."""
-    return {"labels": [name for name, _n in pairs], "datasets": [{"label": str(label), "data": [n for _name, n in pairs]}]}
+    """Chart.js data of one bar series (unfold's chart component: its bundled Chart.js draws it)."""
+    return {"labels": [name for name, _n in pairs],
+            "datasets": [{"label": str(label), "data": [n for _name, n in pairs], "displayYAxis": True,
+                          "backgroundColor": "var(--color-primary-500)", "maxBarThickness": 36, "borderRadius": 4}]}
 
 
 # -- rule preview --------------------------------------------------------------------------------------------

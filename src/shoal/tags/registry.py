@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from shoal.core.auth import user_can
 from shoal.core.oplog import register_action_labels
@@ -100,5 +100,6 @@ def _tag_cards(request):
     from .page_selectors import chart_data, top_tags
 
     top = top_tags(actor=request.user)
+    chart = json.dumps(chart_data(top, pgettext_lazy("tag list", "Customers"))) if top else ""
     return [{"title": _("Customer tags top 10"), "value": "" if top else _("No tagged customers yet."),
-             "chart": json.dumps(chart_data(top, _("Customers"))) if top else "", "href": reverse("admin:tags")}]
+             "chart": chart, "href": reverse("admin:tags")}]

@@ -91,8 +91,8 @@ def manage_page(request):
     if object_type == ObjectType.CUSTOMER:
         top = reads.top_tags(actor=user)
         distribution = reads.category_distribution(actor=user)
-        charts = {"top": json.dumps(reads.chart_data(top, _("Customers"))) if top else "",
-                  "distribution": json.dumps(reads.chart_data(distribution, _("Customers"))) if distribution else ""}
+        charts = {"top": json.dumps(reads.chart_data(top, pgettext("tag list", "Customers"))) if top else "",
+                  "distribution": json.dumps(reads.chart_data(distribution, pgettext("tag list", "Customers"))) if distribution else ""}
     context = {
         "title": _("Tag management"),
         "object_types": ObjectType.choices, "object_type": object_type,
