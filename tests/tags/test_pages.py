@@ -351,6 +351,8 @@ def test_history_lists_in_words_with_filters(client, personas, auto_tag, make_ta
     today = timezone.localdate()
     assert client.get(url, {"start": today.isoformat(), "end": today.isoformat()}).context["page_obj"].paginator.count == 4
     assert client.get(url, {"end": (today - timedelta(days=1)).isoformat()}).context["page_obj"].paginator.count == 0
+    huge = "9" * 30  # not an id any database holds: no match, no 500
+    assert client.get(url, {"customer": huge, "tag": huge}).context["page_obj"].paginator.count == 0
     response = client.get(url, {"start": "yesterday"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200 and any("YYYY-MM-DD" in m for m in messages_of(response))
 

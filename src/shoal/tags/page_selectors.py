@@ -142,7 +142,8 @@ def history_search(*, actor, where: HistoryFilter) -> QuerySet[TagHistory]:
     scope = customer_queryset(actor=actor)
     customer = where.customer.strip()
     if customer:
-        scope = scope.filter(Q(pk=int(customer)) if customer.isdigit() else customer_search_q(customer))
+        by_id = customer.isdigit() and len(customer) <= 18  # a longer number is no id: searched as text
+        scope = scope.filter(Q(pk=int(customer)) if by_id else customer_search_q(customer))
     if customer or scope.query.where:  # everything visible: no sub-select needed
         qs = qs.filter(customer_id__in=scope.values("pk"))
     if where.source:

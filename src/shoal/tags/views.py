@@ -424,7 +424,7 @@ def _date(raw: str | None) -> date | None:
 def history_page(request):
     user = request.user
     get = request.GET
-    tag_id = int(get["tag"]) if (get.get("tag") or "").isdigit() else None
+    tag_id = int(get["tag"]) if (get.get("tag") or "").isdigit() and len(get["tag"]) <= 18 else None
     where = reads.HistoryFilter(
         tag_id=tag_id, customer=(get.get("customer") or "")[:100],
         source=get.get("source") if get.get("source") in TagSource.values else "",
