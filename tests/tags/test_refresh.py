@@ -9,7 +9,7 @@ from shoal.core.actors import SYSTEM
 from shoal.core.errors import ShoalError
 from shoal.customers import services as customer_services
 from shoal.tags import services
-from shoal.tags.models import Tag, TagHistory, Tagging
+from shoal.tags.models import Tag, Tagging, TagHistory
 from shoal.tags.refresh import expire, expiry_for, refresh
 
 from .conftest import assert_scores_are_sums, tag_sets

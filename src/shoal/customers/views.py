@@ -20,7 +20,7 @@ from shoal.core.auth import require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 
-from . import attachments, cleaning, columns, display, masking, selectors, standard, tabs
+from . import attachments, cleaning, columns, display, extensions, masking, selectors, standard, tabs
 from .models import (
     Attachment,
     Customer,
@@ -113,8 +113,7 @@ def customer_detail(request, pk):
              for d in sorted(enabled, key=lambda d: (d.order, d.id))]
 
     kinds = dict(TimelineKind.choices)
-    entries = list(customer.timeline.select_related(None).order_by("-created_at", "-id")[:TIMELINE_LIMIT + 1]
-                   .values("id", "kind", "field", "old", "new", "actor_name", "created_at", "detail"))
+    entries = extensions.customer_timeline(viewer=viewer, customer=customer)[:TIMELINE_LIMIT + 1]
     more_timeline = len(entries) > TIMELINE_LIMIT
     timeline = []
     for e in masking.mask_timeline(entries[:TIMELINE_LIMIT], mask=mask, sensitive=sensitive):

@@ -9,15 +9,19 @@ from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import CRUD, Menu, register_menu
 from shoal.core.site import site
 from shoal.core.workbench import register_cards
+from shoal.customers.extensions import TimelineSource, register_output_extension, register_timeline_source
 from shoal.customers.services import customer_merging
 from shoal.customers.signals import customers_changed
 from shoal.schedules.registry import register_job
 
-from . import conditions, views  # noqa: F401  (conditions: tag conditions in trees and custom SQL)
+from . import conditions, outputs, views  # noqa: F401  (conditions: tag conditions in trees and custom SQL)
 
 register_menu(Menu("customers.tags", _("Tag management"), "customers", CRUD + ("run",), "admin:tags", "sell", order=25))
 register_menu(Menu("customers.tag_history", _("Tag history"), "customers", (), "admin:tag_history", "history",
                    view_permission="customers.tags.view", order=26))
+
+register_output_extension(outputs.customer_tag_outputs)  # "tags" in customer outputs
+register_timeline_source(TimelineSource("tags", outputs.timeline_count, outputs.timeline_entries))
 
 register_action_labels({
     "tag_category.create": _("Create tag category"),

@@ -13,12 +13,13 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shoal.core.actors import is_system
+from shoal.accounts.models import Application
+from shoal.core.actors import SYSTEM, is_system
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
 from shoal.customers.selectors import customer_queryset
-from shoal.customers.services.timeline import actor_name
+from shoal.customers.services.timeline import actor_name, is_user
 
 from . import rules as rule_logic
 from . import store
@@ -102,8 +103,8 @@ def category_update(*, actor, category: TagCategory, data: dict) -> TagCategory:
 
 def category_delete(*, actor, category: TagCategory) -> None:
     if category.children.exists() or category.tags.exists():
-        raise Conflict("category_not_empty", _("The category still has subcategories or tags; move or delete them first"),
-                       {"code": "category_not_empty"})
+        raise Conflict("category_not_empty",
+                       _("The category still has subcategories or tags; move or delete them first"))
     log_operation(actor=actor, action="tag_category.delete", obj=category)
     category.delete()
 
@@ -204,7 +205,7 @@ def tag_delete(*, actor, tag: Tag) -> None:
     if users:
         names = list(Tag.objects.filter(pk__in=users).values_list("name", flat=True))
         raise Conflict("tag_in_use", _("Rules of other tags use this tag: %(names)s") % {"names": "、".join(names)},
-                       {"code": "tag_in_use", "tags": users})
+                       {"tags": users})
     now = timezone.now()
     with transaction.atomic():
         while True:
@@ -221,7 +222,7 @@ def tag_delete(*, actor, tag: Tag) -> None:
 
 def check_owner(*, actor, tag: Tag) -> None:
     """A personal tag is its owner's alone: to anyone else it does not exist."""
-    if tag.kind == TagKind.PERSONAL and not is_system(actor) and tag.owner_id != getattr(actor, "pk", None):
+    if tag.kind == TagKind.PERSONAL and not is_system(actor) and (not is_user(actor) or tag.owner_id != actor.pk):
         raise NotFound(_("Tag not found"))
 
 
@@ -288,9 +289,10 @@ def _customer_ids(actor, customer_ids) -> list[int]:
                          {"field": "customer_ids"})
     wanted = sorted(set(customer_ids))
     visible: set[int] = set()
+    scoped = customer_queryset(actor=SYSTEM if isinstance(actor, Application) else actor)  # apps: no data scope
     for start in range(0, len(wanted), 5000):
         chunk = wanted[start:start + 5000]
-        visible |= set(customer_queryset(actor=actor).filter(pk__in=chunk).order_by().values_list("pk", flat=True))
+        visible |= set(scoped.filter(pk__in=chunk).order_by().values_list("pk", flat=True))
     missing = [c for c in wanted if c not in visible]
     if missing:
         raise NotFound(_("Customers not found: %(ids)s") % {"ids": ", ".join(map(str, missing[:20]))},

@@ -1,6 +1,7 @@
 /* The condition rows of the advanced-query builder (parentheses, field, operator, value, AND/OR), shared by the
    advanced query page and the auto-tag rule editor. A page mixes conditionRows(labelsId) into its Alpine
-   component (labels: the JSON of segments.views.condition_labels) and defines mode and changed(). */
+   component (labels: the JSON of segments.views.condition_labels) and defines mode and changed(); a page with
+   pickers (whole nodes such as {"tags_any": [ids]}) overrides isPickerNode, pickerRows and pickNode. */
 function shoalCsrf() { return document.querySelector("input[name=csrfmiddlewaretoken]").value; }
 
 async function shoalCall(method, url, body) {
@@ -25,6 +26,9 @@ function conditionRows(labelsId) {
     labels: JSON.parse(document.getElementById(labelsId).textContent),
     fields: [], rows: [],
     async loadFields() { this.fields = await shoalCall("GET", "/api/v1/segments/fields?filter_only=true"); },
+    isPickerNode(node) { return false; },
+    pickerRows() { return []; },
+    pickNode(node) {},
     field(row) { return this.fields.find(f => f.key === row.field) || {type: "text", operators: [], choices: []}; },
     ops(row) { return this.field(row).operators; },
     noValue(row) { return row.op === "is_empty" || row.op === "is_not_empty"; },
@@ -71,10 +75,10 @@ function conditionRows(labelsId) {
     },
     apiRows() {
       return this.activeRows().map(r => ({lparen: r.lparen, field: r.field, op: r.op, value: this.rowValue(r),
-                                  rparen: r.rparen, logic: r.logic}));
+                                  rparen: r.rparen, logic: r.logic})).concat(this.pickerRows());
     },
     async tree() {
-      if (!this.activeRows().length) return null;
+      if (!this.activeRows().length && !this.pickerRows().length) return null;
       return (await shoalCall("POST", "/api/v1/segments/from-rows", {rows: this.apiRows()})).query;
     },
     balanced() {
@@ -107,9 +111,15 @@ function conditionRows(labelsId) {
       // needs (AND binds tighter than OR, so an AND group inside an OR needs none; the whole, none).
       const rows = [];
       const walk = (node, logic, parentKind) => {
+        if (this.isPickerNode(node)) { this.pickNode(node); return; }  // exact at the top (AND-ed with the rest)
         if (node.all || node.any) {
           const kind = node.all ? "and" : "or";
-          const items = node.all || node.any;
+          const items = (node.all || node.any).filter(child => {
+            if (!this.isPickerNode(child)) return true;
+            this.pickNode(child);
+            return false;
+          });
+          if (!items.length) return;
           const start = rows.length;
           items.forEach((child, i) => walk(child, i < items.length - 1 ? kind : logic, kind));
           const parens = parentKind && items.length > 1 && !(parentKind === "or" && kind === "and");

@@ -1,9 +1,16 @@
 /* The advanced query page: rows → tree (server), preview count, search, saved queries. Uses the JSON API;
-   the condition rows are conditions.js's. */
+   the condition rows are conditions.js's.
+   Pickers (include tags (any of), exclude tags (none of)) add whole nodes ({"tags_any": [ids]}) to the rows
+   sent; the server ANDs them with the condition of the rows. */
 function queryBuilder() {
   const call = shoalCall;
+  const rowsPart = conditionRows("query-labels");
+  const labels = rowsPart.labels;
+  const pickers = labels.pickers || [];
+  const emptyPicks = () => Object.fromEntries(pickers.map(p => [p.kind, []]));
   return {
-    ...conditionRows("query-labels"),
+    ...rowsPart,
+    pickers, picked: emptyPicks(),
     mode: "rows", sql: "", keyword: "", sortField: "", sortDir: "desc",
     page: 1, pageSize: 20, jump: 1, result: null, previewCount: null, error: "", ok: "",
     schemes: [], schemeId: "", schemeName: "", schemeShared: false,
@@ -12,6 +19,31 @@ function queryBuilder() {
       await this.loadFields();
       this.addRow();
       await this.loadSchemes();
+    },
+    isPickerNode(node) {
+      return !!node && typeof node === "object" && !Array.isArray(node) && Object.keys(node).length === 1 &&
+        Object.prototype.hasOwnProperty.call(this.picked, Object.keys(node)[0]);
+    },
+    pickerRows() {
+      // the pickers as whole nodes, e.g. {tags_any: [3, 5]}
+      return this.pickers.filter(p => this.picked[p.kind].length).map(p => ({[p.kind]: [...this.picked[p.kind]]}));
+    },
+    pickNode(node) {
+      const [kind, ids] = Object.entries(node)[0];
+      (Array.isArray(ids) ? ids : []).forEach(id => { if (!this.picked[kind].includes(id)) this.picked[kind].push(id); });
+    },
+    pick(kind, value) {
+      const id = parseInt(value, 10);
+      if (!isNaN(id) && !this.picked[kind].includes(id)) { this.picked[kind].push(id); this.changed(); }
+    },
+    unpick(kind, id) { this.picked[kind] = this.picked[kind].filter(x => x !== id); this.changed(); },
+    itemLabel(item) { return item.personal ? this.labels.personalTag.replace("%(name)s", item.label) : item.label; },
+    choiceLabel(picker, id) {
+      for (const g of picker.groups) {
+        const item = g.items.find(i => i.id === id);
+        if (item) return this.itemLabel(item);
+      }
+      return "#" + id;
     },
     async rule() {
       if (this.mode === "sql") return {query: null, sql: this.sql};
@@ -49,8 +81,14 @@ function queryBuilder() {
       this.schemeName = s.name; this.schemeShared = s.shared;
       const sort = (s.sort || [])[0];
       this.sortField = sort ? sort.field : ""; this.sortDir = sort ? sort.dir : "desc";
+      this.picked = emptyPicks();
       if (s.sql) { this.mode = "sql"; this.sql = s.sql; }
-      else { this.mode = "rows"; this.rows = s.rows ? s.rows.map(r => this.savedRow(r)) : this.treeToRows(s.query); }
+      else if (s.rows) {
+        this.mode = "rows";
+        s.rows.filter(r => this.isPickerNode(r)).forEach(r => this.pickNode(r));
+        this.rows = s.rows.filter(r => !this.isPickerNode(r)).map(r => this.savedRow(r));
+      }
+      else { this.mode = "rows"; this.rows = this.treeToRows(s.query); }
       if (!this.rows.length) this.addRow();
       this.page = 1;
       await this.changed();
