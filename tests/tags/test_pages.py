@@ -226,7 +226,7 @@ def test_the_pages_are_in_chinese_by_default(client, personas, category, auto_ta
     assert "标签管理" in html and "自动标签" in html and "包含下级" in html and "Auto tag" not in html
     assert "客户标签 Top 10" in client.get("/").content.decode()
     html = client.get(reverse("admin:tag_history")).content.decode()
-    assert "标签历史" in html and "规则 #" in html and "新增" in html
+    assert "标签历史" in html and "规则 #" in html and "添加" in html
     html = client.get(reverse("admin:tag_rules", args=[auto_tag.pk])).content.decode()
     assert "包含标签" in html and "预览" in html
 
