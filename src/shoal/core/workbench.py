@@ -1,7 +1,8 @@
 """The workbench (工作台): apps register the cards they add with :func:`register_cards`.
 
 A card provider takes the request and returns a list of ``{"title", "value"}`` cards (empty when the
-user may see none of them); providers run in app order."""
+user may see none of them); providers run in app order. A card may also carry ``"chart"`` (the JSON of
+Chart.js bar data, drawn with unfold's bundled Chart.js instead of the value) and ``"href"`` (a link)."""
 
 from __future__ import annotations
 

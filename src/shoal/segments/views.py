@@ -20,10 +20,9 @@ def _enum_labels() -> dict[str, dict[str, str]]:
     return out
 
 
-@page_requires("customers.customers.view")
-def query_page(request):
-    """高级查询 / 自定义SQL: a client of the JSON API (search, preview, validate, saved queries)."""
-    labels = {
+def condition_labels() -> dict:
+    """The words of the condition rows (segments/conditions.js): operators, enum labels, the time zone."""
+    return {
         "ops": {"eq": _("equals"), "ne": _("does not equal"), "in": _("is one of"), "not_in": _("is none of"),
                 "gt": _("greater than"), "gte": _("at least"), "lt": _("less than"), "lte": _("at most"),
                 "between": _("between"), "contains": _("contains"), "not_contains": _("does not contain"),
@@ -33,6 +32,14 @@ def query_page(request):
         "commaSeparated": _("values separated by commas"),
         "timeZone": settings.TIME_ZONE,
         "enums": _enum_labels(),
+    }
+
+
+@page_requires("customers.customers.view")
+def query_page(request):
+    """高级查询 / 自定义SQL: a client of the JSON API (search, preview, validate, saved queries)."""
+    labels = {
+        **condition_labels(),
         "valid": _("The rule is valid."),
         "saved": _("Saved."),
         "confirmDelete": _("Delete this saved query?"),
