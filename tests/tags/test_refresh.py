@@ -179,10 +179,9 @@ def test_merging_customers_keeps_the_manual_tags_of_both(make_tag):
 
 
 def test_a_rule_writer_keeps_their_masking_limits(make_tag):
-    from tests.conftest import make_user
-
     from shoal.accounts.models import MaskingPolicy
     from shoal.core import parameters
+    from tests.conftest import make_user
 
     parameters.set_value("MASKING_ENABLED", True)
     writer = make_user("rulewriter", masking_policy=MaskingPolicy.MASK_ALL)
