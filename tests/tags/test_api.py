@@ -421,7 +421,7 @@ def test_the_timeline_shows_tag_changes_merged_by_time(personas, make_tag, world
     assert [i["id"] for i in second["items"]] == [items[2]["id"], items[3]["id"]]
     page = client.get(reverse("admin:customers_customer_detail", args=[customer.pk]))
     html = page.content.decode()
-    assert page.status_code == 200 and "Added tag 深圳客户" in html and f"rule #{rule_id}" in html
+    assert page.status_code == 200 and "添加标签：深圳客户" in html and f"规则 #{rule_id}" in html  # zh-hans by default
 
 
 def test_the_timeline_hides_other_users_personal_tags(personas, category, world):

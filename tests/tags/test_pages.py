@@ -136,7 +136,7 @@ def test_create_edit_and_delete_a_category(client, personas):
     assert (child.name, child.order) == ("可投资资产（万）", 5)
     # the parent still has a child: refused with a message, nothing deleted
     response = client.post(reverse("admin:tag_category_delete", args=[root.pk]), follow=True)
-    assert any("subcategories or tags" in m for m in messages_of(response))
+    assert any("该分类下仍有子分类或标签" in m for m in messages_of(response))  # zh-hans by default
     assert TagCategory.objects.filter(pk=root.pk).exists()
     client.post(reverse("admin:tag_category_delete", args=[child.pk]))
     client.post(reverse("admin:tag_category_delete", args=[root.pk]))
@@ -147,7 +147,7 @@ def test_bad_category_input_is_a_form_error_not_a_500(client, personas, category
     login(client, personas["admin"])
     response = client.post(reverse("admin:tag_category_add"), {"name": category.name, "object_type": "customer", "order": 0})
     assert response.status_code == 200
-    assert "A category with this name already exists here" in response.content.decode()
+    assert "此处已有同名分类" in response.content.decode()  # zh-hans by default
     response = client.post(reverse("admin:tag_category_add"), {"name": "", "object_type": "spaceship", "order": "x"})
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"name", "object_type", "order"}

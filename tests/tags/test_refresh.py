@@ -191,3 +191,30 @@ def test_a_rule_writer_keeps_their_masking_limits(make_tag):
                                                                      "value": "+86138"}})
     assert error.value.code == "masked_field"
     services.rule_create(actor=SYSTEM, tag=tag, data={"query": {"field": "mobile", "op": "starts_with", "value": "+86138"}})
+
+
+def test_the_nightly_job_removes_taggings_of_customers_deleted_behind_the_orm(make_tag):
+    from django.db import connection
+
+    from shoal.tags.registry import expire_job
+
+    cs = people(2)
+    tag = make_tag("贵宾", kind="manual")
+    services.apply_tag(actor=SYSTEM, tag=tag, customer_ids=[c.pk for c in cs])
+    with connection.cursor() as cursor:  # as a script might: the customer's own rows, then the customer
+        for table in ("customers_timelineentry", "customers_customergroupmembership"):
+            cursor.execute(f"DELETE FROM {table} WHERE customer_id = %s", [cs[0].pk])
+        cursor.execute("DELETE FROM customers_customer WHERE id = %s", [cs[0].pk])
+    result = expire_job()
+    assert result["orphans_removed"] == 1
+    assert tag_sets()[tag.pk] == {cs[1].pk}
+    tag.refresh_from_db()
+    assert tag.customer_count == 1
+
+
+def test_deleting_customers_through_the_service_removes_their_taggings(make_tag):
+    cs = people(2)
+    tag = make_tag("贵宾", kind="manual")
+    services.apply_tag(actor=SYSTEM, tag=tag, customer_ids=[c.pk for c in cs])
+    customer_services.customer_delete(actor=SYSTEM, customer=cs[0])
+    assert tag_sets()[tag.pk] == {cs[1].pk}

@@ -56,6 +56,7 @@ def expire_job():
     from .refresh import expire
 
     result = expire()
+    result["orphans_removed"] = store.purge_orphans()
     store.recount()
     return result
 

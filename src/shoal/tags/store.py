@@ -155,3 +155,11 @@ def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
     from .models import Tag
 
     return dict(Tag.objects.select_for_update().filter(pk__in=list(tag_ids)).order_by("pk").values_list("pk", "score"))
+
+
+def purge_orphans() -> int:
+    """Taggings of customers that no longer exist (deleted by some path that skipped the ORM): removed."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TAGGING} WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMER} c "
+                       f"WHERE c.id = {TAGGING}.customer_id)")
+        return cursor.rowcount
