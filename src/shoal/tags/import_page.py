@@ -66,7 +66,8 @@ def tag_import(request):
             messages.error(request, _("Choose a CSV file to import."))
         else:
             try:
-                report = importing.import_tags(actor=request.user, file=upload.open("rb"), encoding=encoding,
+                upload.seek(0)
+                report = importing.import_tags(actor=request.user, file=upload.file, encoding=encoding,
                                                field_name=field_name)
             except ShoalError as exc:
                 messages.error(request, exc.message)

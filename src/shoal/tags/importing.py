@@ -33,6 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shoal.core import parameters
 from shoal.core.actors import is_system
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
@@ -118,13 +119,26 @@ class ImportReport:
 
 
 # -- reading the file -------------------------------------------------------------------------------------
-def detect_encoding(sample: bytes) -> str:
+def detect_encoding(binary) -> str:
+    """UTF-8 (BOM or not) when the file decodes as UTF-8, else GB18030. A seekable file is read through to
+    its end (a GB18030 character may come late), then put back at its start; a stream by its first bytes."""
+    sample = binary.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ShoalError("bad_encoding", _("The file is UTF-16: save it as UTF-8 or GB18030 CSV."))
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a cut character at the end is fine
+        if not binary.seekable():
+            decoder.decode(sample, final=False)  # a character cut at the end of the sample is fine
+            return "utf-8"
+        start = binary.tell()
+        try:
+            while chunk := binary.read(1 << 20):
+                decoder.decode(chunk, final=False)
+            decoder.decode(b"", final=True)
+        finally:
+            binary.seek(start)
     except UnicodeDecodeError:
         return "gb18030"
     return "utf-8"
@@ -135,10 +149,10 @@ def _rows(binary, encoding: str) -> tuple[str, Iterator[tuple[int, list[str]]]]:
     if encoding not in ENCODINGS:
         raise ShoalError("invalid", _("The encoding must be auto, utf-8 or gb18030"), {"field": "encoding"})
     buffered = io.BufferedReader(binary) if not hasattr(binary, "peek") else binary
-    sample = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     if encoding == "auto":
-        encoding = detect_encoding(sample)
-    elif encoding == "utf-8" and sample.startswith(codecs.BOM_UTF8):
+        encoding = detect_encoding(buffered)
+    sample = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    if encoding == "utf-8" and sample.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     first_line = sample.split(b"\n", 1)[0]
     delimiter = "\t" if b"\t" in first_line and b"," not in first_line else ","
@@ -240,6 +254,11 @@ def import_tags(*, actor, file, encoding: str = "auto", field_name: str | None =
                 progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
     """Import the CSV ``file`` (a binary file object). Returns the report; ``progress`` is called after each
     batch with the report so far."""
+    with parameters.cached():  # the identity fields and the phone region: read once, not per row
+        return _import(actor, file, encoding, field_name, progress)
+
+
+def _import(actor, file, encoding, field_name, progress) -> ImportReport:
     started = time.monotonic()
     fields = identity_fields()
     if field_name:
