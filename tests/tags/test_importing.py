@@ -262,12 +262,12 @@ def test_the_command_prints_progress_and_a_json_summary(people, tags, tmp_path, 
     monkeypatch.setattr(importing, "BATCH_ROWS", 2)
     path = tmp_path / "tags.csv"
     path.write_bytes("13800130000,贵宾\n13800130001,贵宾\n13900000000,贵宾\n".encode("gb18030"))
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     report_path = tmp_path / "report.csv"
-    call_command("tags", "import", str(path), "--report", str(report_path), stdout=out)
-    lines = out.getvalue().strip().splitlines()
-    assert lines[0].startswith("rows 2 · tagged 2") and lines[1].startswith("rows 3 · tagged 2")
-    summary = json.loads(lines[-1])
+    call_command("tags", "import", str(path), "--report", str(report_path), stdout=out, stderr=err)
+    progress = err.getvalue().strip().splitlines()
+    assert progress[0].startswith("  tags import: rows 2 · tagged 2") and progress[1].startswith("  tags import: rows 3")
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
     assert summary["rows"] == 3 and summary["tagged"] == 2 and summary["unknown_customers"] == 1
     assert summary["encoding"] == "gb18030"
     assert "13900000000" in report_path.read_text(encoding="utf-8-sig")
