@@ -265,7 +265,7 @@ def test_the_command_prints_progress_and_a_json_summary(people, tags, tmp_path, 
     out, err = io.StringIO(), io.StringIO()
     report_path = tmp_path / "report.csv"
     call_command("tags", "import", str(path), "--report", str(report_path), stdout=out, stderr=err)
-    progress = err.getvalue().strip().splitlines()
+    progress = [line.strip() for line in err.getvalue().splitlines() if line.strip()]
     assert progress[0].startswith("tags import: rows 2 · tagged 2") and progress[1].startswith("tags import: rows 3")
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
     assert summary["rows"] == 3 and summary["tagged"] == 2 and summary["unknown_customers"] == 1
