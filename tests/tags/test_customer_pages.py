@@ -52,14 +52,29 @@ def shop(personas, make_tag, category):
             "sales": sales}
 
 
+def row_of(html: str, customer_id: int) -> str:
+    row = re.search(rf'<tr[^>]*>(?:(?!</tr>).)*?/customers/customer/{customer_id}/detail/(?:(?!</tr>).)*</tr>',
+                    html, re.S)
+    assert row, customer_id
+    return row.group(0)
+
+
 def chips(html: str, customer_id: int | None = None) -> set[int]:
     """Tag ids shown as chips (in the row of ``customer_id`` when given)."""
     if customer_id is not None:
-        row = re.search(rf'<tr[^>]*>(?:(?!</tr>).)*?/customers/customer/{customer_id}/detail/(?:(?!</tr>).)*</tr>',
-                        html, re.S)
-        assert row, customer_id
-        html = row.group(0)
+        html = row_of(html, customer_id)
     return {int(x) for x in re.findall(r'data-tag="(\d+)"', html)}
+
+
+def list_tags(html: str, customer_id: int) -> set[str]:
+    """Names of the tags in a list row: its chips and, past the first two, the "+N" tooltip."""
+    row = row_of(html, customer_id)
+    names = set(re.findall(r'data-tag="\d+" title="([^"]+) · ', row))
+    more = re.search(r'title="([^"]+)">\+(\d+)</span>', row)
+    if more:
+        assert len(names) == 2 and int(more.group(2)) == len(more.group(1).split("、")) - 2
+        names |= set(more.group(1).split("、"))
+    return names
 
 
 def result_names(html: str) -> list[str]:
@@ -75,15 +90,19 @@ def test_the_list_shows_each_customers_visible_tags_and_its_quality_score(client
     html = client.get(LIST).content.decode()
     first = shop["mine"][0]
     # the admin sees the global tags and their own personal tag, not the salesperson's
-    assert chips(html, first.pk) == {shop["manual"].pk, shop["auto"].pk, shop["admins"].pk}
+    assert list_tags(html, first.pk) == {"靠谱", "深圳客户", "管理员私藏"}
+    assert len(chips(html, first.pk)) == 2 and chips(html, first.pk) < {shop["manual"].pk, shop["auto"].pk,
+                                                                       shop["admins"].pk}
     assert chips(html, shop["theirs"].pk) == {shop["manual"].pk}
     assert chips(html, shop["mine"][1].pk) == set()
     first.refresh_from_db()
     assert first.quality_score == 5 + 3 + 2 + 1
+    columns.save_user_columns(personas["admin"], ["name", "quality_score", "tags"])
+    html = client.get(LIST).content.decode()
     assert re.search(rf'/customers/customer/{first.pk}/detail/.*?<span class="shoal-number">11</span>', html, re.S)
     client.force_login(shop["sales"])
     html = client.get(LIST).content.decode()
-    assert chips(html, first.pk) == {shop["manual"].pk, shop["auto"].pk, shop["own"].pk}
+    assert list_tags(html, first.pk) == {"靠谱", "深圳客户", "我的关注"}
     assert shop["theirs"].name not in result_names(html)  # outside the salesperson's scope
 
 
@@ -111,7 +130,13 @@ def test_the_list_sorts_by_quality_score(client, personas, shop):
     services.apply_tag(actor=SYSTEM, tag=neg, customer_ids=[low.pk])
     admin = personas["admin"]
     client.force_login(admin)
+    assert "quality_score" not in columns.user_columns(admin)  # offered in the column chooser, not by default
+    chooser = client.get(reverse("admin:customers_customer_columns")).content.decode()
+    assert 'value="quality_score"' in chooser and 'value="tags"' in chooser
+    client.post(reverse("admin:customers_customer_columns"),
+                {"show": ["name", "tags", "quality_score"], "position": ["name", "tags", "quality_score"]})
     index = columns.user_columns(admin).index("quality_score") + 1  # after the checkbox column
+    assert index == 3
     names = result_names(client.get(LIST, {"o": f"-{index}"}).content.decode())
     assert names == ["Theirs", "Mine 0", "Mine 1"]  # 5, 3 (the auto tag), -4
     assert result_names(client.get(LIST, {"o": f"{index}"}).content.decode()) == ["Mine 1", "Mine 0", "Theirs"]
@@ -140,7 +165,7 @@ def test_a_user_who_chose_columns_before_tags_gets_the_new_columns(personas, sho
     from shoal.customers.models import CustomerListPreference
 
     CustomerListPreference.objects.create(user=admin, columns=["id", "name"], known=["id", "name"])
-    assert columns.user_columns(admin) == ["id", "name", "tags", "quality_score"]
+    assert columns.user_columns(admin) == ["id", "name", "tags"]
     columns.save_user_columns(admin, ["name", "quality_score"])
     assert columns.user_columns(admin) == ["name", "quality_score"]  # a choice made with them stays
 

@@ -30,7 +30,8 @@ from .models import ObjectType, Tag, Tagging, TagKind
 from .selectors import customer_tags, visible_tags
 
 TAG_PERMISSION = "customers.customers.tag"
-LIST_CHIPS = 3  # chips shown in a list cell; the rest as "+N" (all of them in the tooltip)
+LIST_CHIPS = 2  # chips shown in a list cell, each cut at CHIP_WIDTH; the rest as "+N" (all of them in the tooltip)
+CHIP_WIDTH = "5.5rem"
 KIND_CLASSES = {
     TagKind.AUTO: "bg-blue-100 text-blue-700 dark:bg-blue-500/20 dark:text-blue-400",
     TagKind.MANUAL: "bg-primary-100 text-primary-700 dark:bg-primary-500/20 dark:text-primary-400",
@@ -70,9 +71,9 @@ def render_list_tags(customer):
     if not tags:
         return "-"
     kinds = _kind_labels()
-    chips = format_html_join(" ", '<span class="inline-block px-2 py-0.5 rounded-default text-xs font-medium {}" '
-                                  'data-tag="{}" title="{}">{}</span>',
-                             ((KIND_CLASSES[t["kind"]], t["id"], kinds[t["kind"]], t["name"])
+    chips = format_html_join(" ", '<span class="inline-block font-medium px-1.5 py-0.5 rounded-default '
+                                  'text-xs truncate {}" style="max-width: {}; vertical-align: bottom" data-tag="{}" title="{} · {}">{}</span>',
+                             ((KIND_CLASSES[t["kind"]], CHIP_WIDTH, t["id"], t["name"], kinds[t["kind"]], t["name"])
                               for t in tags[:LIST_CHIPS]))
     if len(tags) <= LIST_CHIPS:
         return format_html('<span class="shoal-tags">{}</span>', chips)

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from shoal.core import parameters
 from shoal.core.actors import is_system
@@ -101,7 +102,7 @@ class ImportReport:
         """The report as CSV (UTF-8 with BOM, so that spreadsheet programs read the Chinese right)."""
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow([_("Section"), _("Line"), _("Value"), _("Detail")])
+        writer.writerow([_("Section"), _("Line"), pgettext("tag import report", "Value"), _("Detail")])
         for label, value in [(_("Rows read"), self.rows), (_("Tagged"), self.tagged),
                              (_("Already had the tag"), self.already),
                              (_("Unknown customers"), self.unknown_customer_rows),

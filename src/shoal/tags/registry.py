@@ -77,7 +77,8 @@ def _customer_pages():
     extensions.register_list_column(extensions.ListColumn(
         "tags", _("Tags"), pages.render_list_tags, prefetch=pages.prefetch_list_tags, default=True))
     extensions.register_list_column(extensions.ListColumn(
-        "quality_score", _("Quality score"), pages.render_quality_score, ordering="quality_score", default=True))
+        "quality_score", _("Quality score"), pages.render_quality_score, ordering="quality_score"))  # chosen by
+    # the user: the default columns with Tags fill a 1440-pixel screen
     extensions.register_list_filter(pages.TagFilter)
     extensions.register_list_action(extensions.ListAction("tags_add", _("Add tag"), pages.add_tag_action,
                                                           pages.TAG_PERMISSION))
