@@ -272,3 +272,13 @@ def test_the_command_prints_progress_and_a_json_summary(people, tags, tmp_path, 
     assert summary["encoding"] == "gb18030"
     assert "13900000000" in report_path.read_text(encoding="utf-8-sig")
     assert OperationLog.objects.filter(action="tag.import").count() == 1
+
+
+def test_a_large_upload_read_from_its_temporary_file(client, personas, people, tags, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10  # any upload over 10 bytes goes to a temporary file on disk
+    client.force_login(personas["admin"])
+    text = "手机号,标签\n" + "".join(f"1380013{i:04d},靠谱\n" for i in range(5))
+    upload = SimpleUploadedFile("big.csv", text.encode("gb18030"), content_type="text/csv")
+    html = client.post(reverse("admin:tag_import"), {"file": upload, "encoding": "auto"}).content.decode()
+    assert "Encoding gb18030" in html
+    assert set(tagged(tags["reliable"])) == {c.pk for c in people}
