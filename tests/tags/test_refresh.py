@@ -152,3 +152,27 @@ def test_expiry_job_removes_expired_taggings_with_history_and_scores(make_tag):
     assert TagHistory.objects.filter(tag=tag, action="remove", source="expiry").count() == 1
     assert expire()["removed"] == 0
     assert_scores_are_sums()
+
+
+def test_refresh_on_change_retags_a_customer_as_soon_as_it_is_saved(make_tag, django_capture_on_commit_callbacks):
+    cs = people(3)
+    quick = make_tag("即时", rules=[{"query": {"field": "city", "op": "eq", "value": "深圳"}}], refresh_on_change=True)
+    slow = make_tag("每日", rules=[{"query": {"field": "city", "op": "eq", "value": "深圳"}}])
+    refresh()
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_services.customer_update(actor=SYSTEM, customer=cs[1], data={"city": "深圳"})
+    assert cs[1].pk in tag_sets()[quick.pk]
+    assert cs[1].pk not in tag_sets()[slow.pk]  # waits for the next refresh
+    assert TagHistory.objects.filter(tag=quick, customer_id=cs[1].pk, action="add").count() == 1
+    assert_scores_are_sums()
+
+
+def test_merging_customers_keeps_the_manual_tags_of_both(make_tag):
+    cs = people(2)
+    vip = make_tag("贵宾", kind="manual", score=7)
+    services.apply_tag(actor=SYSTEM, tag=vip, customer_ids=[cs[1].pk])
+    customer_services.customer_merge(actor=SYSTEM, keep=cs[0], other=cs[1])
+    assert tag_sets()[vip.pk] == {cs[0].pk}
+    cs[0].refresh_from_db()
+    assert cs[0].quality_score == 7
+    assert_scores_are_sums()

@@ -55,7 +55,9 @@ def customer_merge(*, actor, keep: Customer, other: Customer) -> Customer:
     for f, v in values.items():
         setattr(keep, f, v)
     keep.attributes = attrs
-    keep.save()
+    # only what the merge changed: other columns (e.g. the quality score, kept by the tags app while the
+    # merge signal ran) stay as stored
+    keep.save(update_fields=[*values, "attributes", "updated_at"])
     send_changed([keep.pk])
     timeline_entry(keep, TimelineKind.MERGED, actor=actor,
                    detail={"merged_id": other_id, "fields": taken, "attributes": taken_attrs}).save()
