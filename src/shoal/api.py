@@ -80,11 +80,13 @@ def _register_routers():
     from shoal.customers.api import router as customers_router
     from shoal.schedules.api import router as schedules_router
     from shoal.segments.api import router as segments_router
+    from shoal.tags.api import router as tags_router
 
     api.add_router("/v1/", accounts_router)
     api.add_router("/v1/", core_router)
     api.add_router("/v1/", schedules_router)
     api.add_router("/v1/", segments_router)  # before customers: /customers/search is not a customer id
+    api.add_router("/v1/", tags_router)
     api.add_router("/v1/", customers_router)
 
 
@@ -94,6 +96,7 @@ _register_routers()
 # -- request limits (issue 8 §3/§4): JSON bodies must be objects; a body over the size limit is a 413 --
 def _install_limits():
     from django.core.exceptions import RequestDataTooBig
+    from django.http.request import RawPostDataException
 
     from shoal.core.schemas import ObjectBodyParser
 
@@ -105,6 +108,10 @@ def _install_limits():
 
         message, detail = too_large_detail()
         return error_response(request, 413, "too_large", message, detail)
+
+    @api.exception_handler(RawPostDataException)
+    def _form_body(request, exc):  # a form body of a session POST was read by the CSRF check: JSON is expected
+        return error_response(request, 400, "bad_request", gettext("Send the body as JSON (Content-Type: application/json)"))
 
 
 _install_limits()

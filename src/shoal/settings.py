@@ -164,6 +164,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 SHOAL_ATTACHMENTS_ROOT = os.environ.get("SHOAL_ATTACHMENTS_ROOT") or str(DATA_DIR / "attachments")
+# "Refresh now" of auto tags runs in the request up to this many customers; beyond, it is queued as a job.
+SHOAL_TAG_REFRESH_INLINE_MAX = int(os.environ.get("SHOAL_TAG_REFRESH_INLINE_MAX", "50000"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.utils import timezone
 
 from shoal.segments.catalog import DATE, DATETIME, MULTI_ENUM, NUMBER, TEXT
-from shoal.segments.tree import Group, Leaf, Not
+from shoal.segments.tree import Extension, Group, Leaf, Not
 
 MISSING = object()
 
@@ -39,7 +39,15 @@ def matches(node, customer) -> bool:
         return all(results) if node.kind == "all" else any(results)
     if isinstance(node, Not):
         return not matches(node.child, customer)
+    if isinstance(node, Extension):
+        return _tags(node, customer)
     return _leaf(node, customer)
+
+
+def _tags(node: Extension, customer) -> bool:
+    """The tag kinds: ``customer.tag_ids`` is the set of its tags' ids (the caller loads it)."""
+    has = set(node.value) & customer.tag_ids
+    return {"tags_any": bool(has), "tags_all": has == set(node.value), "tags_none": not has}[node.kind]
 
 
 def _leaf(leaf: Leaf, customer) -> bool:

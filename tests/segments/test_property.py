@@ -1,5 +1,6 @@
 """Random condition trees over random customers: the engine's answer equals the plain-Python
-evaluator of the semantics, on SQLite and on PostgreSQL."""
+evaluator of the semantics, on SQLite and on PostgreSQL. The customers carry tags, and the trees use
+the tag kinds (tags_any, tags_all, tags_none) as well as field conditions."""
 
 import random
 from datetime import UTC, date, timedelta
@@ -14,12 +15,14 @@ from shoal.customers.models import Customer, CustomField, EnumGroup, EnumItem
 from shoal.segments.catalog import OPERATORS, field_catalog
 from shoal.segments.compiler import compile_tree
 from shoal.segments.tree import parse
+from shoal.tags.models import Tag, TagCategory, Tagging
 from tests.segments.evaluator import matches
 
 TEXTS = ["", "Alice", "alice", "BOB", "bob smith", "张三", "李四", "深圳", "广州", "a_b%c", "Zed", "null", "True"]
 CITIES = ["", "深圳", "广州", "Beijing", "beijing", "上海"]
 PLANS = ["free", "pro", "ent", "null"]
 TAGS = ["red", "green", "blue"]
+LABELS = ["vip", "churn", "new", "loyal", "cold"]  # customer tags (the kinds tags_any/all/none)
 EMPTIES = ["missing", None, "", []]
 NOW = timezone.now().replace(microsecond=0)
 TODAY = timezone.localdate()
@@ -71,7 +74,18 @@ def population(db):
             created_at=NOW - timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 23)),
             attributes=_attributes(rng),
         )
-    return list(Customer.objects.all())
+    category = TagCategory.objects.create(name="labels")
+    labels = [Tag.objects.create(name=name, category=category) for name in LABELS]
+    customers = list(Customer.objects.all())
+    for customer in customers:
+        for tag in rng.sample(labels, rng.choice([0, 0, 1, 1, 2, 3, 5])):
+            Tagging.objects.create(tag=tag, customer=customer, source="user")
+    taggings = {}
+    for tag_id, customer_id in Tagging.objects.values_list("tag_id", "customer_id"):
+        taggings.setdefault(customer_id, set()).add(tag_id)
+    for customer in customers:
+        customer.tag_ids = taggings.get(customer.pk, set())
+    return customers
 
 
 FIELD_VALUES = {
@@ -112,9 +126,14 @@ def leaves(draw, catalog):
     return {"field": key, "op": op, "value": draw(values)}
 
 
-def trees(catalog):
+def tag_nodes(tag_ids):
+    return st.builds(lambda kind, ids: {kind: ids}, st.sampled_from(["tags_any", "tags_all", "tags_none"]),
+                     st.lists(st.sampled_from(tag_ids), min_size=1, max_size=4))
+
+
+def trees(catalog, tag_ids):
     return st.recursive(
-        leaves(catalog),
+        st.one_of(leaves(catalog), tag_nodes(tag_ids)),
         lambda children: st.one_of(
             st.lists(children, min_size=1, max_size=3).map(lambda xs: {"all": xs}),
             st.lists(children, min_size=1, max_size=3).map(lambda xs: {"any": xs}),
@@ -127,9 +146,10 @@ def trees(catalog):
 @pytest.mark.django_db
 def test_engine_equals_python_evaluator(population):
     catalog = field_catalog()
+    tag_ids = sorted(Tag.objects.values_list("pk", flat=True))
 
     @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(trees(catalog))
+    @given(trees(catalog, tag_ids))
     def check(raw):
         node = parse(raw, catalog)
         expected = {c.pk for c in population if matches(node, c)}
@@ -145,7 +165,9 @@ def test_not_is_the_exact_complement_even_over_empty_values(population):
     everyone = {c.pk for c in population}
     for raw in [{"field": "plan", "op": "eq", "value": "pro"}, {"field": "assets", "op": "gt", "value": 10},
                 {"field": "colors", "op": "contains", "value": "red"}, {"field": "mobile", "op": "is_empty"},
-                {"field": "seen", "op": "within_last_days", "value": 3}]:
+                {"field": "seen", "op": "within_last_days", "value": 3},
+                *({kind: sorted(Tag.objects.values_list("pk", flat=True))[:2]}
+                  for kind in ("tags_any", "tags_all", "tags_none"))]:
         yes = set(Customer.objects.filter(compile_tree(parse(raw, catalog))).values_list("pk", flat=True))
         no = set(Customer.objects.filter(compile_tree(parse({"not": raw}, catalog))).values_list("pk", flat=True))
         assert yes | no == everyone and not yes & no, raw
@@ -165,3 +187,19 @@ def test_population_stores_custom_values_as_the_app_does(population):
             assert coerce_custom_value(definitions[key], value) == value, (key, value)
             checked[key] += 1
     assert all(checked.values()), checked
+
+
+@pytest.mark.django_db
+def test_tag_kinds_split_the_population(population):
+    """The tag kinds are no vacuous part of the random trees: each matches some customers, not all, and
+    the engine agrees with the evaluator on them."""
+    catalog = field_catalog()
+    tag_ids = sorted(Tag.objects.values_list("pk", flat=True))
+    for kind in ("tags_any", "tags_all", "tags_none"):
+        for ids in (tag_ids[:1], tag_ids[1:3], tag_ids):
+            node = parse({kind: ids}, catalog)
+            expected = {c.pk for c in population if matches(node, c)}
+            got = set(Customer.objects.filter(compile_tree(node)).values_list("pk", flat=True))
+            assert got == expected, (kind, ids)
+            if len(ids) < len(tag_ids) or kind != "tags_all":
+                assert 0 < len(got) < len(population), (kind, ids)

@@ -9,7 +9,7 @@ from shoal.core.actors import SYSTEM
 from shoal.core.errors import ShoalError
 from shoal.customers import services as customer_services
 from shoal.tags import services
-from shoal.tags.models import Tag, TagHistory, Tagging
+from shoal.tags.models import Tag, Tagging, TagHistory
 from shoal.tags.refresh import expire, expiry_for, refresh
 
 from .conftest import assert_scores_are_sums, tag_sets
@@ -176,3 +176,19 @@ def test_merging_customers_keeps_the_manual_tags_of_both(make_tag):
     cs[0].refresh_from_db()
     assert cs[0].quality_score == 7
     assert_scores_are_sums()
+
+
+def test_a_rule_writer_keeps_their_masking_limits(make_tag):
+    from tests.conftest import make_user
+
+    from shoal.accounts.models import MaskingPolicy
+    from shoal.core import parameters
+
+    parameters.set_value("MASKING_ENABLED", True)
+    writer = make_user("rulewriter", masking_policy=MaskingPolicy.MASK_ALL)
+    tag = make_tag("号段", rules=[])
+    with pytest.raises(ShoalError) as error:
+        services.rule_create(actor=writer, tag=tag, data={"query": {"field": "mobile", "op": "starts_with",
+                                                                     "value": "+86138"}})
+    assert error.value.code == "masked_field"
+    services.rule_create(actor=SYSTEM, tag=tag, data={"query": {"field": "mobile", "op": "starts_with", "value": "+86138"}})

@@ -12,7 +12,7 @@ from shoal.core.actors import SYSTEM
 from shoal.customers import services as customer_services
 from shoal.customers.models import Customer
 from shoal.tags import services
-from shoal.tags.models import Tag, TagCategory, TagHistory, Tagging
+from shoal.tags.models import Tag, TagCategory, Tagging, TagHistory
 from shoal.tags.refresh import refresh
 
 from .conftest import assert_scores_are_sums, tag_sets

@@ -15,7 +15,7 @@ from shoal.core.auth import ANY_AUTH, calling_user, require
 from shoal.core.pagination import MAX_PAGE, Pages
 from shoal.core.schemas import BIG, DbId, DbInt
 
-from . import masking, selectors, services
+from . import extensions, masking, selectors, services
 from .models import Company, CustomerStatus, CustomField, EnumGroup, EnumItem, FieldType
 
 router = Router(tags=["customers"])
@@ -65,6 +65,12 @@ class BatchOut(Schema):
     results: list[dict[str, Any]]
 
 
+class TagBrief(Schema):
+    id: int
+    name: str
+    kind: str
+
+
 class CustomerOut(Schema):
     id: int
     name: str
@@ -91,6 +97,8 @@ class CustomerOut(Schema):
     in_recycle_bin: bool
     attributes: dict[str, Any]
     masked: bool = False
+    quality_score: int = 0
+    tags: list[TagBrief] = Field(default_factory=list, description="the customer's tags the caller may see")
 
 
 class CustomerDetailOut(CustomerOut):
@@ -292,8 +300,9 @@ def _require_customer_writer(request) -> None:
 
 def _detail(request, customer) -> dict:
     customer = selectors.customer_get(actor=request.auth, pk=customer.pk)
-    return masking.mask_customer(selectors.customer_detail_dict(customer), viewer=request.auth,
+    data = masking.mask_customer(selectors.customer_detail_dict(customer), viewer=request.auth,
                                  customer=customer, context="detail")
+    return extensions.extend_outputs([data], viewer=request.auth)[0]
 
 
 # -- customers -----------------------------------------------------------------------------------
@@ -320,7 +329,7 @@ def list_customers(request, filters: Query[ListFilters]):
                                  created_from=filters.created_from, created_to=filters.created_to)
     start = (filters.page - 1) * filters.page_size
     rows = list(qs.select_related(None)[start:start + filters.page_size])
-    items = masking.mask_customer_rows(rows, viewer=user, context="list")
+    items = extensions.list_outputs(rows, viewer=user)
     return {"items": items, "count": qs.count(), "page": filters.page, "page_size": filters.page_size}
 
 
@@ -330,7 +339,7 @@ def create_customer(request, payload: CustomerIn):
     customer = services.customer_create(actor=request.auth, data=payload.dict(exclude_unset=True))
     data = masking.mask_customer(selectors.customer_detail_dict(customer), viewer=request.auth,
                                  customer=customer, context="detail")
-    return 201, data
+    return 201, extensions.extend_outputs([data], viewer=request.auth)[0]
 
 
 @router.post("/customers/status", response=CountOut, summary="Ban or enable customers (data kept)")
@@ -368,9 +377,7 @@ def customer_timeline(request, customer_id: int = Path(..., ge=-BIG - 1, le=BIG)
     require(request, "customers.customers.view")
     customer = selectors.customer_get(actor=request.auth, pk=customer_id)
     mask = masking.should_mask(viewer=request.auth, customer=customer, context="detail")
-    rows = customer.timeline.values("id", "kind", "field", "old", "new", "actor_id", "actor_name", "created_at",
-                                    "detail")
-    return masking.mask_timeline(rows, mask=mask)
+    return extensions.customer_timeline(viewer=request.auth, customer=customer, mask=mask)
 
 
 # -- custom fields -------------------------------------------------------------------------------

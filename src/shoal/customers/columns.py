@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from . import extensions, standard
+from . import page_extensions, standard
 from .models import Customer, CustomerListPreference, CustomField
 
 CUSTOM_PREFIX = "cf:"
@@ -28,13 +28,13 @@ def available(definitions: list[CustomField] | None = None) -> list[dict]:
     cols = [{"code": c, "label": _label(c), "custom": False} for c in STANDARD_COLUMNS]
     cols += [{"code": CUSTOM_PREFIX + d.key, "label": d.label, "custom": True, "definition": d}
              for d in definitions]
-    cols += [{"code": c.code, "label": str(c.label), "custom": False} for c in extensions.LIST_COLUMNS.values()]
+    cols += [{"code": c.code, "label": str(c.label), "custom": False} for c in page_extensions.LIST_COLUMNS.values()]
     return cols
 
 
 def _added_by_default(code: str) -> bool:
     """Custom fields shown in lists and the default columns of other apps."""
-    column = extensions.LIST_COLUMNS.get(code)
+    column = page_extensions.LIST_COLUMNS.get(code)
     return code.startswith(CUSTOM_PREFIX) or (column is not None and column.default)
 
 

@@ -1,56 +1,110 @@
-"""What other apps add to the customer pages: list columns, list filters, batch actions, detail panels.
+"""What apps built on customers add to a customer's output and timeline (customers imports none of them).
 
-Customers imports no app built on it (tags, …). Such an app registers here from its ``registry.py``; the
-customer list (``admin/customers.py``), its column chooser (``columns.py``) and the detail page
-(``views.py``) read these lists."""
+- **Output extensions** (``register_output_extension``): a function ``(viewer=, customer_ids=)`` answering
+  ``{customer id: {key: value}}`` for a whole page at once (one query per page, never per customer); the keys
+  are merged into each customer's API output (detail, list, search, previews).
+- **Timeline sources** (``register_timeline_source``): entries that live in another app's tables (e.g. tag
+  history) shown in the customer's timeline, merged with the customer's own entries by time.
+
+Apps register from their ``registry.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
+
+from . import masking
+
+OutputExtension = Callable[..., dict[int, dict]]
+_output_extensions: list[OutputExtension] = []
+
+
+def register_output_extension(fn: OutputExtension) -> OutputExtension:
+    if fn not in _output_extensions:
+        _output_extensions.append(fn)
+    return fn
+
+
+def extend_outputs(items: list[dict], *, viewer) -> list[dict]:
+    """Add every registered extension's keys to the customer outputs ``items`` (dicts with an ``id``)."""
+    ids = [item["id"] for item in items]
+    if not ids:
+        return items
+    for extension in _output_extensions:
+        extra = extension(viewer=viewer, customer_ids=ids)
+        for item in items:
+            item.update(extra.get(item["id"], {}))
+    return items
+
+
+def list_outputs(rows, *, viewer) -> list[dict]:
+    """The list outputs of customers (model instances): masked as in a list, with the extensions' keys."""
+    return extend_outputs(masking.mask_customer_rows(rows, viewer=viewer, context="list"), viewer=viewer)
+
+
+# -- the timeline --------------------------------------------------------------------------------------
+TIMELINE_KEYS = ("id", "kind", "field", "old", "new", "actor_id", "actor_name", "created_at", "detail")
 
 
 @dataclass(frozen=True)
-class ListColumn:
-    """A column of the customer list that users may choose, next to the standard and custom fields."""
-
-    code: str  # never a standard field name nor ``cf:…``
-    label: object  # lazily translated
-    render: Callable  # (customer) → text or safe HTML; reads what ``prefetch`` put on the row
-    prefetch: Callable | None = None  # (request, the page's customers) → None: once per page, not per row
-    ordering: str | None = None  # a Customer field to sort by
-    default: bool = False  # shown to users who have not chosen their columns
-
-
-@dataclass(frozen=True)
-class ListAction:
-    """A batch action on the selected customers (the queryset is already in the user's data scope)."""
+class TimelineSource:
+    """``count(viewer=, customer=)``: how many entries; ``entries(viewer=, customer=, limit=)``: the newest
+    ``limit`` entries, newest first, as dicts with :data:`TIMELINE_KEYS`."""
 
     name: str
-    description: object
-    function: Callable  # (model_admin, request, queryset) → a response or None
-    permission: str  # the menu permission that offers it
+    count: Callable[..., int]
+    entries: Callable[..., list[dict]]
 
 
-LIST_COLUMNS: dict[str, ListColumn] = {}
-LIST_FILTERS: list = []  # admin list filters (SimpleListFilter classes)
-LIST_ACTIONS: dict[str, ListAction] = {}
-DETAIL_PANELS: list[Callable] = []  # (request, customer) → safe HTML shown under the detail page's header
+def _own_count(*, viewer, customer) -> int:
+    return customer.timeline.count()
 
 
-def register_list_column(column: ListColumn) -> None:
-    LIST_COLUMNS[column.code] = column
+def _own_entries(*, viewer, customer, limit: int) -> list[dict]:
+    return list(customer.timeline.select_related(None).order_by("-created_at", "-id")[:limit].values(*TIMELINE_KEYS))
 
 
-def register_list_filter(list_filter) -> None:
-    if list_filter not in LIST_FILTERS:
-        LIST_FILTERS.append(list_filter)
+_timeline_sources: dict[str, TimelineSource] = {"entries": TimelineSource("entries", _own_count, _own_entries)}
 
 
-def register_list_action(list_action: ListAction) -> None:
-    LIST_ACTIONS[list_action.name] = list_action
+def register_timeline_source(source: TimelineSource) -> TimelineSource:
+    _timeline_sources[source.name] = source
+    return source
 
 
-def register_detail_panel(panel: Callable) -> None:
-    if panel not in DETAIL_PANELS:
-        DETAIL_PANELS.append(panel)
+class CustomerTimeline(Sequence):
+    """A customer's timeline from every source, newest first, read lazily: ``len()`` counts, a slice reads only
+    the first ``stop`` entries of each source and merges them (ties: the larger id first). ``mask``: old/new
+    values of sensitive fields masked as on the detail view."""
+
+    def __init__(self, *, viewer, customer, mask: bool = False):
+        self.viewer, self.customer, self.mask = viewer, customer, mask
+        self._count: int | None = None
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(s.count(viewer=self.viewer, customer=self.customer) for s in _timeline_sources.values())
+        return self._count
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            rows = self[index:index + 1 or None]
+            if not rows:
+                raise IndexError(index)
+            return rows[0]
+        if any(v is not None and v < 0 for v in (index.start, index.stop)) or index.stop is None:
+            start, stop, step = index.indices(len(self))
+        else:
+            start, stop, step = index.start or 0, index.stop, index.step or 1
+        if stop <= start:
+            return []
+        feeds = [s.entries(viewer=self.viewer, customer=self.customer, limit=stop) for s in _timeline_sources.values()]
+        merged = heapq.merge(*feeds, key=lambda e: (e["created_at"], e["id"]), reverse=True)
+        rows = list(islice(merged, start, stop, step))
+        return masking.mask_timeline(rows, mask=self.mask) if self.mask else rows
+
+
+def customer_timeline(*, viewer, customer, mask: bool = False) -> CustomerTimeline:
+    return CustomerTimeline(viewer=viewer, customer=customer, mask=mask)

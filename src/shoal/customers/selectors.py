@@ -106,6 +106,7 @@ def customer_dict(customer: Customer) -> dict:
     """The plain (unmasked) output of a customer; pass it through ``masking.mask_customer``."""
     data = {f: getattr(customer, f) for f in LIST_FIELDS}
     data["attributes"] = dict(customer.attributes or {})
+    data["quality_score"] = customer.quality_score
     return data
 
 

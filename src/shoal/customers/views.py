@@ -20,7 +20,18 @@ from shoal.core.auth import require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 
-from . import attachments, cleaning, columns, display, extensions, masking, selectors, standard, tabs
+from . import (
+    attachments,
+    cleaning,
+    columns,
+    display,
+    extensions,
+    masking,
+    page_extensions,
+    selectors,
+    standard,
+    tabs,
+)
 from .models import (
     Attachment,
     Customer,
@@ -113,8 +124,7 @@ def customer_detail(request, pk):
              for d in sorted(enabled, key=lambda d: (d.order, d.id))]
 
     kinds = dict(TimelineKind.choices)
-    entries = list(customer.timeline.select_related(None).order_by("-created_at", "-id")[:TIMELINE_LIMIT + 1]
-                   .values("id", "kind", "field", "old", "new", "actor_name", "created_at", "detail"))
+    entries = extensions.customer_timeline(viewer=viewer, customer=customer)[:TIMELINE_LIMIT + 1]
     more_timeline = len(entries) > TIMELINE_LIMIT
     timeline = []
     for e in masking.mask_timeline(entries[:TIMELINE_LIMIT], mask=mask, sensitive=sensitive):
@@ -149,7 +159,7 @@ def customer_detail(request, pk):
         "attachments": list(customer.attachments.select_related("uploaded_by")),
         "attachment_max_mb": attachments.max_mb(),
         "configured_tabs": tabs.tabs_for(customer),
-        "panels": [panel(request, customer) for panel in extensions.DETAIL_PANELS],
+        "panels": [panel(request, customer) for panel in page_extensions.DETAIL_PANELS],
         "can_edit": can_edit,
         "can_view_companies": viewer.has_shoal_perm("customers.companies.view"),
         "edit_url": reverse("admin:customers_customer_change", args=[customer.pk]),

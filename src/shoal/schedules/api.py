@@ -8,6 +8,7 @@ from pydantic import ConfigDict
 
 from shoal.core.auth import calling_user, require, user_can
 from shoal.core.errors import NotFound
+from shoal.core.schemas import DbId
 
 from . import services
 from .models import JobRun, ScheduledJob
@@ -58,8 +59,8 @@ class RunProgressOut(RunOut):
     result: dict | list | str | int | float | bool | None
 
 
-@router.get("/jobs/{run_id}", response=RunProgressOut, summary="One run: status, progress and result")
-def get_run(request, run_id: int):
+@router.get("/jobs/{int:run_id}", response=RunProgressOut, summary="One run: status, progress and result")
+def get_run(request, run_id: DbId):  # {int:…}: /jobs/<name> (PATCH) is another route
     """A queued or finished run (e.g. the ``job_id`` a tag refresh answers with). Readable by whoever may view
     the schedules and by the user who queued it."""
     run = JobRun.objects.select_related("job").filter(pk=run_id).first()

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 
 from shoal.core.auth import require
 from shoal.core.schemas import DbId
-from shoal.customers import masking
+from shoal.customers import extensions, masking
 from shoal.customers.api import CustomerOut
 
 from . import services
@@ -118,7 +118,8 @@ def search_customers(request, payload: SearchIn):
         total = qs.count()
         start = (payload.page - 1) * payload.page_size
         rows = segment_page(qs, start=start, size=payload.page_size, total=total)
-    return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": masking.mask_customer_rows(rows, viewer=user, context="list")}
+    items = extensions.list_outputs(rows, viewer=user)
+    return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": items}
 
 
 @router.post("/segments/preview", response=PreviewOut, summary="Count and a sample of the customers a rule matches")
@@ -131,7 +132,7 @@ def preview_segment(request, payload: RuleIn):
         qs = segment_queryset(actor=user, query=payload.query, sql=payload.sql)
         count = qs.count()
         rows = segment_page(qs, start=0, size=20, total=count)
-    return {"count": count, "sample": masking.mask_customer_rows(rows, viewer=user, context="list")}
+    return {"count": count, "sample": extensions.list_outputs(rows, viewer=user)}
 
 
 class RowsIn(Schema):
@@ -149,14 +150,15 @@ class TreeOut(Schema):
 def rows_to_query(request, payload: RowsIn):
     require(request, "customers.customers.view")
     tree = rows_to_tree(payload.rows)
-    validate(query=tree, masked=masking.masked_field_keys(viewer=request.auth))
+    validate(query=tree, masked=masking.masked_field_keys(viewer=request.auth), viewer=request.auth)
     return {"query": tree}
 
 
 @router.post("/segments/validate", response=OkOut, summary="Check a condition tree or custom SQL")
 def validate_segment(request, payload: RuleIn):
     require(request, "customers.customers.view")
-    validate(query=payload.query, sql=payload.sql, masked=masking.masked_field_keys(viewer=request.auth))
+    validate(query=payload.query, sql=payload.sql, masked=masking.masked_field_keys(viewer=request.auth),
+             viewer=request.auth)
     return {"ok": True}
 
 

@@ -23,7 +23,8 @@ from shoal.customers.jsonkeys import IndexableKeyTextTransform
 
 from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, TEXT, FieldSpec
 from .expressions import JSONArrayHasItem, JSONValuePresent, TextInIgnoringCase
-from .tree import Group, Leaf, Not, parse
+from .extensions import node_kind
+from .tree import Extension, Group, Leaf, Not, parse
 
 ALWAYS = Q(pk__isnull=False)
 NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
@@ -36,12 +37,14 @@ def compile_tree(node, positive: bool = True) -> Q:
         return reduce(operator.and_ if node.kind == "all" else operator.or_, parts)
     if isinstance(node, Not):
         return ~compile_tree(node.child, not positive)
+    if isinstance(node, Extension):  # two-valued by the kind's contract
+        return node_kind(node.kind).compile(node.value)
     return compile_leaf(node, positive)
 
 
-def compile_query(raw, catalog) -> Q:
-    """Validate and compile a raw JSON tree."""
-    return compile_tree(parse(raw, catalog))
+def compile_query(raw, catalog, *, viewer=None) -> Q:
+    """Validate and compile a raw JSON tree (``viewer``: see ``tree.parse``)."""
+    return compile_tree(parse(raw, catalog, viewer=viewer))
 
 
 def present(spec: FieldSpec) -> Q:

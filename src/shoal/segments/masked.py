@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from shoal.core.errors import ShoalError
 
-from .tree import Group, Not
+from .tree import Extension, Group, Not
 
 EXACT_OPS = frozenset({"eq", "ne", "in", "not_in", "is_empty", "is_not_empty"})
 # Values one query may compare with masked fields in all. A list of a few known numbers is a search;
@@ -59,6 +59,8 @@ def _masked_values(node, masked) -> int:
         return sum(_masked_values(child, masked) for child in node.children)
     if isinstance(node, Not):
         return _masked_values(node.child, masked)
+    if isinstance(node, Extension):  # no customer field
+        return 0
     if node.field.key not in masked or node.op in ("is_empty", "is_not_empty"):
         return 0
     return len(node.value) if isinstance(node.value, list | tuple) else 1
@@ -71,6 +73,8 @@ def _check_tree(node, masked, *, catalog, path) -> None:
         return
     if isinstance(node, Not):
         _check_tree(node.child, masked, catalog=catalog, path=f"{path}.not")
+        return
+    if isinstance(node, Extension):
         return
     key = node.field.key
     if key in masked and node.op not in EXACT_OPS:

@@ -3,6 +3,9 @@
 A row is ``{"lparen": "((", "field": "...", "op": "...", "value": ..., "rparen": ")", "logic": "and"|"or"}``;
 ``logic`` joins a row to the next one (ignored on the last row). AND binds tighter than OR.
 Unbalanced parentheses give an error naming the row (1-based).
+
+A row may also be a whole node of a registered kind (``{"tags_any": [ids]}``: the page's tag
+pickers): such rows are AND-ed with the condition of the other rows, wherever they stand.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 
+from .extensions import is_node_row
 from .tree import MAX_DEPTH
 
 # The operators in the order the page offers them: the most used first (equals, not equals, one of…),
@@ -30,7 +34,7 @@ def clean_rows(rows: list[dict]) -> list[dict]:
     """The rows as kept with a saved query (to reload them as they were written, parentheses
     included): only the row keys; :func:`rows_to_tree` checks them."""
     rows_to_tree(rows)
-    return [{k: row[k] for k in ROW_KEYS if k in row} for row in rows]
+    return [row if is_node_row(row) else {k: row[k] for k in ROW_KEYS if k in row} for row in rows]
 
 
 def _count(parens, char: str, row: int) -> int:
@@ -47,9 +51,18 @@ def _count(parens, char: str, row: int) -> int:
 def rows_to_tree(rows: list[dict]) -> dict:
     if not isinstance(rows, list) or not rows:
         raise ShoalError("invalid_rows", gettext("add at least one condition row"), {})
+    nodes = [row for row in rows if is_node_row(row)]
+    numbered = [(i, row) for i, row in enumerate(rows, start=1) if not is_node_row(row)]
+    parts = ([_condition_rows(numbered)] if numbered else []) + nodes
+    return parts[0] if len(parts) == 1 else {"all": parts}
+
+
+def _condition_rows(numbered: list[tuple[int, dict]]) -> dict:
+    """The tree of the condition rows (``(row number, row)``)."""
     tokens: list = []
     depth = 0  # open parentheses so far: bounded, so the parser below cannot recurse without end
-    for i, row in enumerate(rows, start=1):
+    last = numbered[-1][0]
+    for i, row in numbered:
         if not isinstance(row, dict):
             raise ShoalError("invalid_rows", gettext("row %(i)s: expected an object") % {"i": i}, {"row": i})
         opening = _count(row.get("lparen"), "(", i)
@@ -65,7 +78,7 @@ def rows_to_tree(rows: list[dict]) -> dict:
         closing = _count(row.get("rparen"), ")", i)
         depth -= min(closing, depth)  # more ')' than open is reported by the parser, naming the row
         tokens += [(")", i)] * min(closing, MAX_DEPTH + 1)
-        if i < len(rows):
+        if i < last:
             logic = str(row.get("logic") or "and").lower()
             if logic not in ("and", "or"):
                 raise ShoalError("invalid_rows", gettext("row %(i)s: AND or OR") % {"i": i}, {"row": i})

@@ -19,27 +19,30 @@ from .sql import parse_sql, sql_condition
 from .tree import parse
 
 
-def validate(*, query=None, sql: str | None = None, catalog=None, masked=frozenset()) -> None:
-    """``masked``: the field keys masked for the caller (``masking.masked_field_keys``), usable only exactly."""
+def validate(*, query=None, sql: str | None = None, catalog=None, masked=frozenset(), viewer=None) -> None:
+    """``masked``: the field keys masked for the caller (``masking.masked_field_keys``), usable only exactly.
+    ``viewer``: the acting user, for what only some users may use (a personal tag: its owner); None is
+    the system level (tag rules), where no personal tag may be used."""
     catalog = catalog if catalog is not None else field_catalog()
     if query is None and not sql:
         raise ShoalError("invalid_condition", gettext("Give a condition tree (query) or custom SQL (sql)"))
     if query is not None:
-        check_tree(parse(query, catalog), masked, catalog=catalog)
+        check_tree(parse(query, catalog, viewer=viewer), masked, catalog=catalog)
     if sql:
-        check_sql(parse_sql(sql, catalog), masked, catalog=catalog)
+        check_sql(parse_sql(sql, catalog, viewer=viewer), masked, catalog=catalog)
 
 
-def condition_q(*, query=None, sql: str | None = None, catalog=None, masked=frozenset()) -> Q:
+def condition_q(*, query=None, sql: str | None = None, catalog=None, masked=frozenset(), viewer=None) -> Q:
+    """The condition as a ``Q`` (checked as :func:`validate` checks it)."""
     catalog = catalog if catalog is not None else field_catalog()
     q = Q()
     if query is not None:
-        node = parse(query, catalog)
+        node = parse(query, catalog, viewer=viewer)
         check_tree(node, masked, catalog=catalog)
         q &= compile_tree(node)
     if sql:
-        check_sql(parse_sql(sql, catalog), masked, catalog=catalog)
-        q &= sql_condition(sql, catalog)
+        check_sql(parse_sql(sql, catalog, viewer=viewer), masked, catalog=catalog)
+        q &= sql_condition(sql, catalog, viewer=viewer)
     return q
 
 
@@ -71,7 +74,7 @@ def segment_queryset(*, actor, query=None, sql: str | None = None, keyword: str 
     masked = masked_field_keys(viewer=actor)
     qs = customer_queryset(actor=actor)
     if query is not None or sql:
-        qs = qs.filter(condition_q(query=query, sql=sql, catalog=catalog, masked=masked))
+        qs = qs.filter(condition_q(query=query, sql=sql, catalog=catalog, masked=masked, viewer=actor))
     if keyword and keyword.strip():
         qs = qs.filter(customer_search_q(keyword))
     return qs.order_by(*order_by(sort, catalog, masked))

@@ -20,7 +20,7 @@ def _check(name, query, sql, *, actor, sort=None):
         raise ShoalError("invalid", gettext("A saved query needs a name"), {"field": "name"})
     catalog = field_catalog()
     masked = masked_field_keys(viewer=actor)
-    validate(query=query, sql=sql, catalog=catalog, masked=masked)
+    validate(query=query, sql=sql, catalog=catalog, masked=masked, viewer=actor)
     check_sort(sort, masked, catalog=catalog)
 
 

@@ -2,7 +2,8 @@
 
 The text is parsed with sqlglot and refused unless every node is on a whitelist: field names,
 literals, comparisons, AND/OR/NOT, IN (a list), BETWEEN, LIKE, IS [NOT] NULL, arithmetic and a
-few functions. Field names are mapped to their storage (custom fields live in the attributes
+few functions, and the functions other apps register (``extensions.register_sql_function``, e.g.
+``has_tag(3)``). Field names are mapped to their storage (custom fields live in the attributes
 JSON) and the expression is rendered anew from the syntax tree for the current database, so
 no user text reaches the database as written. Execution is read-only and time-limited
 (:func:`guarded`).
@@ -26,6 +27,7 @@ from sqlglot.tokens import TokenType
 from shoal.core.errors import ShoalError
 
 from .catalog import BOOLEAN, NUMBER, FieldSpec
+from .extensions import Context, sql_function, sql_function_names
 
 TABLE = "customers_customer"
 MAX_LENGTH = 4000
@@ -42,8 +44,20 @@ ALLOWED = PREDICATES + (
 FUNCTIONS = "lower, upper, length, coalesce, substr, abs, round, date, current_date, current_timestamp, days_ago"
 
 
-def _refuse(message: str, fragment: str = "") -> ShoalError:
+def sql_error(message: str, fragment: str = "") -> ShoalError:
     return ShoalError("invalid_sql", message, {"fragment": fragment[:200]})
+
+
+_refuse = sql_error
+
+
+def _functions() -> str:
+    """The functions a rule may use, for the error messages (the built-in ones, then the registered ones)."""
+    return ", ".join([FUNCTIONS, *sql_function_names()])
+
+
+def _registered(node) -> bool:
+    return isinstance(node, exp.Anonymous) and sql_function(node.this) is not None
 
 
 def _fragment(node: exp.Expression) -> str:
@@ -89,15 +103,16 @@ def _too_deep() -> ShoalError:
                    % {"limit": MAX_NESTING})
 
 
-def parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
-    """Parse and whitelist; returns the syntax tree with field names still unmapped."""
+def parse_sql(text: str, catalog: dict[str, FieldSpec], *, viewer=None) -> exp.Expression:
+    """Parse and whitelist; returns the syntax tree with field names still unmapped. ``viewer``: who the
+    rule is checked for (a user; None at system level), for registered functions that depend on it."""
     try:
-        return _parse_sql(text, catalog)
+        return _parse_sql(text, catalog, Context(viewer=viewer))
     except RecursionError:  # the nesting check should stop this first
         raise _too_deep()
 
 
-def _parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
+def _parse_sql(text: str, catalog: dict[str, FieldSpec], context: Context) -> exp.Expression:
     if not isinstance(text, str) or not text.strip():
         raise _refuse(gettext("Write a condition, e.g. assets > 100000 AND city IN ('深圳','广州')"))
     if len(text) > MAX_LENGTH:
@@ -114,7 +129,7 @@ def _parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
     if len(statements) != 1:
         raise _refuse(gettext("Only one condition is allowed (no ';' between statements)"), text)
     tree = statements[0]
-    if not isinstance(tree, PREDICATES):
+    if not isinstance(tree, PREDICATES) and not (_registered(tree) and sql_function(tree.this).predicate):
         raise _refuse(gettext("The rule must be a condition (true or false for each customer)"), _fragment(tree))
     for node in tree.walk():
         if node.comments:
@@ -125,15 +140,18 @@ def _parse_sql(text: str, catalog: dict[str, FieldSpec]) -> exp.Expression:
                     or _whole_days(args[0].this) is None:
                 raise _refuse(gettext("days_ago takes one whole number, e.g. days_ago(30)"), _fragment(node))
             continue
+        if _registered(node):
+            sql_function(node.this).check(node, context=context)
+            continue
         if isinstance(node, exp.Literal) and isinstance(node.parent, exp.Anonymous):
             continue
         if isinstance(node, exp.Func) and not isinstance(node, ALLOWED):
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             raise _refuse(gettext("Function %(name)s is not allowed (allowed: %(functions)s)")
-                          % {"name": name, "functions": FUNCTIONS}, _fragment(node))
+                          % {"name": name, "functions": _functions()}, _fragment(node))
         if not isinstance(node, ALLOWED):
             raise _refuse(gettext("Not allowed in a rule: %(kind)s (allowed functions: %(functions)s)")
-                          % {"kind": type(node).__name__.upper(), "functions": FUNCTIONS}, _fragment(node))
+                          % {"kind": type(node).__name__.upper(), "functions": _functions()}, _fragment(node))
         if isinstance(node, exp.In) and (node.args.get("query") or node.args.get("unnest") or
                                          node.args.get("field")):
             raise _refuse(gettext("IN takes a list of values, not a query"), _fragment(node))
@@ -184,14 +202,16 @@ def render(tree: exp.Expression, catalog: dict[str, FieldSpec], vendor: str | No
             days = _whole_days(node.expressions[0].this)
             helper = f"date('now', '-{days} days')" if vendor == "sqlite" else f"(CURRENT_DATE - {days})"
             return sqlglot.parse_one(helper, read=dialect)
+        if _registered(node):
+            return sqlglot.parse_one(sql_function(node.this).render(node, vendor), read=dialect)
         return node
 
     return f"({tree.copy().transform(transform).sql(dialect=dialect)})"
 
 
-def sql_condition(text: str, catalog: dict[str, FieldSpec]) -> Q:
+def sql_condition(text: str, catalog: dict[str, FieldSpec], *, viewer=None) -> Q:
     """A Q that filters customers by the custom SQL rule (validate + render)."""
-    tree = parse_sql(text, catalog)
+    tree = parse_sql(text, catalog, viewer=viewer)
     try:
         rendered = render(tree, catalog)
     except RecursionError:

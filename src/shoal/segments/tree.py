@@ -2,6 +2,8 @@
 
     Node = {"all": [Node, ...]} | {"any": [Node, ...]} | {"not": Node} | Leaf
     Leaf = {"field": "<key>", "op": "<operator>", "value": <json>}
+    Node = {"<kind>": <body>}  a kind other apps register (``extensions.register_node_kind``),
+           e.g. {"tags_any": [ids]}
 
 Every problem is a 400 ``invalid_condition`` whose detail names the JSON path of the bad node
 (e.g. ``$.all[1].any[0]``).
@@ -19,6 +21,7 @@ from django.utils.translation import gettext as _
 from shoal.core.errors import ShoalError
 
 from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, OPERATORS, TEXT, FieldSpec
+from .extensions import Context, node_kind
 
 MAX_DEPTH = 10
 MAX_LIST = 1000
@@ -47,8 +50,19 @@ class Not:
     child: Any
 
 
-def _error(path: str, message: str, **detail) -> ShoalError:
+@dataclass(frozen=True)
+class Extension:
+    """A node of a registered kind: ``kind`` its key, ``value`` what the kind's parse returned."""
+
+    kind: str
+    value: Any
+
+
+def condition_error(path: str, message: str, **detail) -> ShoalError:
     return ShoalError("invalid_condition", f"{path}: {message}", {"path": path, **detail})
+
+
+_error = condition_error
 
 
 def check_size(node: Any) -> None:
@@ -68,7 +82,7 @@ def check_size(node: Any) -> None:
                 raise _error("$", _("a condition tree may have at most %(limit)s conditions and groups")
                              % {"limit": MAX_NODES}, limit=MAX_NODES)
             for key, child in item.items():
-                if key == "value":
+                if key == "value" or node_kind(key) is not None:
                     values += len(child) if isinstance(child, list) else 0
                     if values > MAX_VALUES:
                         raise _error("$", _("a condition tree may list at most %(limit)s values in all")
@@ -79,9 +93,13 @@ def check_size(node: Any) -> None:
             stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
 
 
-def parse(node: Any, catalog: dict[str, FieldSpec], *, path: str = "$", depth: int = 1):
+def parse(node: Any, catalog: dict[str, FieldSpec], *, path: str = "$", depth: int = 1, viewer=None,
+          context: Context | None = None):
+    """``viewer``: who the tree is checked for (a user; None at system level), for registered kinds
+    whose values depend on it (a personal tag is usable by its owner only)."""
     if depth == 1:
         check_size(node)
+    context = context if context is not None else Context(viewer=viewer)
     if depth > MAX_DEPTH:
         raise _error(path, _("conditions may nest at most %(limit)s levels deep") % {"limit": MAX_DEPTH})
     if not isinstance(node, dict):
@@ -94,10 +112,13 @@ def parse(node: Any, catalog: dict[str, FieldSpec], *, path: str = "$", depth: i
     if kind in ("all", "any"):
         if not isinstance(body, list) or not body:
             raise _error(f"{path}.{kind}", _('"%(kind)s" needs a non-empty list of conditions') % {"kind": kind})
-        return Group(kind, tuple(parse(child, catalog, path=f"{path}.{kind}[{i}]", depth=depth + 1)
+        return Group(kind, tuple(parse(child, catalog, path=f"{path}.{kind}[{i}]", depth=depth + 1, context=context)
                                  for i, child in enumerate(body)))
     if kind == "not":
-        return Not(parse(body, catalog, path=f"{path}.not", depth=depth + 1))
+        return Not(parse(body, catalog, path=f"{path}.not", depth=depth + 1, context=context))
+    extension = node_kind(kind)
+    if extension is not None:
+        return Extension(kind, extension.parse(body, path=f"{path}.{kind}", context=context))
     raise _error(path, _('unknown group "%(kind)s" (use "all", "any" or "not")') % {"kind": kind})
 
 

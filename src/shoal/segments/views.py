@@ -4,6 +4,8 @@ from django.utils.translation import gettext as _
 from shoal.core.auth import page_requires
 from shoal.core.views import page
 
+from .extensions import pickers
+
 
 def _enum_labels() -> dict[str, dict[str, str]]:
     """{field key: {code: label}} of every enum field, so the page shows labels, never codes."""
@@ -34,5 +36,10 @@ def query_page(request):
         "valid": _("The rule is valid."),
         "saved": _("Saved."),
         "confirmDelete": _("Delete this saved query?"),
+        # registered pickers (the tags app: include tags (any of), exclude tags (none of)), with the
+        # choices this user may use
+        "pickers": [{"kind": p.node_kind, "label": str(p.label), "groups": p.choices(request.user)}
+                    for p in pickers()],
+        "personalTag": _("%(name)s (personal)"),
     }
     return page(request, "segments/query.html", {"title": _("Advanced query"), "labels": labels})

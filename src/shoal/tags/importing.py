@@ -339,7 +339,6 @@ def _import_batch(actor, batch: list[tuple[int, list[str]]], tags: _Tags, fields
 
     found = _resolve_customers(actor, wanted)
     groups: dict[tuple[int, datetime | None], list[int]] = defaultdict(list)
-    by_id: dict[int, Tag] = {}
     for line, cells, candidates, tag, expires_at in parsed:
         customers = set().union(*(found.get(c, set()) for c in candidates))
         if not customers:
@@ -349,35 +348,32 @@ def _import_batch(actor, batch: list[tuple[int, list[str]]], tags: _Tags, fields
                         cells)
         else:
             groups[(tag.pk, expires_at)].append(customers.pop())
-            by_id[tag.pk] = tag
     if groups:
-        added = _write(actor, groups, by_id, now)
+        added = _write(actor, groups, now)
         report.tagged += added
         report.already += sum(map(len, groups.values())) - added
 
 
-def _write(actor, groups: dict[tuple[int, datetime | None], list[int]], tags: dict[int, Tag], now) -> int:
+def _write(actor, groups: dict[tuple[int, datetime | None], list[int]], now) -> int:
     """Insert the taggings of one batch with their history, scores and tag counts; how many were new."""
     user_id = None if is_system(actor) or not getattr(actor, "is_authenticated", False) else actor.pk
     name = actor_name(actor)
-    deltas: dict[int, int] = defaultdict(int)
-    per_tag: dict[int, int] = defaultdict(int)
-    changed: set[int] = set()
+    new_by_tag: dict[int, list[int]] = defaultdict(list)
     with transaction.atomic():
         for (tag_id, expires_at), customer_ids in groups.items():
             new = store.insert_taggings(tag_id, customer_ids, source=TagSource.IMPORT, at=now, expires_at=expires_at)
-            if not new:
-                continue
-            store.insert_history(tag_id, new, action=TagHistory.ADD, source=TagSource.IMPORT, at=now,
-                                 actor_id=user_id, actor_name=name)
-            per_tag[tag_id] += len(new)
-            changed.update(new)
-            for customer_id in new:
-                deltas[customer_id] += tags[tag_id].score
+            if new:
+                store.insert_history(tag_id, new, action=TagHistory.ADD, source=TagSource.IMPORT, at=now,
+                                     actor_id=user_id, actor_name=name)
+                new_by_tag[tag_id].extend(new)
+        scores = store.locked_scores(new_by_tag)  # as stored now, rows locked: a score edit cannot slip between
+        deltas: dict[int, int] = defaultdict(int)
+        for tag_id, customer_ids in new_by_tag.items():
+            for customer_id in customer_ids:
+                deltas[customer_id] += scores.get(tag_id, 0)
+            Tag.objects.filter(pk=tag_id).update(customer_count=F("customer_count") + len(customer_ids))
         store.add_scores(deltas)
-        for tag_id, n in per_tag.items():
-            Tag.objects.filter(pk=tag_id).update(customer_count=F("customer_count") + n)
+        changed = sorted({c for ids in new_by_tag.values() for c in ids})
         if changed:
-            ids = sorted(changed)
-            transaction.on_commit(lambda: services.customers_changed(ids))
-    return sum(per_tag.values())
+            transaction.on_commit(lambda: services.customers_changed(changed))
+    return sum(map(len, new_by_tag.values()))

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Max, Min, Q
 from django.utils import timezone
 
 from shoal.customers.models import Customer
@@ -38,7 +38,7 @@ from . import store
 from .models import Tag, Tagging, TagHistory, TagKind, TagSource
 
 RANGE = 50_000  # customer ids per range
-IN_BATCH = 2_000  # candidate ids per query in incremental mode
+IN_BATCH = 5_000  # candidate ids per query in incremental mode (one JSON / array parameter)
 CLAIM_MINUTES = 30
 FULL_SWITCH = 0.2  # an incremental refresh that would re-read more than this share of customers goes full
 
@@ -58,12 +58,13 @@ def expiry_for(tag: Tag, at: datetime) -> datetime | None:
 
 # -- claims --------------------------------------------------------------------------------------
 def claim(tag_ids, token: str, now: datetime) -> set[int]:
-    claimed = set()
-    for pk in tag_ids:
-        if Tag.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=pk).update(
-                claim=token, claimed_until=now + timedelta(minutes=CLAIM_MINUTES)):
-            claimed.add(pk)
-    return claimed
+    """Take the tags no other refresh holds (one UPDATE; the database decides who wins)."""
+    tag_ids = list(tag_ids)
+    if not tag_ids:
+        return set()
+    Tag.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk__in=tag_ids).update(
+        claim=token, claimed_until=now + timedelta(minutes=CLAIM_MINUTES))
+    return set(Tag.objects.filter(pk__in=tag_ids, claim=token).values_list("pk", flat=True))
 
 
 def release(tag_ids, token: str) -> None:
@@ -84,6 +85,35 @@ def tag_changes(tag_ids, since: datetime, watermark: datetime) -> set[int]:
                .exclude(at=watermark, source=TagSource.RULE).values_list("customer_id", flat=True))
 
 
+FROM_CUSTOMERS = f' FROM "{Customer._meta.db_table}"'
+ID = f'"{Customer._meta.db_table}"."id"'
+
+
+def compile_rules(queries: list[Q]) -> tuple[str, list]:
+    """One SELECT that reads each customer once and answers every rule given as a column:
+    ``SELECT id, (rule 1), (rule 2), … FROM customers WHERE {ids}``, compiled once per run (``{ids}``: a range
+    or a list, see :func:`rules_sql`). Rule by rule, each customer row was read once per rule, and building
+    the Q again with 2,000 ids for every rule and batch cost more than the queries (measured: 5 s of 20 s)."""
+    names = [f"r{i}" for i in range(len(queries))]
+    annotations = {name: ExpressionWrapper(q if q else Q(pk__isnull=False), output_field=BooleanField())
+                   for name, q in zip(names, queries, strict=True)}
+    sql, params = Customer.objects.order_by().annotate(**annotations).values_list("pk", *names).query.sql_with_params()
+    at = sql.index(FROM_CUSTOMERS)  # the outer FROM: the rules' subqueries read other tables
+    assert sql[at + len(FROM_CUSTOMERS):] == "", sql
+    # SQLite: read the customers by id (a range or a list), never through another index. Without statistics its
+    # planner takes any index on an equality (``status = 'active'``, a JSON expression index) as selective and
+    # walks 900,000 entries to keep the 500 ids asked for (measured: 561 ms instead of 2 ms).
+    not_indexed = " NOT INDEXED" if connection.vendor == "sqlite" else ""
+    return sql[:at] + FROM_CUSTOMERS + not_indexed + " WHERE {ids}", list(params)
+
+
+def rules_sql(compiled: tuple[str, list], *, lo: int | None = None, hi: int | None = None, ids=None):
+    sql, params = compiled
+    if ids is None:
+        return sql.replace("{ids}", f"{ID} >= %s AND {ID} < %s", 1), [*params, lo, hi]
+    return sql.replace("{ids}", store.ids_in(ID), 1), [*params, store.ids_param(ids)]
+
+
 class Run:
     """One refresh of a set of tags."""
 
@@ -98,39 +128,55 @@ class Run:
         self.catalog = field_catalog()
         self.rules = {t.pk: list(t.rules.all()) for t in tags}
         self.queries = {t.pk: [(r.pk, rule_logic.rule_q(r, self.catalog)) for r in self.rules[t.pk]] for t in tags}
+        self.compiled: dict[tuple[int, ...], tuple[str, list]] = {}
         self.deps = {pk: d for pk, d in rule_logic.dependency_map([t.pk for t in tags]).items()}
         self.levels = rule_logic.order_by_dependencies(tags, self.deps)
+        self.by_pk = {t.pk: t for t in tags}
         self.added = self.removed = 0
         self.evaluated: set[int] = set()  # customers re-read by incremental tags
         self.evaluated_full = 0
 
     # evaluation (reads, outside any transaction)
-    def _match(self, tag: Tag, base: Q) -> dict[int, int]:
-        """customer id → the first rule (by id) that matches it. The ORM builds the SQL; the rows come
-        through the cursor (a million ids through a queryset cost seconds of Python)."""
-        matched: dict[int, int] = {}
-        for rule_id, q in self.queries[tag.pk]:
-            sql, params = Customer.objects.filter(base).filter(q).order_by().values_list("pk").query.sql_with_params()
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                for (pk,) in cursor.fetchall():
-                    matched.setdefault(pk, rule_id)
+    def _match(self, tags: list[Tag], *, lo: int | None = None, hi: int | None = None,
+               ids=None) -> dict[int, dict[int, int]]:
+        """tag id → {customer id → the first rule (by id) that matches it}, among the customers in [lo, hi) or
+        ``ids``: one query for all the tags' rules. The rows come through the cursor (a million rows through
+        a queryset cost seconds of Python)."""
+        key = tuple(t.pk for t in tags)
+        columns = [(t.pk, rule_id) for t in tags for rule_id, _q in self.queries[t.pk]]
+        if key not in self.compiled:
+            self.compiled[key] = compile_rules([q for t in tags for _rule_id, q in self.queries[t.pk]])
+        matched: dict[int, dict[int, int]] = {t.pk: {} for t in tags}
+        if not columns:
+            return matched
+        with connection.cursor() as cursor:
+            cursor.execute(*rules_sql(self.compiled[key], lo=lo, hi=hi, ids=ids))
+            for row in cursor.fetchall():
+                pk = row[0]
+                for (tag_id, rule_id), hit in zip(columns, row[1:], strict=True):
+                    if hit:
+                        matched[tag_id].setdefault(pk, rule_id)
         return matched
 
-    def _current(self, tag: Tag, lo: int | None = None, hi: int | None = None, ids: list[int] | None = None):
-        """customer id → source of the tag's taggings in [lo, hi) or among ``ids``."""
+    def _current(self, tag: Tag, lo: int, hi: int) -> dict[int, str]:
+        """customer id → source of the tag's taggings in [lo, hi) (a range of the key)."""
         with connection.cursor() as cursor:
-            if ids is None:
-                cursor.execute(f"SELECT customer_id, source FROM {store.TAGGING} WHERE tag_id = %s "
-                               f"AND customer_id >= %s AND customer_id < %s", [tag.pk, lo, hi])
-                return dict(cursor.fetchall())
-            current = {}
+            cursor.execute(f"SELECT customer_id, source FROM {store.TAGGING} WHERE tag_id = %s "
+                           f"AND customer_id >= %s AND customer_id < %s", [tag.pk, lo, hi])
+            return dict(cursor.fetchall())
+
+    def _current_of(self, ids: list[int], tag_ids: set[int]) -> dict[int, dict[int, str]]:
+        """tag id → {customer id → source} for these customers: read customer by customer (one seek each in
+        (customer, tag)), not tag by tag (one seek per pair: 50× more, measured 6.5 s for 10,000 customers)."""
+        current: dict[int, dict[int, str]] = {t: {} for t in tag_ids}
+        with connection.cursor() as cursor:
             for start in range(0, len(ids), IN_BATCH):
-                chunk = ids[start:start + IN_BATCH]
-                cursor.execute(f"SELECT customer_id, source FROM {store.TAGGING} WHERE tag_id = %s "
-                               f"AND customer_id IN ({', '.join(['%s'] * len(chunk))})", [tag.pk, *chunk])
-                current.update(cursor.fetchall())
-            return current
+                cursor.execute(f"SELECT tag_id, customer_id, source FROM {store.TAGGING} "
+                               f"WHERE {store.ids_in('customer_id')}", [store.ids_param(ids[start:start + IN_BATCH])])
+                for tag_id, customer_id, source in cursor.fetchall():
+                    if tag_id in current:
+                        current[tag_id][customer_id] = source
+        return current
 
     def run(self) -> None:
         bounds = Customer.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
@@ -140,6 +186,10 @@ class Run:
             ranges = [(lo, min(lo + RANGE, bounds["hi"] + 1)) for lo in range(bounds["lo"], bounds["hi"] + 1, RANGE)]
         if self.restrict is not None:
             ranges = [(min(self.restrict), max(self.restrict) + 1)] if self.restrict else []
+        elif not self.full_ids and ranges:
+            # incremental only: the candidates are few (a full pass is chosen past FULL_SWITCH); one range, so
+            # each rule reads them in batches of IN_BATCH rather than a little in each of many ranges
+            ranges = [(bounds["lo"], bounds["hi"] + 1)]
         for done, (lo, hi) in enumerate(ranges, 1):
             self._range(lo, hi)
             if self.progress:
@@ -154,29 +204,42 @@ class Run:
             self.evaluated_full += Customer.objects.filter(pk__gte=lo, pk__lt=hi).count()
         for level in self.levels:
             plans = []
+            full = [t for t in level if t.pk in self.full_ids]
+            if full:
+                for tag_id, matched in self._match(full, lo=lo, hi=hi).items():
+                    plans.append((self.by_pk[tag_id], matched, None, (lo, hi)))
+            groups: dict[tuple[int, ...], list[Tag]] = {}
             for tag in level:
                 if tag.pk in self.full_ids:
-                    plans.append((tag, self._match(tag, Q(pk__gte=lo, pk__lt=hi)), None, (lo, hi)))
                     continue
                 ids = set(self._slice(self.candidates.get(tag.pk, []), lo, hi))
                 for dep in self.deps.get(tag.pk, ()):
                     ids |= changed_here.get(dep, set())
-                if not ids:
-                    continue
-                self.evaluated |= ids
-                ordered = sorted(ids)
-                matched: dict[int, int] = {}
+                if ids:
+                    self.evaluated |= ids
+                    groups.setdefault(tuple(sorted(ids)), []).append(tag)
+            for ordered, tags in groups.items():  # tags that re-read the same customers: one query per batch
+                matched: dict[int, dict[int, int]] = {t.pk: {} for t in tags}
                 for start in range(0, len(ordered), IN_BATCH):
-                    matched.update(self._match(tag, Q(pk__in=ordered[start:start + IN_BATCH])))
-                plans.append((tag, matched, ordered, None))
+                    for tag_id, found in self._match(tags, ids=list(ordered[start:start + IN_BATCH])).items():
+                        matched[tag_id].update(found)
+                ordered_ids = list(ordered)  # one list per group: _write reads its taggings once
+                plans.extend((t, matched[t.pk], ordered_ids, None) for t in tags)
             if plans:
                 self._write(plans, changed_here)
 
     def _write(self, plans, changed_here: dict[int, set[int]]) -> None:
         deltas: dict[int, int] = defaultdict(int)
         with transaction.atomic():
+            scores = store.locked_scores(t.pk for t, *_rest in plans)
+            by_ids: dict[int, dict[int, dict[int, str]]] = {}  # id(ordered) → current taggings of those customers
             for tag, matched, ordered, bounds in plans:
-                current = self._current(tag, *bounds) if ordered is None else self._current(tag, ids=ordered)
+                if ordered is None:
+                    current = self._current(tag, *bounds)
+                else:
+                    if id(ordered) not in by_ids:
+                        by_ids[id(ordered)] = self._current_of(ordered, {t.pk for t, _m, o, _b in plans if o is ordered})
+                    current = by_ids[id(ordered)][tag.pk]
                 removes = [c for c, source in current.items() if source == TagSource.RULE and c not in matched]
                 adds = [c for c in matched if c not in current]
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
@@ -190,11 +253,12 @@ class Run:
                 for rule_id, ids in by_rule.items():
                     store.insert_history(tag.pk, ids, action=TagHistory.ADD, source=TagSource.RULE, at=self.now,
                                          rule_id=rule_id)
-                if tag.score:
+                score = scores.get(tag.pk, 0)
+                if score:
                     for c in added:
-                        deltas[c] += tag.score
+                        deltas[c] += score
                     for c in removed:
-                        deltas[c] -= tag.score
+                        deltas[c] -= score
                 if added or removed:
                     changed_here.setdefault(tag.pk, set()).update(added, removed)
                     Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added) - len(removed))
@@ -244,10 +308,10 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
         run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
         run.run()
         if customer_ids is None:
-            for tag in tags:
-                Tag.objects.filter(pk=tag.pk).update(
-                    refreshed_at=now, needs_full=False,
-                    relative=any(rule_logic.rule_is_relative(r) for r in run.rules[tag.pk]))
+            relative = {t.pk for t in tags if any(rule_logic.rule_is_relative(r) for r in run.rules[t.pk])}
+            for flag, ids in ((True, relative), (False, {t.pk for t in tags} - relative)):
+                if ids:
+                    Tag.objects.filter(pk__in=ids).update(refreshed_at=now, needs_full=False, relative=flag)
             store.recount(full_ids)  # incremental runs keep the counts with F() updates
     finally:
         release([t.pk for t in tags], token)
@@ -268,9 +332,10 @@ def expire(*, now: datetime | None = None) -> dict:
             if not ids:
                 break
             with transaction.atomic():
+                score = store.locked_scores([tag.pk]).get(tag.pk, 0)
                 removed = store.delete_taggings(tag.pk, ids)
                 store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.EXPIRY, at=now)
-                store.add_scores({c: -tag.score for c in removed})
+                store.add_scores({c: -score for c in removed})
                 Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") - len(removed))
             removed_total += len(removed)
     return {"tags": len(tag_ids), "removed": removed_total}

@@ -6,13 +6,17 @@ from django.utils.translation import gettext_noop
 
 from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import CRUD, Menu, register_menu
+from shoal.customers.extensions import TimelineSource, register_output_extension, register_timeline_source
 from shoal.customers.services import customer_merging
 from shoal.customers.signals import customers_changed
 from shoal.schedules.registry import register_job
 
-from . import conditions  # noqa: F401  (tag conditions in trees and custom SQL)
+from . import conditions, outputs  # noqa: F401  (conditions: tag conditions in trees and custom SQL)
 
 register_menu(Menu("customers.tags", _("Tag management"), "customers", CRUD + ("run",), None, "sell", order=25))
+
+register_output_extension(outputs.customer_tag_outputs)  # "tags" in customer outputs
+register_timeline_source(TimelineSource("tags", outputs.timeline_count, outputs.timeline_entries))
 
 register_action_labels({
     "tag_category.create": _("Create tag category"),
@@ -69,7 +73,7 @@ def _move_taggings(sender, keep, other, actor, **kwargs):
 # -- the customer pages: tags column and filter, batch tagging, tag chips; the external tag import ----------
 def _customer_pages():
     from shoal.core.site import site
-    from shoal.customers import extensions
+    from shoal.customers import page_extensions as extensions
 
     from . import customer_pages as pages
     from . import import_page

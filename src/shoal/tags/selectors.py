@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
+from shoal.accounts.models import User
 from shoal.core.actors import is_system
 from shoal.core.errors import NotFound
 
@@ -16,7 +17,7 @@ def visible_q(actor) -> Q:
     """Global tags, and the actor's own personal tags."""
     if is_system(actor):
         return Q()
-    own = getattr(actor, "pk", None)
+    own = actor.pk if isinstance(actor, User) else None  # an application (X-App-Key) owns no personal tags
     return ~Q(kind=TagKind.PERSONAL) | Q(kind=TagKind.PERSONAL, owner_id=own) if own else ~Q(kind=TagKind.PERSONAL)
 
 
@@ -70,3 +71,25 @@ def history_queryset(*, actor, customer_id: int | None = None, tag_id: int | Non
     if tag_id is not None:
         qs = qs.filter(tag_id=tag_id)
     return qs.order_by("-at", "-id")
+
+
+def rule_preview_queryset(*, actor, tag: Tag, query=None, sql: str | None = None, include_tags=None,
+                          exclude_tags=None) -> QuerySet:
+    """The customers in ``actor``'s scope a rule of ``tag`` would match (the rule checked as when it is saved,
+    and conditions on fields masked for the actor allowed only as the query page allows them)."""
+    from django.utils.translation import gettext
+
+    from shoal.core.errors import ShoalError
+    from shoal.segments.selectors import segment_queryset
+
+    from .rules import clean_rule, has_any
+
+    if tag.kind != TagKind.AUTO:
+        raise ShoalError("not_auto", gettext("Only auto tags have rules"))
+    rule = clean_rule(tag=tag, query=query, sql=sql, include_tags=include_tags, exclude_tags=exclude_tags)
+    qs = segment_queryset(actor=actor, query=rule["query"], sql=rule["sql"] or None)
+    if rule["include_tags"]:
+        qs = qs.filter(has_any(rule["include_tags"]))
+    if rule["exclude_tags"]:
+        qs = qs.filter(~has_any(rule["exclude_tags"]))
+    return qs

@@ -13,12 +13,15 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shoal.core.actors import is_system
+from shoal.accounts.models import Application
+from shoal.core.actors import SYSTEM, is_system
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
+from shoal.customers.masking import masked_field_keys
 from shoal.customers.selectors import customer_queryset
-from shoal.customers.services.timeline import actor_name
+from shoal.customers.services.timeline import actor_name, is_user
+from shoal.segments.selectors import validate
 
 from . import rules as rule_logic
 from . import store
@@ -75,7 +78,7 @@ def _clean_category(data: dict, *, instance: TagCategory | None = None) -> dict:
 
 
 def _unique_name_error(what: str) -> Conflict:
-    return Conflict(_("A %(what)s with this name already exists here") % {"what": what}, {"field": "name"})
+    return Conflict("duplicate", _("A %(what)s with this name already exists here") % {"what": what}, {"field": "name"})
 
 
 def category_create(*, actor, data: dict) -> TagCategory:
@@ -102,8 +105,8 @@ def category_update(*, actor, category: TagCategory, data: dict) -> TagCategory:
 
 def category_delete(*, actor, category: TagCategory) -> None:
     if category.children.exists() or category.tags.exists():
-        raise Conflict(_("The category still has subcategories or tags; move or delete them first"),
-                       {"code": "category_not_empty"})
+        raise Conflict("category_not_empty",
+                       _("The category still has subcategories or tags; move or delete them first"))
     log_operation(actor=actor, action="tag_category.delete", obj=category)
     category.delete()
 
@@ -182,9 +185,9 @@ def tag_create(*, actor, data: dict) -> Tag:
 def tag_update(*, actor, tag: Tag, data: dict) -> Tag:
     check_owner(actor=actor, tag=tag)
     values = _clean_tag(data, actor=actor, instance=tag)
-    old_score = tag.score
     try:
         with transaction.atomic():
+            old_score = store.locked_scores([tag.pk])[tag.pk]  # as stored, the row locked until commit
             tag, changed = model_update(instance=tag, fields=list(values), data=values)
             if tag.score != old_score:
                 store.add_score_to_tagged(tag.pk, tag.score - old_score)
@@ -198,13 +201,13 @@ def tag_update(*, actor, tag: Tag, data: dict) -> Tag:
 
 
 def tag_delete(*, actor, tag: Tag) -> None:
-    """Delete a tag: its customers lose it (scores follow); the history stays."""
+    """Delete a tag: its customers lose it (scores follow); its history goes with it."""
     check_owner(actor=actor, tag=tag)
     users = [t for t in rule_logic.dependency_map() if tag.pk in rule_logic.dependency_map()[t]]
     if users:
         names = list(Tag.objects.filter(pk__in=users).values_list("name", flat=True))
-        raise Conflict(_("Rules of other tags use this tag: %(names)s") % {"names": "、".join(names)},
-                       {"code": "tag_in_use", "tags": users})
+        raise Conflict("tag_in_use", _("Rules of other tags use this tag: %(names)s") % {"names": "、".join(names)},
+                       {"tags": users})
     now = timezone.now()
     with transaction.atomic():
         while True:
@@ -214,19 +217,20 @@ def tag_delete(*, actor, tag: Tag) -> None:
             removed = store.delete_taggings(tag.pk, ids)
             store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.USER, at=now,
                                  actor_id=_user_id(actor), actor_name=actor_name(actor))
-            store.add_scores({c: -tag.score for c in removed})
+            score = store.locked_scores([tag.pk])[tag.pk]
+            store.add_scores({c: -score for c in removed})
         log_operation(actor=actor, action="tag.delete", obj=tag)
         tag.delete()
 
 
 def check_owner(*, actor, tag: Tag) -> None:
     """A personal tag is its owner's alone: to anyone else it does not exist."""
-    if tag.kind == TagKind.PERSONAL and not is_system(actor) and tag.owner_id != getattr(actor, "pk", None):
+    if tag.kind == TagKind.PERSONAL and not is_system(actor) and (not is_user(actor) or tag.owner_id != actor.pk):
         raise NotFound(_("Tag not found"))
 
 
 # -- rules ------------------------------------------------------------------------------------------------
-def _rule_values(tag: Tag, data: dict, instance: TagRule | None = None) -> dict:
+def _rule_values(tag: Tag, data: dict, instance: TagRule | None = None, *, actor=None) -> dict:
     if tag.kind != TagKind.AUTO:
         raise ShoalError("not_auto", _("Only auto tags have rules"))
     merged = {k: getattr(instance, k) for k in ("query", "sql", "include_tags", "exclude_tags")} if instance else {}
@@ -235,11 +239,16 @@ def _rule_values(tag: Tag, data: dict, instance: TagRule | None = None) -> dict:
                                     include_tags=merged.get("include_tags"), exclude_tags=merged.get("exclude_tags"))
     if "rows" in data:
         cleaned["rows"] = data["rows"]
+    masked = masked_field_keys(viewer=actor)
+    if masked and (cleaned["query"] is not None or cleaned["sql"]):
+        # the writer's masking limits hold for rules too: a tag's customer count must not answer
+        # "mobile starts with 138…" for a user who may not see mobiles
+        validate(query=cleaned["query"], sql=cleaned["sql"] or None, masked=masked)
     return cleaned
 
 
 def rule_create(*, actor, tag: Tag, data: dict) -> TagRule:
-    values = _rule_values(tag, data)
+    values = _rule_values(tag, data, actor=actor)
     with transaction.atomic():
         rule = TagRule.objects.create(tag=tag, **values)
         _rules_changed(tag)
@@ -248,7 +257,7 @@ def rule_create(*, actor, tag: Tag, data: dict) -> TagRule:
 
 
 def rule_update(*, actor, rule: TagRule, data: dict) -> TagRule:
-    values = _rule_values(rule.tag, data, rule)
+    values = _rule_values(rule.tag, data, rule, actor=actor)
     with transaction.atomic():
         model_update(instance=rule, fields=list(values), data=values)
         _rules_changed(rule.tag)
@@ -288,9 +297,10 @@ def _customer_ids(actor, customer_ids) -> list[int]:
                          {"field": "customer_ids"})
     wanted = sorted(set(customer_ids))
     visible: set[int] = set()
+    scoped = customer_queryset(actor=SYSTEM if isinstance(actor, Application) else actor)  # apps: no data scope
     for start in range(0, len(wanted), 5000):
         chunk = wanted[start:start + 5000]
-        visible |= set(customer_queryset(actor=actor).filter(pk__in=chunk).order_by().values_list("pk", flat=True))
+        visible |= set(scoped.filter(pk__in=chunk).order_by().values_list("pk", flat=True))
     missing = [c for c in wanted if c not in visible]
     if missing:
         raise NotFound(_("Customers not found: %(ids)s") % {"ids": ", ".join(map(str, missing[:20]))},
@@ -309,7 +319,8 @@ def apply_tag(*, actor, tag: Tag, customer_ids, source: str = TagSource.USER,
                                       expires_at=expires_at if expires_at is not None else expiry_for(tag, now))
         store.insert_history(tag.pk, added, action=TagHistory.ADD, source=source, at=now,
                              actor_id=_user_id(actor), actor_name=actor_name(actor))
-        store.add_scores({c: tag.score for c in added})
+        score = store.locked_scores([tag.pk]).get(tag.pk, 0)
+        store.add_scores({c: score for c in added})
         Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added))
     if added:
         log_operation(actor=actor, action="tag.apply", obj=tag, detail={"customers": len(added), "source": source})
@@ -326,7 +337,8 @@ def remove_tag(*, actor, tag: Tag, customer_ids, source: str = TagSource.USER) -
         removed = store.delete_taggings(tag.pk, ids)
         store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=source, at=now,
                              actor_id=_user_id(actor), actor_name=actor_name(actor))
-        store.add_scores({c: -tag.score for c in removed})
+        score = store.locked_scores([tag.pk]).get(tag.pk, 0)
+        store.add_scores({c: -score for c in removed})
         Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") - len(removed))
     if removed:
         log_operation(actor=actor, action="tag.remove", obj=tag, detail={"customers": len(removed), "source": source})
@@ -358,7 +370,7 @@ def move_taggings(*, actor, source_id: int, target_id: int) -> int:
         if added:
             store.insert_history(tagging.tag_id, added, action=TagHistory.ADD, source=tagging.source, at=now,
                                  actor_id=_user_id(actor), actor_name=actor_name(actor))
-            store.add_scores({target_id: tagging.tag.score})
+            store.add_scores({target_id: store.locked_scores([tagging.tag_id]).get(tagging.tag_id, 0)})
             Tag.objects.filter(pk=tagging.tag_id).update(customer_count=F("customer_count") + 1)
             moved += 1
     return moved

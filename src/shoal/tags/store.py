@@ -31,13 +31,17 @@ def _batches(ids: Sequence[int]):
         yield ids[start:start + BATCH]
 
 
-def _ids_param(ids: Sequence[int]):
+def ids_param(ids: Sequence[int]):
     return json.dumps(list(ids)) if connection.vendor == "sqlite" else list(ids)
 
 
-def _ids_sql() -> str:
-    """A sub-select of the ids passed as one parameter."""
-    return "SELECT value FROM json_each(%s)" if connection.vendor == "sqlite" else "SELECT unnest(%s::bigint[])"
+def ids_in(column: str) -> str:
+    """``column`` is one of the ids passed as one parameter (:func:`ids_param`). PostgreSQL: ``= ANY(array)``,
+    which its planner reads as index lookups; ``IN (SELECT unnest(…))`` became a hash join over a scan of
+    every customer, once per statement (measured: minutes for one refresh)."""
+    if connection.vendor == "sqlite":
+        return f"{column} IN (SELECT value FROM json_each(%s))"
+    return f"{column} = ANY(%s::bigint[])"
 
 
 def insert_taggings(tag_id: int, customer_ids: Sequence[int], *, source: str, at: datetime,
@@ -48,9 +52,9 @@ def insert_taggings(tag_id: int, customer_ids: Sequence[int], *, source: str, at
         for chunk in _batches(sorted(customer_ids)):
             cursor.execute(
                 f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at) "
-                f"SELECT %s, c.id, %s, %s, %s FROM {CUSTOMER} c WHERE c.id IN ({_ids_sql()}) "
+                f"SELECT %s, c.id, %s, %s, %s FROM {CUSTOMER} c WHERE {ids_in('c.id')} "
                 f"ON CONFLICT DO NOTHING RETURNING customer_id",
-                [tag_id, source, _dt(at), _dt(expires_at), _ids_param(chunk)])
+                [tag_id, source, _dt(at), _dt(expires_at), ids_param(chunk)])
             added.extend(row[0] for row in cursor.fetchall())
     return added
 
@@ -71,8 +75,8 @@ def delete_taggings(tag_id: int, customer_ids: Sequence[int] | None = None, *,
                            [tag_id, *source_params])
             return [row[0] for row in cursor.fetchall()]
         for chunk in _batches(sorted(customer_ids)):
-            cursor.execute(f"DELETE FROM {TAGGING} WHERE tag_id = %s AND customer_id IN ({_ids_sql()})"
-                           f"{source_sql} RETURNING customer_id", [tag_id, _ids_param(chunk), *source_params])
+            cursor.execute(f"DELETE FROM {TAGGING} WHERE tag_id = %s AND {ids_in('customer_id')}"
+                           f"{source_sql} RETURNING customer_id", [tag_id, ids_param(chunk), *source_params])
             removed.extend(row[0] for row in cursor.fetchall())
     return removed
 
@@ -102,8 +106,8 @@ def add_scores(deltas: dict[int, int]) -> None:
     with connection.cursor() as cursor:
         for delta, ids in by_delta.items():
             for chunk in _batches(sorted(ids)):
-                cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = quality_score + %s WHERE id IN ({_ids_sql()})",
-                               [delta, _ids_param(chunk)])
+                cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = quality_score + %s WHERE {ids_in('id')}",
+                               [delta, ids_param(chunk)])
 
 
 def add_score_to_tagged(tag_id: int, delta: int) -> None:
@@ -138,7 +142,16 @@ def rescore(customer_ids: Sequence[int] | None = None) -> int:
             cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = ({target}) WHERE quality_score != ({target})")
             return cursor.rowcount
         for chunk in _batches(sorted(customer_ids)):
-            cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = ({target}) WHERE id IN ({_ids_sql()}) "
-                           f"AND quality_score != ({target})", [_ids_param(chunk)])
+            cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = ({target}) WHERE {ids_in('id')} "
+                           f"AND quality_score != ({target})", [ids_param(chunk)])
             fixed += cursor.rowcount
     return fixed
+
+
+def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
+    """The tags' scores as stored, read inside the caller's transaction with the rows locked (PostgreSQL:
+    FOR UPDATE; SQLite: its write transaction already excludes other writers), so a score change that
+    commits meanwhile cannot be missed: the writes that follow add exactly the score the tag has."""
+    from .models import Tag
+
+    return dict(Tag.objects.select_for_update().filter(pk__in=list(tag_ids)).order_by("pk").values_list("pk", "score"))

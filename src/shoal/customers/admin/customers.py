@@ -18,7 +18,7 @@ from shoal.core.auth import user_can
 from shoal.core.errors import ShoalError
 from shoal.core.site import site
 
-from .. import cleaning, columns, extensions, masking, selectors, services, views
+from .. import cleaning, columns, masking, page_extensions, selectors, services, views
 from .. import display as value_display
 from ..models import Contact, Customer, CustomerStatus, CustomField, EnumItem, FieldType
 from .forms import CF_PREFIX, SENSITIVE_FORM_FIELDS, STANDARD_FORM_FIELDS, CustomerForm, form_field_keys
@@ -162,8 +162,8 @@ class CustomerAdmin(ShoalModelAdmin):
         for code in columns.user_columns(request.user, definitions):
             if code.startswith(columns.CUSTOM_PREFIX):
                 out.append(self._custom_column(by_key[code[len(columns.CUSTOM_PREFIX):]]))
-            elif code in extensions.LIST_COLUMNS:
-                out.append(self._extension_column(extensions.LIST_COLUMNS[code]))
+            elif code in page_extensions.LIST_COLUMNS:
+                out.append(self._extension_column(page_extensions.LIST_COLUMNS[code]))
             else:
                 out.append(self.STANDARD_COLUMN_DISPLAY.get(code, code))
         return out
@@ -172,7 +172,7 @@ class CustomerAdmin(ShoalModelAdmin):
         return None
 
     @staticmethod
-    def _extension_column(extension: extensions.ListColumn):
+    def _extension_column(extension: page_extensions.ListColumn):
         def column(obj):
             return extension.render(obj)
 
@@ -184,13 +184,13 @@ class CustomerAdmin(ShoalModelAdmin):
         return column
 
     def get_list_filter(self, request):
-        return (*super().get_list_filter(request), *extensions.LIST_FILTERS)
+        return (*super().get_list_filter(request), *page_extensions.LIST_FILTERS)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
         if self.actions is None or "_popup" in request.GET:
             return actions
-        for extension in extensions.LIST_ACTIONS.values():
+        for extension in page_extensions.LIST_ACTIONS.values():
             if user_can(request.user, extension.permission):
                 actions[extension.name] = (extension.function, extension.name, extension.description)
         return actions

@@ -1,4 +1,6 @@
-/* The advanced query page: rows → tree (server), preview count, search, saved queries. Uses the JSON API. */
+/* The advanced query page: rows → tree (server), preview count, search, saved queries. Uses the JSON API.
+   Pickers (include tags (any of), exclude tags (none of)) add whole nodes ({"tags_any": [ids]}) to the rows
+   sent; the server ANDs them with the condition of the rows. */
 function queryBuilder() {
   const csrf = () => document.querySelector("input[name=csrfmiddlewaretoken]").value;
   let seq = 0;
@@ -15,8 +17,11 @@ function queryBuilder() {
     }
     return data;
   }
+  const labels = JSON.parse(document.getElementById("query-labels").textContent);
+  const pickers = labels.pickers || [];
+  const emptyPicks = () => Object.fromEntries(pickers.map(p => [p.kind, []]));
   return {
-    labels: JSON.parse(document.getElementById("query-labels").textContent),
+    labels, pickers, picked: emptyPicks(),
     mode: "rows", fields: [], rows: [], sql: "", keyword: "", sortField: "", sortDir: "desc",
     page: 1, pageSize: 20, jump: 1, result: null, previewCount: null, error: "", ok: "",
     schemes: [], schemeId: "", schemeName: "", schemeShared: false,
@@ -41,6 +46,31 @@ function queryBuilder() {
       this.rows.push({key: ++seq, lparen: "", field: "", op: "", value: "", value2: "", rparen: "", logic: "and"});
     },
     activeRows() { return this.rows.filter(r => r.field); },
+    isPickerNode(node) {
+      return !!node && typeof node === "object" && !Array.isArray(node) && Object.keys(node).length === 1 &&
+        Object.prototype.hasOwnProperty.call(this.picked, Object.keys(node)[0]);
+    },
+    pickerRows() {
+      // the pickers as whole nodes, e.g. {tags_any: [3, 5]}
+      return this.pickers.filter(p => this.picked[p.kind].length).map(p => ({[p.kind]: [...this.picked[p.kind]]}));
+    },
+    pickNode(node) {
+      const [kind, ids] = Object.entries(node)[0];
+      (Array.isArray(ids) ? ids : []).forEach(id => { if (!this.picked[kind].includes(id)) this.picked[kind].push(id); });
+    },
+    pick(kind, value) {
+      const id = parseInt(value, 10);
+      if (!isNaN(id) && !this.picked[kind].includes(id)) { this.picked[kind].push(id); this.changed(); }
+    },
+    unpick(kind, id) { this.picked[kind] = this.picked[kind].filter(x => x !== id); this.changed(); },
+    itemLabel(item) { return item.personal ? this.labels.personalTag.replace("%(name)s", item.label) : item.label; },
+    choiceLabel(picker, id) {
+      for (const g of picker.groups) {
+        const item = g.items.find(i => i.id === id);
+        if (item) return this.itemLabel(item);
+      }
+      return "#" + id;
+    },
     enumLabel(field, code) {
       const labels = (this.labels.enums || {})[field] || {};
       return code === null || code === undefined ? "" : (labels[code] || code);
@@ -72,10 +102,10 @@ function queryBuilder() {
     },
     apiRows() {
       return this.activeRows().map(r => ({lparen: r.lparen, field: r.field, op: r.op, value: this.rowValue(r),
-                                  rparen: r.rparen, logic: r.logic}));
+                                  rparen: r.rparen, logic: r.logic})).concat(this.pickerRows());
     },
     async tree() {
-      if (!this.activeRows().length) return null;
+      if (!this.activeRows().length && !this.pickerRows().length) return null;
       return (await call("POST", "/api/v1/segments/from-rows", {rows: this.apiRows()})).query;
     },
     async rule() {
@@ -130,8 +160,14 @@ function queryBuilder() {
       this.schemeName = s.name; this.schemeShared = s.shared;
       const sort = (s.sort || [])[0];
       this.sortField = sort ? sort.field : ""; this.sortDir = sort ? sort.dir : "desc";
+      this.picked = emptyPicks();
       if (s.sql) { this.mode = "sql"; this.sql = s.sql; }
-      else { this.mode = "rows"; this.rows = s.rows ? s.rows.map(r => this.savedRow(r)) : this.treeToRows(s.query); }
+      else if (s.rows) {
+        this.mode = "rows";
+        s.rows.filter(r => this.isPickerNode(r)).forEach(r => this.pickNode(r));
+        this.rows = s.rows.filter(r => !this.isPickerNode(r)).map(r => this.savedRow(r));
+      }
+      else { this.mode = "rows"; this.rows = this.treeToRows(s.query); }
       if (!this.rows.length) this.addRow();
       this.page = 1;
       await this.changed();
@@ -151,9 +187,15 @@ function queryBuilder() {
       // needs (AND binds tighter than OR, so an AND group inside an OR needs none; the whole, none).
       const rows = [];
       const walk = (node, logic, parentKind) => {
+        if (this.isPickerNode(node)) { this.pickNode(node); return; }  // exact at the top (AND-ed with the rest)
         if (node.all || node.any) {
           const kind = node.all ? "and" : "or";
-          const items = node.all || node.any;
+          const items = (node.all || node.any).filter(child => {
+            if (!this.isPickerNode(child)) return true;
+            this.pickNode(child);
+            return false;
+          });
+          if (!items.length) return;
           const start = rows.length;
           items.forEach((child, i) => walk(child, i < items.length - 1 ? kind : logic, kind));
           const parens = parentKind && items.length > 1 && !(parentKind === "or" && kind === "and");

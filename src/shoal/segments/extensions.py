@@ -1,0 +1,93 @@
+"""What other apps add to the condition language, without segments importing them.
+
+An app registers from its ``registry.py``:
+
+- a **node kind**: a key of a one-key node of the condition tree (``{"tags_any": [...]}``), next to
+  ``all`` / ``any`` / ``not``. ``parse(body, path=..., context=...)`` checks the body (raising
+  ``tree.condition_error``) and returns the parsed value; ``compile(value)`` returns a two-valued ``Q``
+  (never SQL NULL, so ``not`` stays the exact complement);
+- a **custom SQL function** usable in a custom SQL rule (``has_tag(3)``): ``check(node, context=...)``
+  refuses bad arguments (raising ``sql.sql_error``), ``render(node, vendor)`` returns the SQL text for
+  the database (built from the checked syntax tree, never from the user's text);
+- a **picker** of the advanced query page: a node kind filled from a list of choices grouped under
+  headings (``choices(viewer)`` → ``[{"group": str, "items": [{"id", "label", "personal"}]}]``).
+
+``Context`` carries who the condition is checked for (``viewer``: a user, or ``None`` at system level
+such as a tag rule) and a cache an extension may fill during one parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+RESERVED = frozenset({"all", "any", "not", "field", "op", "value"})
+
+
+@dataclass
+class Context:
+    viewer: Any = None  # the acting user; None (or SYSTEM) means system level
+    cache: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    key: str
+    parse: Callable[..., Any]  # (body, *, path: str, context: Context) -> value
+    compile: Callable[[Any], Any]  # value -> Q
+
+
+@dataclass(frozen=True)
+class SqlFunction:
+    name: str  # lower case
+    check: Callable[..., None]  # (node: sqlglot exp.Anonymous, *, context: Context) -> None
+    render: Callable[[Any, str], str]  # (node, vendor) -> SQL text
+    predicate: bool = True  # true or false: may stand alone as a rule or under AND/OR/NOT
+
+
+@dataclass(frozen=True)
+class Picker:
+    node_kind: str
+    label: Any  # a (lazy) translated text
+    choices: Callable[[Any], list[dict]]  # viewer -> groups
+
+
+_NODE_KINDS: dict[str, NodeKind] = {}
+_SQL_FUNCTIONS: dict[str, SqlFunction] = {}
+_PICKERS: dict[str, Picker] = {}
+
+
+def register_node_kind(kind: NodeKind) -> None:
+    if kind.key in RESERVED:
+        raise ValueError(f"{kind.key!r} is a reserved key of the condition tree")
+    _NODE_KINDS[kind.key] = kind
+
+
+def register_sql_function(function: SqlFunction) -> None:
+    _SQL_FUNCTIONS[function.name.lower()] = function
+
+
+def register_picker(picker: Picker) -> None:
+    _PICKERS[picker.node_kind] = picker
+
+
+def node_kind(key) -> NodeKind | None:
+    return _NODE_KINDS.get(key) if isinstance(key, str) else None
+
+
+def sql_function(name) -> SqlFunction | None:
+    return _SQL_FUNCTIONS.get(str(name).lower())
+
+
+def sql_function_names() -> list[str]:
+    return sorted(_SQL_FUNCTIONS)
+
+
+def pickers() -> list[Picker]:
+    return list(_PICKERS.values())
+
+
+def is_node_row(row) -> bool:
+    """A row of the page's form that is a whole registered node (``{"tags_any": [...]}``), not a condition row."""
+    return isinstance(row, dict) and len(row) == 1 and node_kind(next(iter(row))) is not None
