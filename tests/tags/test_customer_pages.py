@@ -152,6 +152,8 @@ def test_the_list_filters_by_tag_and_personal_tags_only_by_their_owner(client, p
     assert result_names(client.get(LIST, {"tag": shop["admins"].pk}).content.decode()) == ["Mine 0"]
     page = client.get(LIST).content.decode()
     assert f'value="{shop["admins"].pk}"' in page and "管理员私藏" in page
+    faceted = client.get(LIST, {"_facets": "True"})  # "show counts": each tag's count among the listed customers
+    assert faceted.status_code == 200 and "靠谱 (2)" in faceted.content.decode()
     # another user's personal tag is neither offered nor matched
     client.force_login(shop["sales"])
     page = client.get(LIST).content.decode()
