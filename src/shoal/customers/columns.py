@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from . import standard
+from . import page_extensions, standard
 from .models import Customer, CustomerListPreference, CustomField
 
 CUSTOM_PREFIX = "cf:"
@@ -28,11 +28,18 @@ def available(definitions: list[CustomField] | None = None) -> list[dict]:
     cols = [{"code": c, "label": _label(c), "custom": False} for c in STANDARD_COLUMNS]
     cols += [{"code": CUSTOM_PREFIX + d.key, "label": d.label, "custom": True, "definition": d}
              for d in definitions]
+    cols += [{"code": c.code, "label": str(c.label), "custom": False} for c in page_extensions.LIST_COLUMNS.values()]
     return cols
 
 
+def _added_by_default(code: str) -> bool:
+    """Custom fields shown in lists and the default columns of other apps."""
+    column = page_extensions.LIST_COLUMNS.get(code)
+    return code.startswith(CUSTOM_PREFIX) or (column is not None and column.default)
+
+
 def default_columns(codes: list[str]) -> list[str]:
-    return [c for c in DEFAULT_COLUMNS if c in codes] + [c for c in codes if c.startswith(CUSTOM_PREFIX)]
+    return [c for c in DEFAULT_COLUMNS if c in codes] + [c for c in codes if _added_by_default(c)]
 
 
 def user_columns(user, definitions: list[CustomField] | None = None) -> list[str]:
@@ -44,7 +51,7 @@ def user_columns(user, definitions: list[CustomField] | None = None) -> list[str
         return default_columns(codes)
     chosen = [c for c in pref.columns if c in codes]
     known = set(pref.known or [])
-    chosen += [c for c in codes if c not in known and c not in chosen and c.startswith(CUSTOM_PREFIX)]
+    chosen += [c for c in codes if c not in known and c not in chosen and _added_by_default(c)]
     return chosen or default_columns(codes)
 
 

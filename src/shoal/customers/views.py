@@ -20,7 +20,18 @@ from shoal.core.auth import require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 
-from . import attachments, cleaning, columns, display, extensions, masking, selectors, standard, tabs
+from . import (
+    attachments,
+    cleaning,
+    columns,
+    display,
+    extensions,
+    masking,
+    page_extensions,
+    selectors,
+    standard,
+    tabs,
+)
 from .models import (
     Attachment,
     Customer,
@@ -148,6 +159,7 @@ def customer_detail(request, pk):
         "attachments": list(customer.attachments.select_related("uploaded_by")),
         "attachment_max_mb": attachments.max_mb(),
         "configured_tabs": tabs.tabs_for(customer),
+        "panels": [panel(request, customer) for panel in page_extensions.DETAIL_PANELS],
         "can_edit": can_edit,
         "can_view_companies": viewer.has_shoal_perm("customers.companies.view"),
         "edit_url": reverse("admin:customers_customer_change", args=[customer.pk]),

@@ -108,3 +108,34 @@ def _tag_cards(request):
     chart = json.dumps(chart_data(top, pgettext_lazy("tag list", "Customers"))) if top else ""
     return [{"title": _("Customer tags top 10"), "value": "" if top else _("No tagged customers yet."),
              "chart": chart, "href": reverse("admin:tags")}]
+
+# -- the customer pages: tags column and filter, batch tagging, tag chips; the external tag import ----------
+def _customer_pages():
+    from shoal.core.site import site
+    from shoal.customers import page_extensions as extensions
+
+    from . import customer_pages as pages
+    from . import import_page
+
+    extensions.register_list_column(extensions.ListColumn(
+        "tags", _("Tags"), pages.render_list_tags, prefetch=pages.prefetch_list_tags, default=True))
+    extensions.register_list_column(extensions.ListColumn(
+        "quality_score", _("Quality score"), pages.render_quality_score, ordering="quality_score"))  # chosen by
+    # the user: the default columns with Tags fill a 1440-pixel screen
+    extensions.register_list_filter(pages.TagFilter)
+    extensions.register_list_action(extensions.ListAction("tags_add", _("Add tag"), pages.add_tag_action,
+                                                          pages.TAG_PERMISSION))
+    extensions.register_list_action(extensions.ListAction("tags_remove", _("Remove tag"), pages.remove_tag_action,
+                                                          pages.TAG_PERMISSION))
+    extensions.register_detail_panel(pages.detail_panel)
+    site.register_page("tags/customers/<int:pk>/add/", pages.customer_tag_add, "customer_tag_add")
+    site.register_page("tags/customers/<int:pk>/remove/<int:tag_id>/", pages.customer_tag_remove,
+                       "customer_tag_remove")
+    site.register_page("tags/import/", import_page.tag_import, "tag_import")
+    site.register_page("tags/import/report/<str:token>/", import_page.tag_import_report, "tag_import_report")
+    register_menu(Menu("customers.tag_import", _("Import external tags"), "customers", (), "admin:tag_import",
+                       "upload_file", view_permission="customers.tags.create", order=26))
+    register_action_labels({"tag.import": _("Import external tags")})
+
+
+_customer_pages()

@@ -14,10 +14,11 @@ from unfold.decorators import action, display
 
 from shoal.core.actors import SYSTEM
 from shoal.core.admin_mixins import ShoalModelAdmin
+from shoal.core.auth import user_can
 from shoal.core.errors import ShoalError
 from shoal.core.site import site
 
-from .. import cleaning, columns, masking, selectors, services, views
+from .. import cleaning, columns, masking, page_extensions, selectors, services, views
 from .. import display as value_display
 from ..models import Contact, Customer, CustomerStatus, CustomField, EnumItem, FieldType
 from .forms import CF_PREFIX, SENSITIVE_FORM_FIELDS, STANDARD_FORM_FIELDS, CustomerForm, form_field_keys
@@ -39,6 +40,10 @@ class CustomerChangeList(ChangeList):
         for obj, values in zip(self.result_list, shown, strict=True):
             obj._labels, obj._custom_labels = labels, custom_labels
             obj._shown = values
+        for column in self.list_display:  # columns of other apps read their values for the whole page
+            extension = getattr(column, "extension", None)
+            if extension is not None and extension.prefetch is not None:
+                extension.prefetch(request, self.result_list)
 
 
 class SourceFilter(admin.SimpleListFilter):
@@ -157,12 +162,38 @@ class CustomerAdmin(ShoalModelAdmin):
         for code in columns.user_columns(request.user, definitions):
             if code.startswith(columns.CUSTOM_PREFIX):
                 out.append(self._custom_column(by_key[code[len(columns.CUSTOM_PREFIX):]]))
+            elif code in page_extensions.LIST_COLUMNS:
+                out.append(self._extension_column(page_extensions.LIST_COLUMNS[code]))
             else:
                 out.append(self.STANDARD_COLUMN_DISPLAY.get(code, code))
         return out
 
     def get_list_display_links(self, request, list_display):
         return None
+
+    @staticmethod
+    def _extension_column(extension: page_extensions.ListColumn):
+        def column(obj):
+            return extension.render(obj)
+
+        column.short_description = extension.label
+        column.__name__ = f"x_{extension.code}"
+        column.extension = extension
+        if extension.ordering:
+            column.admin_order_field = extension.ordering
+        return column
+
+    def get_list_filter(self, request):
+        return (*super().get_list_filter(request), *page_extensions.LIST_FILTERS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.actions is None or "_popup" in request.GET:
+            return actions
+        for extension in page_extensions.LIST_ACTIONS.values():
+            if user_can(request.user, extension.permission):
+                actions[extension.name] = (extension.function, extension.name, extension.description)
+        return actions
 
     @display(description=_("ID"), ordering="id")
     def id_link(self, obj):

@@ -1,0 +1,57 @@
+"""What other apps add to the customer pages: list columns, list filters, batch actions, detail panels
+(``extensions.py``: what they add to the API outputs and the timeline).
+
+Customers imports no app built on it (tags, …). Such an app registers here from its ``registry.py``; the
+customer list (``admin/customers.py``), its column chooser (``columns.py``) and the detail page
+(``views.py``) read these lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    """A column of the customer list that users may choose, next to the standard and custom fields."""
+
+    code: str  # never a standard field name nor ``cf:…``
+    label: object  # lazily translated
+    render: Callable  # (customer) → text or safe HTML; reads what ``prefetch`` put on the row
+    prefetch: Callable | None = None  # (request, the page's customers) → None: once per page, not per row
+    ordering: str | None = None  # a Customer field to sort by
+    default: bool = False  # shown to users who have not chosen their columns
+
+
+@dataclass(frozen=True)
+class ListAction:
+    """A batch action on the selected customers (the queryset is already in the user's data scope)."""
+
+    name: str
+    description: object
+    function: Callable  # (model_admin, request, queryset) → a response or None
+    permission: str  # the menu permission that offers it
+
+
+LIST_COLUMNS: dict[str, ListColumn] = {}
+LIST_FILTERS: list = []  # admin list filters (SimpleListFilter classes)
+LIST_ACTIONS: dict[str, ListAction] = {}
+DETAIL_PANELS: list[Callable] = []  # (request, customer) → safe HTML shown under the detail page's header
+
+
+def register_list_column(column: ListColumn) -> None:
+    LIST_COLUMNS[column.code] = column
+
+
+def register_list_filter(list_filter) -> None:
+    if list_filter not in LIST_FILTERS:
+        LIST_FILTERS.append(list_filter)
+
+
+def register_list_action(list_action: ListAction) -> None:
+    LIST_ACTIONS[list_action.name] = list_action
+
+
+def register_detail_panel(panel: Callable) -> None:
+    if panel not in DETAIL_PANELS:
+        DETAIL_PANELS.append(panel)
