@@ -29,6 +29,16 @@ def tag_ids(customer):
     return set(Tagging.objects.filter(customer=customer).values_list("tag_id", flat=True))
 
 
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """These tests read the English words (the zh-hans pages are checked by screenshots and test_translations)."""
+    from django.utils import translation
+
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield
+
 @pytest.fixture
 def shop(personas, make_tag, category):
     """Two customers in the salesperson's private sea and one outside it; a manual, an auto and two personal

@@ -33,6 +33,16 @@ def local_midnight(year, month, day):
     return timezone.make_aware(datetime(year, month, day), timezone.get_current_timezone())
 
 
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """These tests read the English words (the zh-hans pages are checked by screenshots and test_translations)."""
+    from django.utils import translation
+
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield
+
 @pytest.fixture
 def people(db):
     return [customer_services.customer_create(actor=SYSTEM, data={
