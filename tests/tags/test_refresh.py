@@ -218,3 +218,17 @@ def test_deleting_customers_through_the_service_removes_their_taggings(make_tag)
     services.apply_tag(actor=SYSTEM, tag=tag, customer_ids=[c.pk for c in cs])
     customer_services.customer_delete(actor=SYSTEM, customer=cs[0])
     assert tag_sets()[tag.pk] == {cs[1].pk}
+
+
+def test_converting_a_custom_field_stamps_the_customers_it_changes():
+    """The incremental refresh re-reads customers by updated_at: a type conversion of a custom field is a write."""
+    from shoal.customers.models import CustomField
+
+    CustomField.objects.create(key="level", label="等级", type="text")
+    customer = customer_services.customer_create(actor=SYSTEM, data={"mobile": "13800000001",
+                                                                    "attributes": {"level": "12"}})
+    before = customer.updated_at
+    customer_services.custom_field_update(actor=SYSTEM, definition=CustomField.objects.get(key="level"),
+                                          data={"type": "integer"})
+    customer.refresh_from_db()
+    assert customer.attributes["level"] == 12 and customer.updated_at > before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from shoal.core.errors import Conflict, ShoalError
@@ -67,6 +68,7 @@ def _convert_values(definition: CustomField) -> None:
     key = definition.key
     updates = plan_conversion(definition)
     pks = list(updates)
+    now = timezone.now()  # stamped like every write of customers' values (incremental tag refresh reads it)
     for start in range(0, len(pks), 1000):
         chunk = list(Customer.objects.filter(pk__in=pks[start:start + 1000]).only("pk", "attributes"))
         for customer in chunk:
@@ -76,7 +78,8 @@ def _convert_values(definition: CustomField) -> None:
             else:
                 attrs[key] = updates[customer.pk]
             customer.attributes = attrs
-        Customer.objects.bulk_update(chunk, ["attributes"])
+            customer.updated_at = now
+        Customer.objects.bulk_update(chunk, ["attributes", "updated_at"])
 
 
 @transaction.atomic
