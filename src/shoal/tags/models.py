@@ -174,4 +174,6 @@ class TagHistory(models.Model):
         indexes = [
             models.Index(fields=["tag", "customer", "at"], name="taghistory_customer_idx"),
             models.Index(fields=["tag", "at"], name="taghistory_tag_idx"),
+            # the newest first, unfiltered (history page, API): walked backwards, not a sort of millions of rows
+            models.Index(fields=["-at", "-id"], name="taghistory_time_idx"),
         ]

@@ -26,10 +26,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Max, Min, Q
 from django.utils import timezone
 
+from shoal.core.errors import ShoalError
 from shoal.customers.models import Customer
 from shoal.segments.catalog import field_catalog
 
@@ -76,12 +77,14 @@ def changed_customers(since: datetime) -> set[int]:
     return set(Customer.objects.filter(updated_at__gte=since).order_by().values_list("pk", flat=True))
 
 
-def tag_changes(tag_ids, since: datetime, watermark: datetime) -> set[int]:
-    """Customers whose ``tag_ids`` changed since ``since``, except by the run that set ``watermark`` (the
-    tag read them in that same run)."""
-    if not tag_ids:
-        return set()
-    return set(TagHistory.objects.filter(tag_id__in=list(tag_ids), at__gte=since).order_by()
+def tag_changes(tag_id: int, tag_ids, since: datetime, watermark: datetime) -> set[int]:
+    """Customers whose ``tag_ids`` (the tags a rule reads) changed since ``since``, except by the run that set
+    ``watermark`` (the tag read them in that same run), and customers whose tagging of ``tag_id`` itself
+    expired since then (they may match still: the rule gives the tag again)."""
+    changes = Q(tag_id=tag_id, source=TagSource.EXPIRY)
+    if tag_ids:
+        changes |= Q(tag_id__in=list(tag_ids))
+    return set(TagHistory.objects.filter(changes, at__gte=since).order_by()
                .exclude(at=watermark, source=TagSource.RULE).values_list("customer_id", flat=True))
 
 
@@ -126,8 +129,15 @@ class Run:
         self.progress = progress
         self.now = now
         self.catalog = field_catalog()
+        self.failed: dict[int, str] = {}  # tag → why its rules could not run (the others go on)
         self.rules = {t.pk: list(t.rules.all()) for t in tags}
-        self.queries = {t.pk: [(r.pk, rule_logic.rule_q(r, self.catalog)) for r in self.rules[t.pk]] for t in tags}
+        self.queries = {}
+        for t in tags:
+            try:
+                self.queries[t.pk] = [(r.pk, rule_logic.rule_q(r, self.catalog)) for r in self.rules[t.pk]]
+            except ShoalError as error:  # e.g. a field a rule uses was disabled since
+                self.failed[t.pk] = error.message
+        tags = [t for t in tags if t.pk not in self.failed]
         self.compiled: dict[tuple[int, ...], tuple[str, list]] = {}
         self.deps = {pk: d for pk, d in rule_logic.dependency_map([t.pk for t in tags]).items()}
         self.levels = rule_logic.order_by_dependencies(tags, self.deps)
@@ -141,7 +151,21 @@ class Run:
                ids=None) -> dict[int, dict[int, int]]:
         """tag id → {customer id → the first rule (by id) that matches it}, among the customers in [lo, hi) or
         ``ids``: one query for all the tags' rules. The rows come through the cursor (a million rows through
-        a queryset cost seconds of Python)."""
+        a queryset cost seconds of Python). A tag whose rule the database refuses is left out (``failed``);
+        the others are answered."""
+        tags = [t for t in tags if t.pk not in self.failed]
+        try:
+            return self._match_all(tags, lo=lo, hi=hi, ids=ids)
+        except (DatabaseError, ShoalError) as error:
+            if len(tags) == 1:
+                self.failed[tags[0].pk] = getattr(error, "message", None) or str(error).splitlines()[0][:200]
+                return {}
+        matched: dict[int, dict[int, int]] = {}
+        for tag in tags:  # find the tag that fails; answer the others one by one
+            matched.update(self._match([tag], lo=lo, hi=hi, ids=ids))
+        return matched
+
+    def _match_all(self, tags: list[Tag], *, lo, hi, ids) -> dict[int, dict[int, int]]:
         key = tuple(t.pk for t in tags)
         columns = [(t.pk, rule_id) for t in tags for rule_id, _q in self.queries[t.pk]]
         if key not in self.compiled:
@@ -224,7 +248,7 @@ class Run:
                     for tag_id, found in self._match(tags, ids=list(ordered[start:start + IN_BATCH])).items():
                         matched[tag_id].update(found)
                 ordered_ids = list(ordered)  # one list per group: _write reads its taggings once
-                plans.extend((t, matched[t.pk], ordered_ids, None) for t in tags)
+                plans.extend((t, matched[t.pk], ordered_ids, None) for t in tags if t.pk not in self.failed)
             if plans:
                 self._write(plans, changed_here)
 
@@ -234,6 +258,8 @@ class Run:
             scores = store.locked_scores(t.pk for t, *_rest in plans)
             by_ids: dict[int, dict[int, dict[int, str]]] = {}  # id(ordered) → current taggings of those customers
             for tag, matched, ordered, bounds in plans:
+                if tag.pk not in scores:  # deleted meanwhile: nothing of it is written
+                    continue
                 if ordered is None:
                     current = self._current(tag, *bounds)
                 else:
@@ -300,24 +326,32 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
                 since = tag.refreshed_at - margin()
                 if since not in changed_cache:
                     changed_cache[since] = changed_customers(since)
-                ids = changed_cache[since] | tag_changes(deps.get(tag.pk, ()), since, tag.refreshed_at)
+                ids = changed_cache[since] | tag_changes(tag.pk, deps.get(tag.pk, ()), since, tag.refreshed_at)
                 if len(ids) > max(FULL_SWITCH * total, RANGE):
                     full_ids.add(tag.pk)
                 else:
                     candidates[tag.pk] = sorted(ids)
-        run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
-        run.run()
+        # Cleared before the rules are read: a rule saved from now on sets it again, for the next run.
+        Tag.objects.filter(pk__in=full_ids).update(needs_full=False)
+        try:
+            run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
+            run.run()
+        except BaseException:
+            Tag.objects.filter(pk__in=full_ids).update(needs_full=True)  # the pass did not finish
+            raise
         if customer_ids is None:
-            relative = {t.pk for t in tags if any(rule_logic.rule_is_relative(r) for r in run.rules[t.pk])}
-            for flag, ids in ((True, relative), (False, {t.pk for t in tags} - relative)):
-                if ids:
-                    Tag.objects.filter(pk__in=ids).update(refreshed_at=now, needs_full=False, relative=flag)
-            store.recount(full_ids)  # incremental runs keep the counts with F() updates
+            done = [t.pk for t in tags if t.pk not in run.failed]
+            Tag.objects.filter(pk__in=done).update(refreshed_at=now)
+            Tag.objects.filter(pk__in=list(run.failed)).update(needs_full=True)
+            store.recount(full_ids - set(run.failed))  # incremental runs keep the counts with F() updates
     finally:
         release([t.pk for t in tags], token)
     evaluated = run.evaluated_full if full_ids else len(run.evaluated)
-    return {"tags": len(tags), "evaluated": evaluated, "added": run.added, "removed": run.removed,
-            "seconds": round(time.monotonic() - started, 3), "skipped": skipped}
+    result = {"tags": len(tags) - len(run.failed), "evaluated": evaluated, "added": run.added,
+              "removed": run.removed, "seconds": round(time.monotonic() - started, 3), "skipped": skipped}
+    if run.failed:
+        result["failed"] = [{"tag": pk, "error": message} for pk, message in sorted(run.failed.items())]
+    return result
 
 
 def expire(*, now: datetime | None = None) -> dict:

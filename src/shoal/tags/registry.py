@@ -1,9 +1,11 @@
 """What the tags app plugs into: menus and operation-log words, jobs, and the customers' signals."""
 
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop, pgettext_lazy
 
+from shoal.accounts.models import User
 from shoal.core.auth import user_can
 from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import CRUD, Menu, register_menu
@@ -11,7 +13,7 @@ from shoal.core.site import site
 from shoal.core.workbench import register_cards
 from shoal.customers.extensions import TimelineSource, register_output_extension, register_timeline_source
 from shoal.customers.services import customer_merging
-from shoal.customers.signals import customers_changed
+from shoal.customers.signals import customers_changed, customers_deleting
 from shoal.schedules.registry import register_job
 
 from . import conditions, outputs, views  # noqa: F401  (conditions: tag conditions in trees and custom SQL)
@@ -66,6 +68,21 @@ def _refresh_changed_customers(sender, customer_ids, **kwargs):
     from .services import customers_changed as refresh_on_change
 
     refresh_on_change(customer_ids)
+
+
+@receiver(customers_deleting)
+def _customers_deleting(sender, customer_ids, **kwargs):
+    from .services import customers_deleting as settle
+
+    settle(customer_ids)
+
+
+@receiver(pre_delete, sender=User)
+def _user_deleting(sender, instance, **kwargs):
+    """A user's personal tags go before the user (through the service: scores follow)."""
+    from .services import delete_personal_tags
+
+    delete_personal_tags(owner=instance)
 
 
 @receiver(customer_merging)

@@ -6,10 +6,11 @@ no manual taggings."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +29,7 @@ from . import store
 from .models import ObjectType, Tag, TagCategory, Tagging, TagHistory, TagKind, TagRule, TagSource
 from .refresh import expiry_for
 
+logger = logging.getLogger("shoal.tags")
 MAX_BATCH = 100_000  # customers per apply/remove call
 
 
@@ -201,26 +203,48 @@ def tag_update(*, actor, tag: Tag, data: dict) -> Tag:
 
 
 def tag_delete(*, actor, tag: Tag) -> None:
-    """Delete a tag: its customers lose it (scores follow); its history goes with it."""
+    """Delete a tag: its customers lose it (scores follow); its history goes with it. Refused while a refresh
+    holds the tag (its claim), so no refresh writes taggings of a tag that is gone."""
     check_owner(actor=actor, tag=tag)
-    users = [t for t in rule_logic.dependency_map() if tag.pk in rule_logic.dependency_map()[t]]
+    deps = rule_logic.dependency_map()
+    users = [t for t, used in deps.items() if tag.pk in used]
     if users:
         names = list(Tag.objects.filter(pk__in=users).values_list("name", flat=True))
         raise Conflict("tag_in_use", _("Rules of other tags use this tag: %(names)s") % {"names": "、".join(names)},
                        {"tags": users})
-    now = timezone.now()
+    from .refresh import claim
+
+    token = f"delete-{tag.pk}-{timezone.now().timestamp()}"
+    if not claim([tag.pk], token, timezone.now()):
+        raise Conflict("tag_busy", _("The tag is being refreshed; try again when the refresh has finished"),
+                       {"tag": tag.pk})
     with transaction.atomic():
+        score = store.locked_scores([tag.pk]).get(tag.pk, 0)
         while True:
             ids = list(Tagging.objects.filter(tag=tag).order_by().values_list("customer_id", flat=True)[:store.BATCH])
             if not ids:
                 break
             removed = store.delete_taggings(tag.pk, ids)
-            store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.USER, at=now,
-                                 actor_id=_user_id(actor), actor_name=actor_name(actor))
-            score = store.locked_scores([tag.pk])[tag.pk]
             store.add_scores({c: -score for c in removed})
         log_operation(actor=actor, action="tag.delete", obj=tag)
         tag.delete()
+
+
+def delete_personal_tags(*, owner) -> None:
+    """A user is deleted: their personal tags go first, through :func:`tag_delete` (scores follow)."""
+    for tag in Tag.objects.filter(kind=TagKind.PERSONAL, owner=owner):
+        tag_delete(actor=SYSTEM, tag=tag)
+
+
+def customers_deleting(customer_ids) -> None:
+    """Customers are about to be deleted (their taggings go with them): the tags' counts follow."""
+    ids = list(customer_ids)
+    for start in range(0, len(ids), store.BATCH):
+        chunk = ids[start:start + store.BATCH]
+        counts = (Tagging.objects.filter(customer_id__in=chunk).order_by().values("tag_id")
+                  .annotate(n=Count("customer_id")).values_list("tag_id", "n"))
+        for tag_id, n in counts:
+            Tag.objects.filter(pk=tag_id).update(customer_count=F("customer_count") - n)
 
 
 def check_owner(*, actor, tag: Tag) -> None:
@@ -353,7 +377,10 @@ def _refresh_on_change(customer_ids) -> None:
     tag_ids = list(Tag.objects.filter(kind=TagKind.AUTO, enabled=True, refresh_on_change=True)
                    .values_list("pk", flat=True))
     if tag_ids and customer_ids:
-        refresh(tag_ids=tag_ids, customer_ids=customer_ids)
+        try:  # after the write's commit: a rule that cannot run must not turn a saved edit into an error
+            refresh(tag_ids=tag_ids, customer_ids=customer_ids)
+        except Exception:
+            logger.exception("refresh on change failed for %s customers", len(customer_ids))
 
 
 customers_changed = _refresh_on_change

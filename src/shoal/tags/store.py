@@ -158,8 +158,9 @@ def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
 
 
 def purge_orphans() -> int:
-    """Taggings of customers that no longer exist (deleted by some path that skipped the ORM): removed."""
+    """Taggings of customers or tags that no longer exist (deleted by some path that skipped the ORM): removed."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TAGGING} WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMER} c "
-                       f"WHERE c.id = {TAGGING}.customer_id)")
+                       f"WHERE c.id = {TAGGING}.customer_id) OR NOT EXISTS (SELECT 1 FROM {TAG} t "
+                       f"WHERE t.id = {TAGGING}.tag_id)")
         return cursor.rowcount

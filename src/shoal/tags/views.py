@@ -386,7 +386,9 @@ def rule_delete(request, tag_id, rule_id):
 @page_requires("customers.tags.view")
 def rule_preview(request, tag_id):
     """The rule being edited (JSON: rows or sql, include_tags, exclude_tags): count and a masked sample of the
-    customers of the user's data scope it matches."""
+    customers of the user's data scope it matches. Showing customers needs their view permission too (as the
+    API's preview)."""
+    require_page(request, "customers.customers.view")
     tag = _tag(request, tag_id)
     try:
         body = json.loads(request.body or b"{}")

@@ -12,7 +12,7 @@ from shoal.core.oplog import log_operation
 
 from .. import standard
 from ..models import Contact, Customer, CustomerGroupMembership, CustomerStatus, TimelineEntry, TimelineKind
-from ..signals import send_changed
+from ..signals import customers_deleting, send_changed
 from .timeline import timeline_entry
 
 # Sent inside the merge transaction before ``other`` is deleted, so later apps (tags, events,
@@ -51,6 +51,7 @@ def customer_merge(*, actor, keep: Customer, other: Customer) -> Customer:
     TimelineEntry.objects.filter(customer=other).update(customer=keep)
     customer_merging.send(sender=Customer, keep=keep, other=other, actor=actor)
     other_id, other_repr = other.pk, str(other)
+    customers_deleting.send(sender=Customer, customer_ids=[other_id])
     other.delete()  # frees its identity values before keep takes them
     for f, v in values.items():
         setattr(keep, f, v)
@@ -89,6 +90,7 @@ def customers_delete(*, actor, customer_ids: list[int]) -> int:
     ids = list(Customer.objects.filter(pk__in=customer_ids).values_list("pk", flat=True))
     if not ids:
         return 0
+    customers_deleting.send(sender=Customer, customer_ids=ids)
     Customer.objects.filter(pk__in=ids).delete()
     log_operation(actor=actor, action="customer.delete", object_type="customer",
                   object_id=",".join(str(i) for i in ids[:50]), detail={"count": len(ids), "ids": ids[:1000]})
