@@ -176,4 +176,6 @@ class TagHistory(models.Model):
             models.Index(fields=["tag", "at"], name="taghistory_tag_idx"),
             # the newest first, unfiltered (history page, API): walked backwards, not a sort of millions of rows
             models.Index(fields=["-at", "-id"], name="taghistory_time_idx"),
+            # the few expiry rows, which an incremental refresh looks for among millions of rule rows
+            models.Index(fields=["tag", "at"], name="taghistory_expiry_idx", condition=models.Q(source="expiry")),
         ]
