@@ -377,10 +377,6 @@ def expire(*, now: datetime | None = None) -> dict:
             if not ids:
                 break
             with transaction.atomic():
-                score = store.locked_scores([tag.pk]).get(tag.pk, 0)
-                removed = store.delete_taggings(tag.pk, ids)
-                store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.EXPIRY, at=now)
-                store.add_scores({c: -score for c in removed})
-                Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") - len(removed))
+                removed = store.untag_customers(tag.pk, ids, source=TagSource.EXPIRY, at=now)
             removed_total += len(removed)
     return {"tags": len(tag_ids), "removed": removed_total}

@@ -26,7 +26,7 @@ from shoal.segments.selectors import validate
 
 from . import rules as rule_logic
 from . import store
-from .models import ObjectType, Tag, TagCategory, Tagging, TagHistory, TagKind, TagRule, TagSource
+from .models import ObjectType, Tag, TagCategory, Tagging, TagKind, TagRule, TagSource
 from .refresh import expiry_for
 
 logger = logging.getLogger("shoal.tags")
@@ -339,13 +339,9 @@ def apply_tag(*, actor, tag: Tag, customer_ids, source: str = TagSource.USER,
     ids = _customer_ids(actor, customer_ids)
     now = timezone.now()
     with transaction.atomic():
-        added = store.insert_taggings(tag.pk, ids, source=source, at=now,
-                                      expires_at=expires_at if expires_at is not None else expiry_for(tag, now))
-        store.insert_history(tag.pk, added, action=TagHistory.ADD, source=source, at=now,
-                             actor_id=_user_id(actor), actor_name=actor_name(actor))
-        score = store.locked_scores([tag.pk]).get(tag.pk, 0)
-        store.add_scores({c: score for c in added})
-        Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added))
+        added = store.tag_customers(tag.pk, ids, source=source, at=now,
+                                    expires_at=expires_at if expires_at is not None else expiry_for(tag, now),
+                                    actor_id=_user_id(actor), actor_name=actor_name(actor))
     if added:
         log_operation(actor=actor, action="tag.apply", obj=tag, detail={"customers": len(added), "source": source})
         transaction.on_commit(lambda: _refresh_on_change(added))
@@ -358,12 +354,8 @@ def remove_tag(*, actor, tag: Tag, customer_ids, source: str = TagSource.USER) -
     ids = _customer_ids(actor, customer_ids)
     now = timezone.now()
     with transaction.atomic():
-        removed = store.delete_taggings(tag.pk, ids)
-        store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=source, at=now,
-                             actor_id=_user_id(actor), actor_name=actor_name(actor))
-        score = store.locked_scores([tag.pk]).get(tag.pk, 0)
-        store.add_scores({c: -score for c in removed})
-        Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") - len(removed))
+        removed = store.untag_customers(tag.pk, ids, source=source, at=now, actor_id=_user_id(actor),
+                                        actor_name=actor_name(actor))
     if removed:
         log_operation(actor=actor, action="tag.remove", obj=tag, detail={"customers": len(removed), "source": source})
         transaction.on_commit(lambda: _refresh_on_change(removed))
@@ -390,16 +382,10 @@ def move_taggings(*, actor, source_id: int, target_id: int) -> int:
     """Merging customers: the target takes the source's manual and personal taggings it lacks."""
     now = timezone.now()
     moved = 0
-    rows = Tagging.objects.filter(customer_id=source_id).exclude(source=TagSource.RULE).select_related("tag")
-    for tagging in rows:
-        added = store.insert_taggings(tagging.tag_id, [target_id], source=tagging.source, at=now,
-                                      expires_at=tagging.expires_at)
-        if added:
-            store.insert_history(tagging.tag_id, added, action=TagHistory.ADD, source=tagging.source, at=now,
-                                 actor_id=_user_id(actor), actor_name=actor_name(actor))
-            store.add_scores({target_id: store.locked_scores([tagging.tag_id]).get(tagging.tag_id, 0)})
-            Tag.objects.filter(pk=tagging.tag_id).update(customer_count=F("customer_count") + 1)
-            moved += 1
+    for tag_id, source, expires_at in (Tagging.objects.filter(customer_id=source_id).exclude(source=TagSource.RULE)
+                                       .values_list("tag_id", "source", "expires_at")):
+        moved += len(store.tag_customers(tag_id, [target_id], source=source, at=now, expires_at=expires_at,
+                                         actor_id=_user_id(actor), actor_name=actor_name(actor)))
     return moved
 
 

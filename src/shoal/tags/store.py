@@ -131,23 +131,6 @@ def recount(tag_ids: Iterable[int] | None = None) -> None:
                        f"WHERE g.tag_id = {TAG}.id){where}", params)
 
 
-def rescore(customer_ids: Sequence[int] | None = None) -> int:
-    """Recompute quality scores from the taggings (a repair; the write paths keep them equal). Returns how
-    many customers were wrong."""
-    target = f"SELECT COALESCE(SUM(t.score), 0) FROM {TAGGING} g JOIN {TAG} t ON t.id = g.tag_id " \
-             f"WHERE g.customer_id = {CUSTOMER}.id"
-    fixed = 0
-    with connection.cursor() as cursor:
-        if customer_ids is None:
-            cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = ({target}) WHERE quality_score != ({target})")
-            return cursor.rowcount
-        for chunk in _batches(sorted(customer_ids)):
-            cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = ({target}) WHERE {ids_in('id')} "
-                           f"AND quality_score != ({target})", [ids_param(chunk)])
-            fixed += cursor.rowcount
-    return fixed
-
-
 def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
     """The tags' scores as stored, read inside the caller's transaction with the rows locked (PostgreSQL:
     FOR UPDATE; SQLite: its write transaction already excludes other writers), so a score change that
@@ -164,3 +147,38 @@ def purge_orphans() -> int:
                        f"WHERE c.id = {TAGGING}.customer_id) OR NOT EXISTS (SELECT 1 FROM {TAG} t "
                        f"WHERE t.id = {TAGGING}.tag_id)")
         return cursor.rowcount
+
+
+def tag_customers(tag_id: int, customer_ids: Sequence[int], *, source: str, at: datetime,
+                  expires_at: datetime | None, actor_id: int | None = None, actor_name: str = "") -> list[int]:
+    """Give the tag to these customers, all that goes with it in the caller's transaction: history, the tag's
+    score on each customer (as stored, row locked), the tag's count. The customer ids actually tagged."""
+    from django.db.models import F
+
+    from .models import Tag, TagHistory
+
+    added = insert_taggings(tag_id, customer_ids, source=source, at=at, expires_at=expires_at)
+    if added:
+        insert_history(tag_id, added, action=TagHistory.ADD, source=source, at=at, actor_id=actor_id,
+                       actor_name=actor_name)
+        score = locked_scores([tag_id]).get(tag_id, 0)
+        add_scores({c: score for c in added})
+        Tag.objects.filter(pk=tag_id).update(customer_count=F("customer_count") + len(added))
+    return added
+
+
+def untag_customers(tag_id: int, customer_ids: Sequence[int], *, source: str, at: datetime,
+                    actor_id: int | None = None, actor_name: str = "") -> list[int]:
+    """Take the tag from these customers, with history, scores and count (see :func:`tag_customers`)."""
+    from django.db.models import F
+
+    from .models import Tag, TagHistory
+
+    score = locked_scores([tag_id]).get(tag_id, 0)
+    removed = delete_taggings(tag_id, customer_ids)
+    if removed:
+        insert_history(tag_id, removed, action=TagHistory.REMOVE, source=source, at=at, actor_id=actor_id,
+                       actor_name=actor_name)
+        add_scores({c: -score for c in removed})
+        Tag.objects.filter(pk=tag_id).update(customer_count=F("customer_count") - len(removed))
+    return removed
