@@ -8,6 +8,11 @@ customer), refreshed through ``shoal tags refresh`` in a child process (its time
 
 At each size in SHOAL_BENCH_SIZES (default "100000"; the issue's figures are at 1000000). Targets (issue 10):
 full ≤ 35 s, no-change ≤ 2 s, 1% changed ≤ 5 s, peak memory ≤ 1 GB.
+
+The reference, in the same run right after the full refresh: ``hand_written``, the fastest hand-written refresh of
+the same rules (bench/handwritten_tags.py: numpy over columns fetched once, bulk write into a scratch table; its
+per-tag counts are checked against Shoal's taggings, ``mismatched_tags``), and ``full_vs_hand``, Shoal's full
+refresh time over it (issue 10: ≤ 2). Needs numpy (``pip install -e .[bench]``; scripts/bench.sh installs it).
 """
 
 from __future__ import annotations
@@ -135,6 +140,23 @@ def change_one_percent() -> int:
     return len(ids)
 
 
+def by_hand() -> dict:
+    """The hand-written reference (after a full refresh): its figures, and the tags whose count differs from
+    Shoal's taggings (name: [by hand, Shoal])."""
+    from django.db.models import Count
+
+    from bench.handwritten_tags import refresh_by_hand
+    from shoal.tags.models import Tag, Tagging
+
+    hand = refresh_by_hand()
+    counts = hand.pop("counts")
+    shoal = dict(Tagging.objects.order_by().values("tag_id").annotate(n=Count("*")).values_list("tag_id", "n"))
+    names = dict(Tag.objects.filter(pk__in=list(counts)).values_list("pk", "name"))
+    hand["mismatched_tags"] = {names.get(tag_id, str(tag_id)): [n, shoal.get(tag_id, 0)]
+                               for tag_id, n in counts.items() if n != shoal.get(tag_id, 0)}
+    return hand
+
+
 def run() -> dict:
     from shoal.customers.models import Customer
     from shoal.tags.models import Tagging
@@ -144,6 +166,7 @@ def run() -> dict:
         load = ensure_customers(size)
         ensure_tags()
         full = cli_refresh("--full")
+        hand = by_hand()
         taggings = Tagging.objects.count()
         customers = Customer.objects.count()
         no_change = cli_refresh()
@@ -152,6 +175,7 @@ def run() -> dict:
         out[str(size)] = {
             "customers": customers, "tags": len(RULES), "taggings": taggings,
             "taggings_per_customer": round(taggings / max(customers, 1), 2), "load": load,
-            "full": full, "no_change": no_change, "changed_customers": changed, "one_percent": one_percent,
+            "full": full, "hand_written": hand, "full_vs_hand": round(full["seconds"] / hand["seconds"], 2),
+            "no_change": no_change, "changed_customers": changed, "one_percent": one_percent,
         }
     return {"sizes": out}
