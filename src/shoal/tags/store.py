@@ -59,6 +59,43 @@ def insert_taggings(tag_id: int, customer_ids: Sequence[int], *, source: str, at
     return added
 
 
+def insert_new_taggings(tag_id: int, customer_ids: Sequence[int], *, source: str, at: datetime,
+                        expires_at: datetime | None) -> list[int]:
+    """:func:`insert_taggings` for a refresh's bulk writes, where the caller has checked in its transaction that
+    the customers exist and found them untagged: no join and no ids sent back (a million ids through RETURNING
+    cost seconds). Should a pair exist after all, the ids tagged now are read back (the rows of this instant)."""
+    added: list[int] = []
+    tail = " WHERE 1" if connection.vendor == "sqlite" else ""  # SQLite: SELECT … ON CONFLICT needs a WHERE
+    with connection.cursor() as cursor:
+        for chunk in _batches(sorted(customer_ids)):
+            cursor.execute(
+                f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at) "
+                f"SELECT %s, value, %s, %s, %s FROM {_id_rows()}{tail} ON CONFLICT DO NOTHING",
+                [tag_id, source, _dt(at), _dt(expires_at), ids_param(chunk)])
+            if cursor.rowcount == len(chunk):
+                added.extend(chunk)
+                continue
+            cursor.execute(f"SELECT customer_id FROM {TAGGING} WHERE tag_id = %s AND source = %s AND applied_at = %s "
+                           f"AND {ids_in('customer_id')}", [tag_id, source, _dt(at), ids_param(chunk)])
+            added.extend(row[0] for row in cursor.fetchall())
+    return added
+
+
+def existing_customers(customer_ids: Sequence[int]) -> set[int]:
+    """Those of these customers that exist (read in the caller's transaction)."""
+    found: set[int] = set()
+    with connection.cursor() as cursor:
+        for chunk in _batches(sorted(customer_ids)):
+            cursor.execute(f"SELECT id FROM {CUSTOMER} WHERE {ids_in('id')}", [ids_param(chunk)])
+            found.update(row[0] for row in cursor.fetchall())
+    return found
+
+
+def _id_rows() -> str:
+    """The ids passed as one parameter, as rows of one column ``value``."""
+    return "json_each(%s)" if connection.vendor == "sqlite" else "unnest(%s::bigint[]) AS value"
+
+
 def delete_taggings(tag_id: int, customer_ids: Sequence[int] | None = None, *,
                     sources: Iterable[str] | None = None) -> list[int]:
     """Remove the tag from these customers (all of its customers when ``customer_ids`` is None), only taggings
