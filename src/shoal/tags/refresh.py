@@ -319,10 +319,8 @@ class Run:
         deltas: dict[int, int] = defaultdict(int)
         with transaction.atomic():
             scores = store.locked_scores(t.pk for t, *_rest in plans)
-            # a full range: the customers read are checked once (not joined for each tag), in this transaction
-            exist = store.existing_customers(sorted({c for _t, matched, ordered, _b in plans if ordered is None
-                                                      for c in matched}))
             by_ids: dict[int, dict[int, dict[int, str]]] = {}  # id(ordered) → current taggings of those customers
+            changes = []
             for tag, matched, ordered, bounds in plans:
                 if tag.pk not in scores:  # deleted meanwhile: nothing of it is written
                     continue
@@ -334,6 +332,11 @@ class Run:
                     current = by_ids[id(ordered)][tag.pk]
                 removes = [c for c, source in current.items() if source == TagSource.RULE and c not in matched]
                 adds = [c for c in matched if c not in current]
+                changes.append((tag, matched, ordered, removes, adds))
+            # a full range: the customers to tag are checked once in this transaction (not joined for each tag)
+            exist = store.existing_customers(sorted({c for _t, _m, ordered, _r, adds in changes if ordered is None
+                                                      for c in adds}))
+            for tag, matched, ordered, removes, adds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
                 if ordered is None:
                     adds = [c for c in adds if c in exist]

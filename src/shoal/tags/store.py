@@ -130,7 +130,7 @@ def insert_history(tag_id: int, customer_ids: Sequence[int], *, action: str, sou
         for chunk in _batches(list(customer_ids)):
             cursor.execute(
                 f"INSERT INTO {HISTORY} (customer_id, tag_id, action, source, rule_id, actor_id, actor_name, at) "
-                f"SELECT value, %s, %s, %s, %s, %s, %s, %s FROM json_each(%s)",
+                f"SELECT value, %s, %s, %s, %s, %s, %s, %s FROM {_id_rows()}",
                 [tag_id, action, source, rule_id, actor_id, actor_name, _dt(at), json.dumps(list(chunk))])
 
 
