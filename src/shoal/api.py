@@ -78,6 +78,8 @@ def _register_routers():
     from shoal.accounts.api import router as accounts_router
     from shoal.core.api import router as core_router
     from shoal.customers.api import router as customers_router
+    from shoal.imports.api import router as imports_router
+    from shoal.imports.export_api import router as exports_router
     from shoal.schedules.api import router as schedules_router
     from shoal.segments.api import router as segments_router
     from shoal.tags.api import router as tags_router
@@ -87,6 +89,8 @@ def _register_routers():
     api.add_router("/v1/", schedules_router)
     api.add_router("/v1/", segments_router)  # before customers: /customers/search is not a customer id
     api.add_router("/v1/", tags_router)
+    api.add_router("/v1/", imports_router)
+    api.add_router("/v1/", exports_router)
     api.add_router("/v1/", customers_router)
 
 

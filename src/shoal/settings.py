@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "shoal.customers",
     "shoal.segments",
     "shoal.tags",
+    "shoal.imports",
     "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 
