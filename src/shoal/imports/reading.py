@@ -7,10 +7,9 @@
   at the first byte that does not); else GB18030 or Big5, whichever reads as more of the frequent
   characters of its own character set (GB2312 level 1 / Big5 level 1). "big5" is decoded as Windows writes
   it (cp950, a superset). The delimiter (, ; TAB |) is sniffed from the first 32 KB.
-- Excel through python-calamine: the first visible worksheet, converted row by row. An xlsx is first
-  inflated part by part with flat memory and refused when it unpacks to too much, is compressed at an
-  implausible ratio (zip bomb) or declares a DOCTYPE or entities (billion laughs). calamine holds the
-  sheet itself in memory: the upload size limit bounds it.
+- Excel through python-calamine: the first visible worksheet, converted row by row; an xlsx passes
+  ``zipcheck.check_xlsx`` first (zip bombs, XML entities). calamine holds the sheet itself in memory:
+  the upload size limit bounds it.
 """
 
 from __future__ import annotations
@@ -20,9 +19,6 @@ import csv
 import datetime as dt
 import io
 import re
-import struct
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,13 +28,12 @@ from python_calamine import CalamineError, CalamineWorkbook, PasswordError, Shee
 
 from shoal.core.errors import ShoalError
 
+from .zipcheck import check_xlsx
+
 SAMPLE_BYTES = 1 << 20  # read at open: magic bytes, text checks, delimiter
 SCORE_BYTES = 64 * 1024  # GB18030 / Big5 decided on this much text from the first non-ASCII line
-SNIFF_CHARS = 32 * 1024
+SNIFF_BYTES = 32 * 1024
 FIELD_LIMIT = 1 << 20  # characters in one CSV field (an unclosed quote stops there)
-UNPACKED_LIMIT = 1 << 30  # bytes an xlsx may unpack to (and at most 20 × max_bytes)
-MAX_RATIO = 200  # uncompressed / compressed for a part over 1 MB
-MAX_PARTS = 10_000
 ENCODINGS = {"auto": "auto", "utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8-sig", "gb18030": "gb18030",
              "gbk": "gb18030", "gb2312": "gb18030", "big5": "big5", "cp950": "big5"}
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gb18030": "GB18030", "big5": "Big5"}
@@ -102,7 +97,7 @@ def open_table(path: str | Path, *, encoding: str = "auto", file_name: str | Non
     with open(path, "rb") as f:
         head = f.read(SAMPLE_BYTES)
     if head.startswith(b"PK\x03\x04"):
-        check_xlsx(path, name, max_bytes)
+        check_xlsx(path, max_bytes, _unsupported(name))
         return _ExcelTable(path, "xlsx", head)
     if head.startswith(OLE2):
         return _ExcelTable(path, "xls", head)
@@ -116,10 +111,6 @@ def _unsupported(name: str) -> ShoalError:
                                                 "again as .xlsx or CSV and upload it again.") % {"name": name})
     return ShoalError("unsupported_file", _("This file cannot be imported: upload a CSV file (UTF-8, GB18030 or "
                                             "Big5) or an Excel workbook (.xlsx or .xls)."))
-
-
-def _unsafe(message: str) -> ShoalError:
-    return ShoalError("unsafe_file", _("The workbook was refused as unsafe: %(reason)s") % {"reason": message})
 
 
 def _utf16() -> ShoalError:
@@ -141,17 +132,11 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _utf16()
-    if _decodes(sample, "utf-8"):
-        return "utf-8"
-    return _chinese(sample)
-
-
-def _decodes(data: bytes, encoding: str, final: bool = False) -> bool:
     try:
-        codecs.getincrementaldecoder(CODECS.get(encoding, encoding))().decode(data, final)
+        codecs.getincrementaldecoder("utf-8")().decode(sample, False)
     except UnicodeDecodeError:
-        return False
-    return True
+        return _chinese(sample)
+    return "utf-8"
 
 
 def _chinese(sample: bytes) -> str:
@@ -213,7 +198,7 @@ class _CsvTable(Table):
         self._path, self._size = path, size
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise _utf16()
-        if b"\x00" in head[:SNIFF_CHARS] or head.startswith(OTHER_MAGIC):
+        if b"\x00" in head[:SNIFF_BYTES] or head.startswith(OTHER_MAGIC):
             raise _unsupported(name)
         if _HTML.match(head):
             raise ShoalError("unsupported_file", _("The file is a web page or XML, not a spreadsheet: open it in "
@@ -223,8 +208,8 @@ class _CsvTable(Table):
         elif encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
             encoding = "utf-8-sig"
         self.encoding = encoding
-        sample = head[:SNIFF_CHARS].decode(CODECS.get(encoding, encoding), errors="replace")
-        if size > SNIFF_CHARS and "\n" in sample:
+        sample = head[:SNIFF_BYTES].decode(CODECS.get(encoding, encoding), errors="replace")
+        if size > SNIFF_BYTES and "\n" in sample:
             sample = sample[:sample.rindex("\n") + 1]
         self.delimiter = _sniff_delimiter(sample)
         self._raw = open(path, "rb")
@@ -361,48 +346,3 @@ def _cell(value) -> str:
     if isinstance(value, dt.time):
         return value.isoformat(timespec="seconds")
     return "" if value is None else str(value)
-
-
-def check_xlsx(path: Path, name: str, max_bytes: int | None = None) -> None:
-    """Refuse (ShoalError) a ZIP that is not an xlsx, or that is unsafe to hand to calamine: more than
-    UNPACKED_LIMIT (or 20 × max_bytes) unpacked, a part compressed over MAX_RATIO, a part larger than its
-    header says, or an XML part with a DOCTYPE or ENTITY declaration. Every part is inflated in 1 MB steps
-    (the sizes the headers declare are checked first, so an honest zip bomb is refused at once)."""
-    limit = UNPACKED_LIMIT if max_bytes is None else min(UNPACKED_LIMIT, 20 * max_bytes)
-    try:
-        with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
-            infos = zf.infolist()
-            if not any(i.filename == "xl/workbook.xml" for i in infos):
-                raise _unsupported(name)
-            if len(infos) > MAX_PARTS or sum(i.file_size for i in infos) > limit:
-                raise _unsafe(_("it unpacks to more than %(mb)d MB.") % {"mb": limit >> 20})
-            if any(i.file_size > (1 << 20) and i.file_size > MAX_RATIO * i.compress_size for i in infos):
-                raise _unsafe(_("a part of it is compressed at an implausible ratio (a “zip bomb”)."))
-            for info in infos:
-                _inflate(raw, info, info.filename.endswith((".xml", ".rels")), name)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, struct.error, zlib.error, OSError, EOFError):
-        raise _unsupported(name)
-
-
-def _inflate(raw, info: zipfile.ZipInfo, xml: bool, name: str) -> None:
-    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise _unsupported(name)
-    raw.seek(info.header_offset)
-    local = raw.read(30)
-    if local[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile
-    raw.seek(info.header_offset + 30 + sum(struct.unpack("<HH", local[26:30])))
-    inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
-    left, size, tail = info.compress_size, 0, b""
-    while left > 0 and (chunk := raw.read(min(left, 1 << 16))):
-        left -= len(chunk)
-        while chunk:
-            out, chunk = (inflater.decompress(chunk, 1 << 20), inflater.unconsumed_tail) if inflater else (chunk, b"")
-            size += len(out)
-            if size > info.file_size:
-                raise _unsafe(_("a part of it is larger than the archive declares."))
-            if xml:
-                window = tail + out
-                if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
-                    raise _unsafe(_("it declares XML entities (DOCTYPE), which a workbook never needs."))
-                tail = window[-16:]
