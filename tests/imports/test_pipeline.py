@@ -263,6 +263,7 @@ from shoal.imports import pipeline, services
 from shoal.imports.models import ImportRun
 from shoal.customers.models import Customer
 pipeline.BATCH = {"fast": 1000, "normal": 1000}
+pipeline.PARALLEL_FROM = 0  # read and classified in a forked process, as a large file is
 step = sys.argv[1]
 if step == "start":
     call_command("migrate", verbosity=0)

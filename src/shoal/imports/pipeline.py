@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
+import pickle
+import queue as queue_module
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -166,7 +172,7 @@ class Matcher:
         self.classifier = classifier
         self.scoped = not _unrestricted(actor)
 
-    def plan(self, candidates: list[Candidate], result: Result) -> Plan:
+    def plan(self, candidates: list[Candidate], result: Result, required=None) -> Plan:
         by_field: dict[str, list[str]] = {}
         for c in candidates:
             for key, value in c.uniques:
@@ -190,6 +196,11 @@ class Matcher:
                                       % {"field": self.classifier.labels.get(clash, clash)})
                 continue
             if target is None:
+                missing = required(c) if required is not None else None
+                if missing is not None:  # a new customer needs the required custom fields
+                    self.classifier._fail(result, c.row, missing, "", gettext("%(field)s is required")
+                                          % {"field": self.classifier.labels.get(missing, missing)})
+                    continue
                 plan.creates.append(c)
             else:
                 targets.append((c, target))
@@ -461,62 +472,160 @@ def process(run: ImportRun, table: Table, *, actor, write: bool, worker: str = "
                         report=report)
 
 
+@dataclass
+class Chunk:
+    """One batch of the file, classified: what the writing side needs of it."""
+    last_row: int
+    candidates: list
+    errors: list
+    counts: dict
+    sample: list
+    progress: tuple
+
+
+def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int) -> Iterator[Chunk]:
+    sampled = 0
+    for batch in batches(table.rows(), size):
+        if resume_after and batch[-1][0] <= resume_after:  # committed before: only remember its identities
+            scratch = Result()
+            for number, cells in batch:
+                classifier.classify(number, cells, scratch)
+            continue
+        part = Result()
+        candidates = []
+        for number, cells in batch:
+            if number <= resume_after:
+                classifier.classify(number, cells, Result())
+                continue
+            if sampled < sample:
+                part.sample.append(list(cells))
+                sampled += 1
+            c = classifier.classify(number, cells, part)
+            if c is not None:
+                candidates.append(c)
+        yield Chunk(batch[-1][0], candidates, part.errors, part.counts, part.sample, table.progress())
+
+
+PARALLEL_FROM = 8 * 1024 * 1024  # files above this size are read and classified in a forked process
+
+
+def _produce(make, queue, parent: int) -> None:
+    # The parent may have a SIGTERM handler (a task worker's): this child must die on terminate().
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from django.db import connections
+
+    kept = []  # the parent's database connections: never used nor closed here (closing would end the parent's)
+    for conn in connections.all(initialized_only=True):
+        kept.append(conn.connection)
+        conn.connection = None
+    try:
+        for chunk in make():
+            data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+            while True:
+                try:
+                    queue.put(data, timeout=1)
+                    break
+                except queue_module.Full:
+                    if os.getppid() != parent:  # the importing process was killed: stop too
+                        os._exit(1)
+        queue.put(None)
+    except ShoalError as exc:
+        queue.put(("error", exc.code, exc.message, exc.detail, exc.status))
+    except Exception as exc:  # noqa: BLE001 (handed to the parent, which records it on the run)
+        queue.put(("error", "import_failed", f"{type(exc).__name__}: {exc}", {}, 500))
+    queue.close()
+    queue.join_thread()
+    os._exit(0)
+
+
+class _Forked:
+    """Chunks made in a forked process (the second core) while this one matches and writes."""
+
+    def __init__(self, make):
+        ctx = multiprocessing.get_context("fork")
+        self.queue = ctx.Queue(maxsize=3)
+        self.proc = ctx.Process(target=_produce, args=(make, self.queue, os.getpid()), daemon=True)
+        self.proc.start()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        while True:
+            try:
+                item = self.queue.get(timeout=5)
+            except queue_module.Empty:
+                if not self.proc.is_alive():
+                    raise ShoalError("import_failed", gettext("The file reader stopped unexpectedly")) from None
+                continue
+            if item is None:
+                return
+            if isinstance(item, tuple):
+                _, code, message, detail, status = item
+                raise ShoalError(code, message, detail, status=status)
+            yield pickle.loads(item)
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.queue.close()
+        self.queue.cancel_join_thread()
+
+
+def _source(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int, size_bytes: int):
+    def make():
+        return _chunks(table, classifier, size=size, resume_after=resume_after, sample=sample)
+    if (size_bytes >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1):
+        return _Forked(make)
+    return None, make()
+
+
 def _process(run, table, *, actor, write, worker, progress, sample, report) -> Result:
     mapping = M.build_mapping(table.header, run.mapping)
     classifier = Classifier(mapping)
     matcher = Matcher(actor, classifier)
-    writer = Writer(run, actor, classifier, write_timeline=run.mode == ImportMode.NORMAL) if write else None
+    writer = Writer(run, actor, classifier, write_timeline=run.mode == ImportMode.NORMAL)
     result = Result()
     resume_after = run.rows_done if write else 0
     if resume_after:
         result.counts.update({k: int(v) for k, v in (run.counts or {}).items() if k in result.counts})
     last_tick = 0.0
     size = BATCH.get(run.mode, 5000)
-    for batch in batches(table.rows(), size):
-        if resume_after and batch[-1][0] <= resume_after:  # done before: only remember its identities
-            scratch = Result()
-            for number, cells in batch:
-                classifier.classify(number, cells, scratch)
-            continue
-        candidates = []
-        errors_before = len(result.errors)
-        for number, cells in batch:
-            if number <= resume_after:
-                classifier.classify(number, cells, Result())
-                continue
-            if len(result.sample) < sample:
-                result.sample.append(list(cells))
-            c = classifier.classify(number, cells, result)
-            if c is not None:
-                candidates.append(c)
-        if writer is not None:
-            kept = []
-            for c in candidates:
-                missing = writer.missing_required(c)
-                if missing is not None:
-                    classifier._fail(result, c.row, missing, "", gettext("%(field)s is required")
-                                     % {"field": classifier.labels.get(missing, missing)})
-                else:
-                    kept.append(c)
-            candidates = kept
-        result.last_row = batch[-1][0]
-        if write:
-            _write_batch(run, writer, matcher, candidates, result, worker)
-        else:
-            with transaction.atomic():
-                plan = matcher.plan(candidates, result)
-                result.counts["created"] += len(plan.creates)
-                _count_dry_updates(writer or Writer(run, actor, classifier, write_timeline=False), plan, result)
-        if report is not None:
-            report(result.errors[errors_before:])
-            if len(result.errors) > 1000:
-                del result.errors[:]
-        if progress is not None and time.monotonic() - last_tick > 0.5:
-            last_tick = time.monotonic()
-            progress(*table.progress())
+    source = _source(table, classifier, size=size, resume_after=resume_after, sample=sample,
+                     size_bytes=run.size or 0)
+    forked = source if isinstance(source, _Forked) else None
+    chunks = forked if forked is not None else source[1]
+    position = (0, 1)
+    try:
+        for chunk in chunks:
+            errors_before = len(result.errors)
+            for key, value in chunk.counts.items():
+                result.counts[key] += value
+            result.errors.extend(chunk.errors)
+            result.sample.extend(chunk.sample)
+            result.last_row = chunk.last_row
+            position = chunk.progress
+            if write:
+                _write_batch(run, writer, matcher, chunk.candidates, result, worker)
+            else:
+                with transaction.atomic():
+                    plan = matcher.plan(chunk.candidates, result, required=writer.missing_required)
+                    result.counts["created"] += len(plan.creates)
+                    _count_dry_updates(writer, plan, result)
+            if report is not None:
+                report(result.errors[errors_before:])
+                if len(result.errors) > 1000:
+                    del result.errors[:]
+            if progress is not None and time.monotonic() - last_tick > 0.5:
+                last_tick = time.monotonic()
+                progress(*position)
+    finally:
+        if forked is not None:
+            forked.close()
     if progress is not None:
-        done, total = table.progress()
-        progress(total, total)
+        progress(position[1], position[1])
     return result
 
 
@@ -543,7 +652,7 @@ def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: l
             # first a write: on SQLite it takes the write lock, so the customers' ids are ours to hand out
             if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=now):
                 raise LostClaim()
-            plan = matcher.plan(candidates, result)
+            plan = matcher.plan(candidates, result, required=writer.missing_required)
             created, updated, unchanged = writer.write(plan, result, now)
             result.counts["created"] += len(created)
             result.counts["updated"] += len(updated)
