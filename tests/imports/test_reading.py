@@ -460,11 +460,13 @@ BILLION_LAUGHS = """<?xml version="1.0" encoding="UTF-8"?>
 <si><t>&lol9;</t></si><si><t>城市</t></si></sst>""".encode()
 
 
-@pytest.mark.parametrize("prefix", [b"", b"<!--" + b" padding " * 500 + b"-->\n"])
-def test_billion_laughs_is_refused(tmp_path, prefix):
+@pytest.mark.parametrize("part, prefix", [("xl/sharedStrings.xml", b""),
+                                          ("xl/sharedStrings.xml", b"<!--" + b" padding " * 500 + b"-->\n"),
+                                          ("xl/worksheets/sheet1.bin", b"")])  # a part named as anything
+def test_billion_laughs_is_refused(tmp_path, part, prefix):
     parts = _workbook_parts(tmp_path)
     assert "xl/sharedStrings.xml" in parts
-    parts["xl/sharedStrings.xml"] = BILLION_LAUGHS.replace(b"<!DOCTYPE", prefix + b"<!DOCTYPE")
+    parts[part] = BILLION_LAUGHS.replace(b"<!DOCTYPE", prefix + b"<!DOCTYPE")
     error = _refused_with_flat_memory(_zip(tmp_path / "laughs.xlsx", parts))
     assert error.code == "unsafe_file" and "DOCTYPE" in error.message
 
