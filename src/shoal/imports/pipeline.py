@@ -12,7 +12,6 @@ import json
 import multiprocessing
 import os
 import pickle
-import queue as queue_module
 import signal
 import threading
 import time
@@ -509,9 +508,10 @@ def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: in
 PARALLEL_FROM = 8 * 1024 * 1024  # files above this size are read and classified in a forked process
 
 
-def _produce(make, queue, parent: int) -> None:
+def _produce(make, sender, receiver) -> None:
     # The parent may have a SIGTERM handler (a task worker's): this child must die on terminate().
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    receiver.close()  # only the parent reads: when it dies the pipe breaks and this process ends
     from django.db import connections
 
     kept = []  # the parent's database connections: never used nor closed here (closing would end the parent's)
@@ -519,22 +519,16 @@ def _produce(make, queue, parent: int) -> None:
         kept.append(conn.connection)
         conn.connection = None
     try:
-        for chunk in make():
-            data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-            while True:
-                try:
-                    queue.put(data, timeout=1)
-                    break
-                except queue_module.Full:
-                    if os.getppid() != parent:  # the importing process was killed: stop too
-                        os._exit(1)
-        queue.put(None)
-    except ShoalError as exc:
-        queue.put(("error", exc.code, exc.message, exc.detail, exc.status))
-    except Exception as exc:  # noqa: BLE001 (handed to the parent, which records it on the run)
-        queue.put(("error", "import_failed", f"{type(exc).__name__}: {exc}", {}, 500))
-    queue.close()
-    queue.join_thread()
+        try:
+            for chunk in make():  # a blocking pipe: at most one chunk ahead; a dead parent breaks the pipe
+                sender.send_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+            sender.send_bytes(b"")
+        except ShoalError as exc:
+            sender.send_bytes(pickle.dumps(("error", exc.code, exc.message, exc.detail, exc.status)))
+        except Exception as exc:  # noqa: BLE001 (handed to the parent, which records it on the run)
+            sender.send_bytes(pickle.dumps(("error", "import_failed", f"{type(exc).__name__}: {exc}", {}, 500)))
+    except OSError:  # the importing process is gone
+        pass
     os._exit(0)
 
 
@@ -543,34 +537,37 @@ class _Forked:
 
     def __init__(self, make):
         ctx = multiprocessing.get_context("fork")
-        self.queue = ctx.Queue(maxsize=3)
-        self.proc = ctx.Process(target=_produce, args=(make, self.queue, os.getpid()), daemon=True)
+        self.receiver, sender = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_produce, args=(make, sender, self.receiver), daemon=True)
         self.proc.start()
+        sender.close()
 
     def __iter__(self) -> Iterator[Chunk]:
         while True:
-            try:
-                item = self.queue.get(timeout=5)
-            except queue_module.Empty:
-                if not self.proc.is_alive():
-                    raise ShoalError("import_failed", gettext("The file reader stopped unexpectedly")) from None
+            if not self.receiver.poll(5):
+                if not self.proc.is_alive() and not self.receiver.poll(0):
+                    raise ShoalError("import_failed", gettext("The file reader stopped unexpectedly"))
                 continue
-            if item is None:
+            try:
+                data = self.receiver.recv_bytes()
+            except EOFError:
+                raise ShoalError("import_failed", gettext("The file reader stopped unexpectedly")) from None
+            if not data:
                 return
+            item = pickle.loads(data)
             if isinstance(item, tuple):
                 _, code, message, detail, status = item
                 raise ShoalError(code, message, detail, status=status)
-            yield pickle.loads(item)
+            yield item
 
     def close(self) -> None:
+        self.receiver.close()
         if self.proc.is_alive():
             self.proc.terminate()
         self.proc.join(10)
         if self.proc.is_alive():
             self.proc.kill()
             self.proc.join()
-        self.queue.close()
-        self.queue.cancel_join_thread()
 
 
 def _source(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int, size_bytes: int):
