@@ -42,7 +42,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -436,6 +436,8 @@ class CustomerExport:
         self.seconds = 0.0
         self.complete = False
         self._logged = False
+        self.language = translation.get_language()  # the header and labels: the caller's language
+        self.tz = timezone.get_current_timezone()
         now = timezone.localtime()
         self.filename = f"customers-{now:%Y%m%d-%H%M}.{fmt}"
         charset = "utf-8" if encoding == "utf-8" else "gb18030"
@@ -579,20 +581,17 @@ class CustomerExport:
         when the last one has been produced (or when the consumer stops early)."""
         started = time.monotonic()
         try:
-            with parameters.cached():
+            with parameters.cached(), translation.override(self.language):
                 mask = masking.should_mask(viewer=self.actor, customer=None, context="list")
                 sensitive = masking.sensitive_custom_fields() if mask else {}
                 labels = display.standard_enum_labels()
                 definitions = [f.definition for f in self.fields if f.definition is not None]
                 custom_labels = display.custom_enum_labels(definitions)
                 context = self._context()
-            names, specs = self._columns()
-            index = {c: i for i, c in enumerate(names)}
-            with parameters.cached():
-                region = default_region()
-            maker = RowMaker(self.fields, index=index, mask=mask, sensitive=sensitive, labels=labels,
-                             custom_labels=custom_labels, times=LocalTimes(timezone.get_current_timezone()),
-                             region=region)
+                names, specs = self._columns()
+                maker = RowMaker(self.fields, index={c: i for i, c in enumerate(names)}, mask=mask,
+                                 sensitive=sensitive, labels=labels, custom_labels=custom_labels,
+                                 times=LocalTimes(self.tz), region=default_region())
             need_extras = context["tags"] is not None or context["groups"] is not None
             none: dict = {}
             for rows in self._fetch(specs):
@@ -645,7 +644,8 @@ class CustomerExport:
             bold = workbook.add_format({"bold": True})
             decimal_format = workbook.add_format({"num_format": "0.00"})
             header = [neutralise(h) for h in self.header()]
-            sheet_name = _("Customers")
+            with translation.override(self.language):
+                sheet_name = _("Customers")
             sheets = 1
             sheet, row_no = self._sheet(workbook, sheet_name, header, bold), 1
             for rows in self.batches():
