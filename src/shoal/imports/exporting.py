@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, BinaryIO
 
 from django.core.exceptions import EmptyResultSet
@@ -44,17 +41,30 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext
 
 from shoal.accounts.models import User
 from shoal.core import parameters
 from shoal.core.actors import is_system
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
-from shoal.customers import display, masking, standard
+from shoal.customers import display, masking
 from shoal.customers.identity import default_region
-from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, FieldType
+from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
 from shoal.customers.selectors import customer_queryset
+
+from .export_cells import SEPARATOR, LocalTimes, RowMaker, neutralise, text_cell
+from .export_fields import (
+    GROUP_LABELS,
+    ExportField,
+    default_field_keys,
+    export_fields,
+    resolve_fields,
+    split_keys,
+)
+
+__all__ = ["EXPORT_PERMISSION", "GROUP_LABELS", "CustomerExport", "ExportField", "check_permission",
+           "default_field_keys", "export_customers", "export_fields", "neutralise", "resolve_fields", "split_keys"]
 
 EXPORT_PERMISSION = "customers.customers.export"
 CHUNK = 5000
@@ -62,362 +72,9 @@ FORMATS = ("csv", "xlsx")
 ENCODINGS = ("utf-8", "gb18030")
 ENCODING_ALIASES = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "gb18030": "gb18030", "gbk": "gb18030",
                     "gb2312": "gb18030"}
-MAX_FIELDS = 300
 XLSX_MAX_ROWS = 1_048_576  # rows of one worksheet, the header included; more go on to the next sheet
 XLSX_MAX_TEXT = 32_767
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_CHARS = frozenset(FORMULA_STARTS)
-CUSTOM_PREFIX = "cf:"  # a custom field may always be named cf:<key> (needed when its key is taken)
 CONTENT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-SEPARATOR = ", "  # between the tags, groups, salespeople and multiple-choice labels of one cell
-
-GROUP_LABELS = {
-    "standard": gettext_lazy("Standard fields"),
-    "custom": gettext_lazy("Custom fields"),
-    "tags": gettext_lazy("Tags and quality score"),
-    "ownership": gettext_lazy("Groups and salespeople"),
-}
-
-
-# -- the fields ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExportField:
-    key: str  # as the caller names it
-    label: str  # the header, in the active language
-    group: str  # standard | custom | tags | ownership
-    kind: str  # how the value is read and shown (see _cell_function)
-    column: str | None = None  # the values_list column (None: from attributes, tags or memberships)
-    definition: CustomField | None = None
-
-    def as_dict(self) -> dict:
-        return {"key": self.key, "label": self.label, "group": self.group, "group_label": str(GROUP_LABELS[self.group])}
-
-
-STANDARD_KINDS = {"id": "number", "mobile": "mobile", "phone": "phone", "email": "email", "gender": "enum",
-                  "status": "enum", "source": "enum", "customer_type": "enum", "lifecycle_stage": "enum",
-                  "birthday": "date", "created_at": "datetime", "updated_at": "datetime",
-                  "registered_at": "datetime", "company": "text", "in_recycle_bin": "flag"}
-EXTRA_FIELDS = ("tags", "quality_score", "groups", "salespeople")
-
-
-def _standard_label(name: str) -> str:
-    if name == "id":
-        return _("ID")
-    if name == "company":
-        return _("company")
-    return str(Customer._meta.get_field(name).verbose_name)
-
-
-def export_fields(*, definitions: list[CustomField] | None = None) -> list[ExportField]:
-    """Every exportable field, in order: standard, tags and score, groups and salespeople, custom fields."""
-    fields = []
-    for spec in standard.FIELDS:
-        if spec.name == "company_id":
-            continue
-        column = "company__name" if spec.name == "company" else spec.name
-        fields.append(ExportField(spec.name, _standard_label(spec.name), "standard",
-                                  STANDARD_KINDS.get(spec.name, "text"), column))
-    fields.append(ExportField("tags", _("Tags"), "tags", "tags"))
-    fields.append(ExportField("quality_score", _("Quality score"), "tags", "number", "quality_score"))
-    fields.append(ExportField("groups", _("Customer groups"), "ownership", "groups"))
-    fields.append(ExportField("salespeople", _("Salespeople"), "ownership", "salespeople"))
-    taken = {f.key for f in fields}
-    if definitions is None:
-        definitions = list(CustomField.objects.filter(enabled=True).order_by("order", "id"))
-    for definition in definitions:
-        key = definition.key if definition.key not in taken else CUSTOM_PREFIX + definition.key
-        fields.append(ExportField(key, definition.label, "custom", "custom", None, definition))
-    return fields
-
-
-def resolve_fields(keys: list[str] | None, *, actor=None) -> list[ExportField]:
-    """The fields named by ``keys`` (in that order, repeats dropped); None or empty: the actor's list columns.
-    Unknown keys: ShoalError ``invalid_fields`` naming them."""
-    catalog = export_fields()
-    by_key = {f.key: f for f in catalog}
-    by_key.update({CUSTOM_PREFIX + f.definition.key: f for f in catalog if f.definition is not None})
-    if not keys:
-        keys = default_field_keys(actor=actor, catalog=catalog)
-    if not isinstance(keys, list | tuple) or not all(isinstance(k, str) for k in keys):
-        raise ShoalError("invalid_fields", _("Give the fields as a list of field keys"), {"field": "fields"})
-    keys = list(dict.fromkeys(k.strip() for k in keys if k and k.strip()))
-    unknown = [k for k in keys if k not in by_key]
-    if unknown:
-        raise ShoalError("invalid_fields", _("Unknown fields: %(keys)s") % {"keys": ", ".join(unknown[:20])},
-                         {"field": "fields", "unknown": unknown[:100]})
-    if len(keys) > MAX_FIELDS:
-        raise ShoalError("invalid_fields", _("At most %(n)d fields may be exported") % {"n": MAX_FIELDS},
-                         {"field": "fields"})
-    chosen = list(dict.fromkeys(by_key[k] for k in keys))
-    if not chosen:
-        raise ShoalError("invalid_fields", _("Choose at least one field"), {"field": "fields"})
-    return chosen
-
-
-def default_field_keys(*, actor=None, catalog: list[ExportField] | None = None) -> list[str]:
-    """The columns the actor's customer list shows (their choice, else the defaults), as export keys."""
-    from shoal.customers import columns
-
-    catalog = export_fields() if catalog is None else catalog
-    known = {f.key for f in catalog}
-    custom = {f.definition.key: f.key for f in catalog if f.definition is not None}
-    codes = columns.user_columns(actor) if isinstance(actor, User) else columns.default_columns(
-        [c["code"] for c in columns.available()])
-    keys = []
-    for code in codes:
-        if code.startswith(columns.CUSTOM_PREFIX):
-            code = custom.get(code[len(columns.CUSTOM_PREFIX):], "")
-        if code in known:
-            keys.append(code)
-    return keys or ["id", "name", "mobile", "email"]
-
-
-def split_keys(value: str | list | None) -> list[str]:
-    """``"name, mobile,cf:plan"`` → ``["name", "mobile", "cf:plan"]``."""
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [part.strip() for part in str(value).split(",") if part.strip()]
-
-
-# -- cells ---------------------------------------------------------------------------------------------
-def neutralise(text: str) -> str:
-    """Text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) with a ``'`` before it."""
-    return "'" + text if text and text[0] in FORMULA_STARTS else text
-
-
-class LocalTimes:
-    """Stored times as local ``YYYY-MM-DD HH:MM:SS``. The database gives them as UTC text (``CAST(… AS
-    text)``: ``2026-11-28 01:58:17.123456`` on SQLite, ``…17.123+00`` on PostgreSQL); within an hour whose
-    offset is whole hours and does not change, the local text is the local hour plus the minutes and seconds
-    as they are, so each hour is converted once (a million times cost seconds otherwise)."""
-
-    CACHE = 100_000
-
-    def __init__(self, tz):
-        self.tz = tz
-        self.hours: dict[str, str | None] = {}
-
-    def _hour(self, key: str) -> str | None:
-        try:
-            start = datetime.fromisoformat(key + ":00:00").replace(tzinfo=UTC).astimezone(self.tz)
-            end = datetime.fromisoformat(key + ":59:59").replace(tzinfo=UTC).astimezone(self.tz)
-        except (ValueError, OverflowError):
-            return None
-        offset = start.utcoffset()
-        if offset != end.utcoffset() or offset.total_seconds() % 3600 or len(key) != 13 or key[10] != " ":
-            return None
-        if len(self.hours) >= self.CACHE:
-            self.hours.clear()
-        return start.strftime("%Y-%m-%d %H")
-
-    def __call__(self, value) -> str | None:
-        if value is None or value == "":
-            return None
-        if type(value) is str:
-            key = value[:13]
-            hour = self.hours.get(key, "")
-            if hour == "":
-                hour = self.hours[key] = self._hour(key)
-            if hour is not None and value[13:14] == ":" and value[16:17] == ":" and value[17:19].isdigit():
-                return hour + value[13:19]
-            return self.parse(value)
-        if isinstance(value, datetime):
-            return self.format(value)
-        return neutralise(str(value))
-
-    def parse(self, value: str) -> str | None:
-        text = value.strip()
-        if text.endswith(("+00", "-00")):  # PostgreSQL's UTC suffix
-            text += ":00"
-        try:
-            return self.format(datetime.fromisoformat(text))
-        except ValueError:
-            return neutralise(value)
-
-    def format(self, value: datetime) -> str:
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)  # the database keeps UTC
-        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _stored_time(value, times: LocalTimes) -> str | None:
-    """A custom datetime value (ISO text ``2026-01-02T03:04:05Z`` as the cleaning stores it) as local text."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return times.parse(value)
-    return neutralise(str(value))
-
-
-CENTS = Decimal("0.01")
-_INF = float("inf")
-
-
-def _number(value):
-    """A number cell (int, float or Decimal) or, for what is not a number, its (neutralised) text."""
-    if value is None or value == "":
-        return None
-    if type(value) is int or type(value) is float:
-        return value if value == value and value not in (_INF, -_INF) else neutralise(str(value))
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if isinstance(value, int | Decimal | str):
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            return neutralise(str(value))
-        if not number.is_finite():
-            return neutralise(str(value))
-        return int(number) if number == number.to_integral_value() and abs(number) < 2**53 else number
-    return neutralise(str(value))
-
-
-def _money(value):
-    """Money with two decimals (a Decimal), or what :func:`_number` gives for what is not a number."""
-    if type(value) is float and value == value and abs(value) < 1e15:
-        return Decimal(value).quantize(CENTS)
-    number = _number(value)
-    if isinstance(number, int | float | Decimal) and not isinstance(number, bool):
-        return Decimal(number).quantize(CENTS)
-    return number
-
-
-def _attributes(value) -> dict:
-    """The attributes column as the database returned it (JSON text, or already decoded) as a dict."""
-    if isinstance(value, str | bytes):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value) -> str | None:
-    """Neutralised text, None for empty."""
-    if value is None or value == "" or value == []:
-        return None
-    if isinstance(value, list):
-        return neutralise(SEPARATOR.join(str(v) for v in value))
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if type(value) is not str:
-        value = str(value)
-    return "'" + value if value[0] in FORMULA_CHARS else value
-
-
-def _date(value) -> str | None:
-    if value is None or value == "":
-        return None
-    return value.isoformat() if isinstance(value, date) else _text(value)
-
-
-class RowMaker:
-    """Turns a chunk of database rows into rows of cells (None, a number, or neutralised text) with one generated
-    function: a list comprehension with one expression per field. A function per cell costs more than all the
-    rest of the work at a million rows. Only generated names and integer positions are written into the code;
-    every value it uses (labels, helpers) is in its namespace."""
-
-    def __init__(self, fields: list[ExportField], *, index: dict[str, int], mask: bool, sensitive: dict[str, str],
-                 labels: dict, custom_labels: dict, times: LocalTimes, region: str):
-        self.env: dict[str, Any] = {}
-        self.mask, self.sensitive, self.labels, self.custom_labels = mask, sensitive, labels, custom_labels
-        self.times, self.region, self.index = times, region, index
-        expressions = [self._expression(f) for f in fields]
-        body = "[" + ", ".join(expressions) + "]"
-        if "attributes" in index:
-            body += f" for row in rows for a in ({self._name(_attributes)}(row[{index['attributes']}]),)"
-        else:
-            body += " for row in rows"
-        source = f"def make(rows, tags, groups, salespeople):\n    return [{body}]\n"
-        namespace = dict(self.env)
-        exec(compile(source, "<export rows>", "exec"), namespace)  # noqa: S102  (generated from positions only)
-        self.make = namespace["make"]
-
-    def _name(self, value) -> str:
-        name = f"v{len(self.env)}"
-        self.env[name] = value
-        return name
-
-    def _expression(self, field: ExportField) -> str:
-        kind = field.kind
-        if kind in ("tags", "groups", "salespeople"):
-            return f"{kind}.get(row[0])"
-        if kind == "custom":
-            return f"{self._name(self._custom(field.definition))}(a)"
-        i = self.index[field.column]
-        cell = f"row[{i}]"
-        if kind == "number":
-            return cell
-        if kind == "datetime":
-            return f"{self._name(self.times)}({cell})"
-        if kind == "date":
-            return f"{self._name(_date)}({cell})"
-        if kind == "flag":
-            return f"({self._name(_('Yes'))} if {cell} else {self._name(_('No'))})"
-        if kind == "enum":
-            names = {code: neutralise(str(label)) for code, label in self.labels.get(field.column, {}).items()}
-            return f"({self._name(names)}.get({cell}) or {self._name(_text)}({cell}))"
-        if kind == "mobile" or (kind == "phone" and self.mask):
-            show = self._name(masking.mask_phone if self.mask else masking.domestic_phone)
-            return f"({self._name(_text)}({show}({cell}, {self._name(self.region)})) if {cell} else None)"
-        if kind == "email" and self.mask:
-            return f"({self._name(_text)}({self._name(masking.mask_email)}({cell})) if {cell} else None)"
-        # a text column: str or NULL from the database; neutralised inline (the commonest cell)
-        return f"((\"'\" + {cell} if {cell}[0] in {self._name(FORMULA_CHARS)} else {cell}) if {cell} else None)"
-
-    def _custom(self, definition: CustomField) -> Callable[[dict], Any]:
-        """``attributes → cell`` for a custom field."""
-        key, kind, region = definition.key, definition.type, self.region
-        if kind in (FieldType.PHONE, FieldType.EMAIL):
-            masked = self.mask and key in self.sensitive
-            if kind == FieldType.PHONE:
-                def one(v):
-                    return masking.mask_phone(v, region) if masked else masking.domestic_phone(v, region)
-            else:
-                def one(v):
-                    return masking.mask_email(v) if masked else str(v)
-
-            def contact(attrs):
-                value = attrs.get(key)
-                if value is None or value == "" or value == []:
-                    return None
-                if isinstance(value, list):
-                    return _text(SEPARATOR.join(str(one(v)) for v in value if v))
-                return _text(one(value))
-
-            return contact
-        if kind in (FieldType.INTEGER, FieldType.DECIMAL):
-            return lambda attrs: _number(attrs.get(key))
-        if kind == FieldType.MONEY:
-            return lambda attrs: _money(attrs.get(key))
-        if kind == FieldType.DATETIME:
-            times = self.times
-            return lambda attrs: _stored_time(attrs.get(key), times)
-        if kind == FieldType.BOOLEAN:
-            yes, no = _("Yes"), _("No")
-
-            def boolean(attrs):
-                value = attrs.get(key)
-                if value is None or value == "":
-                    return None
-                return yes if value else no
-
-            return boolean
-        if kind in (FieldType.ENUM, FieldType.MULTI_ENUM):
-            names = {code: str(label) for code, label in self.custom_labels.get(definition.enum_group_id, {}).items()}
-
-            def choice(attrs):
-                value = attrs.get(key)
-                if value is None or value == "" or value == []:
-                    return None
-                if isinstance(value, list):
-                    return _text(SEPARATOR.join(str(names.get(v, v)) for v in value))
-                return _text(names.get(value, value) if isinstance(value, str | int) else value)
-
-            return choice
-        return lambda attrs: _text(attrs.get(key))
 
 
 # -- the export ----------------------------------------------------------------------------------------
@@ -544,7 +201,7 @@ class CustomerExport:
                 tag = visible.get(tag_id)
                 if tag is not None and customer_id in wanted:
                     found.setdefault(customer_id, []).append(tag)
-            tags = {pk: _text(SEPARATOR.join(t[1] for t in sorted(found_tags))) for pk, found_tags in found.items()}
+            tags = {pk: text_cell(SEPARATOR.join(t[1] for t in sorted(found_tags))) for pk, found_tags in found.items()}
         if context["groups"] is not None:
             group_names, users = context["groups"], context["users"]
             in_groups: dict[int, list] = {}
@@ -555,8 +212,8 @@ class CustomerExport:
                 in_groups.setdefault(customer_id, []).append(group_names.get(group_id, ""))
                 if salesperson_id is not None:
                     selling.setdefault(customer_id, []).append(users.get(salesperson_id, ""))
-            groups = {pk: _text(SEPARATOR.join(sorted(names))) for pk, names in in_groups.items()}
-            salespeople = {pk: _text(SEPARATOR.join(sorted(dict.fromkeys(names)))) for pk, names in selling.items()}
+            groups = {pk: text_cell(SEPARATOR.join(sorted(names))) for pk, names in in_groups.items()}
+            salespeople = {pk: text_cell(SEPARATOR.join(sorted(dict.fromkeys(names)))) for pk, names in selling.items()}
         return tags, groups, salespeople
 
     def _context(self) -> dict:
@@ -645,7 +302,7 @@ class CustomerExport:
             decimal_format = workbook.add_format({"num_format": "0.00"})
             header = [neutralise(h) for h in self.header()]
             with translation.override(self.language):
-                sheet_name = _("Customers")
+                sheet_name = pgettext("worksheet name", "Customers")
             sheets = 1
             sheet, row_no = self._sheet(workbook, sheet_name, header, bold), 1
             for rows in self.batches():
