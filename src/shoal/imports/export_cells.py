@@ -127,9 +127,28 @@ def _money(value):
     return number
 
 
+_DECODE = json.JSONDecoder().raw_decode
+
+
+def _money_text(value):
+    """Money as CSV text with two decimals (``1234.50``), or what :func:`_number` gives for what is not a number."""
+    if (type(value) is float or type(value) is int) and value == value and abs(value) < 1e15:
+        return f"{value:.2f}"
+    number = _money(value)
+    return f"{number:.2f}" if isinstance(number, Decimal) else number
+
+
 def _attributes(value) -> dict:
     """The attributes column as the database returned it (JSON text, or already decoded) as a dict."""
-    if isinstance(value, str | bytes):
+    if type(value) is str:
+        try:
+            value = _DECODE(value)[0]  # Django wrote it: an object from the first character
+        except ValueError:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return {}
+    elif isinstance(value, bytes):
         try:
             value = json.loads(value)
         except ValueError:
@@ -163,8 +182,9 @@ class RowMaker:
     every value it uses (labels, helpers) is in its namespace."""
 
     def __init__(self, fields: list[ExportField], *, index: dict[str, int], mask: bool, sensitive: dict[str, str],
-                 labels: dict, custom_labels: dict, times: LocalTimes, region: str):
+                 labels: dict, custom_labels: dict, times: LocalTimes, region: str, fmt: str = "csv"):
         self.env: dict[str, Any] = {}
+        self.fmt = fmt
         self.mask, self.sensitive, self.labels, self.custom_labels = mask, sensitive, labels, custom_labels
         self.times, self.region, self.index = times, region, index
         expressions = [self._expression(f) for f in fields]
@@ -199,16 +219,20 @@ class RowMaker:
             return f"{self._name(_date)}({cell})"
         if kind == "flag":
             return f"({self._name(_('Yes'))} if {cell} else {self._name(_('No'))})"
+        formula = self._name(FORMULA_CHARS)
         if kind == "enum":
             names = {code: neutralise(str(label)) for code, label in self.labels.get(field.column, {}).items()}
-            return f"({self._name(names)}.get({cell}) or {self._name(text_cell)}({cell}))"
-        if kind == "mobile" or (kind == "phone" and self.mask):
-            show = self._name(masking.mask_phone if self.mask else masking.domestic_phone)
-            return f"({self._name(text_cell)}({show}({cell}, {self._name(self.region)})) if {cell} else None)"
-        if kind == "email" and self.mask:
-            return f"({self._name(text_cell)}({self._name(masking.mask_email)}({cell})) if {cell} else None)"
+            return f"({self._name(names)}.get({cell}) or ({self._name(text_cell)}({cell}) if {cell} else None))"
+        if kind in ("mobile", "phone", "email") and (kind == "mobile" or self.mask):
+            if kind == "email":
+                shown = f"{self._name(masking.mask_email)}({cell})"
+            else:
+                show = masking.mask_phone if self.mask else masking.domestic_phone
+                shown = f"{self._name(show)}({cell}, {self._name(self.region)})"
+            w = f"w{len(self.env)}"  # the shown value, bound once (a walrus in the comprehension)
+            return (f"((\"'\" + {w} if {w}[0] in {formula} else {w}) if {cell} and ({w} := {shown}) else None)")
         # a text column: str or NULL from the database; neutralised inline (the commonest cell)
-        return f"((\"'\" + {cell} if {cell}[0] in {self._name(FORMULA_CHARS)} else {cell}) if {cell} else None)"
+        return f"((\"'\" + {cell} if {cell}[0] in {formula} else {cell}) if {cell} else None)"
 
     def _custom(self, definition: CustomField) -> Callable[[dict], Any]:
         """``attributes → cell`` for a custom field."""
@@ -234,6 +258,8 @@ class RowMaker:
         if kind in (FieldType.INTEGER, FieldType.DECIMAL):
             return lambda attrs: _number(attrs.get(key))
         if kind == FieldType.MONEY:
+            if self.fmt == "csv":  # the text of the number with two decimals; xlsx: a number cell
+                return lambda attrs: _money_text(attrs.get(key))
             return lambda attrs: _money(attrs.get(key))
         if kind == FieldType.DATETIME:
             times = self.times

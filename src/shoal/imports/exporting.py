@@ -32,6 +32,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -127,8 +128,6 @@ class CustomerExport:
         return names, specs
 
     def _guarded(self):
-        from contextlib import nullcontext
-
         if not self.guard:
             return nullcontext()
         from shoal.segments.sql import guarded
@@ -166,13 +165,13 @@ class CustomerExport:
                 return
             last = rows[-1][0]
 
-    def _raw(self, qs: QuerySet) -> list[tuple]:
+    def _raw(self, qs: QuerySet, guard: bool = True) -> list[tuple]:
         compiler = qs.query.get_compiler(using=qs.db)
         try:
             sql, params = compiler.as_sql()
         except EmptyResultSet:  # e.g. ids IN () or a scope that is empty by construction
             return []
-        with self._guarded(), connections[qs.db].cursor() as cursor:
+        with self._guarded() if guard else nullcontext(), connections[qs.db].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
@@ -192,16 +191,23 @@ class CustomerExport:
         def of(model, *cols):
             qs = model.objects.filter(customer_id__gte=lo, customer_id__lte=hi) if dense else model.objects.filter(
                 customer_id__in=ids)
-            return qs.order_by().values_list("customer_id", *cols)
+            return self._raw(qs.order_by().values_list("customer_id", *cols), guard=False)
 
         if context["tags"] is not None:
-            visible = context["tags"]
+            visible, texts = context["tags"], context["tag_texts"]
             found: dict[int, list] = {}
             for customer_id, tag_id in of(Tagging, "tag_id"):
-                tag = visible.get(tag_id)
-                if tag is not None and customer_id in wanted:
-                    found.setdefault(customer_id, []).append(tag)
-            tags = {pk: text_cell(SEPARATOR.join(t[1] for t in sorted(found_tags))) for pk, found_tags in found.items()}
+                if tag_id in visible and customer_id in wanted:
+                    found.setdefault(customer_id, []).append(tag_id)
+            for pk, tag_ids in found.items():
+                combination = tuple(tag_ids)  # many customers have the same tags: each text is made once
+                text = texts.get(combination)
+                if text is None:
+                    if len(texts) > 100_000:
+                        texts.clear()
+                    text = texts[combination] = text_cell(SEPARATOR.join(
+                        name for _key, name in sorted(visible[t] for t in tag_ids)))
+                tags[pk] = text
         if context["groups"] is not None:
             group_names, users = context["groups"], context["users"]
             in_groups: dict[int, list] = {}
@@ -227,6 +233,7 @@ class CustomerExport:
                     .values_list("pk", "name", "category__order"))
             # sorted as on the pages: category order, then name, then id
             context["tags"] = {pk: ((order, name, pk), name) for pk, name, order in rows}
+            context["tag_texts"] = {}
         if kinds & {"groups", "salespeople"}:
             context["groups"] = dict(CustomerGroup.objects.values_list("pk", "name"))
             context["users"] = {pk: name or username for pk, name, username in
@@ -248,7 +255,7 @@ class CustomerExport:
                 names, specs = self._columns()
                 maker = RowMaker(self.fields, index={c: i for i, c in enumerate(names)}, mask=mask,
                                  sensitive=sensitive, labels=labels, custom_labels=custom_labels,
-                                 times=LocalTimes(self.tz), region=default_region())
+                                 times=LocalTimes(self.tz), region=default_region(), fmt=self.fmt)
             need_extras = context["tags"] is not None or context["groups"] is not None
             none: dict = {}
             for rows in self._fetch(specs):
