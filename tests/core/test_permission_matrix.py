@@ -202,6 +202,11 @@ TAG_ENDPOINTS = [
     ("get", "/api/v1/tag-history", "customers.tags.view", None, None),
 ]
 ENDPOINTS += TAG_ENDPOINTS
+EXPORT_ENDPOINTS = [
+    ("get", "/api/v1/exports", "customers.customers.export", None, None),
+    ("get", "/api/v1/exports/fields", "customers.customers.export", None, None),
+]
+ENDPOINTS += EXPORT_ENDPOINTS
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -291,6 +296,7 @@ PAGES = [
     ("admin:my_permissions", None, None),
     ("admin:my_tokens", None, None),
     ("admin:customer_identity", "system.identity.view", None),
+    ("admin:customer_export", "customers.customers.export", None),
 ]
 
 
