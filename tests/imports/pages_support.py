@@ -72,3 +72,43 @@ def run_worker(run_id: int):
     from shoal.imports.tasks import run_import
 
     return run_import.call(run_id)
+
+
+# -- real HTTP against the live server (as tests/http/conftest.py, for this directory) ----------------------
+@pytest.fixture(name="http")
+def http_fixture(live_server, transactional_db):
+    """An httpx client bound to the live server."""
+    import httpx
+
+    with httpx.Client(base_url=live_server.url, timeout=60, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture(name="session_http")
+def session_http_fixture(live_server, transactional_db):
+    """Log a user in through the real login form: an httpx client with the session cookie and ``csrf``."""
+    import httpx
+
+    clients = []
+
+    def login(username, password="secret-pass-1"):
+        client = httpx.Client(base_url=live_server.url, timeout=60, follow_redirects=False)
+        clients.append(client)
+        client.get("/login/")
+        token = client.cookies.get("csrftoken")
+        response = client.post("/login/", data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+                               headers={"Referer": live_server.url + "/login/"})
+        assert response.status_code == 302, response.text[:300]
+        client.csrf = client.cookies.get("csrftoken")
+        return client
+
+    yield login
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(name="raw_token")
+def raw_token_fixture(db):
+    from shoal.accounts.models import ApiToken
+
+    return lambda user: ApiToken.issue(user)[1]

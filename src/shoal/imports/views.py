@@ -20,7 +20,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from shoal.core.auth import require_page
@@ -39,8 +39,10 @@ ACTIVE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 
 
 def count_labels() -> dict[str, str]:
-    return {"rows": _("Rows"), "empty": _("Empty"), "invalid": _("Invalid"), "duplicate": _("Duplicate"),
-            "created": _("Created"), "updated": _("Updated"), "unchanged": _("Unchanged")}
+    return {"rows": pgettext("import count", "Rows"), "empty": pgettext("import count", "Empty"),
+            "invalid": pgettext("import count", "Invalid"), "duplicate": pgettext("import count", "Duplicate"),
+            "created": pgettext("import count", "Created"), "updated": pgettext("import count", "Updated"),
+            "unchanged": pgettext("import count", "Unchanged")}
 
 
 def duration_text(ms: int | None) -> str:
