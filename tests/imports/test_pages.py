@@ -248,6 +248,19 @@ def test_an_unknown_field_in_the_mapping_is_a_message_and_the_run_stays_a_draft(
     assert run.status == ImportStatus.DRAFT
 
 
+def test_one_field_chosen_for_two_columns_is_a_message_and_the_mapping_table_stays(client, importer):
+    login(client, importer)
+    upload(client, csv_bytes())
+    run = draft_of(importer)
+    url = reverse("admin:customer_import_preview", args=[run.pk])
+    fields = _mapping_fields(client.get(url))
+    fields["field_3"] = "name"  # 城市 as the name too
+    response = client.post(url, {**fields, "action": "preview"})
+    assert response.status_code == 200 and messages_of(response)
+    assert response.context["preview"] is not None  # the preview as saved, to choose again
+    assert {c["header"]: c["field"] for c in response.context["preview"]["columns"]}["城市"] == "city"
+
+
 def test_cancel_discards_the_draft_and_its_file(client, importer):
     login(client, importer)
     before = stored_files()

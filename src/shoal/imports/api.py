@@ -195,8 +195,7 @@ def _run(request, import_id: int):
 @decorate_view(capped_upload)
 def create_import(request, options: Form[ImportOptionsForm], file: File[UploadedFile]):
     require(request, PERMISSION)
-    upload = file
-    run = services.import_create(actor=request.auth, upload=upload, file_name=upload.name or "upload",
+    run = services.import_create(actor=request.auth, upload=file, file_name=file.name or "upload",
                                  options=options_from(options), source="api")
     return 201, {"id": run.pk}
 
@@ -206,8 +205,7 @@ def create_import(request, options: Form[ImportOptionsForm], file: File[Uploaded
 @decorate_view(capped_upload)
 def preview_import(request, options: Form[ImportOptionsForm], file: File[UploadedFile]):
     require(request, PERMISSION)
-    upload = file
-    run = services.import_upload(actor=request.auth, upload=upload, file_name=upload.name or "upload",
+    run = services.import_upload(actor=request.auth, upload=file, file_name=file.name or "upload",
                                  options=options_from(options), source="api")
     try:
         return services.import_preview(actor=request.auth, run=run)

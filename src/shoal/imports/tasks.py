@@ -26,7 +26,7 @@ class _ProgressLog:
         now = time.monotonic()
         if now - self.last >= LOG_EVERY:
             self.last = now
-            logger.info("import %s: %s of %s rows", self.run_id, done, total if total is not None else "?")
+            logger.info("import %s: %s of %s bytes read", self.run_id, done, total if total is not None else "?")
 
 
 @task()

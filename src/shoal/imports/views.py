@@ -169,7 +169,9 @@ def preview_page(request, pk):
         else:
             messages.success(request, _("The import of %(file)s has started.") % {"file": run.file_name})
             return redirect("admin:customer_import_run", run.pk)
-    # the preview (again): with the choices on the page, not saved until the import starts
+    # the preview (again): with the choices on the page, not saved until the import starts. Choices the services
+    # refuse: the message, and the preview as saved (the page keeps its mapping table)
+    saved = (run.mapping, run.encoding)
     if mapping is not None:
         run.mapping = mapping
     if encoding:
@@ -179,6 +181,12 @@ def preview_page(request, pk):
         preview = services.import_preview(actor=request.user, run=run)
     except ShoalError as exc:
         messages.error(request, exc.message)
+        if (run.mapping, run.encoding) != saved:
+            run.mapping, run.encoding = saved
+            try:
+                preview = services.import_preview(actor=request.user, run=run)
+            except ShoalError:
+                preview = None
     context = {"title": _("Import customers: preview"), "run": run, "preview": preview,
                "encoding": run.encoding or "auto", "target": _target_label(run), "tags": _tag_labels(run),
                "labels": count_labels()}
