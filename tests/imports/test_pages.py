@@ -75,6 +75,7 @@ def test_every_import_page_refuses_a_user_without_the_import_permission(client, 
                        ("admin:customer_import_run", [run.pk]), ("admin:customer_import_preview", [run.pk]),
                        ("admin:customer_import_status", [run.pk]), ("admin:customer_import_errors", [run.pk])]:
         assert client.get(reverse(name, args=args)).status_code == 403, name
+    assert client.get(reverse("admin:customer_import_template")).status_code == 403
     response = upload(client, csv_bytes())
     assert response.status_code == 403
     assert ImportRun.objects.count() == 1  # the viewer's upload stored nothing
@@ -200,6 +201,26 @@ def test_a_group_the_user_does_not_belong_to_is_not_offered_and_is_refused(clien
     response = upload(client, csv_bytes(), target=str(foreign.pk))
     assert response.status_code == 200 and messages_of(response)  # a message on the page, not an error page
     assert not ImportRun.objects.exists()
+
+
+def test_the_default_template_has_the_headers_the_import_matches(client, importer):
+    login(client, importer)
+    assert reverse("admin:customer_import_template") in client.get(reverse("admin:customer_import")).content.decode()
+    response = client.get(reverse("admin:customer_import_template"))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    data = response.content
+    assert data.startswith("\ufeff".encode())
+    header = data.decode("utf-8-sig").strip()
+    assert header.count(",") >= 5
+    # the template, filled in, imports without remapping: every column is matched
+    row = ["" for _ in header.split(",")]
+    labels = header.split(",")
+    row[labels.index(next(h for h in labels if h in ("手机号", "mobile")))] = "13800138009"
+    upload(client, (header + "\n" + ",".join(row) + "\n").encode())
+    preview = client.get(reverse("admin:customer_import_preview", args=[draft_of(importer).pk]))
+    assert preview.context["preview"]["unknown_columns"] == []
+    assert all(c["field"] for c in preview.context["preview"]["columns"])
+    assert preview.context["preview"]["summary"]["created"] == 1
 
 
 # -- bad input: messages on the page ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -129,6 +129,22 @@ def _upload_page(request):
     return page(request, "imports/upload.html", {
         "title": _("Import customers"), "form": form, "max_mb": max_mb, "max_bytes": uploads.max_bytes(),
         "recent": services.import_list(actor=request.user).exclude(status=ImportStatus.DRAFT)[:5]})
+
+
+def template_download(request):
+    """The default template (默认模板): a CSV (UTF-8 with BOM) whose header names every field an import may fill, in
+    the user's language; the import matches these headers without any remapping."""
+    require_page(request, PERMISSION)
+    import csv
+    import io
+
+    from .mapping import targets
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([target.label for target in targets()])
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="customer-import-template.csv"'
+    return response
 
 
 # -- 2. preview and mapping ------------------------------------------------------------------------------------
@@ -247,6 +263,7 @@ register_menu(Menu("customers.import", gettext_lazy("Import customers"), "custom
                    "upload_file", view_permission=PERMISSION, order=12))
 site.register_page("imports/", upload_page, "customer_import")
 site.register_page("imports/history/", history_page, "customer_import_history")
+site.register_page("imports/template.csv", template_download, "customer_import_template")
 site.register_page("imports/<int:pk>/", run_page, "customer_import_run")
 site.register_page("imports/<int:pk>/preview/", preview_page, "customer_import_preview")
 site.register_page("imports/<int:pk>/status/", status_partial, "customer_import_status")
