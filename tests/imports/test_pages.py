@@ -282,6 +282,26 @@ def test_one_field_chosen_for_two_columns_is_a_message_and_the_mapping_table_sta
     assert {c["header"]: c["field"] for c in response.context["preview"]["columns"]}["城市"] == "city"
 
 
+def test_a_wrong_encoding_at_the_upload_is_a_message(client, importer):
+    response = upload(login(client, importer), csv_bytes("gb18030"), encoding="utf-8")
+    assert response.status_code == 200
+    assert any("UTF-8" in m for m in messages_of(response))
+    assert not ImportRun.objects.exists()
+
+
+def test_choosing_another_encoding_on_the_preview(client, importer):
+    login(client, importer)
+    url = upload(client, csv_bytes("gb18030"))["Location"]
+    refused = client.post(url, {"encoding": "utf-8", "action": "preview"})
+    assert refused.status_code == 200 and any("UTF-8" in m for m in messages_of(refused))
+    assert refused.context["preview"]["rows"][0][0] == "张三"  # the preview as saved stays on the page
+    chosen = client.post(url, {"encoding": "gb18030", "action": "preview"})
+    assert chosen.context["preview"]["rows"][0][0] == "张三" and not messages_of(chosen)
+    client.post(url, {"encoding": "gb18030", "action": "start"})
+    run = draft_of(importer)
+    assert run.status == ImportStatus.QUEUED and run.encoding == "gb18030"
+
+
 def test_cancel_discards_the_draft_and_its_file(client, importer):
     login(client, importer)
     before = stored_files()
