@@ -65,19 +65,10 @@ def too_large_error() -> ShoalError:
 
 
 def discard_draft(run) -> None:
-    """A previewed draft is not kept: its stored file and the run go."""
+    """A draft that will not be imported (a preview through the API, "Cancel" on the page): its stored file and the
+    run go. A CLI draft reads the user's own file where it is: that file stays."""
     from . import services
 
-    discard = getattr(services, "import_discard", None)
-    if discard is not None:
-        discard(run)
-        return
-    from pathlib import Path
-
-    from django.conf import settings
-
-    if run.stored_name and run.source != "cli":  # the CLI's draft reads the user's own file where it is
-        run_path = getattr(services, "run_path", None)
-        path = run_path(run) if run_path else Path(settings.DATA_DIR) / "imports" / run.stored_name
-        path.unlink(missing_ok=True)
+    if run.stored_name and run.source != "cli":
+        services.run_path(run).unlink(missing_ok=True)
     run.delete()
