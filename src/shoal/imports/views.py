@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from shoal.core.auth import require_page
 from shoal.core.errors import ShoalError
+from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import Menu, register_menu
 from shoal.core.site import site
 from shoal.core.views import page
@@ -259,6 +260,7 @@ def history_page(request):
 
 
 # -- menu and pages -------------------------------------------------------------------------------------------
+register_action_labels({"customer.import": gettext_lazy("Import customers")})  # the operation log's word
 register_menu(Menu("customers.import", gettext_lazy("Import customers"), "customers", (), "admin:customer_import",
                    "upload_file", view_permission=PERMISSION, order=12))
 site.register_page("imports/", upload_page, "customer_import")
