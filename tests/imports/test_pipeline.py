@@ -2,7 +2,6 @@
 masking in the error report, resuming after a killed worker."""
 
 import csv
-import io
 import json
 import os
 import subprocess
@@ -21,7 +20,7 @@ from shoal.customers.models import (
 )
 from shoal.customers.services.custom_fields import custom_field_create
 from shoal.imports import services
-from shoal.imports.models import ImportRun, ImportStatus
+from shoal.imports.models import ImportStatus
 
 pytestmark = pytest.mark.django_db
 

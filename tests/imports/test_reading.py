@@ -10,10 +10,18 @@ import zipfile
 
 import pytest
 import xlsxwriter
+from django.utils import translation
 
 from shoal.core.errors import ShoalError
 from shoal.imports import reading, zipcheck
 from shoal.imports.reading import detect_encoding, open_table
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages are asserted in English (the site's default language is zh-hans)."""
+    with translation.override("en"):
+        yield
 
 PEOPLE = [["姓名", "手机", "城市"], ["张伟", "13800138000", "北京市"], ["李娜", "13912345678", "上海市"],
           ["王芳", "13700001111", "广州市天河区"]]

@@ -27,6 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext
 
 from shoal.core.actors import is_system
+from shoal.core.batching import batched
 from shoal.core.db import insert_rows
 from shoal.core.errors import ShoalError
 from shoal.customers import identity, masking
@@ -452,17 +453,6 @@ def _json(value):
 
 
 # -- the run ------------------------------------------------------------------------------------------------
-def batches(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def process(run: ImportRun, table: Table, *, actor, write: bool, worker: str = "",
             progress: Callable[[int, int], None] | None = None, sample: int = 0,
             report: Callable[[list[RowError]], None] | None = None) -> Result:
@@ -490,7 +480,7 @@ class Chunk:
 
 def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int) -> Iterator[Chunk]:
     sampled = 0
-    for batch in batches(table.rows(), size):
+    for batch in batched(table.rows(), size):
         if resume_after and batch[-1][0] <= resume_after:  # committed before: only remember its identities
             scratch = Result()
             for number, cells in batch:

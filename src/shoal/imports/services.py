@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from shoal.core import parameters
-from shoal.core.actors import SYSTEM, is_system
+from shoal.core.actors import is_system
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 from shoal.customers import masking
@@ -30,20 +25,15 @@ from shoal.customers.services.timeline import is_user
 
 from . import mapping as M
 from . import pipeline
+from .execution import STALE_AFTER, import_execute  # noqa: F401  (the services' public face)
 from .models import ImportMode, ImportRun, ImportStatus
 from .reading import open_table
+from .storage import _too_large, import_dir, max_bytes, run_path
 
 logger = logging.getLogger("shoal.imports")
 PERMISSION = "customers.customers.import"
 ENCODINGS = ("auto", "utf-8", "gb18030", "big5")
-STALE_AFTER = timedelta(minutes=2)  # a running import without a heartbeat this long: its worker died
 COPY_CHUNK = 1 << 20
-
-
-def import_dir() -> Path:
-    path = Path(settings.DATA_DIR) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _check_permission(actor) -> None:
@@ -52,16 +42,6 @@ def _check_permission(actor) -> None:
     if not is_user(actor) or not actor.is_active or not actor.has_shoal_perm(PERMISSION):
         raise ShoalError("permission_denied", gettext("Missing permission %(code)s") % {"code": PERMISSION},
                          {"permission": PERMISSION}, status=403)
-
-
-def max_bytes() -> int:
-    return int(parameters.get("IMPORT_MAX_MB")) * 1024 * 1024
-
-
-def _too_large() -> ShoalError:
-    mb = int(parameters.get("IMPORT_MAX_MB"))
-    return ShoalError("file_too_large", gettext("The file is larger than %(mb)s MB, the import limit") % {"mb": mb},
-                      {"max_mb": mb}, status=413)
 
 
 def _bool(value) -> bool:
@@ -156,11 +136,6 @@ def _store(upload, limit: int) -> tuple[str, int]:
         path.unlink(missing_ok=True)
         raise
     return name, written
-
-
-def run_path(run: ImportRun) -> Path:
-    stored = Path(run.stored_name)
-    return stored if stored.is_absolute() else import_dir() / stored
 
 
 def import_upload(*, actor, upload, file_name: str, options: dict | None = None, source: str = "page") -> ImportRun:
@@ -265,102 +240,6 @@ def import_create(*, actor, upload, file_name: str, options: dict | None = None,
     """Upload and start at once (the API)."""
     run = import_upload(actor=actor, upload=upload, file_name=file_name, options=options, source=source)
     return import_start(actor=actor, run=run)
-
-
-def _actor_of(run: ImportRun):
-    return run.user if run.user_id else SYSTEM
-
-
-def import_execute(run_id: int, *, progress=None) -> ImportRun | None:
-    """Run a queued (or stalled) import; the worker task and the CLI call it. Safe twice / on two workers:
-    one claims the run. ``progress(done, total)`` is called about once a second."""
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    claimed = ImportRun.objects.filter(pk=run_id).filter(
-        Q(status=ImportStatus.QUEUED) | Q(status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    ).update(status=ImportStatus.RUNNING, worker=token, heartbeat_at=now)
-    if not claimed:
-        return None
-    run = ImportRun.objects.select_related("user").get(pk=run_id)
-    if run.started_at is None:
-        run.started_at = now
-        ImportRun.objects.filter(pk=run.pk).update(started_at=now)
-    actor = _actor_of(run)
-    started = time.monotonic()
-    last = [0.0]
-
-    def tick(done: int, total: int) -> None:
-        if progress is not None:
-            progress(done, total)
-        moment = time.monotonic()
-        if done < total and moment - last[0] < 1.0:
-            return
-        last[0] = moment
-        ImportRun.objects.filter(pk=run.pk, worker=token).update(progress={"done": done, "total": total},
-                                                                 heartbeat_at=timezone.now())
-
-    report_name = run.errors_name or f"{uuid.uuid4().hex}-errors.csv"
-    report = None
-    try:
-        path = run_path(run)
-
-        def table():
-            return open_table(path, encoding=run.encoding, file_name=run.file_name, max_bytes=max_bytes())
-
-        with table() as t:
-            mapping = M.build_mapping(t.header, run.mapping)
-        fields = {h: m.key for h, m in zip(mapping.header, mapping.columns, strict=True) if m is not None}
-        report = pipeline.Report(import_dir() / report_name, actor, fields, keep_up_to=run.rows_done)
-        write = not run.dry_run
-        if write and run.strict and not run.rows_done:  # strict: the whole file is checked before any write
-            with table() as t:
-                checked = pipeline.process(run, t, actor=actor, write=False, progress=tick, report=report)
-            if checked.counts["invalid"]:
-                report.close()
-                return _finish(run, token, started, checked.counts, report, ImportStatus.FAILED,
-                               gettext("%(n)s invalid rows: nothing was imported (strict mode)")
-                               % {"n": checked.counts["invalid"]})
-            report.close()
-            report = pipeline.Report(import_dir() / report_name, actor, fields)
-        with table() as t:
-            result = pipeline.process(run, t, actor=actor, write=write, worker=token, progress=tick, report=report)
-        report.close()
-        return _finish(run, token, started, result.counts, report, ImportStatus.SUCCEEDED, "")
-    except pipeline.LostClaim:
-        return None
-    except ShoalError as exc:
-        if report is not None:
-            report.close()
-        return _finish(run, token, started, None, report, ImportStatus.FAILED, exc.message)
-    except Exception as exc:  # recorded on the run; the worker goes on
-        logger.exception("import %s failed", run.pk)
-        if report is not None:
-            report.close()
-        return _finish(run, token, started, None, report, ImportStatus.FAILED,
-                       gettext("The import stopped on an unexpected error (%(error)s); it has been logged")
-                       % {"error": type(exc).__name__})
-
-
-def _finish(run: ImportRun, token: str, started: float, counts: dict | None, report, status: str,
-            error: str) -> ImportRun | None:
-    now = timezone.now()
-    fields = {"status": status, "error": error, "finished_at": now, "heartbeat_at": now,
-              "duration_ms": int((now - (run.started_at or now)).total_seconds() * 1000)}
-    if counts is not None:
-        fields["counts"] = counts
-        fields["rows_total"] = counts.get("rows", 0)
-        fields["progress"] = {"done": 1, "total": 1}
-    if report is not None:
-        fields["errors_count"] = report.count
-        fields["errors_name"] = report.path.name if report.count else ""
-        if not report.count:
-            report.path.unlink(missing_ok=True)
-    if not ImportRun.objects.filter(pk=run.pk, worker=token).update(**fields):
-        return None
-    run.refresh_from_db()
-    if run.source != "cli" and run.status == ImportStatus.SUCCEEDED:
-        run_path(run).unlink(missing_ok=True)  # the upload is no longer needed
-    return run
 
 
 def resume_stalled() -> int:

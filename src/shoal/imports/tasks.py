@@ -32,7 +32,7 @@ class _ProgressLog:
 @task()
 def run_import(run_id: int) -> str:
     """Worker entry point: run the queued (or stalled) import ``run_id``."""
-    from . import services
+    from .execution import import_execute
 
-    run = services.import_execute(run_id, progress=_ProgressLog(run_id))
+    run = import_execute(run_id, progress=_ProgressLog(run_id))
     return "skipped" if run is None else run.status

@@ -36,6 +36,7 @@ from django.utils.translation import pgettext
 
 from shoal.core import parameters
 from shoal.core.actors import is_system
+from shoal.core.batching import batched
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 from shoal.customers.identity import NORMALISERS, identity_fields
@@ -169,17 +170,6 @@ def _rows(binary, encoding: str) -> tuple[str, Iterator[tuple[int, list[str]]]]:
     return encoding, rows()
 
 
-def _batches(rows: Iterator, size: int):
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def parse_expiry(text: str) -> datetime:
     """00:00 local time of the date ``text`` (``2025-06-30``, ``2025/6/30``, ``2025.06.30``)."""
     match = _DATE.fullmatch(text)
@@ -272,7 +262,7 @@ def _import(actor, file, encoding, field_name, progress) -> ImportReport:
     tags = _Tags()
     first = True
     try:
-        for batch in _batches(rows, BATCH_ROWS):
+        for batch in batched(rows, BATCH_ROWS):
             if first:
                 first = False
                 if _is_header(batch[0][1], tags):

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from shoal.core.actors import SYSTEM
+from shoal.core.cli_progress import ProgressLine
 from shoal.core.errors import ShoalError
 
 
@@ -61,18 +62,9 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--mapping: {exc}") from None
         verbose = o.get("verbosity", 1) >= 1
-        tty = sys.stderr.isatty()
         started = time.monotonic()
-
-        def progress(done, total):
-            if not verbose:
-                return
-            line = f"  import: {done * 100 // max(total, 1)}%  ({time.monotonic() - started:.1f} s)"
-            if tty:
-                self.stderr.write("\r" + line, ending="")
-                self.stderr.flush()
-            else:
-                self.stderr.write(line)
+        progress = ProgressLine(self.stderr, lambda done, total, seconds: (
+            f"  import: {done * 100 // max(total, 1)}%  ({seconds:.1f} s)"), verbose=verbose)
 
         try:
             run = services.import_local_file(actor=actor, path=Path(o["file"]), options=options)
@@ -80,8 +72,7 @@ class Command(BaseCommand):
             done = services.import_execute(run.pk, progress=progress)
         except ShoalError as exc:
             raise CommandError(exc.message) from None
-        if verbose and tty:
-            self.stderr.write("")
+        progress.end()
         if done is None:
             raise CommandError("the import was taken by another worker")
         errors_file = None

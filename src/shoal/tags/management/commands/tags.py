@@ -5,13 +5,12 @@ A progress line goes to stderr; the last line on stdout is one JSON object
 ``{"tags", "evaluated", "added", "removed", "seconds"}`` (refresh) or the import report's counts (import)."""
 
 import json
-import sys
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from shoal.core.actors import SYSTEM
+from shoal.core.cli_progress import ProgressLine
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 
@@ -51,26 +50,15 @@ class Command(BaseCommand):
             missing = sorted(set(tag_ids) - known)
             if missing:
                 raise CommandError(f"not auto tags: {', '.join(map(str, missing))}")
-        tty = sys.stderr.isatty()
-        started = time.monotonic()
-
-        def progress(done, total):
-            if not verbose:
-                return
-            line = f"  tags: customer range {done:,} / {total:,}  ({done * 100 // max(total, 1)}%, " \
-                   f"{time.monotonic() - started:.1f} s)"
-            if tty:
-                self.stderr.write("\r" + line, ending="")
-                self.stderr.flush()
-            else:
-                self.stderr.write(line)
+        progress = ProgressLine(self.stderr, lambda done, total, seconds: (
+            f"  tags: customer range {done:,} / {total:,}  ({done * 100 // max(total, 1)}%, {seconds:.1f} s)"),
+            verbose=verbose)
 
         try:
             result = refresh(tag_ids=tag_ids, full=full, progress=progress)
         except ShoalError as exc:
             raise CommandError(exc.message)
-        if verbose and tty:
-            self.stderr.write("")
+        progress.end()
         log_operation(actor=SYSTEM, action="tag.refresh", object_type="tag", detail={"full": full, "cli": True})
         if result.get("skipped"):
             self.stderr.write(f"  skipped (another refresh holds them): {result['skipped']}")
