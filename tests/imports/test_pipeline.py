@@ -320,3 +320,34 @@ def test_a_killed_import_resumes_after_its_last_batch_and_creates_nothing_twice(
     assert out["counts"] == {"rows": 4500, "empty": 0, "invalid": 1, "duplicate": 1, "created": 4498, "updated": 0,
                              "unchanged": 0}
     assert out["customers"] == out["distinct"] == 4498
+
+
+def test_an_excel_file_imports_like_a_csv_with_numbers_and_dates_as_text(tmp_path):
+    import datetime as dt
+
+    import xlsxwriter
+
+    path = tmp_path / "customers.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    date_format = book.add_format({"num_format": "yyyy-mm-dd"})
+    for col, head in enumerate(["姓名", "手机号", "生日", "城市"]):
+        sheet.write(0, col, head)
+    sheet.write(1, 0, "张伟")
+    sheet.write_number(1, 1, 13800000001)  # a mobile typed as a number
+    sheet.write_datetime(1, 2, dt.datetime(1990, 5, 17), date_format)
+    sheet.write(1, 3, "北京")
+    book.close()
+    run = run_import(path)
+    assert run.kind == "xlsx" and run.summary()["created"] == 1
+    c = Customer.objects.get()
+    assert (c.mobile, str(c.birthday), c.city) == ("+8613800000001", "1990-05-17", "北京")
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "big5", "utf-8-sig"])
+def test_files_in_chinese_encodings_are_detected_and_imported(tmp_path, encoding):
+    header = ["姓名", "手機號碼", "電子郵件", "城市"]  # Big5 has the traditional characters only
+    path = write_csv(tmp_path, [["張偉", "13800000001", "", "臺北市"]], header=header, encoding=encoding)
+    run = run_import(path)
+    assert run.summary()["created"] == 1
+    assert Customer.objects.get().city == "臺北市"
