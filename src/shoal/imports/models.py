@@ -43,7 +43,8 @@ class ImportRun(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     error = models.TextField(_("error"), blank=True)
     rows_total = models.IntegerField(_("rows (estimate)"), null=True, blank=True)
-    rows_done = models.IntegerField(_("rows done"), default=0)
+    rows_done = models.IntegerField(_("rows done"), default=0)  # the file row of the last committed batch
+    progress = models.JSONField(_("progress"), default=dict, blank=True)  # {"done", "total"} for the progress bar
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     errors_name = models.CharField(max_length=255, blank=True)  # the error report, under SHOAL_DATA_DIR/imports/
     errors_count = models.IntegerField(_("rows in the error report"), default=0)
@@ -51,6 +52,7 @@ class ImportRun(models.Model):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)  # a running import's worker is alive
+    worker = models.CharField(max_length=64, blank=True)  # the claim of the worker running it (each batch checks it)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
 
     class Meta:

@@ -8,66 +8,418 @@ automatically).
 
 from __future__ import annotations
 
+import logging
+import shutil
+import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
-from .models import ImportRun
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from shoal.core import parameters
+from shoal.core.actors import SYSTEM, is_system
+from shoal.core.errors import ShoalError
+from shoal.core.oplog import log_operation
+from shoal.customers import masking
+from shoal.customers.services.timeline import is_user
+
+from . import mapping as M
+from . import pipeline
+from .models import ImportMode, ImportRun, ImportStatus
+from .reading import open_table
+
+logger = logging.getLogger("shoal.imports")
+PERMISSION = "customers.customers.import"
+ENCODINGS = ("auto", "utf-8", "gb18030", "big5")
+STALE_AFTER = timedelta(minutes=2)  # a running import without a heartbeat this long: its worker died
+COPY_CHUNK = 1 << 20
+
+
+def import_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_permission(actor) -> None:
+    if is_system(actor):
+        return
+    if not is_user(actor) or not actor.is_active or not actor.has_shoal_perm(PERMISSION):
+        raise ShoalError("permission_denied", gettext("Missing permission %(code)s") % {"code": PERMISSION},
+                         {"permission": PERMISSION}, status=403)
+
+
+def max_bytes() -> int:
+    return int(parameters.get("IMPORT_MAX_MB")) * 1024 * 1024
+
+
+def _too_large() -> ShoalError:
+    mb = int(parameters.get("IMPORT_MAX_MB"))
+    return ShoalError("file_too_large", gettext("The file is larger than %(mb)s MB, the import limit") % {"mb": mb},
+                      {"max_mb": mb}, status=413)
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def clean_options(actor, options: dict | None) -> dict:
+    """Validated options (see the module doc); ShoalError 400 naming the bad one."""
+    options = dict(options or {})
+    out: dict = {}
+    if "encoding" in options and options["encoding"] not in (None, ""):
+        encoding = str(options["encoding"]).strip().lower().replace("_", "-")
+        encoding = {"utf8": "utf-8", "gbk": "gb18030", "gb2312": "gb18030"}.get(encoding, encoding)
+        if encoding not in ENCODINGS:
+            raise ShoalError("invalid_option", gettext("Unknown encoding %(value)s: choose auto, UTF-8, GB18030 or Big5")
+                             % {"value": options["encoding"]}, {"field": "encoding"})
+        out["encoding"] = encoding
+    if "mode" in options and options["mode"] not in (None, ""):
+        if options["mode"] not in ImportMode.values:
+            raise ShoalError("invalid_option", gettext("Unknown mode %(value)s: choose normal or fast")
+                             % {"value": options["mode"]}, {"field": "mode"})
+        out["mode"] = options["mode"]
+    for key in ("strict", "dry_run"):
+        if key in options and options[key] is not None:
+            out[key] = _bool(options[key])
+    if "group_id" in options:
+        group_id = options["group_id"]
+        if group_id in (None, "", 0, "0"):
+            out["group_id"] = None
+        else:
+            from shoal.customers.models import CustomerGroup
+
+            try:
+                group = CustomerGroup.objects.get(pk=int(group_id))
+            except (TypeError, ValueError, CustomerGroup.DoesNotExist):
+                raise ShoalError("invalid_option", gettext("No such customer group"), {"field": "group_id"}) from None
+            out["group_id"] = group.pk
+    if "tag_ids" in options and options["tag_ids"] is not None:
+        out["tag_ids"] = _clean_tags(actor, options["tag_ids"])
+    if "mapping" in options and options["mapping"] is not None:
+        raw = options["mapping"]
+        if not isinstance(raw, dict) or not all(isinstance(v, str | type(None)) for v in raw.values()):
+            raise ShoalError("invalid_option", gettext("The column mapping must map each header to a field key"),
+                             {"field": "mapping"})
+        out["mapping"] = {str(k): (v or "") for k, v in raw.items()}
+    return out
+
+
+def _clean_tags(actor, raw) -> list[int]:
+    from shoal.tags.models import Tag, TagKind
+
+    if isinstance(raw, str):
+        raw = [p for p in raw.replace("，", ",").split(",") if p.strip()]
+    try:
+        ids = list(dict.fromkeys(int(v) for v in raw))
+    except (TypeError, ValueError):
+        raise ShoalError("invalid_option", gettext("Tags are given by their ids"), {"field": "tag_ids"}) from None
+    tags = {t.pk: t for t in Tag.objects.filter(pk__in=ids)}
+    for pk in ids:
+        tag = tags.get(pk)
+        if tag is None:
+            raise ShoalError("invalid_option", gettext("No such tag: %(id)s") % {"id": pk}, {"field": "tag_ids"})
+        if tag.kind == TagKind.AUTO:
+            raise ShoalError("invalid_option", gettext("%(name)s is an auto tag: its rules give it") % {"name": tag.name},
+                             {"field": "tag_ids"})
+        if not tag.enabled:
+            raise ShoalError("invalid_option", gettext("%(name)s is disabled") % {"name": tag.name}, {"field": "tag_ids"})
+        if tag.kind == TagKind.PERSONAL and (not is_user(actor) or tag.owner_id != actor.pk):
+            raise ShoalError("invalid_option", gettext("No such tag: %(id)s") % {"id": pk}, {"field": "tag_ids"})
+    return ids
+
+
+def _store(upload, limit: int) -> tuple[str, int]:
+    """Copy the upload under the imports directory (refusing it past ``limit`` bytes); (name, size)."""
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
+        raise _too_large()
+    name = f"{uuid.uuid4().hex}.upload"
+    path = import_dir() / name
+    written = 0
+    chunks = upload.chunks(COPY_CHUNK) if hasattr(upload, "chunks") else iter(lambda: upload.read(COPY_CHUNK), b"")
+    try:
+        with path.open("wb") as out:
+            for chunk in chunks:
+                written += len(chunk)
+                if written > limit:
+                    raise _too_large()
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return name, written
+
+
+def run_path(run: ImportRun) -> Path:
+    stored = Path(run.stored_name)
+    return stored if stored.is_absolute() else import_dir() / stored
 
 
 def import_upload(*, actor, upload, file_name: str, options: dict | None = None, source: str = "page") -> ImportRun:
     """Check permission, size and format, store the file and return a draft run (nothing imported yet).
     ``upload``: a Django UploadedFile, or any binary file object. Raises ShoalError (4xx) on bad input."""
-    raise NotImplementedError
+    _check_permission(actor)
+    opts = clean_options(actor, options)
+    limit = max_bytes()
+    name, size = _store(upload, limit)
+    return _draft(actor, name, size, file_name, opts, source)
+
+
+def import_local_file(*, actor, path: Path, options: dict | None = None) -> ImportRun:
+    """The CLI's draft: the file is read where it is (not copied)."""
+    _check_permission(actor)
+    opts = clean_options(actor, options)
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ShoalError("not_found", gettext("No such file: %(path)s") % {"path": str(path)}, status=404)
+    if path.stat().st_size > max_bytes():
+        raise _too_large()
+    return _draft(actor, str(path), path.stat().st_size, path.name, opts, "cli")
+
+
+def _draft(actor, stored: str, size: int, file_name: str, opts: dict, source: str) -> ImportRun:
+    run = ImportRun(user=actor if is_user(actor) else None, source=source, file_name=(file_name or "upload")[:255],
+                    stored_name=stored, size=size, status=ImportStatus.DRAFT)
+    _apply(run, opts)
+    try:
+        with open_table(run_path(run), encoding=run.encoding, file_name=file_name, max_bytes=max_bytes()) as table:
+            run.kind = table.kind
+            run.detected_encoding = table.encoding or ""
+            M.build_mapping(table.header, run.mapping)  # a file no column of which identifies: refused now
+    except BaseException:
+        if source != "cli":
+            run_path(run).unlink(missing_ok=True)
+        raise
+    run.save()
+    return run
+
+
+def _apply(run: ImportRun, opts: dict) -> None:
+    for key in ("encoding", "mode", "strict", "dry_run", "group_id", "tag_ids", "mapping"):
+        if key in opts:
+            setattr(run, key, opts[key])
+
+
+def _masked_value(actor, key: str | None, value: str) -> str:
+    if not value or not key or not is_user(actor) or key not in masking.masked_field_keys(viewer=actor):
+        return value
+    return masking._mask_value(pipeline._mask_kind(key), value) or value
 
 
 def import_preview(*, actor, run: ImportRun, rows: int = 20) -> dict:
-    """Read the whole file without writing anything. Returns
-    {"file_name", "kind", "encoding", "delimiter",
-     "columns": [{"index", "header", "field", "field_label"}],   # field "" = ignored
-     "unknown_columns": [header, ...], "fields": [{"key", "label"}],  # choices for remapping
-     "rows": [[cell, ...], ...] (the first ``rows`` data rows, decoded),
-     "summary": {"rows", "empty", "invalid", "duplicate", "created", "updated", "unchanged"},
-     "errors": [{"row", "column", "value", "reason"}, ...] (the first 20, values masked for the actor)}"""
-    raise NotImplementedError
+    """Read the whole file without writing anything (see the API docs for the shape)."""
+    _check_permission(actor)
+    with open_table(run_path(run), encoding=run.encoding, file_name=run.file_name, max_bytes=max_bytes()) as table:
+        mapping = M.build_mapping(table.header, run.mapping)
+        result = pipeline.process(run, table, actor=actor, write=False, sample=rows)
+        by_header = {h: t.key for h, t in zip(mapping.header, mapping.columns, strict=True) if t is not None}
+        sample = [[_masked_value(actor, by_header.get(h), c) for h, c in zip(mapping.header, row, strict=False)]
+                  for row in result.sample]
+        return {
+            "file_name": run.file_name, "kind": table.kind, "encoding": table.encoding, "delimiter": table.delimiter,
+            "columns": mapping.described(), "unknown_columns": mapping.unknown,
+            "fields": [{"key": t.key, "label": t.label} for t in M.targets()],
+            "rows": sample,
+            "summary": {k: result.counts[k] for k in result.counts},
+            "errors": [{"row": e.row, "column": e.column, "value": _masked_value(actor, by_header.get(e.column), e.value),
+                        "reason": e.reason} for e in result.errors[:20]],
+        }
 
 
-def import_start(*, actor, run: ImportRun, options: dict | None = None) -> ImportRun:
+def import_start(*, actor, run: ImportRun, options: dict | None = None, enqueue: bool = True) -> ImportRun:
     """Queue a draft run for the worker (options may change mapping, mode, strict, group, tags)."""
-    raise NotImplementedError
+    _check_permission(actor)
+    if run.status != ImportStatus.DRAFT:
+        raise ShoalError("not_draft", gettext("This import has already been started"), status=409)
+    opts = clean_options(actor, options)
+    _apply(run, opts)
+    if "mapping" in opts:
+        with open_table(run_path(run), encoding=run.encoding, file_name=run.file_name, max_bytes=max_bytes()) as table:
+            M.build_mapping(table.header, run.mapping)
+    run.status = ImportStatus.QUEUED
+    with transaction.atomic():
+        run.save()
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(run.pk))
+    if not is_system(actor):
+        log_operation(actor=actor, action="customer.import", obj=run, object_type="import",
+                      detail={"file": run.file_name, "mode": run.mode, "strict": run.strict, "dry_run": run.dry_run})
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from .tasks import run_import
+
+    run_import.enqueue(run_id)
 
 
 def import_create(*, actor, upload, file_name: str, options: dict | None = None, source: str = "api") -> ImportRun:
-    """Upload and start at once (the API and the CLI's queued form)."""
+    """Upload and start at once (the API)."""
     run = import_upload(actor=actor, upload=upload, file_name=file_name, options=options, source=source)
     return import_start(actor=actor, run=run)
+
+
+def _actor_of(run: ImportRun):
+    return run.user if run.user_id else SYSTEM
 
 
 def import_execute(run_id: int, *, progress=None) -> ImportRun | None:
     """Run a queued (or stalled) import; the worker task and the CLI call it. Safe twice / on two workers:
     one claims the run. ``progress(done, total)`` is called about once a second."""
-    raise NotImplementedError
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    claimed = ImportRun.objects.filter(pk=run_id).filter(
+        Q(status=ImportStatus.QUEUED) | Q(status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    ).update(status=ImportStatus.RUNNING, worker=token, heartbeat_at=now)
+    if not claimed:
+        return None
+    run = ImportRun.objects.select_related("user").get(pk=run_id)
+    if run.started_at is None:
+        run.started_at = now
+        ImportRun.objects.filter(pk=run.pk).update(started_at=now)
+    actor = _actor_of(run)
+    started = time.monotonic()
+    last = [0.0]
+
+    def tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total)
+        moment = time.monotonic()
+        if done < total and moment - last[0] < 1.0:
+            return
+        last[0] = moment
+        ImportRun.objects.filter(pk=run.pk, worker=token).update(progress={"done": done, "total": total},
+                                                                 heartbeat_at=timezone.now())
+
+    report_name = run.errors_name or f"{uuid.uuid4().hex}-errors.csv"
+    report = None
+    try:
+        path = run_path(run)
+
+        def table():
+            return open_table(path, encoding=run.encoding, file_name=run.file_name, max_bytes=max_bytes())
+
+        with table() as t:
+            mapping = M.build_mapping(t.header, run.mapping)
+        fields = {h: m.key for h, m in zip(mapping.header, mapping.columns, strict=True) if m is not None}
+        report = pipeline.Report(import_dir() / report_name, actor, fields, keep_up_to=run.rows_done)
+        write = not run.dry_run
+        if write and run.strict and not run.rows_done:  # strict: the whole file is checked before any write
+            with table() as t:
+                checked = pipeline.process(run, t, actor=actor, write=False, progress=tick, report=report)
+            if checked.counts["invalid"]:
+                report.close()
+                return _finish(run, token, started, checked.counts, report, ImportStatus.FAILED,
+                               gettext("%(n)s invalid rows: nothing was imported (strict mode)")
+                               % {"n": checked.counts["invalid"]})
+            report.close()
+            report = pipeline.Report(import_dir() / report_name, actor, fields)
+        with table() as t:
+            result = pipeline.process(run, t, actor=actor, write=write, worker=token, progress=tick, report=report)
+        report.close()
+        return _finish(run, token, started, result.counts, report, ImportStatus.SUCCEEDED, "")
+    except pipeline.LostClaim:
+        return None
+    except ShoalError as exc:
+        if report is not None:
+            report.close()
+        return _finish(run, token, started, None, report, ImportStatus.FAILED, exc.message)
+    except Exception as exc:  # recorded on the run; the worker goes on
+        logger.exception("import %s failed", run.pk)
+        if report is not None:
+            report.close()
+        return _finish(run, token, started, None, report, ImportStatus.FAILED,
+                       gettext("The import stopped on an unexpected error (%(error)s); it has been logged")
+                       % {"error": type(exc).__name__})
+
+
+def _finish(run: ImportRun, token: str, started: float, counts: dict | None, report, status: str,
+            error: str) -> ImportRun | None:
+    now = timezone.now()
+    fields = {"status": status, "error": error, "finished_at": now, "heartbeat_at": now,
+              "duration_ms": int((now - (run.started_at or now)).total_seconds() * 1000)}
+    if counts is not None:
+        fields["counts"] = counts
+        fields["rows_total"] = counts.get("rows", 0)
+        fields["progress"] = {"done": 1, "total": 1}
+    if report is not None:
+        fields["errors_count"] = report.count
+        fields["errors_name"] = report.path.name if report.count else ""
+        if not report.count:
+            report.path.unlink(missing_ok=True)
+    if not ImportRun.objects.filter(pk=run.pk, worker=token).update(**fields):
+        return None
+    run.refresh_from_db()
+    if run.source != "cli" and run.status == ImportStatus.SUCCEEDED:
+        run_path(run).unlink(missing_ok=True)  # the upload is no longer needed
+    return run
 
 
 def resume_stalled() -> int:
     """Re-queue running imports whose worker stopped sending heartbeats; returns how many."""
-    raise NotImplementedError
+    stale = timezone.now() - STALE_AFTER
+    ids = list(ImportRun.objects.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
+               .values_list("pk", flat=True))
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: _enqueue(pk))
+    return len(ids)
 
 
 def import_list(*, actor):
-    """The imports the actor may see (their own; all with the import permission and an unrestricted scope)."""
-    raise NotImplementedError
+    """The imports the actor may see: their own; everyone's with an unrestricted data scope."""
+    _check_permission(actor)
+    qs = ImportRun.objects.select_related("user", "group").exclude(status=ImportStatus.DRAFT)
+    if not pipeline._unrestricted(actor):
+        qs = qs.filter(user=actor)
+    return qs
 
 
 def import_get(*, actor, pk: int) -> ImportRun:
-    raise NotImplementedError
+    _check_permission(actor)
+    qs = ImportRun.objects.select_related("user", "group")
+    if not pipeline._unrestricted(actor):
+        qs = qs.filter(user=actor)
+    run = qs.filter(pk=pk).first()
+    if run is None:
+        raise ShoalError("not_found", gettext("No such import"), status=404)
+    return run
 
 
 def import_output(run: ImportRun) -> dict:
     """The API shape: {"id", "status", "file_name", "kind", "encoding", "mode", "strict", "dry_run", "group_id",
     "tag_ids", "progress": {"done", "total"}, "counts": {...}, "errors_count", "error", "created_at",
     "started_at", "finished_at", "seconds"}."""
-    raise NotImplementedError
+    progress = run.progress or {}
+    return {
+        "id": run.pk, "status": run.status, "file_name": run.file_name, "kind": run.kind,
+        "encoding": run.detected_encoding or run.encoding, "mode": run.mode, "strict": run.strict,
+        "dry_run": run.dry_run, "group_id": run.group_id, "tag_ids": list(run.tag_ids or []),
+        "progress": {"done": int(progress.get("done", 0)), "total": int(progress.get("total", 0))},
+        "counts": run.summary(), "errors_count": run.errors_count, "error": run.error,
+        "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
+        "seconds": round(run.duration_ms / 1000, 2) if run.duration_ms is not None else None,
+    }
 
 
 def import_errors_path(run: ImportRun) -> Path | None:
     """The error report (CSV, UTF-8 with BOM) of a run, or None when there is none."""
-    raise NotImplementedError
+    if not run.errors_name:
+        return None
+    path = import_dir() / run.errors_name
+    return path if path.exists() else None
+
+
+def copy_report(run: ImportRun, target: Path) -> Path | None:
+    source = import_errors_path(run)
+    if source is None:
+        return None
+    shutil.copyfile(source, target)
+    return target

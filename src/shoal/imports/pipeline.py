@@ -1,0 +1,611 @@
+"""The import pipeline: read → convert and classify each row → match identities in bulk → write per batch.
+
+Rows are classified as empty, invalid, duplicate (an earlier row of the file has the same identity; the
+first one wins), or else create, update or unchanged. A batch's writes (customers, group memberships, tags,
+timeline) and the run's progress commit together, so a run whose worker died resumes after its last
+batch and ends with the same counts, creating nothing twice."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext, pgettext
+
+from shoal.core.actors import is_system
+from shoal.core.db import insert_rows
+from shoal.core.errors import ShoalError
+from shoal.customers import identity, masking
+from shoal.customers.models import Customer, CustomerGroupMembership, TimelineEntry, TimelineKind
+from shoal.customers.services.timeline import actor_name, is_user
+from shoal.customers.signals import send_changed
+
+from . import mapping as M
+from .models import COUNT_KEYS, ImportMode, ImportRun
+from .reading import Table
+
+BATCH = {ImportMode.FAST: 20000, ImportMode.NORMAL: 5000}
+MAX_REPORTED = 200_000  # error report lines kept (the counts stay exact)
+
+
+class LostClaim(Exception):
+    """Another worker took the run over (this one was thought dead): stop without writing."""
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    value: str
+    reason: str
+    kind: str  # "invalid" | "duplicate"
+
+
+@dataclass
+class Candidate:
+    row: int
+    std: dict
+    attrs: dict
+    uniques: list[tuple[str, str]]
+
+
+@dataclass
+class Result:
+    counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    errors: list[RowError] = field(default_factory=list)
+    sample: list[list[str]] = field(default_factory=list)
+    last_row: int = 0
+
+
+class Classifier:
+    """Per-row conversion and in-file duplicate detection (no database)."""
+
+    def __init__(self, mapping: M.Mapping):
+        cache: dict = {}
+        self.header = mapping.header
+        self.columns = [(i, t.key, t.custom is not None, M.converter(t, cache))
+                        for i, t in enumerate(mapping.columns) if t is not None]
+        self.identity = [f for f in identity.identity_fields() if f in M.UNIQUE]
+        self.uniques = [k for _, k, custom, _ in self.columns if not custom and k in M.UNIQUE]
+        self.first_identity_header = next((mapping.header[i] for i, k, c, _ in self.columns
+                                           if not c and k in self.identity), "")
+        self.seen: dict[tuple[str, str], int] = {}
+        self.labels = {t.key: t.label for t in M.targets()}
+        self.labels.update({t.key: t.label for t in mapping.columns if t is not None})
+        self.index_of = {k: i for i, k, c, _ in self.columns if not c}
+
+    def classify(self, number: int, cells: list[str], result: Result) -> Candidate | None:
+        counts = result.counts
+        counts["rows"] += 1
+        for cell in cells:
+            if cell and not cell.isspace():
+                break
+        else:
+            counts["empty"] += 1
+            return None
+        std: dict = {}
+        attrs: dict = {}
+        width = len(cells)
+        for index, key, custom, convert in self.columns:
+            raw = cells[index] if index < width else ""
+            if not raw or raw.isspace():
+                continue
+            try:
+                value = convert(raw)
+            except ShoalError as exc:
+                return self._fail(result, number, self.header[index], raw, exc.message)
+            if value is None:
+                continue
+            if custom:
+                attrs[key] = value
+            else:
+                std[key] = value
+        uniques = [(k, std[k]) for k in self.uniques if std.get(k)]
+        if not any(k in self.identity for k, _ in uniques):
+            return self._fail(result, number, self.first_identity_header, "",
+                              gettext("No identity value: fill in one of %(fields)s")
+                              % {"fields": ", ".join(self.labels.get(f, f) for f in self.identity)})
+        seen = self.seen
+        for key, value in uniques:
+            earlier = seen.get((key, value))
+            if earlier is not None:
+                if key in self.identity:
+                    counts["duplicate"] += 1
+                    result.errors.append(RowError(number, self._header_of(key), cells[self.index_of[key]],
+                                                  gettext("Same %(field)s as row %(row)s (the first row is imported)")
+                                                  % {"field": self.labels.get(key, key), "row": earlier}, "duplicate"))
+                    return None
+                return self._fail(result, number, self._header_of(key), cells[self.index_of[key]],
+                                  gettext("Same %(field)s as row %(row)s, which is another customer")
+                                  % {"field": self.labels.get(key, key), "row": earlier})
+        for pair in uniques:
+            seen[pair] = number
+        return Candidate(number, std, attrs, uniques)
+
+    def _header_of(self, key: str) -> str:
+        return next((self.header[i] for i, k, c, _ in self.columns if k == key and not c), key)
+
+    def _fail(self, result: Result, number: int, column: str, value: str, reason: str) -> None:
+        result.counts["invalid"] += 1
+        result.errors.append(RowError(number, column, value, reason, "invalid"))
+        return None
+
+
+# -- matching against the database ------------------------------------------------------------------------
+def _holders(field_name: str, values: list[str]) -> dict[str, int]:
+    """{value: customer id} of the customers holding these values of a unique field (one query)."""
+    if not values:
+        return {}
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    column = connection.ops.quote_name(field_name)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(%s)", [values])
+        else:
+            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} IN (SELECT value FROM json_each(%s))",
+                           [json.dumps(values)])
+        return dict(cursor.fetchall())
+
+
+@dataclass
+class Plan:
+    creates: list[Candidate] = field(default_factory=list)
+    updates: list[tuple[Candidate, int]] = field(default_factory=list)
+
+
+class Matcher:
+    def __init__(self, actor, classifier: Classifier):
+        self.actor = actor
+        self.classifier = classifier
+        self.scoped = not _unrestricted(actor)
+
+    def plan(self, candidates: list[Candidate], result: Result) -> Plan:
+        by_field: dict[str, list[str]] = {}
+        for c in candidates:
+            for key, value in c.uniques:
+                by_field.setdefault(key, []).append(value)
+        holders = {key: _holders(key, values) for key, values in by_field.items()}
+        identity_fields = self.classifier.identity
+        plan = Plan()
+        targets: list[tuple[Candidate, int]] = []
+        for c in candidates:
+            found = {key: holders[key].get(value) for key, value in c.uniques}
+            matched = {pk for key, pk in found.items() if pk is not None and key in identity_fields}
+            if len(matched) > 1:
+                self.classifier._fail(result, c.row, "", "", gettext(
+                    "The identity values point at %(n)s different customers") % {"n": len(matched)})
+                continue
+            target = next(iter(matched), None)
+            clash = next((key for key, pk in found.items() if pk is not None and pk != target), None)
+            if clash is not None:
+                self.classifier._fail(result, c.row, self.classifier._header_of(clash), dict(c.uniques)[clash],
+                                      gettext("Another customer already has this %(field)s")
+                                      % {"field": self.classifier.labels.get(clash, clash)})
+                continue
+            if target is None:
+                plan.creates.append(c)
+            else:
+                targets.append((c, target))
+        if targets and self.scoped:
+            from shoal.customers.selectors import customer_queryset
+
+            visible = set(customer_queryset(actor=self.actor).filter(pk__in=[t for _, t in targets])
+                          .values_list("pk", flat=True))
+            kept = []
+            for c, target in targets:
+                if target in visible:
+                    kept.append((c, target))
+                else:
+                    self.classifier._fail(result, c.row, "", "", gettext(
+                        "A customer outside your data scope has this identity"))
+            targets = kept
+        plan.updates = targets
+        return plan
+
+
+def _unrestricted(actor) -> bool:
+    from shoal.accounts.models import DataScope
+
+    if is_system(actor):
+        return True
+    return is_user(actor) and actor.data_scope() == DataScope.ALL
+
+
+# -- writing ------------------------------------------------------------------------------------------------
+class Writer:
+    """Builds the database rows of a batch and writes them (in the caller's transaction)."""
+
+    def __init__(self, run: ImportRun, actor, classifier: Classifier, *, write_timeline: bool):
+        self.run = run
+        self.actor = actor
+        self.write_timeline = write_timeline
+        self.user_id = actor.pk if is_user(actor) else None
+        self.actor_name = actor_name(actor)
+        opts = Customer._meta
+        self.std_keys = [k for _, k, custom, _ in classifier.columns if not custom]
+        self.has_attrs = any(custom for _, _, custom, _ in classifier.columns)
+        fields = [f for f in opts.concrete_fields if not f.primary_key]
+        self.fields = fields
+        self.columns = [f.column for f in fields]
+        self.defaults = {f.attname: f.get_default() for f in fields}
+        self.preps = {f.attname: self._prep(f) for f in fields}
+        from shoal.customers.models import CustomField
+
+        self.attr_defaults: dict = {}
+        self.required: list[str] = []
+        for d in CustomField.objects.filter(enabled=True):
+            if d.default is not None:
+                from shoal.customers.cleaning import coerce_custom_value
+
+                try:
+                    self.attr_defaults[d.key] = coerce_custom_value(d, d.default)
+                except Exception:  # a stale default never blocks an import
+                    pass
+            if d.required:
+                self.required.append(d.key)
+        self.tags = []
+        if run.tag_ids:
+            from shoal.tags.models import Tag
+            from shoal.tags.refresh import expiry_for
+
+            self.tags = list(Tag.objects.filter(pk__in=run.tag_ids))
+            self._expiry_for = expiry_for
+
+    @staticmethod
+    def _prep(f):
+        plain = (str, int, bool, float, type(None))
+        pg = connection.vendor == "postgresql"
+
+        def prep(value):
+            if type(value) in plain:
+                return value
+            if pg and isinstance(value, datetime) and value.tzinfo is not None:
+                return value
+            return f.get_db_prep_save(value, connection)
+        return prep
+
+    def missing_required(self, c: Candidate) -> str | None:
+        for key in self.required:
+            if c.attrs.get(key) is None and self.attr_defaults.get(key) is None:
+                return key
+        return None
+
+    def write(self, plan: Plan, result: Result, now: datetime) -> tuple[list[int], list[int], int]:
+        """Insert and update; returns (created ids, updated ids, unchanged count)."""
+        created = self._insert(plan.creates, now)
+        updated, unchanged, touched = self._update(plan.updates, now)
+        everyone = created + touched
+        if self.run.group_id and everyone:
+            self._join_group(everyone, now)
+        for tag in self.tags:
+            from shoal.tags import store
+
+            store.tag_customers(tag.pk, everyone, source="import", at=now, expires_at=self._expiry_for(tag, now),
+                                actor_id=self.user_id, actor_name=self.actor_name)
+        if self.write_timeline:
+            send_changed(created + updated)
+        return created, updated, unchanged
+
+    def _insert(self, creates: list[Candidate], now: datetime) -> list[int]:
+        if not creates:
+            return []
+        names = [f.attname for f in self.fields]
+        position = {n: i for i, n in enumerate(names)}
+        base = dict(self.defaults)
+        base["created_at"] = base["updated_at"] = now
+        template = [self.preps[n](base[n]) for n in names]  # the same for every row: prepared once
+        attrs_at = position["attributes"]
+        slots = [(position[k], self._value_prep(k)) for k in self.std_keys]
+        dump = self._attrs_prep()
+        attr_defaults = self.attr_defaults
+        rows = []
+        for c in creates:
+            row = template.copy()
+            std = c.std
+            for (at, prep), key in zip(slots, self.std_keys, strict=True):
+                value = std.get(key)
+                if value is not None:
+                    row[at] = prep(value)
+            row[attrs_at] = dump({**attr_defaults, **c.attrs} if attr_defaults else c.attrs)
+            rows.append(row)
+        ids = _insert_customers(self.columns, rows)
+        if self.write_timeline:
+            entries = [TimelineEntry(customer_id=pk, kind=TimelineKind.CREATED, actor_id=self.user_id,
+                                     actor_name=self.actor_name, created_at=now,
+                                     detail={"import": self.run.pk, "file": self.run.file_name})
+                       for pk in ids]
+            TimelineEntry.objects.bulk_create(entries, batch_size=2000)
+        return ids
+
+    def _value_prep(self, key: str):
+        """Database form of a converted value: text as it is; dates and times through the field."""
+        prep = self.preps[key]
+        if connection.vendor == "sqlite" and key == "birthday":
+            return lambda v: v if type(v) is str else v.isoformat()
+        return (lambda v: v if type(v) is str else prep(v))
+
+    def _attrs_prep(self):
+        if connection.vendor == "sqlite":
+            return lambda attrs: json.dumps(attrs, ensure_ascii=False)
+        return self.preps["attributes"]
+
+    def _update(self, updates: list[tuple[Candidate, int]], now: datetime) -> tuple[list[int], int, list[int]]:
+        if not updates:
+            return [], 0, []
+        keys = self.std_keys
+        wanted = ["id", *keys] + (["attributes"] if self.has_attrs else [])
+        existing = {row["id"]: row for row in Customer.objects.filter(pk__in=[pk for _, pk in updates]).values(*wanted)}
+        statements = []
+        entries = []
+        updated: list[int] = []
+        touched: list[int] = []
+        unchanged = 0
+        for c, pk in updates:
+            old = existing.get(pk)
+            if old is None:  # deleted meanwhile: nothing to update (counted unchanged)
+                unchanged += 1
+                continue
+            touched.append(pk)
+            changes = {k: v for k, v in c.std.items() if old.get(k) != v}
+            attrs = old.get("attributes") if self.has_attrs else None
+            attr_changes = {}
+            if self.has_attrs:
+                attrs = dict(attrs or {})
+                attr_changes = {k: v for k, v in c.attrs.items() if attrs.get(k) != v}
+                attrs.update(attr_changes)
+            if not changes and not attr_changes:
+                unchanged += 1
+                continue
+            updated.append(pk)
+            new = {k: c.std.get(k, old.get(k)) for k in keys}
+            row = [self.preps[k](new[k]) for k in keys]
+            if self.has_attrs:
+                row.append(self.preps["attributes"](attrs))
+            row += [self.preps["updated_at"](now), pk]
+            statements.append(row)
+            if self.write_timeline:
+                for k, v in changes.items():
+                    entries.append(TimelineEntry(customer_id=pk, kind=TimelineKind.CHANGED, field=k, old=_json(old.get(k)),
+                                                 new=_json(v), actor_id=self.user_id, actor_name=self.actor_name,
+                                                 created_at=now, detail={"import": self.run.pk}))
+                for k, v in attr_changes.items():
+                    entries.append(TimelineEntry(customer_id=pk, kind=TimelineKind.CHANGED, field=k,
+                                                 old=(old.get("attributes") or {}).get(k), new=v, actor_id=self.user_id,
+                                                 actor_name=self.actor_name, created_at=now,
+                                                 detail={"import": self.run.pk, "custom": True}))
+        if statements:
+            qn = connection.ops.quote_name
+            sets = [f"{qn(Customer._meta.get_field(k).column)} = %s" for k in keys]
+            if self.has_attrs:
+                sets.append(f"{qn('attributes')} = %s")
+            sets.append(f"{qn('updated_at')} = %s")
+            sql = f"UPDATE {qn(Customer._meta.db_table)} SET {', '.join(sets)} WHERE id = %s"
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, statements)
+        if entries:
+            TimelineEntry.objects.bulk_create(entries, batch_size=2000)
+        return updated, unchanged, touched
+
+    def _join_group(self, ids: list[int], now: datetime) -> None:
+        """Put the customers in the target group (those already there keep their salesperson)."""
+        table = connection.ops.quote_name(CustomerGroupMembership._meta.db_table)
+        present = set(CustomerGroupMembership.objects.filter(group_id=self.run.group_id, customer_id__in=ids)
+                      .values_list("customer_id", flat=True))
+        rows = [[pk, self.run.group_id, None, None, now] for pk in ids if pk not in present]
+        if rows:
+            insert_rows(CustomerGroupMembership._meta.db_table,
+                        ["customer_id", "group_id", "salesperson_id", "assigned_at", "created_at"], rows)
+        del table
+        if self.write_timeline and rows:
+            from shoal.customers.models import CustomerGroup
+
+            name = CustomerGroup.objects.filter(pk=self.run.group_id).values_list("name", flat=True).first()
+            TimelineEntry.objects.bulk_create(
+                [TimelineEntry(customer_id=r[0], kind=TimelineKind.GROUP, actor_id=self.user_id,
+                               actor_name=self.actor_name, created_at=now,
+                               detail={"group": name, "reason": "import", "import": self.run.pk}) for r in rows],
+                batch_size=2000)
+
+
+def _insert_customers(columns: list[str], rows: list[list]) -> list[int]:
+    """Insert customer rows; their new ids in order. SQLite: ids from the table's high mark and one
+    executemany (the caller's transaction already holds the write lock: nobody inserts in between)."""
+    if connection.vendor != "sqlite":
+        return insert_rows(Customer._meta.db_table, columns, rows, returning="id")
+    from shoal.customers.demo import _first_id
+
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        first = _first_id(cursor)
+        ids = list(range(first, first + len(rows)))
+        for row, pk in zip(rows, ids, strict=True):
+            row.append(pk)
+        names = ", ".join(qn(c) for c in [*columns, "id"])
+        cursor.executemany(f"INSERT INTO {qn(Customer._meta.db_table)} ({names}) VALUES "
+                           f"({', '.join(['%s'] * (len(columns) + 1))})", rows)
+    return ids
+
+
+def _json(value):
+    return M.as_text(value) if not isinstance(value, str | int | float | bool | type(None)) else value
+
+
+# -- the run ------------------------------------------------------------------------------------------------
+def batches(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def process(run: ImportRun, table: Table, *, actor, write: bool, worker: str = "",
+            progress: Callable[[int, int], None] | None = None, sample: int = 0,
+            report: Callable[[list[RowError]], None] | None = None) -> Result:
+    """Go through the whole file. ``write``: import (batch by batch, resuming after ``run.rows_done``);
+    else only count what would happen. ``report(errors)`` receives each batch's bad rows once written."""
+    from shoal.core import parameters
+
+    with parameters.cached():  # the phone region, identity fields…: read once, not once per cell
+        return _process(run, table, actor=actor, write=write, worker=worker, progress=progress, sample=sample,
+                        report=report)
+
+
+def _process(run, table, *, actor, write, worker, progress, sample, report) -> Result:
+    mapping = M.build_mapping(table.header, run.mapping)
+    classifier = Classifier(mapping)
+    matcher = Matcher(actor, classifier)
+    writer = Writer(run, actor, classifier, write_timeline=run.mode == ImportMode.NORMAL) if write else None
+    result = Result()
+    resume_after = run.rows_done if write else 0
+    if resume_after:
+        result.counts.update({k: int(v) for k, v in (run.counts or {}).items() if k in result.counts})
+    last_tick = 0.0
+    size = BATCH.get(run.mode, 5000)
+    for batch in batches(table.rows(), size):
+        if resume_after and batch[-1][0] <= resume_after:  # done before: only remember its identities
+            scratch = Result()
+            for number, cells in batch:
+                classifier.classify(number, cells, scratch)
+            continue
+        candidates = []
+        errors_before = len(result.errors)
+        for number, cells in batch:
+            if number <= resume_after:
+                classifier.classify(number, cells, Result())
+                continue
+            if len(result.sample) < sample:
+                result.sample.append(list(cells))
+            c = classifier.classify(number, cells, result)
+            if c is not None:
+                candidates.append(c)
+        if writer is not None:
+            kept = []
+            for c in candidates:
+                missing = writer.missing_required(c)
+                if missing is not None:
+                    classifier._fail(result, c.row, missing, "", gettext("%(field)s is required")
+                                     % {"field": classifier.labels.get(missing, missing)})
+                else:
+                    kept.append(c)
+            candidates = kept
+        result.last_row = batch[-1][0]
+        if write:
+            _write_batch(run, writer, matcher, candidates, result, worker)
+        else:
+            with transaction.atomic():
+                plan = matcher.plan(candidates, result)
+                result.counts["created"] += len(plan.creates)
+                _count_dry_updates(writer or Writer(run, actor, classifier, write_timeline=False), plan, result)
+        if report is not None:
+            report(result.errors[errors_before:])
+            if len(result.errors) > 1000:
+                del result.errors[:]
+        if progress is not None and time.monotonic() - last_tick > 0.5:
+            last_tick = time.monotonic()
+            progress(*table.progress())
+    if progress is not None:
+        done, total = table.progress()
+        progress(total, total)
+    return result
+
+
+def _count_dry_updates(writer: Writer, plan: Plan, result: Result) -> None:
+    keys = writer.std_keys
+    wanted = ["id", *keys] + (["attributes"] if writer.has_attrs else [])
+    existing = {row["id"]: row for row in Customer.objects.filter(pk__in=[pk for _, pk in plan.updates]).values(*wanted)}
+    for c, pk in plan.updates:
+        old = existing.get(pk) or {}
+        attrs = old.get("attributes") or {}
+        if any(old.get(k) != v for k, v in c.std.items()) or any(attrs.get(k) != v for k, v in c.attrs.items()):
+            result.counts["updated"] += 1
+        else:
+            result.counts["unchanged"] += 1
+
+
+def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: list[Candidate], result: Result,
+                 worker: str) -> None:
+    counts_before = dict(result.counts)
+    errors_before = len(result.errors)
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            # first a write: on SQLite it takes the write lock, so the customers' ids are ours to hand out
+            if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=now):
+                raise LostClaim()
+            plan = matcher.plan(candidates, result)
+            created, updated, unchanged = writer.write(plan, result, now)
+            result.counts["created"] += len(created)
+            result.counts["updated"] += len(updated)
+            result.counts["unchanged"] += unchanged
+            claimed = ImportRun.objects.filter(pk=run.pk, worker=worker).update(
+                rows_done=result.last_row, counts=result.counts, heartbeat_at=now)
+            if not claimed:
+                raise LostClaim()
+    except Exception:
+        result.counts.clear()
+        result.counts.update(counts_before)
+        del result.errors[errors_before:]
+        raise
+    run.rows_done = result.last_row
+
+
+# -- error report -------------------------------------------------------------------------------------------
+class Report:
+    """The CSV of bad rows (UTF-8 with BOM: Excel opens it), values masked as the importing user sees them."""
+
+    def __init__(self, path: Path, actor, mapping_fields: dict[str, str], *, keep_up_to: int = 0):
+        self.path = path
+        self.count = 0
+        masked = masking.masked_field_keys(viewer=actor) if is_user(actor) else frozenset()
+        self.masked_headers = {header: key for header, key in mapping_fields.items() if key in masked}
+        kept: list[list[str]] = []
+        if keep_up_to and path.exists():  # resuming: keep the lines of the batches already committed
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                reader = csv.reader(fh)
+                next(reader, None)
+                kept = [line for line in reader if line and line[0].isdigit() and int(line[0]) <= keep_up_to]
+        self.fh = path.open("w", encoding="utf-8-sig", newline="")
+        self.writer = csv.writer(self.fh)
+        with translation.override(getattr(actor, "language", None) or translation.get_language()):
+            self.writer.writerow([pgettext("import errors", "Row"), pgettext("import errors", "Column"),
+                                  pgettext("import errors", "Value"), pgettext("import errors", "Reason")])
+        for line in kept:
+            self.writer.writerow(line)
+        self.count = len(kept)
+
+    def __call__(self, errors: list[RowError]) -> None:
+        for e in errors:
+            if self.count >= MAX_REPORTED:
+                return
+            value = e.value
+            key = self.masked_headers.get(e.column)
+            if key and value:
+                value = masking._mask_value(_mask_kind(key), value) or value
+            self.writer.writerow([e.row, e.column, _neutral(value), e.reason])
+            self.count += 1
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _mask_kind(key: str) -> str:
+    if key == "email":
+        return "email"
+    sensitive = masking.sensitive_custom_fields()
+    return sensitive.get(key, "phone")
+
+
+def _neutral(value: str) -> str:
+    """A value a spreadsheet would run as a formula is shown as text."""
+    return "'" + value if value and value[0] in "=+-@\t\r" else value
