@@ -48,10 +48,18 @@ def matrix(db, personas):
 
     job = schedules.job_get("system.clear_expired_sessions")
     runs = {u.pk: schedules.run_now(job=job, actor=u) for u in personas.values()}  # each persona reads its own
+    from shoal.imports.models import ImportRun
+    from shoal.imports.services import import_dir
+
+    imports = {}  # each persona reads its own import and its error report
+    for u in personas.values():
+        (import_dir() / f"matrix-{u.pk}-errors.csv").write_text("\ufeffRow,Column,Value,Reason\n", encoding="utf-8")
+        imports[u.pk] = ImportRun.objects.create(user=u, file_name="matrix.csv", status="succeeded",
+                                                 errors_name=f"matrix-{u.pk}-errors.csv", errors_count=1)
     return {"dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
             "tag_category": tag_category, "empty_category": empty_category, "manual": manual, "auto": auto,
-            "rule": rule, "runs": runs}
+            "rule": rule, "runs": runs, "imports": imports}
 
 
 # (method, OpenAPI path, permission or None for "any user", body builder, path params builder)
@@ -202,6 +210,27 @@ TAG_ENDPOINTS = [
     ("get", "/api/v1/tag-history", "customers.tags.view", None, None),
 ]
 ENDPOINTS += TAG_ENDPOINTS
+EXPORT_ENDPOINTS = [
+    ("get", "/api/v1/exports", "customers.customers.export", None, None),
+    ("get", "/api/v1/exports/fields", "customers.customers.export", None, None),
+]
+ENDPOINTS += EXPORT_ENDPOINTS
+
+
+def _import_file(w):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {"file": SimpleUploadedFile("matrix.csv", "姓名,手机号\n张三,13800138001\n".encode(), content_type="text/csv")}
+
+
+IMPORT = "customers.customers.import"
+ENDPOINTS += [
+    ("post", "/api/v1/imports", IMPORT, _import_file, None),
+    ("post", "/api/v1/imports/preview", IMPORT, _import_file, None),
+    ("get", "/api/v1/imports", IMPORT, None, None),
+    ("get", "/api/v1/imports/{import_id}", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
+    ("get", "/api/v1/imports/{import_id}/errors", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
+]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -214,7 +243,9 @@ def test_matrix_covers_every_api_endpoint():
 
 def _call(client, method, path, body, headers):
     kwargs = dict(headers)
-    if body is not None:
+    if body is not None and any(hasattr(value, "read") for value in body.values()):
+        kwargs.update(data=body)  # a file upload: multipart
+    elif body is not None:
         kwargs.update(data=json.dumps(body), content_type="application/json")
     return getattr(client, method)(path, **kwargs)
 
@@ -291,6 +322,13 @@ PAGES = [
     ("admin:my_permissions", None, None),
     ("admin:my_tokens", None, None),
     ("admin:customer_identity", "system.identity.view", None),
+    ("admin:customer_export", "customers.customers.export", None),
+    ("admin:customer_import", "customers.customers.import", None),
+    ("admin:customer_import_history", "customers.customers.import", None),
+    ("admin:customer_import_template", "customers.customers.import", None),
+    ("admin:customer_import_run", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
+    ("admin:customer_import_status", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
+    ("admin:customer_import_errors", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
 ]
 
 
@@ -299,6 +337,7 @@ PAGES = [
 def test_page_opens_only_for_roles_that_grant_it(client, matrix, personas, page, persona):
     name, perm, args = page
     user = personas[persona]
+    matrix["me"] = user
     client.force_login(user)
     response = client.get(reverse(name, args=args(matrix) if args else None))
     if perm is None or user.has_shoal_perm(perm):

@@ -460,11 +460,13 @@ BILLION_LAUGHS = """<?xml version="1.0" encoding="UTF-8"?>
 <si><t>&lol9;</t></si><si><t>城市</t></si></sst>""".encode()
 
 
-@pytest.mark.parametrize("prefix", [b"", b"<!--" + b" padding " * 500 + b"-->\n"])
-def test_billion_laughs_is_refused(tmp_path, prefix):
+@pytest.mark.parametrize("part, prefix", [("xl/sharedStrings.xml", b""),
+                                          ("xl/sharedStrings.xml", b"<!--" + b" padding " * 500 + b"-->\n"),
+                                          ("xl/worksheets/sheet1.bin", b"")])  # a part named as anything
+def test_billion_laughs_is_refused(tmp_path, part, prefix):
     parts = _workbook_parts(tmp_path)
     assert "xl/sharedStrings.xml" in parts
-    parts["xl/sharedStrings.xml"] = BILLION_LAUGHS.replace(b"<!DOCTYPE", prefix + b"<!DOCTYPE")
+    parts[part] = BILLION_LAUGHS.replace(b"<!DOCTYPE", prefix + b"<!DOCTYPE")
     error = _refused_with_flat_memory(_zip(tmp_path / "laughs.xlsx", parts))
     assert error.code == "unsafe_file" and "DOCTYPE" in error.message
 
@@ -486,3 +488,28 @@ def test_close_twice_is_fine(tmp_path):
         table = open_table(path)
         table.close()
         table.close()
+
+
+@pytest.mark.parametrize("text, delimiter", [
+    ("姓名;手机;金额\n张伟;13800138000;1,5\n李娜;139;2,75\n", ";"),  # decimal commas
+    ('姓名\t手机\t备注\n张伟\t138\t"a, b, c"\n李娜\t139\tx,y\n', "\t"),
+    ("姓名,手机,地址,备注\n张伟,138,北京市;朝阳区,a|b\n李娜,139,上海市,x;y;z\n", ","),
+    ("姓名,手机\n", ","),
+])
+def test_delimiter_choice_in_mixed_text(tmp_path, text, delimiter):
+    path = tmp_path / "m.csv"
+    path.write_text(text, encoding="utf-8")
+    assert read_all(path)[0].delimiter == delimiter
+
+
+def test_quote_heavy_text_is_sniffed_quickly(tmp_path):
+    """csv.Sniffer needs ~20 s for this 32 KB; the reader must not hang on it (nor fail: it is one odd row)."""
+    path = tmp_path / "quotes.csv"
+    path.write_text("a,b\n" + ',"' * 20_000 + "\n", encoding="utf-8")
+    table, rows = read_all(path)
+    assert table.delimiter == "," and len(rows) == 1
+
+
+def test_missing_file_or_directory_is_unsupported(tmp_path):
+    assert refusal(tmp_path / "nothing.csv").code == "unsupported_file"
+    assert refusal(tmp_path).code == "unsupported_file"

@@ -6,6 +6,8 @@ them only when the viewer's masking policy allows it for this customer.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable
 
 from django.db.models import Q
@@ -25,22 +27,61 @@ def masking_enabled() -> bool:
     return bool(parameters.get("MASKING_ENABLED"))
 
 
-def mask_phone(value: str | None) -> str | None:
-    """``+8613800138000`` / ``13800138000`` → ``138****8000``."""
-    if not value:
-        return value
-    text = str(value)
-    if text.startswith("+"):
-        import phonenumbers
+@functools.lru_cache(maxsize=16)
+def _own_country(region: str) -> tuple[str, re.Pattern | None] | None:
+    """("+<country code>", the region's national-prefix pattern) when the code belongs to this region alone
+    (+86: CN); None when it is shared (+1: US, CA, …) or unknown."""
+    import phonenumbers
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
+    code = phonenumbers.country_code_for_region(region)
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if not code or metadata is None or COUNTRY_CODE_TO_REGION_CODE.get(code) != (region,):
+        return None
+    pattern = metadata.national_prefix_for_parsing
+    return f"+{code}", re.compile(pattern) if pattern else None
+
+
+def domestic_phone(value: str, region: str | None = None) -> str:
+    """A number of the default region (or ``region``) without its country code (``+8613800138000`` →
+    ``13800138000``); other text as it is. Plain ``+<digits>`` numbers are decided without parsing (a masked
+    list or an export of a million rows would spend 30 µs each in the parser): the same answer, as the tests
+    check."""
+    text = str(value)
+    if not text.startswith("+"):
+        return text
+    if region is None:
         from .identity import default_region
 
-        try:
-            number = phonenumbers.parse(text, None)
-            if phonenumbers.region_code_for_number(number) == default_region():
-                text = str(number.national_number)
-        except phonenumbers.NumberParseException:
-            pass
+        region = default_region()
+    own = _own_country(region)
+    if own is not None and text[1:].isascii() and text[1:].isdigit():
+        prefix, national_prefix = own
+        if not text.startswith(prefix):
+            return text  # another country's code (country codes are prefix-free)
+        rest = text[len(prefix):]
+        if 2 <= len(rest) <= 17 and rest[0] != "0" and not (national_prefix and national_prefix.match(rest)):
+            return rest  # what the parser answers: nothing to strip, the national number as it is
+    return _domestic_parsed(text, region)
+
+
+def _domestic_parsed(text: str, region: str) -> str:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, None)
+        if phonenumbers.region_code_for_number(number) == region:
+            return str(number.national_number)
+    except phonenumbers.NumberParseException:
+        pass
+    return text
+
+
+def mask_phone(value: str | None, region: str | None = None) -> str | None:
+    """``+8613800138000`` / ``13800138000`` → ``138****8000`` (``region``: the default region, when known)."""
+    if not value:
+        return value
+    text = domestic_phone(str(value), region)
     if len(text) >= 8:
         return text[:3] + "****" + text[-4:]
     if len(text) >= 4:

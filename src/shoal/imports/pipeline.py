@@ -7,13 +7,20 @@ batch and ends with the same counts, creating nothing twice."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone, translation
@@ -48,8 +55,7 @@ class RowError:
     kind: str  # "invalid" | "duplicate"
 
 
-@dataclass
-class Candidate:
+class Candidate(NamedTuple):
     row: int
     std: dict
     attrs: dict
@@ -166,7 +172,7 @@ class Matcher:
         self.classifier = classifier
         self.scoped = not _unrestricted(actor)
 
-    def plan(self, candidates: list[Candidate], result: Result) -> Plan:
+    def plan(self, candidates: list[Candidate], result: Result, required=None) -> Plan:
         by_field: dict[str, list[str]] = {}
         for c in candidates:
             for key, value in c.uniques:
@@ -174,6 +180,9 @@ class Matcher:
         holders = {key: _holders(key, values) for key, values in by_field.items()}
         identity_fields = self.classifier.identity
         plan = Plan()
+        if not any(holders.values()) and required is None:  # none of them is known: all new
+            plan.creates = list(candidates)
+            return plan
         targets: list[tuple[Candidate, int]] = []
         for c in candidates:
             found = {key: holders[key].get(value) for key, value in c.uniques}
@@ -190,6 +199,11 @@ class Matcher:
                                       % {"field": self.classifier.labels.get(clash, clash)})
                 continue
             if target is None:
+                missing = required(c) if required is not None else None
+                if missing is not None:  # a new customer needs the required custom fields
+                    self.classifier._fail(result, c.row, missing, "", gettext("%(field)s is required")
+                                          % {"field": self.classifier.labels.get(missing, missing)})
+                    continue
                 plan.creates.append(c)
             else:
                 targets.append((c, target))
@@ -333,7 +347,7 @@ class Writer:
 
     def _attrs_prep(self):
         if connection.vendor == "sqlite":
-            return lambda attrs: json.dumps(attrs, ensure_ascii=False)
+            return lambda attrs: json.dumps(attrs, ensure_ascii=False) if attrs else "{}"
         return self.preps["attributes"]
 
     def _update(self, updates: list[tuple[Candidate, int]], now: datetime) -> tuple[list[int], int, list[int]]:
@@ -455,68 +469,170 @@ def process(run: ImportRun, table: Table, *, actor, write: bool, worker: str = "
     """Go through the whole file. ``write``: import (batch by batch, resuming after ``run.rows_done``);
     else only count what would happen. ``report(errors)`` receives each batch's bad rows once written."""
     from shoal.core import parameters
+    from shoal.core.db import sqlite_page_cache
 
-    with parameters.cached():  # the phone region, identity fields…: read once, not once per cell
+    # the phone region, identity fields…: read once, not once per cell; SQLite: the customers' indexes cached
+    with parameters.cached(), (sqlite_page_cache(PAGE_CACHE_KIB) if write else contextlib.nullcontext()):
         return _process(run, table, actor=actor, write=write, worker=worker, progress=progress, sample=sample,
                         report=report)
+
+
+@dataclass
+class Chunk:
+    """One batch of the file, classified: what the writing side needs of it."""
+    last_row: int
+    candidates: list
+    errors: list
+    counts: dict
+    sample: list
+    progress: tuple
+
+
+def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int) -> Iterator[Chunk]:
+    sampled = 0
+    for batch in batches(table.rows(), size):
+        if resume_after and batch[-1][0] <= resume_after:  # committed before: only remember its identities
+            scratch = Result()
+            for number, cells in batch:
+                classifier.classify(number, cells, scratch)
+            continue
+        part = Result()
+        candidates = []
+        for number, cells in batch:
+            if number <= resume_after:
+                classifier.classify(number, cells, Result())
+                continue
+            if sampled < sample:
+                part.sample.append(list(cells))
+                sampled += 1
+            c = classifier.classify(number, cells, part)
+            if c is not None:
+                candidates.append(c)
+        yield Chunk(batch[-1][0], candidates, part.errors, part.counts, part.sample, table.progress())
+
+
+PAGE_CACHE_KIB = 131072  # 128 MB
+PARALLEL_FROM = 8 * 1024 * 1024  # files above this size are read and classified in a forked process
+
+
+def _produce(make, sender, receiver) -> None:
+    # The parent may have a SIGTERM handler (a task worker's): this child must die on terminate().
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    receiver.close()  # only the parent reads: when it dies the pipe breaks and this process ends
+    from django.db import connections
+
+    kept = []  # the parent's database connections: never used nor closed here (closing would end the parent's)
+    for conn in connections.all(initialized_only=True):
+        kept.append(conn.connection)
+        conn.connection = None
+    try:
+        try:
+            for chunk in make():  # a blocking pipe: at most one chunk ahead; a dead parent breaks the pipe
+                chunk.candidates = [tuple(c) for c in chunk.candidates]  # plain tuples: pickled several times faster
+                sender.send_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+            sender.send_bytes(b"")
+        except ShoalError as exc:
+            sender.send_bytes(pickle.dumps(("error", exc.code, exc.message, exc.detail, exc.status)))
+        except Exception as exc:  # noqa: BLE001 (handed to the parent, which records it on the run)
+            sender.send_bytes(pickle.dumps(("error", "import_failed", f"{type(exc).__name__}: {exc}", {}, 500)))
+    except OSError:  # the importing process is gone
+        pass
+    os._exit(0)
+
+
+class _Forked:
+    """Chunks made in a forked process (the second core) while this one matches and writes."""
+
+    def __init__(self, make):
+        ctx = multiprocessing.get_context("fork")
+        self.receiver, sender = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_produce, args=(make, sender, self.receiver), daemon=True)
+        self.proc.start()
+        sender.close()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        while True:
+            if not self.receiver.poll(5):
+                if not self.proc.is_alive() and not self.receiver.poll(0):
+                    raise ShoalError("import_failed", gettext("The file reader stopped unexpectedly"))
+                continue
+            try:
+                data = self.receiver.recv_bytes()
+            except EOFError:
+                raise ShoalError("import_failed", gettext("The file reader stopped unexpectedly")) from None
+            if not data:
+                return
+            item = pickle.loads(data)
+            if isinstance(item, tuple):
+                _, code, message, detail, status = item
+                raise ShoalError(code, message, detail, status=status)
+            item.candidates = [Candidate._make(t) for t in item.candidates]
+            yield item
+
+    def close(self) -> None:
+        self.receiver.close()
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+
+
+def _source(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int, size_bytes: int):
+    def make():
+        return _chunks(table, classifier, size=size, resume_after=resume_after, sample=sample)
+    if (size_bytes >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1):
+        return _Forked(make)
+    return None, make()
 
 
 def _process(run, table, *, actor, write, worker, progress, sample, report) -> Result:
     mapping = M.build_mapping(table.header, run.mapping)
     classifier = Classifier(mapping)
     matcher = Matcher(actor, classifier)
-    writer = Writer(run, actor, classifier, write_timeline=run.mode == ImportMode.NORMAL) if write else None
+    writer = Writer(run, actor, classifier, write_timeline=run.mode == ImportMode.NORMAL)
     result = Result()
     resume_after = run.rows_done if write else 0
     if resume_after:
         result.counts.update({k: int(v) for k, v in (run.counts or {}).items() if k in result.counts})
     last_tick = 0.0
     size = BATCH.get(run.mode, 5000)
-    for batch in batches(table.rows(), size):
-        if resume_after and batch[-1][0] <= resume_after:  # done before: only remember its identities
-            scratch = Result()
-            for number, cells in batch:
-                classifier.classify(number, cells, scratch)
-            continue
-        candidates = []
-        errors_before = len(result.errors)
-        for number, cells in batch:
-            if number <= resume_after:
-                classifier.classify(number, cells, Result())
-                continue
-            if len(result.sample) < sample:
-                result.sample.append(list(cells))
-            c = classifier.classify(number, cells, result)
-            if c is not None:
-                candidates.append(c)
-        if writer is not None:
-            kept = []
-            for c in candidates:
-                missing = writer.missing_required(c)
-                if missing is not None:
-                    classifier._fail(result, c.row, missing, "", gettext("%(field)s is required")
-                                     % {"field": classifier.labels.get(missing, missing)})
-                else:
-                    kept.append(c)
-            candidates = kept
-        result.last_row = batch[-1][0]
-        if write:
-            _write_batch(run, writer, matcher, candidates, result, worker)
-        else:
-            with transaction.atomic():
-                plan = matcher.plan(candidates, result)
-                result.counts["created"] += len(plan.creates)
-                _count_dry_updates(writer or Writer(run, actor, classifier, write_timeline=False), plan, result)
-        if report is not None:
-            report(result.errors[errors_before:])
-            if len(result.errors) > 1000:
-                del result.errors[:]
-        if progress is not None and time.monotonic() - last_tick > 0.5:
-            last_tick = time.monotonic()
-            progress(*table.progress())
+    source = _source(table, classifier, size=size, resume_after=resume_after, sample=sample,
+                     size_bytes=run.size or 0)
+    forked = source if isinstance(source, _Forked) else None
+    chunks = forked if forked is not None else source[1]
+    position = (0, 1)
+    try:
+        for chunk in chunks:
+            errors_before = len(result.errors)
+            for key, value in chunk.counts.items():
+                result.counts[key] += value
+            result.errors.extend(chunk.errors)
+            result.sample.extend(chunk.sample)
+            result.last_row = chunk.last_row
+            position = chunk.progress
+            if write:
+                _write_batch(run, writer, matcher, chunk.candidates, result, worker)
+            else:
+                with transaction.atomic():
+                    plan = matcher.plan(chunk.candidates, result,
+                                        required=writer.missing_required if writer.required else None)
+                    result.counts["created"] += len(plan.creates)
+                    _count_dry_updates(writer, plan, result)
+            if report is not None:
+                report(result.errors[errors_before:])
+                if len(result.errors) > 1000:
+                    del result.errors[:]
+            if progress is not None and time.monotonic() - last_tick > 0.5:
+                last_tick = time.monotonic()
+                progress(*position)
+    finally:
+        if forked is not None:
+            forked.close()
     if progress is not None:
-        done, total = table.progress()
-        progress(total, total)
+        progress(position[1], position[1])
     return result
 
 
@@ -543,7 +659,7 @@ def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: l
             # first a write: on SQLite it takes the write lock, so the customers' ids are ours to hand out
             if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=now):
                 raise LostClaim()
-            plan = matcher.plan(candidates, result)
+            plan = matcher.plan(candidates, result, required=writer.missing_required if writer.required else None)
             created, updated, unchanged = writer.write(plan, result, now)
             result.counts["created"] += len(created)
             result.counts["updated"] += len(updated)

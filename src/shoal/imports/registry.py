@@ -20,7 +20,7 @@ def resume_job():
 
 
 def _pages():
-    from . import views  # noqa: F401  (menus, pages and list actions register themselves)
+    from . import export_registry, views  # noqa: F401  (menus, pages and list actions register themselves)
 
 
 _pages()

@@ -17,6 +17,7 @@ from shoal.core.errors import ShoalError
 UNPACKED_LIMIT = 1 << 30  # bytes an xlsx may unpack to (and at most 20 × max_bytes)
 MAX_RATIO = 200  # uncompressed / compressed, for a part over 1 MB
 MAX_PARTS = 10_000
+NOT_XML = ("xl/media/", "xl/embeddings/", "docProps/thumbnail")  # parts calamine never parses
 
 
 def _unsafe(message: str) -> ShoalError:
@@ -24,11 +25,11 @@ def _unsafe(message: str) -> ShoalError:
 
 
 def check_xlsx(path: Path, max_bytes: int | None, unsupported: ShoalError) -> None:
-    """Raise ``unsupported`` for a ZIP that is not an xlsx, and ShoalError("unsafe_file") for one that is
-    unsafe to hand to calamine: more than
-    UNPACKED_LIMIT (or 20 × max_bytes) unpacked, a part compressed over MAX_RATIO, a part larger than its
-    header says, or an XML part with a DOCTYPE or ENTITY declaration. Every part is inflated in 1 MB steps
-    (the sizes the headers declare are checked first, so an honest zip bomb is refused at once)."""
+    """Raise ``unsupported`` for a ZIP that is not an xlsx, and ShoalError("unsafe_file") for one unsafe to
+    hand to calamine: more than UNPACKED_LIMIT (or 20 × max_bytes) unpacked, a part compressed over
+    MAX_RATIO, a part larger than its header says, or a DOCTYPE or ENTITY declaration in any part but
+    pictures and embedded objects (calamine finds its XML parts through the relationships, whatever their
+    names). Every part is inflated in 1 MB steps after the declared sizes passed."""
     limit = UNPACKED_LIMIT if max_bytes is None else min(UNPACKED_LIMIT, 20 * max_bytes)
     try:
         with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
@@ -40,7 +41,7 @@ def check_xlsx(path: Path, max_bytes: int | None, unsupported: ShoalError) -> No
             if any(i.file_size > (1 << 20) and i.file_size > MAX_RATIO * i.compress_size for i in infos):
                 raise _unsafe(_("a part of it is compressed at an implausible ratio (a “zip bomb”)."))
             for info in infos:
-                _inflate(raw, info, info.filename.endswith((".xml", ".rels")), unsupported)
+                _inflate(raw, info, not info.filename.startswith(NOT_XML), unsupported)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, struct.error, zlib.error, OSError, EOFError):
         raise unsupported
 

@@ -372,18 +372,13 @@ def _page_cache(full_ids):
     """SQLite, full passes: a page cache of 256 MB for this connection while the refresh runs (the default 2 MB
     made the inserts into the taggings' (customer, tag) index read and write the same pages again and again:
     measured 91 s → 31 s for 12M taggings); back to what it was afterwards."""
-    if not full_ids or connection.vendor != "sqlite":
+    if not full_ids:
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        before = cursor.fetchone()[0]
-        cursor.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
-    try:
+    from shoal.core.db import sqlite_page_cache
+
+    with sqlite_page_cache(CACHE_KIB):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_ids=None,

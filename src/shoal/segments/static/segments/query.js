@@ -73,6 +73,23 @@ function queryBuilder() {
         this.error = ""; this.jump = this.page;
       } catch (e) { this.error = e.message; }
     },
+    async exportQuery(url) {
+      // the export page (fields, format) for the current query: posted, as a tree may be long for a URL
+      try {
+        const rule = await this.rule();
+        const values = {query: rule.query ? JSON.stringify(rule.query) : "", sql: rule.sql || "", keyword: this.keyword || ""};
+        const form = document.createElement("form");
+        form.method = "post"; form.action = url;
+        const token = document.querySelector("input[name=csrfmiddlewaretoken]");
+        if (token) values.csrfmiddlewaretoken = token.value;
+        Object.entries(values).forEach(([name, value]) => {
+          const input = document.createElement("input");
+          input.type = "hidden"; input.name = name; input.value = value; form.appendChild(input);
+        });
+        document.body.appendChild(form);
+        form.submit();
+      } catch (e) { this.error = e.message; }
+    },
     async loadSchemes() { this.schemes = await call("GET", "/api/v1/saved-queries"); },
     currentScheme() { return this.schemes.find(s => String(s.id) === String(this.schemeId)); },
     async applyScheme() {
