@@ -21,6 +21,7 @@ Every summary is checked to add up (rows = empty + invalid + duplicate + created
 Timings judged against the targets are the command's own ``seconds``; ``wall_seconds`` adds start-up.
 
     python -m bench.bench_import --db sqlite|postgres|both [--rows N] [--pg-url postgres://…/any_db] [--keep]
+                                 [--steps fast,again,export,normal,peer,errors]
 
 PostgreSQL: the server of ``--pg-url`` (default: DATABASE_URL); the bench creates and drops databases
 named ``<that database>_imp_<pid>_<step>`` (the user needs CREATEDB). Through the harness
@@ -56,6 +57,7 @@ TARGETS = {
     "peer_ratio": 30,
     "export_seconds": 30,
 }
+STEPS = ("fast", "again", "export", "normal", "peer", "errors")
 COUNT_KEYS = ("rows", "empty", "invalid", "duplicate", "created", "updated", "unchanged")
 
 
@@ -183,7 +185,9 @@ def shoal_import(db: dict, path: Path, *, mode: str, errors: Path | None = None)
 
 
 def shoal_export(db: dict, out_path: Path) -> dict:
-    attempts = (["--user", BENCH_USER], [])
+    from bench.import_data import FIELDS
+
+    attempts = (["--user", BENCH_USER, "--fields", ",".join(FIELDS)], [])
     result = None
     for extra in attempts:
         result = child(["-m", "shoal.cli", "export", *extra, str(out_path)], db["env"])
@@ -248,7 +252,8 @@ def check_errors(result: dict, expected: dict, bad_rows: dict) -> dict:
 
 
 # -- one database ------------------------------------------------------------------------------------------
-def bench_database(vendor: str, rows: int, work: Path, files: dict, *, pg_url: str | None = None) -> dict:
+def bench_database(vendor: str, rows: int, work: Path, files: dict, *, pg_url: str | None = None,
+                   steps: tuple[str, ...] = STEPS) -> dict:
     big, small = files["big"], files["errors"]
     out: dict = {"database": vendor, "rows": rows, "files": files["meta"]}
     dbs = Databases(vendor, work, pg_url)
@@ -260,20 +265,23 @@ def bench_database(vendor: str, rows: int, work: Path, files: dict, *, pg_url: s
             out["import"] = "not available"
         if fast.get("available") and not fast.get("failed"):
             fast["check"] = worker(db, "check", str(big), str(rows))
+        if fast.get("available") and not fast.get("failed") and "again" in steps:
             out["fast_again"] = again = shoal_import(db, big, mode="fast", errors=work / f"{vendor}-b-errors.csv")
             again["check"] = worker(db, "check", str(big), str(rows))
-        out["export"] = shoal_export(db, work / f"{vendor}-export.csv")
+        if "export" in steps:
+            out["export"] = shoal_export(db, work / f"{vendor}-export.csv")
         dbs.drop(db)
-        if fast.get("available"):
+        if fast.get("available") and "normal" in steps:
             db = dbs.fresh("c")
             out["normal"] = normal = shoal_import(db, big, mode="normal", errors=work / f"{vendor}-c-errors.csv")
             if not normal.get("failed"):
                 normal["check"] = worker(db, "check", str(big), str(rows))
             dbs.drop(db)
-        db = dbs.fresh("d")
-        out["peer"] = worker(db, "peer", str(big), str(min(PEER_ROWS, rows)))
-        dbs.drop(db)
-        if fast.get("available"):
+        if "peer" in steps:
+            db = dbs.fresh("d")
+            out["peer"] = worker(db, "peer", str(big), str(min(PEER_ROWS, rows)))
+            dbs.drop(db)
+        if fast.get("available") and "errors" in steps:
             db = dbs.fresh("f")
             result = shoal_import(db, small, mode="normal", errors=work / f"{vendor}-f-errors.csv")
             if not result.get("failed"):
@@ -353,6 +361,13 @@ def correctness(out: dict) -> str | list[str]:
                 problems.append("errors: counts differ from the expected ones")
             if not check.get("report_ok"):
                 problems.append("errors: the report does not name exactly the bad rows")
+    export = out.get("export") or {}
+    if export.get("available") and not export.get("failed"):
+        measured = True
+        if export.get("rows", rows) != rows or export.get("lines") != rows + 1:
+            problems.append(f"export: {export.get('rows')} rows, {export.get('lines')} lines (want {rows} + a header)")
+    elif export.get("failed"):
+        problems.append("export: failed")
     peer = out.get("peer") or {}
     if peer.get("failed") or peer.get("errors"):
         problems.append("peer: errors")
@@ -446,21 +461,20 @@ def make_files(rows: int, work: Path) -> dict:
                      "errors_file_rows": errors["rows"], "errors_file_expected": errors["expected"]}}
 
 
-def bench(databases: list[str], rows: int, *, pg_url: str | None, keep: bool = False) -> list[dict]:
+def bench(databases: list[str], rows: int, *, pg_url: str | None, keep: bool = False, steps: tuple[str, ...] = STEPS):
+    """Yields the result of each database as it is done."""
     work = Path(tempfile.mkdtemp(prefix="shoal-bench-import-"))
     os.environ.setdefault("SHOAL_DATA_DIR", str(work))
     try:
         files = make_files(rows, work)
-        results = []
         for vendor in databases:
             started = time.perf_counter()
             try:
-                result = bench_database(vendor, rows, work, files, pg_url=pg_url)
+                result = bench_database(vendor, rows, work, files, pg_url=pg_url, steps=steps)
             except Exception as exc:  # report and go on with the next database
                 result = {"database": vendor, "rows": rows, "error": f"{type(exc).__name__}: {exc}"}
             result["bench_seconds"] = round(time.perf_counter() - started, 1)
-            results.append(result)
-        return results
+            yield result
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -474,7 +488,7 @@ def run() -> dict:
 
     vendor = connection.vendor
     pg_url = os.environ.get("DATABASE_URL") if vendor == "postgresql" else None
-    result = bench([vendor], max(sizes()), pg_url=pg_url)[0]
+    result = list(bench([vendor], max(sizes()), pg_url=pg_url))[0]
     result.pop("database", None)
     return result
 
@@ -488,13 +502,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("SHOAL_BENCH_PG_URL") or os.environ.get("DATABASE_URL"),
                         help="a PostgreSQL database URL on the server to use (default: DATABASE_URL)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files and reports")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help=f"comma-separated subset of {','.join(STEPS)} (fast always runs: the others need it)")
     args = parser.parse_args(argv)
     databases = {"sqlite": ["sqlite"], "postgres": ["postgresql"], "both": ["sqlite", "postgresql"]}[args.db]
     if "postgresql" in databases and not (args.pg_url or "").startswith("postgres"):
         parser.error("PostgreSQL needs --pg-url or DATABASE_URL (postgres://user@host:port/db)")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shoal.settings")
     status = 0
-    for result in bench(databases, args.rows, pg_url=args.pg_url, keep=args.keep):
+    steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
+    if set(steps) - set(STEPS):
+        parser.error(f"--steps: one of {', '.join(STEPS)}")
+    for result in bench(databases, args.rows, pg_url=args.pg_url, keep=args.keep, steps=steps):
         failed = [k for k, v in result.get("targets", {}).items() if v.get("pass") is False]
         status = status or int(bool(failed or "error" in result))
         print(json.dumps({"benchmark": "import", **result}, ensure_ascii=False, default=str), flush=True)
