@@ -107,7 +107,7 @@ class Classifier:
             try:
                 value = convert(raw)
             except ShoalError as exc:
-                return self._fail(result, number, self.header[index], raw, exc.message)
+                return self._fail(result, number, self.header[index], raw, self._worded(key, exc.message))
             if value is None:
                 continue
             if custom:
@@ -135,6 +135,13 @@ class Classifier:
         for pair in uniques:
             seen[pair] = number
         return Candidate(number, std, attrs, uniques)
+
+    def _worded(self, key: str, message: str) -> str:
+        """"mobile: not a valid…" → "手机号: not a valid…": the field's label, not its key."""
+        for sep in (":", "："):
+            if message.startswith(key + sep):
+                return self.labels.get(key, key) + message[len(key):]
+        return message
 
     def _header_of(self, key: str) -> str:
         return next((self.header[i] for i, k, c, _ in self.columns if k == key and not c), key)
@@ -673,7 +680,7 @@ class Report:
     def __init__(self, path: Path, actor, mapping_fields: dict[str, str], *, keep_up_to: int = 0):
         self.path = path
         self.count = 0
-        masked = masking.masked_field_keys(viewer=actor) if is_user(actor) else frozenset()
+        masked = masked_keys(actor)
         self.masked_headers = {header: key for header, key in mapping_fields.items() if key in masked}
         kept: list[list[str]] = []
         if keep_up_to and path.exists():  # resuming: keep the lines of the batches already committed
@@ -703,6 +710,14 @@ class Report:
 
     def close(self) -> None:
         self.fh.close()
+
+
+def masked_keys(actor) -> frozenset[str]:
+    """The fields whose values are masked for ``actor`` where customers are listed (the customer list masks
+    for every user when masking is on): the error report and the preview show rows the same way."""
+    if not is_user(actor) or not masking.should_mask(viewer=actor, customer=None, context="list"):
+        return frozenset()
+    return frozenset(masking.MASKED_FIELDS) | frozenset(masking.sensitive_custom_fields())
 
 
 def _mask_kind(key: str) -> str:

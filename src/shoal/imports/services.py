@@ -184,7 +184,7 @@ def _apply(run: ImportRun, opts: dict) -> None:
 
 
 def _masked_value(actor, key: str | None, value: str) -> str:
-    if not value or not key or not is_user(actor) or key not in masking.masked_field_keys(viewer=actor):
+    if not value or not key or key not in pipeline.masked_keys(actor):
         return value
     return masking._mask_value(pipeline._mask_kind(key), value) or value
 
