@@ -351,3 +351,31 @@ def test_files_in_chinese_encodings_are_detected_and_imported(tmp_path, encoding
     run = run_import(path)
     assert run.summary()["created"] == 1
     assert Customer.objects.get().city == "臺北市"
+
+
+def _customer_indexes() -> set[str]:
+    from django.db import connection
+
+    from shoal.customers.demo import _secondary_indexes
+
+    with connection.cursor() as cursor:
+        return {name for name, _ in _secondary_indexes(cursor, Customer._meta.db_table)}
+
+
+def test_a_large_file_into_an_empty_table_is_bulk_loaded_with_its_indexes_rebuilt(tmp_path, monkeypatch):
+    from shoal.imports import pipeline
+
+    monkeypatch.setattr(pipeline, "BULK_FROM", 0)  # every file counts as large here
+    indexes = _customer_indexes()
+    assert {"customer_mobile_uniq", "customer_email_uniq"} <= indexes
+    rows = [[f"客户{i}", f"138{i:08d}", f"c{i}@example.com" if i % 3 == 0 else "", "北京"] for i in range(3000)]
+    rows[2000] = ["重复", "13800000007", "", ""]  # same mobile as row 9: a duplicate, not a second customer
+    rows[2500] = ["坏", "x", "", ""]
+    run = run_import(write_csv(tmp_path, rows), mode="fast")
+    assert run.summary() == {"rows": 3000, "empty": 0, "invalid": 1, "duplicate": 1, "created": 2998, "updated": 0,
+                             "unchanged": 0}
+    assert _customer_indexes() == indexes  # every index is back
+    assert Customer.objects.count() == Customer.objects.values("mobile").distinct().count() == 2998
+    again = run_import(write_csv(tmp_path, [["新名字", "13800000001", "", "上海"]], name="again.csv"))
+    assert again.summary()["updated"] == 1  # a table with customers: the ordinary path, identities matched
+    assert Customer.objects.get(mobile="+8613800000001").city == "上海"
