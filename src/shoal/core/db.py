@@ -30,6 +30,18 @@ def sqlite_page_cache(kib: int):
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
+def ids_subquery(ids):
+    """``pk__in=ids_subquery(ids)``: many ids as one parameter (a JSON array / an array) instead of one
+    parameter each, which Django prepares one by one and SQLite caps."""
+    import json
+
+    from django.db.models.expressions import RawSQL
+
+    if connection.vendor == "sqlite":
+        return RawSQL("SELECT value FROM json_each(%s)", [json.dumps([int(i) for i in ids])])
+    return RawSQL("SELECT unnest(%s::bigint[])", [[int(i) for i in ids]])
+
+
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
     """PostgreSQL: write ``rows`` into ``table``'s ``columns`` with COPY (psycopg formats the rows in C).
     psycopg's errors come out as Django's (IntegrityError…), as through Django's own cursor."""

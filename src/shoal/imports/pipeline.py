@@ -28,7 +28,7 @@ from django.utils.translation import gettext, pgettext
 
 from shoal.core.actors import is_system
 from shoal.core.batching import batched
-from shoal.core.db import insert_rows
+from shoal.core.db import ids_subquery, insert_rows
 from shoal.core.errors import ShoalError
 from shoal.customers import identity, masking
 from shoal.customers.models import Customer, CustomerGroupMembership, TimelineEntry, TimelineKind
@@ -366,7 +366,7 @@ class Writer:
             return [], 0, []
         keys = self.std_keys
         wanted = ["id", *keys] + (["attributes"] if self.has_attrs else [])
-        existing = {row["id"]: row for row in Customer.objects.filter(pk__in=[pk for _, pk in updates]).values(*wanted)}
+        existing = {row["id"]: row for row in Customer.objects.filter(pk__in=ids_subquery([pk for _, pk in updates])).values(*wanted)}
         statements = []
         entries = []
         updated: list[int] = []
@@ -679,7 +679,7 @@ def _bulk_load(run: ImportRun, worker: str):
 def _count_dry_updates(writer: Writer, plan: Plan, result: Result) -> None:
     keys = writer.std_keys
     wanted = ["id", *keys] + (["attributes"] if writer.has_attrs else [])
-    existing = {row["id"]: row for row in Customer.objects.filter(pk__in=[pk for _, pk in plan.updates]).values(*wanted)}
+    existing = {row["id"]: row for row in Customer.objects.filter(pk__in=ids_subquery([pk for _, pk in plan.updates])).values(*wanted)}
     for c, pk in plan.updates:
         old = existing.get(pk) or {}
         attrs = old.get("attributes") or {}
