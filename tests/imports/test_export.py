@@ -427,3 +427,50 @@ def test_an_abandoned_stream_is_logged_as_incomplete(masking_off, monkeypatch):
     pieces.close()
     entry = OperationLog.objects.get(action="customer.export")
     assert entry.detail["rows"] == 2 and entry.detail["complete"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_read_ahead_by_a_second_thread_arrive_whole_and_in_order(monkeypatch):
+    """Outside a transaction a second thread reads the next chunks (its own connection) while this one writes."""
+    import threading
+
+    parameters.set_value("MASKING_ENABLED", False)
+    monkeypatch.setattr(exporting, "CHUNK", 3)
+    category = TagCategory.objects.create(name="行为")
+    tag = tag_services.tag_create(actor=SYSTEM, data={"name": "奇数", "category_id": category.pk, "kind": "manual"})
+    made = [customer(name=f"客户{i}", ent_user_id=f"r{i}") for i in range(14)]
+    tag_services.apply_tag(actor=SYSTEM, tag=tag, customer_ids=[c.pk for c in made[1::2]])
+    readers = []
+    real = exporting.CustomerExport._chunks
+
+    def spy(self, *args):
+        readers.append(threading.current_thread().name)
+        yield from real(self, *args)
+
+    monkeypatch.setattr(exporting.CustomerExport, "_chunks", spy)
+    rows = rows_of(run(fields=["id", "name", "tags"]))[1:]
+    assert readers == ["export-read-ahead"]
+    assert rows == [[str(c.pk), f"客户{i}", "奇数" if i % 2 else ""] for i, c in enumerate(made)]
+    # stopping early stops the reader too, and the export is logged as incomplete
+    pieces = export_customers(actor=SYSTEM, fields=["name"]).stream()
+    next(pieces)
+    next(pieces)
+    pieces.close()
+    assert not any(t.name == "export-read-ahead" for t in threading.enumerate())
+    assert OperationLog.objects.filter(action="customer.export").latest("id").detail["complete"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_while_reading_ahead_reaches_the_writer(monkeypatch):
+    monkeypatch.setattr(exporting, "CHUNK", 2)
+    for i in range(5):
+        customer(name=f"e{i}", ent_user_id=f"e{i}")
+
+    def broken(self, *args):
+        yield from ()
+        raise ShoalError("query_timeout", "stopped")
+
+    monkeypatch.setattr(exporting.CustomerExport, "_chunks", broken)
+    with pytest.raises(ShoalError) as exc:
+        run(fields=["name"])
+    assert exc.value.code == "query_timeout"

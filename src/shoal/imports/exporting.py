@@ -29,7 +29,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -69,6 +71,7 @@ __all__ = ["EXPORT_PERMISSION", "GROUP_LABELS", "CustomerExport", "ExportField",
 
 EXPORT_PERMISSION = "customers.customers.export"
 CHUNK = 5000
+READ_AHEAD = 2  # chunks a second thread reads ahead (0: none)
 FORMATS = ("csv", "xlsx")
 ENCODINGS = ("utf-8", "gb18030")
 ENCODING_ALIASES = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "gb18030": "gb18030", "gbk": "gb18030",
@@ -175,6 +178,58 @@ class CustomerExport:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
+    def _chunks(self, specs: list, context: dict) -> Iterator[tuple]:
+        """(rows, tags, groups, salespeople) of each chunk of customers."""
+        need_extras = context["tags"] is not None or context["groups"] is not None
+        none: dict = {}
+        for rows in self._fetch(specs):
+            yield (rows, *self._extras(rows, context)) if need_extras else (rows, none, none, none)
+
+    def _read_ahead(self, chunks: Callable[[], Iterator[tuple]]) -> Iterator[tuple]:
+        """The chunks, the next one read by a second thread (its own database connection) while this one writes
+        the current one: the database's work and the cells' overlap. At most :data:`READ_AHEAD` chunks wait, so
+        memory stays flat. Inside a transaction (a test's, a caller's) another connection would not see its
+        writes: then the chunks are read here."""
+        if not READ_AHEAD or connection.in_atomic_block or (self.total is not None and self.total <= CHUNK):
+            yield from chunks()
+            return
+        waiting: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+        stop = threading.Event()
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    waiting.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce():
+            try:
+                for chunk in chunks():
+                    if not put(("chunk", chunk)):
+                        return
+                put(("end", None))
+            except BaseException as exc:  # handed to the writer, which raises it
+                put(("error", exc))
+            finally:
+                connections.close_all()  # this thread's connections
+
+        reader = threading.Thread(target=produce, name="export-read-ahead", daemon=True)
+        reader.start()
+        try:
+            while True:
+                kind, item = waiting.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            reader.join(timeout=60)
+
     def _extras(self, rows: list[tuple], context: dict) -> tuple[dict, dict, dict]:
         """Tags, groups and salespeople (cell text) of a chunk's customers by id: one query each (a range of
         ids, or the ids)."""
@@ -256,11 +311,8 @@ class CustomerExport:
                 maker = RowMaker(self.fields, index={c: i for i, c in enumerate(names)}, mask=mask,
                                  sensitive=sensitive, labels=labels, custom_labels=custom_labels,
                                  times=LocalTimes(self.tz), region=default_region(), fmt=self.fmt)
-            need_extras = context["tags"] is not None or context["groups"] is not None
-            none: dict = {}
-            for rows in self._fetch(specs):
+            for rows, tags, groups, salespeople in self._read_ahead(lambda: self._chunks(specs, context)):
                 with parameters.cached():
-                    tags, groups, salespeople = self._extras(rows, context) if need_extras else (none, none, none)
                     out = maker.make(rows, tags, groups, salespeople)
                 self.rows += len(out)
                 yield out
