@@ -140,12 +140,6 @@ def build_mapping(header: list[str], overrides: dict | None = None) -> Mapping:
 
 
 # -- cell conversion --------------------------------------------------------------------------------------
-class CellError(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 _MISSING = object()
 
 
@@ -219,7 +213,7 @@ def _raw_converter(target: Target, cache: dict) -> Callable[[str], object]:
             value = cleaning.clean_standard({key: _date_text(raw)}, cache=cache)[key]
             return value
         return when
-    if key in ("name", "notes", "city", "qq", "wechat") or False:
+    if key in ("name", "notes", "city", "qq", "wechat"):
         limit = cleaning.TEXT_LIMITS.get(key, 255)
 
         def text(raw: str) -> str:  # what clean_standard does for plain text, without its per-call set-up

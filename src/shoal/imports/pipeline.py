@@ -365,8 +365,7 @@ class Writer:
         if not updates:
             return [], 0, []
         keys = self.std_keys
-        wanted = ["id", *keys] + (["attributes"] if self.has_attrs else [])
-        existing = {row["id"]: row for row in Customer.objects.filter(pk__in=ids_subquery([pk for _, pk in updates])).values(*wanted)}
+        existing = self.current(updates)
         statements = []
         entries = []
         updated: list[int] = []
@@ -378,13 +377,10 @@ class Writer:
                 unchanged += 1
                 continue
             touched.append(pk)
-            changes = {k: v for k, v in c.std.items() if old.get(k) != v}
-            attrs = old.get("attributes") if self.has_attrs else None
-            attr_changes = {}
+            changes, attr_changes = self.changes(c, old)
+            attrs = None
             if self.has_attrs:
-                attrs = dict(attrs or {})
-                attr_changes = {k: v for k, v in c.attrs.items() if attrs.get(k) != v}
-                attrs.update(attr_changes)
+                attrs = {**(old.get("attributes") or {}), **attr_changes}
             if not changes and not attr_changes:
                 unchanged += 1
                 continue
@@ -418,16 +414,27 @@ class Writer:
             TimelineEntry.objects.bulk_create(entries, batch_size=2000)
         return updated, unchanged, touched
 
+    def current(self, updates: list[tuple[Candidate, int]]) -> dict[int, dict]:
+        """The stored values of the imported columns of these customers, by id (one query)."""
+        wanted = ["id", *self.std_keys] + (["attributes"] if self.has_attrs else [])
+        rows = Customer.objects.filter(pk__in=ids_subquery([pk for _, pk in updates])).values(*wanted)
+        return {row["id"]: row for row in rows}
+
+    @staticmethod
+    def changes(c: Candidate, old: dict) -> tuple[dict, dict]:
+        """(standard fields, custom fields) whose imported value differs from the stored one."""
+        attrs = old.get("attributes") or {}
+        return ({k: v for k, v in c.std.items() if old.get(k) != v},
+                {k: v for k, v in c.attrs.items() if attrs.get(k) != v})
+
     def _join_group(self, ids: list[int], now: datetime) -> None:
         """Put the customers in the target group (those already there keep their salesperson)."""
-        table = connection.ops.quote_name(CustomerGroupMembership._meta.db_table)
         present = set(CustomerGroupMembership.objects.filter(group_id=self.run.group_id, customer_id__in=ids)
                       .values_list("customer_id", flat=True))
         rows = [[pk, self.run.group_id, None, None, now] for pk in ids if pk not in present]
         if rows:
             insert_rows(CustomerGroupMembership._meta.db_table,
                         ["customer_id", "group_id", "salesperson_id", "assigned_at", "created_at"], rows)
-        del table
         if self.write_timeline and rows:
             from shoal.customers.models import CustomerGroup
 
@@ -677,16 +684,10 @@ def _bulk_load(run: ImportRun, worker: str):
 
 
 def _count_dry_updates(writer: Writer, plan: Plan, result: Result) -> None:
-    keys = writer.std_keys
-    wanted = ["id", *keys] + (["attributes"] if writer.has_attrs else [])
-    existing = {row["id"]: row for row in Customer.objects.filter(pk__in=ids_subquery([pk for _, pk in plan.updates])).values(*wanted)}
+    existing = writer.current(plan.updates)
     for c, pk in plan.updates:
-        old = existing.get(pk) or {}
-        attrs = old.get("attributes") or {}
-        if any(old.get(k) != v for k, v in c.std.items()) or any(attrs.get(k) != v for k, v in c.attrs.items()):
-            result.counts["updated"] += 1
-        else:
-            result.counts["unchanged"] += 1
+        changes, attr_changes = writer.changes(c, existing.get(pk) or {})
+        result.counts["updated" if changes or attr_changes else "unchanged"] += 1
 
 
 def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: list[Candidate], result: Result,
