@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "shoal.segments",
     "shoal.tags",
     "shoal.imports",
+    "shoal.pools",
+    "shoal.sales",
     "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 

@@ -169,6 +169,12 @@ class Customer(models.Model):
                                          help_text=_("Registration time in the business system."))
     # the sum of the scores of the customer's current tags (kept by the tags app on every tagging write)
     quality_score = models.IntegerField(_("quality score"), default=0)
+    # member-get-member: the customer who invited this one (assignment gives it to the inviter's salesperson)
+    invited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitees",
+                                   verbose_name=_("invited by"))
+    # kept by every follow-up record (sales app)
+    last_follow_up_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
+    follow_up_count = models.PositiveIntegerField(_("follow-ups"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -204,6 +210,20 @@ class CustomerGroup(models.Model):
                                     verbose_name=_("group admins"))
     salespeople = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="customer_groups",
                                          verbose_name=_("salespeople"))
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    # private-sea capacity per salesperson (None: no limit) and customers a salesperson may claim a day
+    capacity = models.PositiveIntegerField(_("private-sea capacity"), null=True, blank=True,
+                                           help_text=_("Customers one salesperson may hold in this group. Empty: no limit."))
+    daily_claim_limit = models.PositiveIntegerField(_("daily claim limit"), null=True, blank=True,
+                                                    help_text=_("Customers one salesperson may claim a day. Empty: no limit."))
+    public_sea_visible = models.BooleanField(_("salespeople see the group public sea"), default=True)
+    # request-task settings (领取任务): may a salesperson with no open follow-up task ask for more
+    request_tasks = models.BooleanField(_("salespeople may request customers"), default=False)
+    request_times_per_day = models.PositiveIntegerField(_("requests a day"), default=1)
+    request_size = models.PositiveIntegerField(_("customers per request"), default=10)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("created by"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -224,6 +244,10 @@ class CustomerGroupMembership(models.Model):
                                     related_name="customer_memberships", verbose_name=_("salesperson"))
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # follow-ups by the current salesperson since ``assigned_at`` (reset on every assignment): recycle rules
+    last_follow_up_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
+    last_effective_follow_up_at = models.DateTimeField(_("last effective follow-up"), null=True, blank=True)
+    warned_at = models.DateTimeField(_("recycle warning sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("group membership")

@@ -1,0 +1,1 @@
+"""What the pools app plugs into: menus, pages, jobs and customer outputs."""

@@ -1,0 +1,1 @@
+"""What the sales app plugs into: menus, pages and customer outputs."""
