@@ -12,13 +12,15 @@ def _pages():
     from . import views_seas as views
 
     for code, label in (("group", _("Group")), ("claim", _("Claim")), ("return", _("Return to a public sea")),
-                        ("recycle_bin", _("Put in the recycle bin")), ("restore", _("Restore")),
+                        ("recycle_bin", _("Put in the recycle bin")), ("restore", _("Restore from the recycle bin")),
                         ("transfer", _("Transfer"))):
         ACTION_LABELS.setdefault(code, label)
     if "pools.seas" not in MENUS:  # helper "ops" registers it with the services; the same code and actions
-        register_menu(Menu("pools.seas", _("Public seas"), "customers",
+        register_menu(Menu("pools.seas", _("Customer seas"), "sales",
                            ("view", "group", "assign", "claim", "return", "recycle_bin", "restore", "transfer"),
                            None, "waves", order=30))
+    if "sales.follow_ups" not in MENUS:  # helper "ops" registers it (sales/registry.py); the detail's form needs it
+        register_menu(Menu("sales.follow_ups", _("Follow-ups"), "sales", ("view", "create"), None, "call", order=30))
     seas = "pools.seas.view"
     register_menu(Menu("pools.my_customers", _("My customers"), "customers", (), "admin:pools_my_customers",
                        "person_pin", view_permission=seas, order=31))
@@ -30,8 +32,10 @@ def _pages():
                        "delete", view_permission=seas, order=34))
     register_menu(Menu("pools.transfer", _("Batch transfer"), "customers", (), "admin:pools_transfer",
                        "swap_horiz", view_permission="pools.seas.transfer", order=35))
-    register_menu(Menu("pools.logs", _("Group log"), "system", ("view",), "admin:pools_group_log", "account_tree",
-                       order=85))
+    if "pools.logs" not in MENUS:  # helper "ops" registers it too
+        register_menu(Menu("pools.logs", _("Pool logs"), "system", ("view",), None, "history", order=84))
+    register_menu(Menu("pools.group_log", _("Group log"), "system", (), "admin:pools_group_log", "account_tree",
+                       view_permission="pools.logs.view", order=85))
     register_menu(Menu("pools.assignment_log", _("Assignment log"), "system", (), "admin:pools_assignment_log",
                        "assignment_ind", view_permission="pools.logs.view", order=86))
     register_menu(Menu("pools.recycle_log", _("Recycle history"), "system", (), "admin:pools_recycle_log",

@@ -35,6 +35,7 @@ PAGE_SIZE = 20
 LOG_PAGE_SIZE = 50
 SEAS = "pools.seas"
 LOGS = "pools.logs"
+FOLLOW_UP_CREATE = "sales.follow_ups.create"  # helper "ops" registers it (sales/registry.py)
 
 # the batch actions (the API's names) and the permission each needs (``pools.seas.<action>``)
 ACTIONS = {
@@ -241,11 +242,13 @@ def transfer_page(request):
             except ShoalError as exc:
                 messages.error(request, exc.message)
             else:
-                count = getattr(record, "customer_count", None)
-                if count is None and isinstance(record, dict):
-                    count = record.get("customer_count", record.get("transferred"))
-                messages.success(request, _("Transferred %(n)s customers from %(from)s to %(to)s.") % {
-                    "n": count if count is not None else "", "from": _name(by_id[from_id]), "to": _name(by_id[to_id])})
+                values = {"n": record.get("done", 0), "skipped": record.get("skipped", 0),
+                          "from": _name(by_id[from_id]), "to": _name(by_id[to_id])}
+                if values["skipped"]:
+                    messages.warning(request, _("Transferred %(n)s customers from %(from)s to %(to)s; %(skipped)s "
+                                                "were left (not theirs in a group where %(to)s sells).") % values)
+                else:
+                    messages.success(request, _("Transferred %(n)s customers from %(from)s to %(to)s.") % values)
                 return HttpResponseRedirect(reverse("admin:pools_transfers"))
     rows, page_obj = [], None
     if from_id in by_id:
@@ -430,7 +433,7 @@ def detail_panel(request, customer):
     return render_to_string("pools/customer_panel.html", {
         "customer": customer, "memberships": memberships, "inviter": inviter, "task": task, "recent": recent,
         "methods": FollowUpMethod.choices, "statuses": FollowUpStatus.choices,
-        "can_follow_up": user_can(viewer, "customers.customers.view"),
+        "can_follow_up": user_can(viewer, FOLLOW_UP_CREATE),
         "follow_up_url": reverse("admin:pools_follow_up", args=[customer.pk]),
     }, request=request)
 
@@ -448,7 +451,7 @@ def _local_datetime(raw: str | None) -> datetime | None:
 
 @require_POST
 def follow_up_create_view(request, pk):
-    require_page(request, "customers.customers.view")
+    require_page(request, FOLLOW_UP_CREATE)
     from shoal.customers.selectors import customer_get
     from shoal.customers.views import detail_url
 
