@@ -9,7 +9,7 @@ from shoal.core.site import site  # noqa: E402
 
 from . import views_groups  # noqa: E402
 
-register_menu(Menu("pools.groups", _("Customer groups"), "customers", CRUD, "admin:pool_groups", "groups", order=30))
+register_menu(Menu("pools.groups", _("Customer group management"), "customers", CRUD, "admin:pool_groups", "groups", order=30))
 register_menu(Menu("pools.group_rules", _("Group rules"), "customers", CRUD, "admin:pool_group_rules", "rule",
                    order=31))
 register_action_labels({

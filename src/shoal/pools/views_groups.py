@@ -63,7 +63,7 @@ def _steps(group, current: int) -> list[dict]:
 def group_list(request):
     groups = group_services.with_counts(group_services.group_queryset(actor=request.user))
     return page(request, "pools/groups/list.html", {
-        "title": _("Customer groups"), "groups": groups,
+        "title": _("Customer group management"), "groups": groups,
         "can_create": user_can(request.user, CREATE), "can_edit": user_can(request.user, EDIT),
         "can_delete": user_can(request.user, DELETE), "can_rules": user_can(request.user, f"{RULES}.view"),
     })
