@@ -232,17 +232,20 @@ def _group_out(group) -> dict:
     }
 
 
-def _assignment_out(rule) -> AssignmentRuleOut:
-    out = AssignmentRuleOut.from_orm(rule)
-    out.salesperson_ids = sorted(u.pk for u in rule.salespeople.all())
-    return out
+RULE_FIELDS = ("id", "name", "order", "enabled", "query", "sql", "rows", "include_tags", "exclude_tags",
+               "created_at", "updated_at")
+
+
+def _assignment_out(rule) -> dict:
+    return {**{f: getattr(rule, f) for f in RULE_FIELDS}, "group_id": rule.group_id,
+            "salesperson_ids": sorted(u.pk for u in rule.salespeople.all())}
 
 
 def _group_rule_out(rule) -> dict:
-    data = GroupRuleOut.from_orm(rule).dict()
-    data["source_group"] = rule.source_group.name if rule.source_group_id else None
-    data["target_group"] = rule.target_group.name if rule.target_group_id else None
-    return data
+    return {**{f: getattr(rule, f) for f in RULE_FIELDS}, "source_group_id": rule.source_group_id,
+            "target_group_id": rule.target_group_id, "break_relations": rule.break_relations,
+            "source_group": rule.source_group.name if rule.source_group_id else None,
+            "target_group": rule.target_group.name if rule.target_group_id else None}
 
 
 def _fresh_group(request, pk):
