@@ -92,6 +92,10 @@ def _register_routers():
     api.add_router("/v1/", imports_router)
     api.add_router("/v1/", exports_router)
     api.add_router("/v1/", customers_router)
+    # -- pools: groups and their rules (helper "groups")
+    from shoal.pools.api_groups import router as pool_groups_router
+
+    api.add_router("/v1/", pool_groups_router)
 
 
 _register_routers()

@@ -1,1 +1,46 @@
 """What the pools app plugs into: menus, pages, jobs and customer outputs."""
+
+# -- groups and their rules (helper "groups"): menus, operation-log words, pages -------------------------
+from django.utils.translation import gettext_lazy as _  # noqa: E402
+
+from shoal.core.oplog import register_action_labels  # noqa: E402
+from shoal.core.permissions import CRUD, Menu, register_menu  # noqa: E402
+from shoal.core.site import site  # noqa: E402
+
+from . import views_groups  # noqa: E402
+
+register_menu(Menu("pools.groups", _("Customer group management"), "customers", CRUD, "admin:pool_groups", "groups", order=30))
+register_menu(Menu("pools.group_rules", _("Group rules"), "customers", CRUD, "admin:pool_group_rules", "rule",
+                   order=31))
+register_action_labels({
+    "customer_group.create": _("Create customer group"),
+    "customer_group.update": _("Edit customer group"),
+    "customer_group.delete": _("Delete customer group"),
+    "assignment_rule.create": _("Add assignment rule"),
+    "assignment_rule.update": _("Edit assignment rule"),
+    "assignment_rule.delete": _("Delete assignment rule"),
+    "recycle_rule.create": _("Add recycle rule"),
+    "recycle_rule.update": _("Edit recycle rule"),
+    "recycle_rule.delete": _("Delete recycle rule"),
+    "group_rule.create": _("Add group rule"),
+    "group_rule.update": _("Edit group rule"),
+    "group_rule.delete": _("Delete group rule"),
+})
+site.register_page("pools/groups/", views_groups.group_list, "pool_groups")
+site.register_page("pools/groups/add/", views_groups.group_step1, "pool_group_add")
+site.register_page("pools/groups/<int:group_id>/", views_groups.group_step1, "pool_group_edit")
+site.register_page("pools/groups/<int:group_id>/delete/", views_groups.group_delete, "pool_group_delete")
+site.register_page("pools/groups/<int:group_id>/assignment/", views_groups.group_step2, "pool_group_assignment")
+site.register_page("pools/groups/<int:group_id>/assignment/<int:rule_id>/", views_groups.group_step2,
+                   "pool_assignment_rule_edit")
+site.register_page("pools/groups/<int:group_id>/assignment/<int:rule_id>/delete/",
+                   views_groups.assignment_rule_delete, "pool_assignment_rule_delete")
+site.register_page("pools/groups/<int:group_id>/recycle/", views_groups.group_step3, "pool_group_recycle")
+site.register_page("pools/groups/<int:group_id>/recycle/<int:rule_id>/", views_groups.group_step3,
+                   "pool_recycle_rule_edit")
+site.register_page("pools/groups/<int:group_id>/recycle/<int:rule_id>/delete/",
+                   views_groups.recycle_rule_delete, "pool_recycle_rule_delete")
+site.register_page("pools/group-rules/", views_groups.group_rules_page, "pool_group_rules")
+site.register_page("pools/group-rules/<int:rule_id>/", views_groups.group_rules_page, "pool_group_rule_edit")
+site.register_page("pools/group-rules/<int:rule_id>/delete/", views_groups.group_rule_delete,
+                   "pool_group_rule_delete")
