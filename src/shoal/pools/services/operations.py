@@ -461,6 +461,9 @@ def _day_range(date_from: date | None, date_to: date | None) -> tuple[datetime, 
     today = timezone.localdate()
     date_from = date_from or (date_to if date_to and date_to < today else today)
     date_to = date_to or max(date_from, today)
+    for value, name in ((date_from, "date_from"), (date_to, "date_to")):
+        if not date(1900, 1, 1) <= value <= date(9000, 12, 31):
+            raise ShoalError("invalid", _("Choose a date between 1900 and 9000"), {"field": name})
     if date_to < date_from:
         raise ShoalError("invalid", _("The end date is before the start date"), {"field": "date_to"})
     if (date_to - date_from).days > 366 * 5:
