@@ -26,4 +26,10 @@ _ops_labels({
     "customers.batch.restore": _ops_("Restore customers from the recycle bin"),
     "transfer.create": _ops_("Transfer customers"),
 })
+
+from shoal.customers.extensions import register_output_extension as _ops_output  # noqa: E402
+
+from .customer_outputs import customer_pool_outputs as _ops_pool_outputs  # noqa: E402
+
+_ops_output(_ops_pool_outputs)  # "groups", "invited_by", "last_follow_up_at" in customer outputs
 # end ops
