@@ -7,7 +7,6 @@
   caller's data scope, today's (local time) unless dates are given.
 The services check permissions and scope."""
 
-from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal

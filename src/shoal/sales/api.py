@@ -1,7 +1,6 @@
 """Follow-ups (``sales.follow_ups.view|create``, customers in the caller's data scope), the caller's own
 follow-up tasks and notifications (any user)."""
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
