@@ -91,6 +91,14 @@ def _register_routers():
     api.add_router("/v1/", tags_router)
     api.add_router("/v1/", imports_router)
     api.add_router("/v1/", exports_router)
+    # ops: manual operations, transfers, pool logs; follow-ups, tasks, notifications (before customers:
+    # /customers/batch is not a customer id)
+    from shoal.pools.api_ops import router as pools_ops_router
+    from shoal.sales.api import router as sales_router
+
+    api.add_router("/v1/", pools_ops_router)
+    api.add_router("/v1/", sales_router)
+    # end ops
     api.add_router("/v1/", customers_router)
     # -- pools: groups and their rules (helper "groups")
     from shoal.pools.api_groups import router as pool_groups_router

@@ -46,6 +46,7 @@ class CustomerIn(Schema):
     notes: str | None = None
     company_id: DbId | None = None
     registered_at: str | None = Field(None, description="ISO 8601 date and time")
+    invited_by: DbId | None = Field(None, description="the inviting customer's id (not the customer itself)")
     attributes: dict[str, Any] | None = None
 
 
@@ -69,6 +70,14 @@ class TagBrief(Schema):
     id: int
     name: str
     kind: str
+
+
+class GroupBrief(Schema):
+    group_id: int
+    group: str
+    salesperson_id: int | None
+    salesperson: str | None
+    assigned_at: datetime | None
 
 
 class CustomerOut(Schema):
@@ -99,6 +108,9 @@ class CustomerOut(Schema):
     masked: bool = False
     quality_score: int = 0
     tags: list[TagBrief] = Field(default_factory=list, description="the customer's tags the caller may see")
+    groups: list[GroupBrief] = Field(default_factory=list, description="the customer's groups and salespeople")
+    invited_by: int | None = Field(None, description="the inviting customer's id")
+    last_follow_up_at: datetime | None = None
 
 
 class CustomerDetailOut(CustomerOut):

@@ -24,7 +24,13 @@ from shoal.accounts.models import User
 from shoal.core.actors import is_system
 from shoal.core.batching import batched
 from shoal.core.db import ids_subquery, insert_rows
-from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership, TimelineEntry, TimelineKind
+from shoal.customers.models import (
+    Customer,
+    CustomerGroup,
+    CustomerGroupMembership,
+    TimelineEntry,
+    TimelineKind,
+)
 
 from .models import AssignmentKind, AssignmentLog, GroupLog
 

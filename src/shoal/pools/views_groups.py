@@ -16,7 +16,6 @@ from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 from shoal.segments.views import condition_labels
-from shoal.tags.forms import add_service_error
 from shoal.tags.models import ObjectType, Tag, TagKind
 from shoal.tags.views import _rule_data as editor_rule_data
 from shoal.tags.views import _rule_summary as editor_rule_summary
