@@ -83,6 +83,7 @@ def _register_routers():
     from shoal.schedules.api import router as schedules_router
     from shoal.segments.api import router as segments_router
     from shoal.tags.api import router as tags_router
+    from shoal.pools.api_run import router as pools_run_router  # engine
 
     api.add_router("/v1/", accounts_router)
     api.add_router("/v1/", core_router)
@@ -92,6 +93,7 @@ def _register_routers():
     api.add_router("/v1/", imports_router)
     api.add_router("/v1/", exports_router)
     api.add_router("/v1/", customers_router)
+    api.add_router("/v1/", pools_run_router)  # engine: POST /pools/run
 
 
 _register_routers()

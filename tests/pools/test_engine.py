@@ -349,3 +349,29 @@ def test_assignment_then_recycle_then_reassign_skips_cooled(assigned):
     run_recycle(now=now)
     assert run_assignment(now=now)["assigned"] == 4
     assert set(owners(group).values()) == {people[1].pk}
+
+
+# -- the command and the jobs --------------------------------------------------------------------------------
+def test_cli_prints_one_json_line(team):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    group, _ = team
+    ids = customers(3)
+    in_sea(group, ids)
+    AssignmentRule.objects.create(group=group, name="all", order=1)
+    out, err = StringIO(), StringIO()
+    call_command("pools", "run", "assign", "--group", str(group.pk), stdout=out, stderr=err)
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert result["assigned"] == 3 and "seconds" in result
+    assert "pools assign" in err.getvalue()
+
+
+def test_jobs_are_registered():
+    from shoal.schedules.registry import JOBS
+
+    assert {"pools.group", "pools.assign", "pools.recycle", "pools.warn"} <= set(JOBS)
+    assert JOBS["pools.recycle"].cron == "0 2 * * *" and JOBS["pools.warn"].cron == "0 9 * * *"
+    assert JOBS["pools.assign"].func()["assigned"] == 0

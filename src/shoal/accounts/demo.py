@@ -13,7 +13,8 @@ def default_roles() -> dict[str, dict]:
         "admin": {"name": "管理员", "data_scope": DataScope.ALL, "permissions": sorted(all_permission_codes())},
         "manager": {"name": "部门经理", "data_scope": DataScope.DEPARTMENTS,
                     "permissions": sorted(customer_all + ["system.users.view", "system.departments.view",
-                                                          "system.operation_log.view"])},
+                                                          "system.operation_log.view"]
+                                         + [c for c in ("pools.runs.run",) if c in all_permission_codes()])},
         "salesperson": {"name": "业务员", "data_scope": DataScope.OWN,
                         "permissions": sorted(f"customers.customers.{a}" for a in ("view", "create", "edit", "tag")
                                               if f"customers.customers.{a}" in all_permission_codes())},
