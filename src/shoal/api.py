@@ -80,6 +80,7 @@ def _register_routers():
     from shoal.customers.api import router as customers_router
     from shoal.imports.api import router as imports_router
     from shoal.imports.export_api import router as exports_router
+    from shoal.pools.api_run import router as pools_run_router  # engine
     from shoal.schedules.api import router as schedules_router
     from shoal.segments.api import router as segments_router
     from shoal.tags.api import router as tags_router
@@ -104,6 +105,7 @@ def _register_routers():
     from shoal.pools.api_groups import router as pool_groups_router
 
     api.add_router("/v1/", pool_groups_router)
+    api.add_router("/v1/", pools_run_router)  # engine: POST /pools/run
 
 
 _register_routers()
