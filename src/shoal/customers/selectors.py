@@ -14,35 +14,80 @@ from shoal.core.errors import NotFound, ShoalError
 
 from . import cleaning, standard
 from .identity import try_normalise_mobile
-from .models import Customer, CustomerGroupMembership, CustomField, EnumItem, FieldType
+from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, EnumItem, FieldType
 
 LIST_FIELDS = tuple(n for n in standard.names() if n != "company")  # company: by company_id
 
 
-def _department_user_ids(actor: User):
+def _department_user_ids(actor: User) -> list[int]:
+    """Users of the actor's departments and every department below them (a literal list: one query
+    per level of the tree, then one for the users)."""
     dept_ids: set[int] = set()
     for dept in Department.objects.filter(users=actor):
         dept_ids |= dept.descendant_ids()
-    return User.objects.filter(departments__in=dept_ids).values("pk")
+    if not dept_ids:
+        return []
+    return sorted(set(User.objects.filter(departments__in=dept_ids).values_list("pk", flat=True)))
+
+
+def scope_memberships(*, actor) -> Q | None:
+    """The data scope as a condition on group memberships (``CustomerGroupMembership``), or None when the
+    actor sees every customer. A customer is in scope when one of its memberships matches.
+
+    - a salesperson (every scope): their private sea (memberships with them as salesperson) and the public
+      sea (memberships with no salesperson) of each group they are a salesperson of that shows its public
+      sea to its salespeople (``CustomerGroup.public_sea_visible``);
+    - group scope (and department scope): every membership of the groups they administer;
+    - department scope: memberships whose salesperson is in their departments (or below);
+    - all: everything.
+
+    The small sets (the actor's groups, the department's users) are resolved here into literal id lists,
+    so the database gets plain ``IN (…)`` lists it can look up in the membership indexes
+    (membership_sales_idx (salesperson, customer), membership_group_idx (group, salesperson)).
+    An actor who sees nothing gets ``Q(pk__in=[])``."""
+    if is_system(actor):
+        return None
+    if not isinstance(actor, User) or not actor.is_active:
+        return Q(pk__in=[])
+    scope = actor.data_scope()
+    if scope == DataScope.ALL:
+        return None
+    users = {actor.pk}
+    admin_groups: list[int] = []
+    if scope in (DataScope.GROUPS, DataScope.DEPARTMENTS):
+        admin_groups = sorted(CustomerGroup.objects.filter(admins=actor).values_list("pk", flat=True))
+    if scope == DataScope.DEPARTMENTS:
+        users.update(_department_user_ids(actor))
+    sea_groups = sorted(set(CustomerGroup.objects.filter(salespeople=actor, public_sea_visible=True)
+                            .values_list("pk", flat=True)) - set(admin_groups))
+    cond = Q(salesperson_id__in=sorted(users)) if len(users) > 1 else Q(salesperson_id=actor.pk)
+    if admin_groups:
+        cond |= Q(group_id__in=admin_groups)
+    if sea_groups:
+        cond |= Q(group_id__in=sea_groups, salesperson__isnull=True)
+    return cond
+
+
+def scoped_membership_ids(*, actor):
+    """``customer_id`` values of the memberships in the actor's scope (a subquery; may repeat a customer
+    who is in several groups), or None when the actor sees every customer."""
+    cond = scope_memberships(actor=actor)
+    if cond is None:
+        return None
+    return CustomerGroupMembership.objects.filter(cond).order_by().values("customer_id")
 
 
 def customer_queryset(*, actor) -> QuerySet[Customer]:
-    """All customers ``actor`` may see. The system (``SYSTEM``) sees them all."""
+    """All customers ``actor`` may see (see :func:`scope_memberships`). The system (``SYSTEM``) sees them
+    all. Customers in the recycle bin are not treated apart: whoever sees their membership sees them (and
+    ALL sees every one)."""
     qs = Customer.objects.all()
     if is_system(actor):
         return qs
     if not isinstance(actor, User) or not actor.is_active:
         return qs.none()
-    scope = actor.data_scope()
-    if scope == DataScope.ALL:
-        return qs
-    members = CustomerGroupMembership.objects
-    cond = Q(pk__in=members.filter(salesperson=actor).values("customer_id"))
-    if scope in (DataScope.GROUPS, DataScope.DEPARTMENTS):
-        cond |= Q(pk__in=members.filter(group__admins=actor).values("customer_id"))
-    if scope == DataScope.DEPARTMENTS:
-        cond |= Q(pk__in=members.filter(salesperson__in=_department_user_ids(actor)).values("customer_id"))
-    return qs.filter(cond)
+    ids = scoped_membership_ids(actor=actor)
+    return qs if ids is None else qs.filter(pk__in=ids)
 
 
 def customer_get(*, actor, pk) -> Customer:
