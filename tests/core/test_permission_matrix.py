@@ -345,6 +345,16 @@ PAGES = [
     ("admin:customer_import_run", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
     ("admin:customer_import_status", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
     ("admin:customer_import_errors", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
+    # pools pages (helper "pages")
+    ("admin:pools_my_customers", "pools.seas.view", None),
+    ("admin:pools_group_sea", "pools.seas.view", None),
+    ("admin:pools_company_sea", "pools.seas.view", None),
+    ("admin:pools_recycle_bin", "pools.seas.view", None),
+    ("admin:pools_transfer", "pools.seas.transfer", None),
+    ("admin:pools_transfers", "pools.logs.view", None),
+    ("admin:pools_group_log", "pools.logs.view", None),
+    ("admin:pools_assignment_log", "pools.logs.view", None),
+    ("admin:pools_recycle_log", "pools.logs.view", None),
 ]
 
 
