@@ -59,7 +59,7 @@ def matrix(db, personas):
     return {"dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
             "tag_category": tag_category, "empty_category": empty_category, "manual": manual, "auto": auto,
-            "rule": rule, "runs": runs, "imports": imports}
+            "rule": rule, "runs": runs, "imports": imports, "group": group}
 
 
 # (method, OpenAPI path, permission or None for "any user", body builder, path params builder)
@@ -230,6 +230,22 @@ ENDPOINTS += [
     ("get", "/api/v1/imports", IMPORT, None, None),
     ("get", "/api/v1/imports/{import_id}", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
     ("get", "/api/v1/imports/{import_id}/errors", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
+]
+# ops: manual operations, transfers, pool logs, follow-ups, tasks, notifications
+ENDPOINTS += [
+    ("post", "/api/v1/customers/batch", "pools.seas.return",
+     lambda w: {"action": "return_to_group_sea", "customer_ids": [w["customer"].pk], "group_id": w["group"].pk}, None),
+    ("post", "/api/v1/transfers", "pools.seas.transfer",
+     lambda w: {"from_user_id": w["target"].pk, "to_user_id": w["me"].pk, "customer_ids": None, "reason": "x"}, None),
+    ("get", "/api/v1/transfers", ("pools.seas.transfer", "pools.logs.view"), None, None),
+    ("get", "/api/v1/group-log", "pools.logs.view", None, None),
+    ("get", "/api/v1/assignment-log", "pools.logs.view", None, None),
+    ("get", "/api/v1/recycle-log", "pools.logs.view", None, None),
+    ("post", "/api/v1/follow-ups", "sales.follow_ups.create", lambda w: {"customer_id": w["customer"].pk}, None),
+    ("get", "/api/v1/follow-ups", "sales.follow_ups.view", None, None),
+    ("get", "/api/v1/follow-up-tasks", None, None, None),
+    ("get", "/api/v1/notifications", None, None, None),
+    ("post", "/api/v1/notifications/read", None, lambda w: {}, None),
 ]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 

@@ -9,14 +9,19 @@ from .models import DataScope, Department, Role, User
 
 def default_roles() -> dict[str, dict]:
     customer_all = [c for c in all_permission_codes() if c.startswith("customers.")]
+    # ops: the seas, the pool logs and follow-ups (manager: all; salesperson: claim, return, follow-ups)
+    pools_all = [c for c in all_permission_codes() if c.startswith(("pools.", "sales."))]
+    sales_ops = [c for c in ("pools.seas.view", "pools.seas.claim", "pools.seas.return", "sales.follow_ups.view",
+                             "sales.follow_ups.create") if c in all_permission_codes()]
     return {
         "admin": {"name": "管理员", "data_scope": DataScope.ALL, "permissions": sorted(all_permission_codes())},
         "manager": {"name": "部门经理", "data_scope": DataScope.DEPARTMENTS,
-                    "permissions": sorted(customer_all + ["system.users.view", "system.departments.view",
+                    "permissions": sorted(customer_all + pools_all + ["system.users.view", "system.departments.view",
                                                           "system.operation_log.view"])},
         "salesperson": {"name": "业务员", "data_scope": DataScope.OWN,
-                        "permissions": sorted(f"customers.customers.{a}" for a in ("view", "create", "edit", "tag")
-                                              if f"customers.customers.{a}" in all_permission_codes())},
+                        "permissions": sorted([f"customers.customers.{a}" for a in ("view", "create", "edit", "tag")
+                                               if f"customers.customers.{a}" in all_permission_codes()]
+                                              + sales_ops)},
     }
 
 
