@@ -235,7 +235,6 @@ def test_customer_list_offers_the_sea_actions_the_user_holds(client, personas, w
     html = html_of(client, personas["manager"], "admin:customers_customer_changelist")
     for action in ("pools_group", "pools_assign", "pools_recycle_bin", "pools_restore", "pools_return_to_group_sea"):
         assert f'value="{action}"' in html, action
-    assert 'value="pools_claim"' not in html
     html = html_of(client, personas["salesperson"], "admin:customers_customer_changelist")
     assert 'value="pools_claim"' in html and 'value="pools_assign"' not in html
 
@@ -272,3 +271,71 @@ def test_timeline_action_labels_are_translated(client, personas, world):
 
 def test_assignment_log_kinds_are_the_models(world):
     assert set(AssignmentLog.objects.values_list("kind", flat=True)) == {AssignmentKind.ASSIGN}
+
+
+# -- the buttons and forms call the services (helper "ops") ------------------------------------------------
+def test_claim_button_gives_the_customer_to_the_salesperson(client, personas, world):
+    c = world["c"]
+    client.force_login(personas["salesperson"])
+    response = client.post(reverse("admin:pools_seas_action"),
+                           {"action": "claim", "ids": [c["group_sea"].pk], "group_id": world["east"].pk,
+                            "next": reverse("admin:pools_group_sea")}, follow=True)
+    assert response.status_code == 200
+    assert world["east"].memberships.get(customer=c["group_sea"]).salesperson_id == personas["salesperson"].pk
+    assert shown(html_of(client, personas["salesperson"], "admin:pools_my_customers"), c["group_sea"])
+    assert shown(html_of(client, personas["admin"], "admin:pools_assignment_log", {"kind": "claim"}), c["group_sea"])
+
+
+def test_a_refused_action_is_a_message_not_an_error(client, personas, world):
+    c = world["c"]
+    client.force_login(personas["admin"])  # not a salesperson of 华东组: may not claim there
+    response = client.post(reverse("admin:pools_seas_action"),
+                           {"action": "claim", "ids": [c["group_sea"].pk], "group_id": world["east"].pk}, follow=True)
+    assert response.status_code == 200
+    assert world["east"].memberships.get(customer=c["group_sea"]).salesperson_id is None
+
+
+def test_restore_from_the_recycle_bin_page(client, personas, world):
+    client.force_login(personas["admin"])
+    client.post(reverse("admin:pools_seas_action"), {"action": "restore", "ids": [world["c"]["bin"].pk]})
+    assert not Customer.objects.get(pk=world["c"]["bin"].pk).in_recycle_bin
+    assert shown(html_of(client, personas["admin"], "admin:pools_company_sea"), world["c"]["bin"])
+
+
+def test_transfer_form_moves_all_customers_and_records_it(client, personas, world):
+    new = make_user("p_new_sales")
+    world["east"].salespeople.add(new)
+    client.force_login(personas["manager"])
+    response = client.post(reverse("admin:pools_transfer"), {"from_user": personas["salesperson"].pk,
+                                                             "to_user": new.pk, "reason": "离职", "mode": "all"})
+    assert response.status_code == 302 and response["Location"] == reverse("admin:pools_transfers")
+    assert world["east"].memberships.get(customer=world["c"]["mine"]).salesperson_id == new.pk
+    record = Transfer.objects.get(reason="离职")
+    assert record.customer_count == 1 and record.all_customers
+
+
+def test_list_batch_action_assigns_the_selection(client, personas, world):
+    c = world["c"]
+    client.force_login(personas["manager"])
+    client.post(reverse("admin:customers_customer_changelist"),
+                {"action": "pools_assign", "_selected_action": [c["group_sea"].pk], "apply": "1",
+                 "group_id": world["east"].pk, "salesperson_id": personas["salesperson"].pk})
+    assert world["east"].memberships.get(customer=c["group_sea"]).salesperson_id == personas["salesperson"].pk
+
+
+def test_follow_up_form_records_a_follow_up(client, personas, world):
+    from shoal.sales.models import FollowUp
+
+    c = world["c"]
+    client.force_login(personas["salesperson"])
+    response = client.post(reverse("admin:pools_follow_up", args=[c["mine"].pk]),
+                           {"method": "phone", "status": "reached", "effective": "1", "summary": "聊得不错",
+                            "next_follow_up_at": "2030-01-02T10:30"})
+    assert response.status_code == 302
+    follow_up = FollowUp.objects.get(customer=c["mine"])
+    assert follow_up.effective and follow_up.summary == "聊得不错"
+    assert timezone.localtime(follow_up.next_follow_up_at).strftime("%Y-%m-%d %H:%M") == "2030-01-02 10:30"
+    customer = Customer.objects.get(pk=c["mine"].pk)
+    assert customer.follow_up_count == 1 and customer.last_follow_up_at is not None
+    html = client.get(reverse("admin:customers_customer_detail", args=[c["mine"].pk])).content.decode()
+    assert "聊得不错" in html
