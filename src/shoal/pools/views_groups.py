@@ -16,7 +16,6 @@ from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 from shoal.segments.views import condition_labels
-from shoal.tags.forms import add_service_error
 from shoal.tags.models import ObjectType, Tag, TagKind
 from shoal.tags.views import _rule_data as editor_rule_data
 from shoal.tags.views import _rule_summary as editor_rule_summary
@@ -101,7 +100,6 @@ def group_step1(request, group_id=None):
     form = GroupForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.data_for_service()
-        data = {**data, "admin_ids": data["admin_ids"], "salesperson_ids": data["salesperson_ids"]}
         try:
             if group is None:
                 group = group_services.group_create(actor=request.user, data=data)
