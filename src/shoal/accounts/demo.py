@@ -9,8 +9,10 @@ from .models import DataScope, Department, Role, User
 
 def default_roles() -> dict[str, dict]:
     customer_all = [c for c in all_permission_codes() if c.startswith("customers.")]
-    # ops: the seas, the pool logs and follow-ups (manager: all; salesperson: claim, return, follow-ups)
-    pools_all = [c for c in all_permission_codes() if c.startswith(("pools.", "sales."))]
+    # pools and sales work. Manager: all of it, but groups and group rules only viewed and edited (an admin
+    # creates and deletes them); salesperson: the seas (view, claim, return) and follow-ups
+    pools_all = [c for c in all_permission_codes() if c.startswith(("pools.", "sales."))
+                 and not (c.startswith(("pools.groups.", "pools.group_rules.")) and c.endswith((".create", ".delete")))]
     sales_ops = [c for c in ("pools.seas.view", "pools.seas.claim", "pools.seas.return", "sales.follow_ups.view",
                              "sales.follow_ups.create") if c in all_permission_codes()]
     return {

@@ -100,7 +100,6 @@ def group_step1(request, group_id=None):
     form = GroupForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.data_for_service()
-        data = {**data, "admin_ids": data["admin_ids"], "salesperson_ids": data["salesperson_ids"]}
         try:
             if group is None:
                 group = group_services.group_create(actor=request.user, data=data)
