@@ -80,10 +80,10 @@ def _register_routers():
     from shoal.customers.api import router as customers_router
     from shoal.imports.api import router as imports_router
     from shoal.imports.export_api import router as exports_router
+    from shoal.pools.api_run import router as pools_run_router  # engine
     from shoal.schedules.api import router as schedules_router
     from shoal.segments.api import router as segments_router
     from shoal.tags.api import router as tags_router
-    from shoal.pools.api_run import router as pools_run_router  # engine
 
     api.add_router("/v1/", accounts_router)
     api.add_router("/v1/", core_router)
@@ -92,7 +92,19 @@ def _register_routers():
     api.add_router("/v1/", tags_router)
     api.add_router("/v1/", imports_router)
     api.add_router("/v1/", exports_router)
+    # ops: manual operations, transfers, pool logs; follow-ups, tasks, notifications (before customers:
+    # /customers/batch is not a customer id)
+    from shoal.pools.api_ops import router as pools_ops_router
+    from shoal.sales.api import router as sales_router
+
+    api.add_router("/v1/", pools_ops_router)
+    api.add_router("/v1/", sales_router)
+    # end ops
     api.add_router("/v1/", customers_router)
+    # -- pools: groups and their rules (helper "groups")
+    from shoal.pools.api_groups import router as pool_groups_router
+
+    api.add_router("/v1/", pool_groups_router)
     api.add_router("/v1/", pools_run_router)  # engine: POST /pools/run
 
 

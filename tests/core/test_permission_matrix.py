@@ -56,10 +56,20 @@ def matrix(db, personas):
         (import_dir() / f"matrix-{u.pk}-errors.csv").write_text("\ufeffRow,Column,Value,Reason\n", encoding="utf-8")
         imports[u.pk] = ImportRun.objects.create(user=u, file_name="matrix.csv", status="succeeded",
                                                  errors_name=f"matrix-{u.pk}-errors.csv", errors_count=1)
-    return {"dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
+    # pools: groups and their rules (helper "groups"); an empty group each test may delete
+    from shoal.pools.services import rules as pool_rules
+
+    empty_group = CustomerGroup.objects.create(name="Matrix empty group")
+    assignment_rule = pool_rules.assignment_rule_create(actor=None, group=group, data={"name": "m", "sql": "city = 'x'"})
+    recycle_rule = pool_rules.recycle_rule_create(actor=None, group=group, data={"name": "m", "sql": "city = 'x'"})
+    group_rule = pool_rules.group_rule_create(actor=None, data={"name": "m", "sql": "city = 'x'",
+                                                                "target_group_id": group.pk})
+    return {"group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
+            "recycle_rule": recycle_rule, "group_rule": group_rule,
+            "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
             "tag_category": tag_category, "empty_category": empty_category, "manual": manual, "auto": auto,
-            "rule": rule, "runs": runs, "imports": imports}
+            "rule": rule, "runs": runs, "imports": imports, "group": group}
 
 
 # (method, OpenAPI path, permission or None for "any user", body builder, path params builder)
@@ -231,6 +241,56 @@ ENDPOINTS += [
     ("get", "/api/v1/imports/{import_id}", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
     ("get", "/api/v1/imports/{import_id}/errors", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
 ]
+# ops: manual operations, transfers, pool logs, follow-ups, tasks, notifications
+ENDPOINTS += [
+    ("post", "/api/v1/customers/batch", "pools.seas.return",
+     lambda w: {"action": "return_to_group_sea", "customer_ids": [w["customer"].pk], "group_id": w["group"].pk}, None),
+    ("post", "/api/v1/transfers", "pools.seas.transfer",
+     lambda w: {"from_user_id": w["target"].pk, "to_user_id": w["me"].pk, "customer_ids": None, "reason": "x"}, None),
+    ("get", "/api/v1/transfers", ("pools.seas.transfer", "pools.logs.view"), None, None),
+    ("get", "/api/v1/group-log", "pools.logs.view", None, None),
+    ("get", "/api/v1/assignment-log", "pools.logs.view", None, None),
+    ("get", "/api/v1/recycle-log", "pools.logs.view", None, None),
+    ("post", "/api/v1/follow-ups", "sales.follow_ups.create", lambda w: {"customer_id": w["customer"].pk}, None),
+    ("get", "/api/v1/follow-ups", "sales.follow_ups.view", None, None),
+    ("get", "/api/v1/follow-up-tasks", None, None, None),
+    ("get", "/api/v1/notifications", None, None, None),
+    ("post", "/api/v1/notifications/read", None, lambda w: {}, None),
+    ("post", "/api/v1/pools/run", "pools.runs.run", lambda w: {"step": "group"}, None),
+]
+# -- pools: groups and their rules (helper "groups")
+GROUPS = "pools.groups"
+GROUP_RULES = "pools.group_rules"
+_g = lambda w: {"group_id": w["group"].pk}  # noqa: E731
+ENDPOINTS += [
+    ("get", "/api/v1/groups", f"{GROUPS}.view", None, None),
+    ("post", "/api/v1/groups", f"{GROUPS}.create", lambda w: {"name": "Matrix new group"}, None),
+    ("get", "/api/v1/groups/{group_id}", f"{GROUPS}.view", None, _g),
+    ("patch", "/api/v1/groups/{group_id}", f"{GROUPS}.edit", lambda w: {"capacity": 5}, _g),
+    ("delete", "/api/v1/groups/{group_id}", f"{GROUPS}.delete", None, lambda w: {"group_id": w["empty_group"].pk}),
+    ("get", "/api/v1/groups/{group_id}/assignment-rules", f"{GROUPS}.view", None, _g),
+    ("post", "/api/v1/groups/{group_id}/assignment-rules", f"{GROUPS}.edit",
+     lambda w: {"name": "r", "sql": "city = 'y'"}, _g),
+    ("patch", "/api/v1/groups/{group_id}/assignment-rules/{rule_id}", f"{GROUPS}.edit", lambda w: {"order": 2},
+     lambda w: {"group_id": w["group"].pk, "rule_id": w["assignment_rule"].pk}),
+    ("delete", "/api/v1/groups/{group_id}/assignment-rules/{rule_id}", f"{GROUPS}.edit", None,
+     lambda w: {"group_id": w["group"].pk, "rule_id": w["assignment_rule"].pk}),
+    ("get", "/api/v1/groups/{group_id}/recycle-rules", f"{GROUPS}.view", None, _g),
+    ("post", "/api/v1/groups/{group_id}/recycle-rules", f"{GROUPS}.edit",
+     lambda w: {"name": "r", "sql": "city = 'y'", "days": 3}, _g),
+    ("patch", "/api/v1/groups/{group_id}/recycle-rules/{rule_id}", f"{GROUPS}.edit", lambda w: {"days": 9},
+     lambda w: {"group_id": w["group"].pk, "rule_id": w["recycle_rule"].pk}),
+    ("delete", "/api/v1/groups/{group_id}/recycle-rules/{rule_id}", f"{GROUPS}.edit", None,
+     lambda w: {"group_id": w["group"].pk, "rule_id": w["recycle_rule"].pk}),
+    ("get", "/api/v1/group-rules", f"{GROUP_RULES}.view", None, None),
+    ("post", "/api/v1/group-rules", f"{GROUP_RULES}.create",
+     lambda w: {"name": "r", "sql": "city = 'y'", "target_group_id": w["group"].pk}, None),
+    ("get", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.view", None, lambda w: {"rule_id": w["group_rule"].pk}),
+    ("patch", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.edit", lambda w: {"enabled": False},
+     lambda w: {"rule_id": w["group_rule"].pk}),
+    ("delete", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.delete", None,
+     lambda w: {"rule_id": w["group_rule"].pk}),
+]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -329,6 +389,26 @@ PAGES = [
     ("admin:customer_import_run", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
     ("admin:customer_import_status", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
     ("admin:customer_import_errors", "customers.customers.import", lambda w: [w["imports"][w["me"].pk].pk]),
+    # pools pages (helper "pages")
+    ("admin:pools_my_customers", "pools.seas.view", None),
+    ("admin:pools_group_sea", "pools.seas.view", None),
+    ("admin:pools_company_sea", "pools.seas.view", None),
+    ("admin:pools_recycle_bin", "pools.seas.view", None),
+    ("admin:pools_transfer", "pools.seas.transfer", None),
+    ("admin:pools_transfers", "pools.logs.view", None),
+    ("admin:pools_group_log", "pools.logs.view", None),
+    ("admin:pools_assignment_log", "pools.logs.view", None),
+    ("admin:pools_recycle_log", "pools.logs.view", None),
+    # pools: groups and their rules (helper "groups")
+    ("admin:pool_groups", "pools.groups.view", None),
+    ("admin:pool_group_add", "pools.groups.create", None),
+    ("admin:pool_group_edit", "pools.groups.view", lambda w: [w["group"].pk]),
+    ("admin:pool_group_assignment", "pools.groups.view", lambda w: [w["group"].pk]),
+    ("admin:pool_assignment_rule_edit", "pools.groups.view", lambda w: [w["group"].pk, w["assignment_rule"].pk]),
+    ("admin:pool_group_recycle", "pools.groups.view", lambda w: [w["group"].pk]),
+    ("admin:pool_recycle_rule_edit", "pools.groups.view", lambda w: [w["group"].pk, w["recycle_rule"].pk]),
+    ("admin:pool_group_rules", "pools.group_rules.view", None),
+    ("admin:pool_group_rule_edit", "pools.group_rules.view", lambda w: [w["group_rule"].pk]),
 ]
 
 

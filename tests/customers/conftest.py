@@ -28,10 +28,12 @@ def assign(customer, group, salesperson=None):
 
 @pytest.fixture
 def world(personas, new_customer):
-    """A group run by the manager with two salespeople; a private customer each, one in the group's
-    public sea, one in the company public sea."""
+    """A group run by the manager with two salespeople (its public sea hidden from them); a private customer
+    each, one in the group's public sea, one in the company public sea."""
     other_sales = make_user("p_sales2", personas["salesperson"].roles.first())
-    group = CustomerGroup.objects.create(name="Group A")
+    # its public sea hidden from its salespeople, so a salesperson sees only their own customers here
+    # (test_scope_pools.py covers a visible group public sea)
+    group = CustomerGroup.objects.create(name="Group A", public_sea_visible=False)
     group.admins.add(personas["manager"])
     group.salespeople.add(personas["salesperson"], other_sales)
     mine = new_customer(name="Mine", mobile="13800138000", email="mine@example.com")

@@ -183,11 +183,14 @@ def test_admin_list_page_masks_and_detail_page_follows_policy(world, client, mas
     assert "+8613800138000" in html
 
 
-def test_a_second_group_does_not_widen_a_salespersons_scope(world):
-    group = CustomerGroup.objects.create(name="B")
+def test_a_second_group_widens_a_salespersons_scope_only_by_a_visible_public_sea(world):
+    group = CustomerGroup.objects.create(name="B", public_sea_visible=False)
     assign(world["company_pool"], group)
     group.salespeople.add(world["salesperson"])
     assert visible(world["salesperson"]) == {"Mine"}
+    group.public_sea_visible = True
+    group.save(update_fields=["public_sea_visible"])
+    assert visible(world["salesperson"]) == {"Mine", "Company pool"}  # issue 12: the group's public sea
     assert parameters.get("MASKING_ENABLED") is True
 
 

@@ -13,10 +13,11 @@ def test_every_standard_field_is_a_customer_column():
 
 
 def test_the_api_schemas_carry_exactly_the_described_fields():
-    assert set(CustomerIn.model_fields) == set(standard.names(writable=True)) | {"attributes"}
+    assert set(CustomerIn.model_fields) == set(standard.names(writable=True)) | {"attributes", "invited_by"}
     # plus what customers itself stores beside the standard fields, and the output extensions' keys (tags)
     assert set(CustomerOut.model_fields) == set(selectors.LIST_FIELDS) | {"attributes", "masked", "quality_score",
-                                                                           "tags"}
+                                                                           "tags", "groups", "invited_by",
+                                                                           "last_follow_up_at"}
 
 
 def test_derived_lists_follow_the_table():

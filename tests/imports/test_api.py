@@ -252,3 +252,43 @@ def test_a_file_over_the_limit_is_a_413_and_nothing_is_kept(client, bearer, impo
         error = error_of(response)
         assert error["code"] == "file_too_large" and "1 MB" in error["message"]
     assert not ImportRun.objects.exists() and stored_files() == before
+
+
+def test_a_group_the_importer_neither_administers_nor_sells_in_is_refused(client, bearer, importer, boss):
+    theirs = CustomerGroup.objects.create(name="别人的组")
+    for url in (URL, f"{URL}/preview"):
+        response = post_file(client, bearer(importer), url=url, group_id=str(theirs.pk))
+        assert response.status_code == 400 and error_of(response)["detail"] == {"field": "group_id"}
+    assert not ImportRun.objects.exists()
+    theirs.salespeople.add(importer)  # selling in it is enough; so is an unrestricted scope
+    assert post_file(client, bearer(importer), group_id=str(theirs.pk)).status_code == 201
+    assert post_file(client, bearer(boss), group_id=str(CustomerGroup.objects.create(name="任意").pk)).status_code == 201
+
+
+def test_drafts_never_started_are_purged_after_a_day_with_their_files(importer, tmp_path):
+    import io
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shoal.imports.models import ImportStatus
+    from shoal.imports.services import import_local_file, import_upload, purge_drafts
+
+    before = stored_files()
+    for _ in range(2):
+        import_upload(actor=importer, upload=io.BytesIO(csv_bytes()), file_name="客户.csv")
+    own = tmp_path / "mine.csv"
+    own.write_bytes(csv_bytes())
+    cli = import_local_file(actor=importer, path=own)
+    ImportRun.objects.filter(pk=cli.pk).update(created_at=timezone.now() - timedelta(days=3))
+    drafts = ImportRun.objects.filter(status=ImportStatus.DRAFT).exclude(pk=cli.pk)
+    assert drafts.count() == 2
+    assert len(stored_files() - before) == 2
+    first = drafts.order_by("pk").first()
+    ImportRun.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(days=1, minutes=1))
+    last = drafts.order_by("pk").last().pk
+    assert purge_drafts() == 2  # the old upload and the CLI's draft
+    assert list(ImportRun.objects.values_list("pk", flat=True)) == [last]
+    assert len(stored_files() - before) == 1
+    assert own.exists()  # the CLI's draft pointed at the user's own file: it stays
+    assert purge_drafts() == 0

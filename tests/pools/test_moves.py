@@ -36,6 +36,11 @@ def test_join_then_assign_writes_logs_tasks_and_timeline(world):
     assert AssignmentLog.objects.filter(kind=AssignmentKind.ASSIGN).count() == 2
     assert FollowUpTask.objects.filter(salesperson=a, customer_id=ids[0], status=TaskStatus.OPEN).count() == 1
     assert TimelineEntry.objects.filter(customer_id=ids[0], kind="group").count() == 2
+    entry = TimelineEntry.objects.filter(customer_id=ids[0], kind="group").order_by("-id").first()
+    assert entry.new == f"华东组 → {a.name or a.username}" and entry.detail["salesperson_id"] == a.pk
+    moves.unassign([ids[0]], group.pk, ctx)
+    entry = TimelineEntry.objects.filter(customer_id=ids[0], kind="group").order_by("-id").first()
+    assert entry.new == f"{a.name or a.username} → 华东组"
 
 
 def test_a_customer_already_assigned_is_not_taken_again(world):

@@ -9,15 +9,21 @@ from .models import DataScope, Department, Role, User
 
 def default_roles() -> dict[str, dict]:
     customer_all = [c for c in all_permission_codes() if c.startswith("customers.")]
+    # pools and sales work. Manager: all of it, but groups and group rules only viewed and edited (an admin
+    # creates and deletes them); salesperson: the seas (view, claim, return) and follow-ups
+    pools_all = [c for c in all_permission_codes() if c.startswith(("pools.", "sales."))
+                 and not (c.startswith(("pools.groups.", "pools.group_rules.")) and c.endswith((".create", ".delete")))]
+    sales_ops = [c for c in ("pools.seas.view", "pools.seas.claim", "pools.seas.return", "sales.follow_ups.view",
+                             "sales.follow_ups.create") if c in all_permission_codes()]
     return {
         "admin": {"name": "管理员", "data_scope": DataScope.ALL, "permissions": sorted(all_permission_codes())},
         "manager": {"name": "部门经理", "data_scope": DataScope.DEPARTMENTS,
-                    "permissions": sorted(customer_all + ["system.users.view", "system.departments.view",
-                                                          "system.operation_log.view"]
-                                         + [c for c in ("pools.runs.run",) if c in all_permission_codes()])},
+                    "permissions": sorted(customer_all + pools_all + ["system.users.view", "system.departments.view",
+                                                          "system.operation_log.view"])},
         "salesperson": {"name": "业务员", "data_scope": DataScope.OWN,
-                        "permissions": sorted(f"customers.customers.{a}" for a in ("view", "create", "edit", "tag")
-                                              if f"customers.customers.{a}" in all_permission_codes())},
+                        "permissions": sorted([f"customers.customers.{a}" for a in ("view", "create", "edit", "tag")
+                                               if f"customers.customers.{a}" in all_permission_codes()]
+                                              + sales_ops)},
     }
 
 

@@ -11,6 +11,7 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from shoal.accounts.models import User
+from shoal.core import parameters
 from shoal.core.auth import ANY_AUTH, calling_user, require
 from shoal.core.pagination import MAX_PAGE, Pages
 from shoal.core.schemas import BIG, DbId, DbInt
@@ -46,6 +47,7 @@ class CustomerIn(Schema):
     notes: str | None = None
     company_id: DbId | None = None
     registered_at: str | None = Field(None, description="ISO 8601 date and time")
+    invited_by: DbId | None = Field(None, description="the inviting customer's id (not the customer itself)")
     attributes: dict[str, Any] | None = None
 
 
@@ -69,6 +71,14 @@ class TagBrief(Schema):
     id: int
     name: str
     kind: str
+
+
+class GroupBrief(Schema):
+    group_id: int
+    group: str
+    salesperson_id: int | None
+    salesperson: str | None
+    assigned_at: datetime | None
 
 
 class CustomerOut(Schema):
@@ -99,6 +109,9 @@ class CustomerOut(Schema):
     masked: bool = False
     quality_score: int = 0
     tags: list[TagBrief] = Field(default_factory=list, description="the customer's tags the caller may see")
+    groups: list[GroupBrief] = Field(default_factory=list, description="the customer's groups and salespeople")
+    invited_by: int | None = Field(None, description="the inviting customer's id")
+    last_follow_up_at: datetime | None = None
 
 
 class CustomerDetailOut(CustomerOut):
@@ -327,10 +340,13 @@ def list_customers(request, filters: Query[ListFilters]):
     user = calling_user(request)
     qs = selectors.customer_list(actor=user, q=filters.q, status=filters.status, source=filters.source,
                                  created_from=filters.created_from, created_to=filters.created_to)
-    start = (filters.page - 1) * filters.page_size
-    rows = list(qs.select_related(None)[start:start + filters.page_size])
-    items = extensions.list_outputs(rows, viewer=user)
-    return {"items": items, "count": qs.count(), "page": filters.page, "page_size": filters.page_size}
+    plain = not (filters.q.strip() or filters.status or filters.source or filters.created_from or filters.created_to)
+    count = selectors.customer_count(actor=user, qs=qs, plain=plain)
+    with parameters.cached():
+        rows = selectors.customer_page_rows(actor=user, qs=qs.select_related(None), total=count, plain=plain,
+                                            offset=(filters.page - 1) * filters.page_size, limit=filters.page_size)
+        items = extensions.list_outputs(rows, viewer=user)
+    return {"items": items, "count": count, "page": filters.page, "page_size": filters.page_size}
 
 
 @router.post("/customers", response={201: CustomerDetailOut}, summary="Create a customer")

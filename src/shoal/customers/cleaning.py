@@ -32,7 +32,10 @@ RESERVED_KEYS = set(STANDARD_FIELDS) | {"id", "pk", "attributes", "tags", "group
 STANDARD_ENUMS = S.ENUM_GROUPS
 TEXT_LIMITS = {f.name: f.max_length for f in S.FIELDS if f.max_length and not f.identity}
 KEY_RE = S.KEY_RE
-WRITABLE_FIELDS = frozenset(S.names(writable=True))
+# invited_by (pools, MGM): the inviting customer's id, stored as the column invited_by_id
+INVITED_BY = "invited_by"
+COLUMN_FIELDS = ("invited_by_id",)  # columns written from keys that are not standard fields
+WRITABLE_FIELDS = frozenset(S.names(writable=True)) | {INVITED_BY}
 _url_validator = URLValidator(schemes=["http", "https"])
 _TRUE = {"1", "true", "yes", "y", "on", "是", "真"}
 _FALSE = {"0", "false", "no", "n", "off", "否", "假"}
@@ -297,6 +300,19 @@ def clean_standard(data: dict, *, cache: dict | None = None) -> dict:
             out[field] = None if _is_empty(raw) else to_datetime(raw, field)
         elif field == "avatar_url":
             out[field] = "" if _is_empty(raw) else to_url(raw, field)
+        elif field == INVITED_BY:
+            if _is_empty(raw):
+                out["invited_by_id"] = None
+            else:
+                pk = to_integer(raw, field)
+                exists = cache.get(("customer", pk))
+                if exists is None:
+                    from .models import Customer
+
+                    exists = cache[("customer", pk)] = abs(pk) < 2**63 and Customer.objects.filter(pk=pk).exists()
+                if not exists:
+                    raise ShoalError("invalid_value", gettext("invited_by: no such customer"), {"field": field})
+                out["invited_by_id"] = pk
         elif field == "company_id":
             from .models import Company
 

@@ -253,8 +253,12 @@ class CustomerGroupMembership(models.Model):
         verbose_name = _("group membership")
         verbose_name_plural = _("group memberships")
         constraints = [models.UniqueConstraint(fields=["customer", "group"], name="membership_unique")]
+        # Data scope (customers.selectors.scope_memberships): each index covers the scope's reads, so they
+        # are answered from the index alone: salesperson -> customers; group (+ salesperson NULL) -> customers;
+        # a customer -> its (group, salesperson) pairs (the EXISTS probe of a list walked in created order).
         indexes = [models.Index(fields=["salesperson", "customer"], name="membership_sales_idx"),
-                   models.Index(fields=["group", "salesperson"], name="membership_group_idx")]
+                   models.Index(fields=["group", "salesperson", "customer"], name="membership_group_cust_idx"),
+                   models.Index(fields=["customer", "group", "salesperson"], name="membership_customer_idx")]
 
     def __str__(self):
         return f"{self.customer_id} in {self.group_id}"

@@ -37,6 +37,7 @@ LIST_COLUMNS: dict[str, ListColumn] = {}
 LIST_FILTERS: list = []  # admin list filters (SimpleListFilter classes)
 LIST_ACTIONS: dict[str, ListAction] = {}
 DETAIL_PANELS: list[Callable] = []  # (request, customer) → safe HTML shown under the detail page's header
+TIMELINE_ACTION_LABELS: dict[str, object] = {}  # a timeline entry's ``detail["action"]`` → its label (lazy)
 
 
 def register_list_column(column: ListColumn) -> None:
@@ -55,3 +56,8 @@ def register_list_action(list_action: ListAction) -> None:
 def register_detail_panel(panel: Callable) -> None:
     if panel not in DETAIL_PANELS:
         DETAIL_PANELS.append(panel)
+
+
+def register_timeline_action_labels(labels: dict[str, object]) -> None:
+    """Labels shown beside a timeline entry whose ``detail["action"]`` is one of these codes."""
+    TIMELINE_ACTION_LABELS.update(labels)

@@ -128,7 +128,9 @@ def customer_detail(request, pk):
     more_timeline = len(entries) > TIMELINE_LIMIT
     timeline = []
     for e in masking.mask_timeline(entries[:TIMELINE_LIMIT], mask=mask, sensitive=sensitive):
+        action = (e.get("detail") or {}).get("action") if isinstance(e.get("detail"), dict) else None
         timeline.append({**e, "kind_label": kinds.get(e["kind"], e["kind"]),
+                         "action_label": page_extensions.TIMELINE_ACTION_LABELS.get(action, "") if action else "",
                          "field_label": _field_label(e["field"], all_definitions) if e["field"] else "",
                          "old": timeline_value(e["field"], e["old"], all_definitions, enum_labels, standard_labels),
                          "new": timeline_value(e["field"], e["new"], all_definitions, enum_labels, standard_labels)})

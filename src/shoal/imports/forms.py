@@ -4,26 +4,14 @@ error)."""
 from __future__ import annotations
 
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from shoal.accounts.models import DataScope
-from shoal.customers.models import CustomerGroup
-
 from .models import ImportMode
+from .services import target_groups
 
 ENCODINGS = [("auto", _("Detect automatically")), ("utf-8", "UTF-8"), ("gb18030", "GB18030 (GBK)"), ("big5", "Big5")]
 ACCEPT = ".csv,.txt,.xlsx,.xls,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.ms-excel"
 INPUT = "border border-base-200 rounded-default px-2 py-1 dark:bg-base-900 dark:border-base-700"
-
-
-def target_groups(actor):
-    """The customer groups ``actor`` may import into: every group with an unrestricted data scope, else the groups
-    they administer or sell in."""
-    qs = CustomerGroup.objects.order_by("name", "pk")
-    if actor.is_superuser or actor.data_scope() == DataScope.ALL:
-        return qs
-    return qs.filter(Q(admins=actor) | Q(salespeople=actor)).distinct()
 
 
 def tag_choices(actor) -> list[tuple[int, str]]:

@@ -20,6 +20,8 @@ from shoal.customers.models import Customer, CustomerGender, CustomerStatus, Cus
 
 # Standard fields an import may fill (the company is chosen by id elsewhere).
 IMPORTABLE = tuple(n for n in S.names(writable=True) if n not in ("company_id",))
+# pools (MGM): the inviting customer, given by its customer id or mobile (an unknown inviter is a row error)
+INVITED_BY = "invited_by_id"
 UNIQUE = ("mobile", "email", "ent_user_id")
 # Other spellings seen in customers' spreadsheets (compared case-insensitively, spaces removed).
 ALIASES = {
@@ -41,6 +43,7 @@ ALIASES = {
     "registered_at": ("注册时间", "注册日期", "registration time"),
     "avatar_url": ("头像", "avatar"),
     "telegram": ("tg",),
+    INVITED_BY: ("invited_by", "inviter", "邀请人", "推荐人", "邀请人id", "邀请人手机号", "邀請人"),
 }
 _GENDERS = {"male": "male", "m": "male", "男": "male", "先生": "male", "female": "female", "f": "female",
             "女": "female", "女士": "female"}
@@ -63,7 +66,7 @@ class Target:
 
 def targets() -> list[Target]:
     """The fields an import may fill, standard first (labels in the current language)."""
-    out = [Target(name, str(Customer._meta.get_field(name).verbose_name)) for name in IMPORTABLE]
+    out = [Target(name, str(Customer._meta.get_field(name).verbose_name)) for name in IMPORTABLE + (INVITED_BY,)]
     out += [Target(d.key, d.label, d) for d in CustomField.objects.filter(enabled=True).order_by("id")]
     return out
 
@@ -175,6 +178,8 @@ def _raw_converter(target: Target, cache: dict) -> Callable[[str], object]:
             return _enum_converter(lambda raw: cleaning.coerce_custom_value(definition, raw, cache=cache),
                                    definition.enum_group_id)
         return lambda raw: cleaning.coerce_custom_value(definition, raw, cache=cache)
+    if key == INVITED_BY:
+        return _inviter_converter()
     if key == "mobile":
         region = identity.default_region()
         return lambda raw: identity.normalise_mobile(raw, region=region)
@@ -227,6 +232,24 @@ def _raw_converter(target: Target, cache: dict) -> Callable[[str], object]:
         group_id = cleaning._standard_enum_groups().get(key)
         return _enum_converter(lambda raw: cleaning.clean_standard({key: raw}, cache=cache)[key], group_id)
     return lambda raw: cleaning.clean_standard({key: raw}, cache=cache)[key]
+
+
+def _inviter_converter() -> Callable[[str], object]:
+    """The inviter's customer id: the cell is a customer's mobile (looked up first) or id."""
+
+    def inviter(raw: str) -> int:
+        value = raw.strip()
+        mobile = identity.try_normalise_mobile(value) if any(c.isdigit() for c in value) else None
+        if mobile:
+            pk = Customer.objects.filter(mobile=mobile).values_list("pk", flat=True).first()
+            if pk is not None:
+                return pk
+        if value.isdigit() and len(value) <= 18:
+            pk = Customer.objects.filter(pk=int(value)).values_list("pk", flat=True).first()
+            if pk is not None:
+                return pk
+        raise ShoalError("invalid_value", gettext("invited_by: no customer with this id or mobile"))
+    return inviter
 
 
 def _date_text(raw: str) -> str:

@@ -19,6 +19,14 @@ def resume_job():
     return {"resumed": resume_stalled()}
 
 
+@register_job("imports.purge_drafts", cron="40 3 * * *",
+              description=gettext_noop("Delete uploaded import files that were never started (after a day)"))
+def purge_drafts_job():
+    from .services import purge_drafts
+
+    return {"purged": purge_drafts()}
+
+
 def _pages():
     from . import export_registry, views  # noqa: F401  (menus, pages and list actions register themselves)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.db import transaction
@@ -50,6 +51,20 @@ def _bool(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def target_groups(actor):
+    """The customer groups ``actor`` may import into: every group for the system and an unrestricted data
+    scope, else the groups they administer or sell in."""
+    from django.db.models import Q
+
+    from shoal.accounts.models import DataScope
+    from shoal.customers.models import CustomerGroup
+
+    qs = CustomerGroup.objects.order_by("name", "pk")
+    if is_system(actor) or actor.is_superuser or actor.data_scope() == DataScope.ALL:
+        return qs
+    return qs.filter(pk__in=CustomerGroup.objects.filter(Q(admins=actor) | Q(salespeople=actor)).values("pk"))
+
+
 def clean_options(actor, options: dict | None) -> dict:
     """Validated options (see the module doc); ShoalError 400 naming the bad one."""
     options = dict(options or {})
@@ -74,12 +89,12 @@ def clean_options(actor, options: dict | None) -> dict:
         if group_id in (None, "", 0, "0"):
             out["group_id"] = None
         else:
-            from shoal.customers.models import CustomerGroup
-
             try:
-                group = CustomerGroup.objects.get(pk=int(group_id))
-            except (TypeError, ValueError, CustomerGroup.DoesNotExist):
-                raise ShoalError("invalid_option", gettext("No such customer group"), {"field": "group_id"}) from None
+                group = target_groups(actor).filter(pk=int(group_id)).first()
+            except (TypeError, ValueError, OverflowError):
+                group = None
+            if group is None:  # missing, or a group the importer may not put customers in: the same answer
+                raise ShoalError("invalid_option", gettext("No such customer group"), {"field": "group_id"})
             out["group_id"] = group.pk
     if "tag_ids" in options and options["tag_ids"] is not None:
         out["tag_ids"] = _clean_tags(actor, options["tag_ids"])
@@ -250,6 +265,22 @@ def resume_stalled() -> int:
     for pk in ids:
         transaction.on_commit(lambda pk=pk: _enqueue(pk))
     return len(ids)
+
+
+DRAFT_KEPT = timedelta(days=1)
+
+
+def purge_drafts(*, now=None) -> int:
+    """Delete uploads that were never started (drafts older than a day) with their files; how many."""
+    cutoff = (now or timezone.now()) - DRAFT_KEPT
+    purged = 0
+    for run in ImportRun.objects.filter(status=ImportStatus.DRAFT, created_at__lt=cutoff).only("pk", "stored_name"):
+        if not ImportRun.objects.filter(pk=run.pk, status=ImportStatus.DRAFT).delete()[0]:
+            continue  # started meanwhile: its file is in use
+        if run.stored_name and not Path(run.stored_name).is_absolute():  # never the CLI's own file
+            run_path(run).unlink(missing_ok=True)
+        purged += 1
+    return purged
 
 
 def import_list(*, actor):

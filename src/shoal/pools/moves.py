@@ -24,7 +24,13 @@ from shoal.accounts.models import User
 from shoal.core.actors import is_system
 from shoal.core.batching import batched
 from shoal.core.db import ids_subquery, insert_rows
-from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership, TimelineEntry, TimelineKind
+from shoal.customers.models import (
+    Customer,
+    CustomerGroup,
+    CustomerGroupMembership,
+    TimelineEntry,
+    TimelineKind,
+)
 
 from .models import AssignmentKind, AssignmentLog, GroupLog
 
@@ -52,11 +58,12 @@ class Context:
         return self._names[key]
 
     def user_names(self, user_ids: Iterable[int]) -> dict[int, str]:
-        missing = [u for u in set(user_ids) if u is not None and ("u", u) not in self._names]
+        user_ids = set(user_ids)  # callers pass generators: read once
+        missing = [u for u in user_ids if u is not None and ("u", u) not in self._names]
         if missing:
             for pk, name, username in User.objects.filter(pk__in=missing).values_list("pk", "name", "username"):
                 self._names[("u", pk)] = name or username
-        return {u: self._names.get(("u", u), "") for u in set(user_ids) if u is not None}
+        return {u: self._names.get(("u", u), "") for u in user_ids if u is not None}
 
 
 def context(actor=None, *, auto: bool = False, rule_id: int | None = None, now: datetime | None = None) -> Context:

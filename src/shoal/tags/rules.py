@@ -30,9 +30,11 @@ def _tag_list(value, key: str) -> list[int]:
     return ids
 
 
-def clean_rule(*, tag: Tag, query=None, sql: str | None = None, include_tags=None, exclude_tags=None,
-               catalog=None) -> dict:
-    """Check a rule's parts; the cleaned values for ``TagRule``. Raises ``ShoalError`` (400)."""
+def clean_conditions(*, query=None, sql: str | None = None, include_tags=None, exclude_tags=None,
+                     catalog=None) -> dict:
+    """Check which customers a system-level rule takes (a tag rule, a pool rule): a condition tree and/or
+    custom SQL (through the query engine's checks) plus include/exclude tags (known, not personal).
+    At least one of query, sql or include tags is needed. The cleaned values; raises ``ShoalError`` (400)."""
     sql = (sql or "").strip()
     include, exclude = _tag_list(include_tags, "include_tags"), _tag_list(exclude_tags, "exclude_tags")
     if query is None and not sql and not include:
@@ -44,13 +46,23 @@ def clean_rule(*, tag: Tag, query=None, sql: str | None = None, include_tags=Non
     if personal:
         raise ShoalError("unknown_tag", _("A rule cannot use personal tags: %(ids)s") % {"ids": personal},
                          {"ids": personal})
+    return {"query": query, "sql": sql, "include_tags": include, "exclude_tags": exclude}
+
+
+def clean_rule(*, tag: Tag, query=None, sql: str | None = None, include_tags=None, exclude_tags=None,
+               catalog=None) -> dict:
+    """Check a rule's parts; the cleaned values for ``TagRule``. Raises ``ShoalError`` (400)."""
+    cleaned = clean_conditions(query=query, sql=sql, include_tags=include_tags, exclude_tags=exclude_tags,
+                               catalog=catalog)
+    used = (referenced_tag_ids(query=cleaned["query"], sql=cleaned["sql"]) | set(cleaned["include_tags"])
+            | set(cleaned["exclude_tags"]))
     if tag.pk in used:
         raise ShoalError("tag_cycle", _("A tag's rule cannot depend on the tag itself"), {"ids": [tag.pk]})
     cycle = _cycle_through(tag.pk, used)
     if cycle:
         raise ShoalError("tag_cycle", _("The rule would make tags depend on each other in a circle: %(path)s")
                          % {"path": " → ".join(cycle)}, {"ids": cycle})
-    return {"query": query, "sql": sql, "include_tags": include, "exclude_tags": exclude}
+    return cleaned
 
 
 def dependencies(rule: TagRule) -> set[int]:
@@ -93,8 +105,9 @@ def has_any(tag_ids) -> Exists:
     return Exists(Tagging.objects.filter(customer_id=OuterRef("pk"), tag_id__in=list(tag_ids)))
 
 
-def rule_q(rule: TagRule, catalog) -> Q:
-    """The customers a rule matches. Rules are system-level: no masking, no scope."""
+def rule_q(rule, catalog) -> Q:
+    """The customers a rule matches (a ``TagRule`` or any object with ``query``, ``sql``, ``include_tags``
+    and ``exclude_tags``, e.g. a pool rule). Rules are system-level: no masking, no scope."""
     q = Q()
     if rule.query is not None or rule.sql:
         q &= condition_q(query=rule.query, sql=rule.sql or None, catalog=catalog)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import Paginator
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect
 from django.urls import path
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateFilter
 from unfold.decorators import action, display
 
+from shoal.core import parameters
 from shoal.core.actors import SYSTEM
 from shoal.core.admin_mixins import ShoalModelAdmin
 from shoal.core.auth import user_can
@@ -27,11 +30,39 @@ from .inlines import ContactInline, TimelineInline, save_inline_formset
 PER_PAGE_CHOICES = (20, 50, 100)
 
 
+class ScopedPaginator(Paginator):
+    """The customer list's pages (see ``selectors.customer_page_rows``): the count on the membership side when
+    the list is the whole scope, the page's ids first, deep pages read from the nearer end."""
+
+    def __init__(self, object_list, per_page, *, actor, plain: bool, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.actor, self.plain = actor, plain
+
+    @cached_property
+    def count(self):
+        return selectors.customer_count(actor=self.actor, qs=self.object_list, plain=self.plain)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        offset = (number - 1) * self.per_page
+        rows = selectors.customer_page_rows(actor=self.actor, qs=self.object_list, offset=offset, limit=self.per_page,
+                                            total=self.count, plain=self.plain)
+        return self._get_page(rows, number, self)
+
+
+# query parameters of the list that do not narrow it (paging, popups, the column chooser's redirect)
+_NOT_FILTERS = {"p", "_to_field", "_popup", "e"}
+
+
 class CustomerChangeList(ChangeList):
     def get_results(self, request):
         per_page = request.session.get("customers_per_page")
         if per_page in PER_PAGE_CHOICES:
             self.list_per_page = per_page
+        with parameters.cached():
+            self._get_results(request)
+
+    def _get_results(self, request):
         super().get_results(request)
         labels = value_display.standard_enum_labels()
         definitions = columns.custom_list_fields()
@@ -122,6 +153,11 @@ class CustomerAdmin(ShoalModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return CustomerChangeList
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        plain = not (set(request.GET) - _NOT_FILTERS)
+        return ScopedPaginator(queryset, per_page, orphans=orphans, allow_empty_first_page=allow_empty_first_page,
+                               actor=request.user, plain=plain)
 
     def masked_lookup_paths(self, request):
         keys = masking.masked_field_keys(viewer=request.user)

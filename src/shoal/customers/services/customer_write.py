@@ -139,6 +139,9 @@ def apply_changes(customer: Customer, cleaned: dict, *, actor) -> tuple[list[str
             if new != old_attrs:
                 customer.attributes = new
             continue
+        if name == "invited_by_id" and new is not None and new == customer.pk:
+            raise ShoalError("invalid_value", gettext("invited_by: a customer cannot invite itself"),
+                             {"field": "invited_by"})
         old = getattr(customer, name)
         if old != new:
             changed.append(name)
@@ -159,7 +162,7 @@ def customer_update(*, actor, customer: Customer, data: dict, definitions: dict 
     changed, entries = apply_changes(customer, cleaned, actor=actor)
     if not changed:
         return []
-    std = [c for c in changed if c in cleaning.STANDARD_FIELDS]
+    std = [c for c in changed if c in cleaning.STANDARD_FIELDS or c in cleaning.COLUMN_FIELDS]
     update_fields = std + (["attributes"] if len(std) < len(changed) else []) + ["updated_at"]
     try:
         with transaction.atomic():

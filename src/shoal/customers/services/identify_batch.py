@@ -285,7 +285,7 @@ class BatchIdentify:
             if new:
                 self.holders[f][new] = customer
         if customer.pk is not None:
-            std = [c for c in changed if c in cleaning.STANDARD_FIELDS]
+            std = [c for c in changed if c in cleaning.STANDARD_FIELDS or c in cleaning.COLUMN_FIELDS]
             fields = self.dirty.setdefault(customer.pk, (customer, set()))[1]
             fields.update(std)
             if len(std) < len(changed):

@@ -27,7 +27,6 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
-from shoal.accounts.models import User
 from shoal.core.actors import SYSTEM
 from shoal.core.batching import batched
 from shoal.core.db import ids_subquery

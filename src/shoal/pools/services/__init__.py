@@ -1,0 +1,1 @@
+"""Services of the sales pools: groups and their rules (``groups``, ``rules``), manual operations."""

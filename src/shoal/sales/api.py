@@ -1,0 +1,125 @@
+"""Follow-ups (``sales.follow_ups.view|create``, customers in the caller's data scope), the caller's own
+follow-up tasks and notifications (any user)."""
+
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Query, Router, Schema
+from ninja.pagination import paginate
+from pydantic import ConfigDict, Field
+
+from shoal.core.auth import calling_user
+from shoal.core.pagination import Pages
+from shoal.core.schemas import DbId
+
+from . import services
+from .models import FollowUpMethod, FollowUpStatus
+
+router = Router(tags=["sales"])
+
+Method = Literal[tuple(FollowUpMethod.values)]  # type: ignore[valid-type]
+Status = Literal[tuple(FollowUpStatus.values)]  # type: ignore[valid-type]
+
+
+class FollowUpIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: DbId
+    method: Method = FollowUpMethod.PHONE
+    status: Status = FollowUpStatus.REACHED
+    effective: bool = False
+    summary: str = Field("", max_length=services.SUMMARY_MAX)
+    next_follow_up_at: datetime | None = None
+
+
+class FollowUpOut(Schema):
+    id: int
+    customer_id: int
+    salesperson_id: int | None
+    salesperson: str
+    method: str
+    status: str
+    effective: bool
+    summary: str
+    next_follow_up_at: datetime | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_salesperson(obj):
+        sp = obj.salesperson
+        return (sp.name or sp.username) if sp else ""
+
+
+class FollowUpFilters(Schema):
+    customer_id: DbId | None = None
+    salesperson_id: DbId | None = None
+
+
+class TaskOut(Schema):
+    id: int
+    customer_id: int
+    group_id: int | None
+    title: str
+    due_at: datetime | None
+    status: str
+    created_at: datetime
+    done_at: datetime | None
+
+
+class TaskFilters(Schema):
+    status: Literal["open", "done", "all"] = "open"
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    link: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationFilters(Schema):
+    unread: bool | None = None
+
+
+class ReadIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[DbId] | None = Field(None, max_length=1000, description="null: all")
+
+
+class ReadOut(Schema):
+    read: int
+
+
+@router.post("/follow-ups", response={201: FollowUpOut}, summary="Record a follow-up of a customer")
+def create_follow_up(request, payload: FollowUpIn):
+    follow_up = services.follow_up_create(actor=calling_user(request), **payload.dict())
+    return 201, follow_up
+
+
+@router.get("/follow-ups", response=list[FollowUpOut], summary="Follow-up records, newest first")
+@paginate(Pages, page_size=50)
+def list_follow_ups(request, filters: Query[FollowUpFilters]):
+    return services.follow_up_list(actor=calling_user(request), customer_id=filters.customer_id,
+                                   salesperson_id=filters.salesperson_id)
+
+
+@router.get("/follow-up-tasks", response=list[TaskOut], summary="The caller's follow-up tasks, by due time")
+@paginate(Pages, page_size=50)
+def list_tasks(request, filters: Query[TaskFilters]):
+    return services.task_list(actor=calling_user(request), status=None if filters.status == "all" else filters.status)
+
+
+@router.get("/notifications", response=list[NotificationOut], summary="The caller's notifications, newest first")
+@paginate(Pages, page_size=50)
+def list_notifications(request, filters: Query[NotificationFilters]):
+    return services.notification_list(actor=calling_user(request), unread=filters.unread)
+
+
+@router.post("/notifications/read", response=ReadOut, summary="Mark the caller's notifications read")
+def read_notifications(request, payload: ReadIn):
+    return {"read": services.notification_read(actor=calling_user(request), notification_ids=payload.ids)}

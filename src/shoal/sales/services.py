@@ -1,0 +1,168 @@
+"""Follow-ups, follow-up tasks and in-site notifications. Keyword-only, with an explicit ``actor``.
+
+Recording a follow-up closes the salesperson's open follow-up tasks for the customer, updates the
+customer's last follow-up time and count, and the follow-up times of the memberships the salesperson holds
+(which the recycle rules read)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shoal.accounts.models import User
+from shoal.core.actors import is_system
+from shoal.core.auth import user_can
+from shoal.core.errors import NotFound, ShoalError
+from shoal.core.oplog import log_operation
+from shoal.customers.models import Customer, CustomerGroupMembership, TimelineEntry, TimelineKind
+from shoal.customers.selectors import customer_queryset
+from shoal.customers.services.timeline import actor_name
+
+from .models import FollowUp, FollowUpMethod, FollowUpStatus, FollowUpTask, Notification, TaskStatus
+
+FOLLOW_UP_CREATE = "sales.follow_ups.create"
+FOLLOW_UP_VIEW = "sales.follow_ups.view"
+SUMMARY_MAX = 5000
+
+
+def _require(actor, code: str) -> None:
+    if is_system(actor):
+        return
+    if not user_can(actor, code):
+        raise ShoalError("permission_denied", _("Missing permission %(code)s") % {"code": code},
+                         {"permission": code}, status=403)
+
+
+# -- notifications ---------------------------------------------------------------------------------------
+def notify(*, user_ids: Iterable[int], kind: str, title: str, body: str = "", link: str = "", key: str = "") -> int:
+    """Send a notification to each user. With a ``key``, a user gets it once (a second call with the same
+    (user, key) adds nothing): safe for jobs that run again. Returns how many notifications were added."""
+    ids = sorted({int(u) for u in user_ids if u is not None})
+    if not ids:
+        return 0
+    title, body, link, key = str(title)[:200], str(body), str(link)[:500], str(key)[:100]
+    if key:
+        present = set(Notification.objects.filter(user_id__in=ids, key=key).values_list("user_id", flat=True))
+        ids = [u for u in ids if u not in present]
+        if not ids:
+            return 0
+    now = timezone.now()
+    rows = [Notification(user_id=u, kind=kind[:32], title=title, body=body, link=link, key=key, created_at=now)
+            for u in ids]
+    # ignore_conflicts: two runs at once may both pass the read above; the unique (user, key) decides
+    created = Notification.objects.bulk_create(rows, ignore_conflicts=bool(key))
+    if key:
+        return Notification.objects.filter(user_id__in=ids, key=key, created_at=now).count()
+    return len(created)
+
+
+def notification_list(*, actor, unread: bool | None = None) -> QuerySet[Notification]:
+    """The actor's own notifications, newest first."""
+    if not isinstance(actor, User):
+        return Notification.objects.none()
+    qs = Notification.objects.filter(user=actor)
+    if unread is True:
+        qs = qs.filter(read_at__isnull=True)
+    elif unread is False:
+        qs = qs.filter(read_at__isnull=False)
+    return qs
+
+
+def notification_read(*, actor, notification_ids: Iterable[int] | None = None) -> int:
+    """Mark the actor's notifications read (None: all of them). Returns how many were marked."""
+    qs = notification_list(actor=actor, unread=True)
+    if notification_ids is not None:
+        qs = qs.filter(pk__in=[int(i) for i in notification_ids])
+    return qs.update(read_at=timezone.now())
+
+
+# -- follow-ups ------------------------------------------------------------------------------------------
+def follow_up_create(*, actor, customer_id: int, method: str = FollowUpMethod.PHONE,
+                     status: str = FollowUpStatus.REACHED, effective: bool = False, summary: str = "",
+                     next_follow_up_at: datetime | None = None) -> FollowUp:
+    """Record the actor's follow-up of a customer in their data scope."""
+    _require(actor, FOLLOW_UP_CREATE)
+    if method not in FollowUpMethod.values:
+        raise ShoalError("invalid", _("Unknown follow-up method %(value)s") % {"value": method}, {"field": "method"})
+    if status not in FollowUpStatus.values:
+        raise ShoalError("invalid", _("Unknown follow-up status %(value)s") % {"value": status}, {"field": "status"})
+    summary = (summary or "").strip()
+    if len(summary) > SUMMARY_MAX:
+        raise ShoalError("invalid", _("The summary has at most %(n)d characters") % {"n": SUMMARY_MAX},
+                         {"field": "summary"})
+    if next_follow_up_at is not None and timezone.is_naive(next_follow_up_at):
+        next_follow_up_at = timezone.make_aware(next_follow_up_at)
+    try:
+        customer_id = int(customer_id)
+    except (TypeError, ValueError):
+        raise NotFound(_("Customer not found"))
+    if not customer_queryset(actor=actor).filter(pk=customer_id).exists():
+        raise NotFound(_("Customer not found"))
+    user_id = actor.pk if isinstance(actor, User) else None
+    now = timezone.now()
+    with transaction.atomic():
+        follow_up = FollowUp.objects.create(customer_id=customer_id, salesperson_id=user_id, method=method,
+                                            status=status, effective=bool(effective), summary=summary,
+                                            next_follow_up_at=next_follow_up_at, created_at=now)
+        Customer.objects.filter(pk=customer_id).update(last_follow_up_at=now, follow_up_count=F("follow_up_count") + 1,
+                                                       updated_at=now)
+        if user_id is not None:
+            memberships = CustomerGroupMembership.objects.filter(customer_id=customer_id, salesperson_id=user_id)
+            memberships.update(last_follow_up_at=now, **({"last_effective_follow_up_at": now} if effective else {}))
+            FollowUpTask.objects.filter(customer_id=customer_id, salesperson_id=user_id,
+                                        status=TaskStatus.OPEN).update(status=TaskStatus.DONE, done_at=now)
+        TimelineEntry.objects.create(
+            customer_id=customer_id, kind=TimelineKind.FOLLOW_UP, new=summary[:500],
+            actor_id=user_id, actor_name=actor_name(actor), created_at=now,
+            detail={"follow_up_id": follow_up.pk, "method": method, "status": status, "effective": bool(effective)})
+        log_operation(actor=actor, action="follow_up.create", object_type="customer", object_id=customer_id,
+                      object_repr=str(customer_id), detail={"follow_up_id": follow_up.pk, "method": method,
+                                                            "status": status, "effective": bool(effective)})
+    return follow_up
+
+
+def follow_up_list(*, actor, customer_id: int | None = None, salesperson_id: int | None = None) -> QuerySet[FollowUp]:
+    """Follow-up records of customers in the actor's data scope, newest first."""
+    _require(actor, FOLLOW_UP_VIEW)
+    qs = FollowUp.objects.filter(customer_id__in=customer_queryset(actor=actor).values("pk"))
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    if salesperson_id is not None:
+        qs = qs.filter(salesperson_id=salesperson_id)
+    return qs.select_related("salesperson")
+
+
+def follow_up_dict(f: FollowUp) -> dict:
+    sp = f.salesperson
+    return {"id": f.pk, "customer_id": f.customer_id, "salesperson_id": f.salesperson_id,
+            "salesperson": (sp.name or sp.username) if sp else "", "method": f.method, "status": f.status,
+            "effective": f.effective, "summary": f.summary, "next_follow_up_at": f.next_follow_up_at,
+            "created_at": f.created_at}
+
+
+# -- tasks -----------------------------------------------------------------------------------------------
+def task_list(*, actor, status: str | None = TaskStatus.OPEN) -> QuerySet[FollowUpTask]:
+    """The actor's own follow-up tasks (``status`` None: all), by due time."""
+    if not isinstance(actor, User):
+        return FollowUpTask.objects.none()
+    if status is not None and status not in TaskStatus.values:
+        raise ShoalError("invalid", _("Unknown task status %(value)s") % {"value": status}, {"field": "status"})
+    qs = FollowUpTask.objects.filter(salesperson=actor)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def open_task_counts(user_ids: Iterable[int]) -> dict[int, int]:
+    """Open follow-up tasks per salesperson (for the request-task setting)."""
+    from django.db.models import Count
+
+    rows = (FollowUpTask.objects.filter(salesperson_id__in=list(user_ids), status=TaskStatus.OPEN)
+            .values("salesperson_id").annotate(n=Count("id")).values_list("salesperson_id", "n"))
+    return dict(rows)
+
