@@ -158,17 +158,19 @@ def join_group(customer_ids: Sequence[int], group_id: int, ctx: Context, *,
     """Put customers in ``group_id``'s public sea. Customers already in the group (they keep their
     salesperson) and customers in the recycle bin are left out. Returns the ids that joined."""
     joined: list[int] = []
-    m = CustomerGroupMembership.objects
+    mt, ct = _table(CustomerGroupMembership), _table(Customer)
     for chunk in batched(customer_ids, CHUNK):
-        present = set(m.filter(group_id=group_id, customer_id__in=ids_subquery(chunk)).values_list("customer_id", flat=True))
-        binned = set(Customer.objects.filter(pk__in=ids_subquery(chunk), in_recycle_bin=True).values_list("pk", flat=True))
-        new = [pk for pk in dict.fromkeys(chunk) if pk not in present and pk not in binned]
-        if not new:
-            continue
-        insert_rows(CustomerGroupMembership._meta.db_table,
-                    ["customer_id", "group_id", "salesperson_id", "assigned_at", "created_at"],
-                    [[pk, group_id, None, None, ctx.now] for pk in new])
-        joined += new
+        # one statement: the unique (customer, group) decides who is there already, also against a
+        # concurrent run (a read of the present ones first was planned badly on a fresh membership table)
+        ids_sql, ids_params = _ids(chunk)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {mt} (customer_id, group_id, salesperson_id, assigned_at, created_at) "
+                f"SELECT c.id, %s, NULL, NULL, %s FROM {ct} c WHERE c.id IN ({ids_sql}) AND c.in_recycle_bin = %s "
+                f"ON CONFLICT (customer_id, group_id) DO NOTHING RETURNING customer_id",
+                [group_id, ctx.now, *ids_params, False])
+            added = {pk for (pk,) in cursor.fetchall()}
+        joined += [pk for pk in dict.fromkeys(chunk) if pk in added]
     if joined:
         _group_log(ctx, joined, from_group_id, group_id)
         name = ctx.group_name(group_id)
