@@ -122,7 +122,8 @@ def _count(data: dict, key: str, label: str) -> int:
     return value
 
 
-def _bool(data: dict, key: str) -> bool:
+def clean_bool(data: dict, key: str) -> bool:
+    """``data[key]``, which must be true or false (ShoalError 400 naming the key)."""
     value = data.get(key)
     if not isinstance(value, bool):
         raise ShoalError("invalid", _("%(field)s must be true or false") % {"field": key}, {"field": key})
@@ -160,7 +161,7 @@ def _clean_group(data: dict, *, instance: CustomerGroup | None = None) -> tuple[
         out["request_size"] = _count(data, "request_size", _("Customers per request"))
     for key in ("public_sea_visible", "request_tasks", "enabled"):
         if key in data:
-            out[key] = _bool(data, key)
+            out[key] = clean_bool(data, key)
     for key in ("admin_ids", "salesperson_ids"):
         if key in data:
             m2m[key] = clean_user_ids(data.get(key), key)

@@ -18,6 +18,7 @@ from shoal.tags import rules as tag_rules
 
 from ..models import AssignmentRule, GroupRule, RecycleKind, RecycleRule, RecycleTarget
 from . import groups
+from .groups import clean_bool
 
 MAX_INT = 2**31 - 1
 RULES_VIEW, RULES_CREATE, RULES_EDIT, RULES_DELETE = (f"pools.group_rules.{a}"
@@ -54,13 +55,6 @@ def _int(data: dict, key: str, label: str, *, minimum: int | None = None, option
         else:
             message = _("%(label)s must be a whole number") % {"label": label}
         raise ShoalError("invalid", message, {"field": key})
-    return value
-
-
-def _bool(data: dict, key: str) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise ShoalError("invalid", _("%(field)s must be true or false") % {"field": key}, {"field": key})
     return value
 
 
@@ -104,7 +98,7 @@ def _common(data: dict, instance, *, actor) -> dict:
     if "order" in data:
         out["order"] = _int(data, "order", _("The order"))
     if "enabled" in data:
-        out["enabled"] = _bool(data, "enabled")
+        out["enabled"] = clean_bool(data, "enabled")
     if creating or any(k in data for k in CONDITION_KEYS + ("rows",)):
         out.update(_conditions(data, instance, actor=actor))
     return out
@@ -176,7 +170,7 @@ def _group_rule_ends(data: dict, instance) -> dict:
         raise ShoalError("invalid", _("The source and the target of a group rule must differ"),
                          {"field": "target_group_id"})
     if "break_relations" in data:
-        out["break_relations"] = _bool(data, "break_relations")
+        out["break_relations"] = clean_bool(data, "break_relations")
     return out
 
 
