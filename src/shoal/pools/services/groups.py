@@ -216,7 +216,10 @@ def group_delete(*, actor, group: CustomerGroup) -> int:
         ctx = moves.context(actor)
         members = CustomerGroupMembership.objects.filter(group=group).order_by("customer_id")
         left = len(moves.leave_group(list(members.values_list("customer_id", flat=True)), group.pk, ctx))
-        from shoal.sales.models import FollowUpTask, TaskStatus  # any task of the group left open is done with
+        from shoal.sales.models import (  # any task of the group left open is done with
+            FollowUpTask,
+            TaskStatus,
+        )
 
         FollowUpTask.objects.filter(group=group, status=TaskStatus.OPEN).update(status=TaskStatus.DONE, done_at=ctx.now)
         log_operation(actor=actor, action="customer_group.delete", obj=group, detail={"customers": left})

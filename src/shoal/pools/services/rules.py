@@ -58,7 +58,7 @@ def _int(data: dict, key: str, label: str, *, minimum: int | None = None, option
     return value
 
 
-def _conditions(data: dict, instance, *, actor) -> dict:
+def _conditions(data: dict, instance, *, actor, optional: bool) -> dict:
     """The rule's customers: a condition tree or custom SQL (not both), include and exclude tags; checked as
     tag rules are (:func:`shoal.tags.rules.clean_conditions`), and within the writer's masking limits."""
     merged = {k: getattr(instance, k) for k in CONDITION_KEYS} if instance is not None else {}
@@ -76,7 +76,7 @@ def _conditions(data: dict, instance, *, actor) -> dict:
         raise ShoalError("invalid_rule", _("sql must be text"), {"field": "sql"})
     cleaned = tag_rules.clean_conditions(query=merged.get("query"), sql=merged.get("sql"),
                                          include_tags=merged.get("include_tags"),
-                                         exclude_tags=merged.get("exclude_tags"))
+                                         exclude_tags=merged.get("exclude_tags"), optional=optional)
     if cleaned["query"] is not None and cleaned["sql"]:
         raise ShoalError("invalid_rule", _("Give a condition tree (query) or custom SQL (sql), not both"),
                          {"field": "sql"})
@@ -90,7 +90,9 @@ def _conditions(data: dict, instance, *, actor) -> dict:
     return cleaned
 
 
-def _common(data: dict, instance, *, actor) -> dict:
+def _common(data: dict, instance, *, actor, optional: bool = True) -> dict:
+    """Name, order, enabled and conditions. ``optional``: a rule without conditions takes every customer where
+    it looks (assignment and recycle rules: the group's customers); group rules must say which."""
     creating = instance is None
     out: dict = {}
     if "name" in data or creating:
@@ -100,7 +102,7 @@ def _common(data: dict, instance, *, actor) -> dict:
     if "enabled" in data:
         out["enabled"] = clean_bool(data, "enabled")
     if creating or any(k in data for k in CONDITION_KEYS + ("rows",)):
-        out.update(_conditions(data, instance, actor=actor))
+        out.update(_conditions(data, instance, actor=actor, optional=optional))
     return out
 
 
@@ -274,7 +276,7 @@ def group_rule_create(*, actor, data: dict) -> GroupRule:
     data = {"source_group_id": None, **data}
     if "target_group_id" not in data:
         data["target_group_id"] = None
-    values = {**_common(data, None, actor=actor), **_group_rule_ends(data, None)}
+    values = {**_common(data, None, actor=actor, optional=False), **_group_rule_ends(data, None)}
     rule = GroupRule.objects.create(created_by_id=groups._user_id(actor), **values)
     _log(actor, "group_rule.create", rule)
     return rule
@@ -282,7 +284,7 @@ def group_rule_create(*, actor, data: dict) -> GroupRule:
 
 def group_rule_update(*, actor, rule: GroupRule, data: dict) -> GroupRule:
     groups.check_permission(actor, RULES_EDIT)
-    values = {**_common(data, rule, actor=actor), **_group_rule_ends(data, rule)}
+    values = {**_common(data, rule, actor=actor, optional=False), **_group_rule_ends(data, rule)}
     model_update(instance=rule, fields=list(values), data=values)
     _log(actor, "group_rule.update", rule)
     return rule
