@@ -64,9 +64,10 @@ def _bool(data: dict, key: str) -> bool:
     return value
 
 
-def _conditions(data: dict, instance, *, actor) -> dict:
+def _conditions(data: dict, instance, *, actor, optional: bool = False) -> dict:
     """The rule's customers: a condition tree or custom SQL (not both), include and exclude tags; checked as
-    tag rules are (:func:`shoal.tags.rules.clean_conditions`), and within the writer's masking limits."""
+    tag rules are (:func:`shoal.tags.rules.clean_conditions`), and within the writer's masking limits.
+    ``optional`` (recycle rules): no condition at all means every customer of the rule's group."""
     merged = {k: getattr(instance, k) for k in CONDITION_KEYS} if instance is not None else {}
     given = {k: data[k] for k in CONDITION_KEYS if k in data}
     if given.get("query") is not None and (given.get("sql") or "").strip():
@@ -80,9 +81,14 @@ def _conditions(data: dict, instance, *, actor) -> dict:
     merged.update(given)
     if merged.get("sql") is not None and not isinstance(merged.get("sql"), str):
         raise ShoalError("invalid_rule", _("sql must be text"), {"field": "sql"})
-    cleaned = tag_rules.clean_conditions(query=merged.get("query"), sql=merged.get("sql"),
-                                         include_tags=merged.get("include_tags"),
-                                         exclude_tags=merged.get("exclude_tags"))
+    if (optional and merged.get("query") is None and not (merged.get("sql") or "").strip()
+            and not merged.get("include_tags")):
+        cleaned = {"query": None, "sql": "", "include_tags": [],  # known, non-personal tags as tag rules check
+                   "exclude_tags": tag_rules._tag_list(merged.get("exclude_tags"), "exclude_tags")}
+    else:
+        cleaned = tag_rules.clean_conditions(query=merged.get("query"), sql=merged.get("sql"),
+                                             include_tags=merged.get("include_tags"),
+                                             exclude_tags=merged.get("exclude_tags"))
     if cleaned["query"] is not None and cleaned["sql"]:
         raise ShoalError("invalid_rule", _("Give a condition tree (query) or custom SQL (sql), not both"),
                          {"field": "sql"})
@@ -96,7 +102,7 @@ def _conditions(data: dict, instance, *, actor) -> dict:
     return cleaned
 
 
-def _common(data: dict, instance, *, actor) -> dict:
+def _common(data: dict, instance, *, actor, optional_condition: bool = False) -> dict:
     creating = instance is None
     out: dict = {}
     if "name" in data or creating:
@@ -106,7 +112,7 @@ def _common(data: dict, instance, *, actor) -> dict:
     if "enabled" in data:
         out["enabled"] = _bool(data, "enabled")
     if creating or any(k in data for k in CONDITION_KEYS + ("rows",)):
-        out.update(_conditions(data, instance, actor=actor))
+        out.update(_conditions(data, instance, actor=actor, optional=optional_condition))
     return out
 
 
@@ -120,6 +126,21 @@ def _group_salespeople(group, value) -> list[int]:
                          % {"group": group.name, "ids": ", ".join(map(str, strangers))},
                          {"field": "salesperson_ids", "ids": strangers})
     return ids
+
+
+def customer_type_labels() -> dict[str, str]:
+    """Customer type code -> its label (the customer_type enum), for recycle rules' exempt types."""
+    from shoal.customers.models import EnumItem
+
+    return dict(EnumItem.objects.filter(group__code="customer_type").order_by("order", "id")
+                .values_list("code", "label"))
+
+
+def _exempt_codes(types: list[str]) -> list[str]:
+    """Exempt types as customer type codes: a type's label (e.g. 成交客户, as a user types it) becomes its
+    code (deal), which is what the recycling compares; other text stays as given."""
+    by_label = {label.strip().casefold(): code for code, label in customer_type_labels().items()}
+    return list(dict.fromkeys(by_label.get(t.strip().casefold(), t.strip()) for t in types))
 
 
 def _recycle_values(data: dict, instance) -> dict:
@@ -155,7 +176,7 @@ def _recycle_values(data: dict, instance) -> dict:
                 or any(not isinstance(t, str) or not t.strip() or len(t) > 64 for t in types)):
             raise ShoalError("invalid", _("exempt_types must be a list of customer types (text)"),
                              {"field": "exempt_types"})
-        out["exempt_types"] = list(dict.fromkeys(t.strip() for t in types))
+        out["exempt_types"] = _exempt_codes(types)
     return out
 
 
@@ -254,7 +275,7 @@ def assignment_rule_delete(*, actor, rule: AssignmentRule) -> None:
 # -- writes: recycle rules -------------------------------------------------------------------------------
 def recycle_rule_create(*, actor, group, data: dict) -> RecycleRule:
     groups.check_permission(actor, groups.EDIT)
-    values = {**_common(data, None, actor=actor), **_recycle_values(data, None)}
+    values = {**_common(data, None, actor=actor, optional_condition=True), **_recycle_values(data, None)}
     rule = RecycleRule.objects.create(group=group, created_by_id=groups._user_id(actor), **values)
     _log(actor, "recycle_rule.create", rule, group=group.pk)
     return rule
@@ -262,7 +283,7 @@ def recycle_rule_create(*, actor, group, data: dict) -> RecycleRule:
 
 def recycle_rule_update(*, actor, rule: RecycleRule, data: dict) -> RecycleRule:
     groups.check_permission(actor, groups.EDIT)
-    values = {**_common(data, rule, actor=actor), **_recycle_values(data, rule)}
+    values = {**_common(data, rule, actor=actor, optional_condition=True), **_recycle_values(data, rule)}
     model_update(instance=rule, fields=list(values), data=values)
     _log(actor, "recycle_rule.update", rule, group=rule.group_id)
     return rule
