@@ -65,3 +65,16 @@ def test_rule_summaries_use_labels_and_words(client, personas, group):
     assert "性别 等于 女 且 城市 等于 深圳" in html
     assert '"field"' not in html and "female" not in html.split("<table", 1)[1].split("</table>", 1)[0]
 
+
+
+def test_customer_change_page_timeline_names_fields(client, personas):
+    """The edit page's timeline: field labels (邀请人), not codes (invited_by_id), and no "<id> group" titles."""
+    from shoal.customers import services as customer_services
+
+    inviter = customer_services.customer_create(actor=None, data={"name": "甲", "ent_user_id": "qa-1"})
+    c = customer_services.customer_create(actor=None, data={"name": "乙", "ent_user_id": "qa-2"})
+    customer_services.customer_update(actor=None, customer=c, data={"invited_by": inviter.pk})
+    client.force_login(personas["admin"])
+    html = client.get(reverse("admin:customers_customer_change", args=[c.pk])).content.decode()
+    assert "邀请人" in html
+    assert "invited_by_id" not in html and f"{c.pk} changed" not in html
