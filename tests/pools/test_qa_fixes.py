@@ -78,3 +78,30 @@ def test_customer_change_page_timeline_names_fields(client, personas):
     html = client.get(reverse("admin:customers_customer_change", args=[c.pk])).content.decode()
     assert "邀请人" in html
     assert "invited_by_id" not in html and f"{c.pk} changed" not in html
+
+
+def test_recycle_warnings_reach_the_salesperson_on_my_customers(client, personas):
+    """"A warning reaches the salesperson (in-site notification)": the notifications had no page at all."""
+    from shoal.sales import services as sales_services
+    from shoal.sales.models import Notification
+
+    user = personas["salesperson"]
+    other = personas["manager"]
+    sales_services.notify(user_ids=[user.pk], kind="recycle_warning", title="2 个客户即将被回收", body="华东组：2 个")
+    sales_services.notify(user_ids=[other.pk], kind="recycle_warning", title="别人的提醒")
+    client.force_login(user)
+    html = client.get(reverse("admin:pools_my_customers")).content.decode()
+    assert "2 个客户即将被回收" in html and "华东组：2 个" in html and "别人的提醒" not in html
+    ids = list(Notification.objects.filter(user=user).values_list("pk", flat=True))
+    response = client.post(reverse("admin:pools_notices_read"), {"ids": ids + [Notification.objects.get(user=other).pk]})
+    assert response.status_code == 302
+    assert not Notification.objects.filter(user=user, read_at__isnull=True).exists()
+    assert Notification.objects.filter(user=other, read_at__isnull=True).exists()  # only one's own
+    assert "2 个客户即将被回收" not in client.get(reverse("admin:pools_my_customers")).content.decode()
+
+
+def test_transfer_records_customers_column_is_not_the_menu_name(client, personas):
+    """"Customers" alone is the customers app's name (客户管理); the column needs its own word."""
+    client.force_login(personas["admin"])
+    html = client.get(reverse("admin:pools_transfers")).content.decode()
+    assert "客户管理</th>" not in html

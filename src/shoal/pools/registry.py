@@ -173,6 +173,7 @@ def _pages():
     site.register_page("pools/assignment-log/", views.assignment_log_page, "pools_assignment_log")
     site.register_page("pools/recycle-log/", views.recycle_log_page, "pools_recycle_log")
     site.register_page("pools/customers/<int:pk>/follow-up/", views.follow_up_create_view, "pools_follow_up")
+    site.register_page("pools/notices/read/", views.notices_read, "pools_notices_read")  # qa: warnings on My customers
 
     views.register_list_actions()
     page_extensions.register_detail_panel(views.detail_panel)
