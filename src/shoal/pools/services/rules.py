@@ -60,7 +60,8 @@ def _int(data: dict, key: str, label: str, *, minimum: int | None = None, option
 
 def _conditions(data: dict, instance, *, actor, optional: bool) -> dict:
     """The rule's customers: a condition tree or custom SQL (not both), include and exclude tags; checked as
-    tag rules are (:func:`shoal.tags.rules.clean_conditions`), and within the writer's masking limits."""
+    tag rules are (:func:`shoal.tags.rules.clean_conditions`), and within the writer's masking limits.
+    ``optional`` (assignment and recycle rules): no condition at all means every customer of the rule's group."""
     merged = {k: getattr(instance, k) for k in CONDITION_KEYS} if instance is not None else {}
     given = {k: data[k] for k in CONDITION_KEYS if k in data}
     if given.get("query") is not None and (given.get("sql") or "").strip():
@@ -118,6 +119,21 @@ def _group_salespeople(group, value) -> list[int]:
     return ids
 
 
+def customer_type_labels() -> dict[str, str]:
+    """Customer type code -> its label (the customer_type enum), for recycle rules' exempt types."""
+    from shoal.customers.models import EnumItem
+
+    return dict(EnumItem.objects.filter(group__code="customer_type").order_by("order", "id")
+                .values_list("code", "label"))
+
+
+def _exempt_codes(types: list[str]) -> list[str]:
+    """Exempt types as customer type codes: a type's label (e.g. 成交客户, as a user types it) becomes its
+    code (deal), which is what the recycling compares; other text stays as given."""
+    by_label = {label.strip().casefold(): code for code, label in customer_type_labels().items()}
+    return list(dict.fromkeys(by_label.get(t.strip().casefold(), t.strip()) for t in types))
+
+
 def _recycle_values(data: dict, instance) -> dict:
     creating = instance is None
     out: dict = {}
@@ -151,7 +167,7 @@ def _recycle_values(data: dict, instance) -> dict:
                 or any(not isinstance(t, str) or not t.strip() or len(t) > 64 for t in types)):
             raise ShoalError("invalid", _("exempt_types must be a list of customer types (text)"),
                              {"field": "exempt_types"})
-        out["exempt_types"] = list(dict.fromkeys(t.strip() for t in types))
+        out["exempt_types"] = _exempt_codes(types)
     return out
 
 
