@@ -26,9 +26,9 @@ def test_recycle_rule_condition_is_optional(group):
     rule_services.recycle_rule_update(actor=None, rule=rule, data={"days": 5, "query": None, "sql": ""})
     rule.refresh_from_db()
     assert rule.days == 5 and rule.query is None
-    # assignment and group rules still need one
+    # group rules still need one (assignment rules may take the whole group public sea)
     with pytest.raises(Exception) as info:
-        rule_services.assignment_rule_create(actor=None, group=group, data={"name": "x"})
+        rule_services.group_rule_create(actor=None, data={"name": "x", "target_group_id": group.pk})
     assert info.value.code == "invalid_rule"
 
 
