@@ -213,15 +213,28 @@ def assign(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context, *, kin
     """Give group-public-sea customers of ``group_id`` to salespeople: pairs (customer id, salesperson id).
     Only customers still without a salesperson there are taken; returns the pairs that were assigned. Each
     gets an assignment-log entry, a timeline entry and (``task``) an open follow-up task due a day later."""
-    by_user: dict[int, list[int]] = defaultdict(list)
-    for pk, user_id in pairs:
-        by_user[user_id].append(pk)
+    wanted = dict(pairs)  # one salesperson per customer (the last pair wins, as the per-user updates did)
     done: list[tuple[int, int]] = []
-    for user_id, ids in by_user.items():
-        moved = _membership_update(
-            "salesperson_id = %s, assigned_at = %s, last_follow_up_at = NULL, last_effective_follow_up_at = NULL, "
-            "warned_at = NULL", [user_id, ctx.now], "group_id = %s AND salesperson_id IS NULL", [group_id], ids)
-        done += [(pk, user_id) for pk, _ in moved]
+    m = _table(CustomerGroupMembership)
+    for chunk in batched(list(wanted.items()), CHUNK):
+        # one UPDATE … FROM (customer, salesperson) pairs per chunk: the row lock of the UPDATE and its
+        # re-check of ``salesperson_id IS NULL`` decide a race (a customer taken meanwhile is skipped)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                source = "unnest(%s::bigint[], %s::bigint[]) AS v(c, u)"
+                params = [[pk for pk, _ in chunk], [u for _, u in chunk]]
+            else:
+                import json
+
+                source = ("(SELECT json_extract(value, '$[0]') AS c, json_extract(value, '$[1]') AS u "
+                          "FROM json_each(%s)) AS v")
+                params = [json.dumps([[int(pk), int(u)] for pk, u in chunk])]
+            cursor.execute(
+                f"UPDATE {m} SET salesperson_id = v.u, assigned_at = %s, last_follow_up_at = NULL, "
+                f"last_effective_follow_up_at = NULL, warned_at = NULL FROM {source} "
+                f"WHERE {m}.customer_id = v.c AND {m}.group_id = %s AND {m}.salesperson_id IS NULL "
+                f"RETURNING {m}.customer_id, {m}.salesperson_id", [ctx.now, *params, group_id])
+            done += cursor.fetchall()
     _after_assign(done, group_id, ctx, kind=kind, previous={}, task=task)
     return done
 
