@@ -72,7 +72,6 @@ def _analyze() -> None:
     from django.db import connection
 
     from shoal.customers.models import CustomerGroupMembership
-
     from shoal.pools.models import Cooldown
     from shoal.sales.models import FollowUpTask
 

@@ -220,20 +220,11 @@ def assign(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context, *, kin
         # one UPDATE … FROM (customer, salesperson) pairs per chunk: the row lock of the UPDATE and its
         # re-check of ``salesperson_id IS NULL`` decide a race (a customer taken meanwhile is skipped)
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                source = "unnest(%s::bigint[], %s::bigint[]) AS v(c, u)"
-                params = [[pk for pk, _ in chunk], [u for _, u in chunk]]
-            else:
-                import json
-
-                source = ("(SELECT json_extract(value, '$[0]') AS c, json_extract(value, '$[1]') AS u "
-                          "FROM json_each(%s)) AS v")
-                params = [json.dumps([[int(pk), int(u)] for pk, u in chunk])]
             cursor.execute(
                 f"UPDATE {m} SET salesperson_id = v.u, assigned_at = %s, last_follow_up_at = NULL, "
-                f"last_effective_follow_up_at = NULL, warned_at = NULL FROM {source} "
+                f"last_effective_follow_up_at = NULL, warned_at = NULL FROM {_pairs_source()} "
                 f"WHERE {m}.customer_id = v.c AND {m}.group_id = %s AND {m}.salesperson_id IS NULL "
-                f"RETURNING {m}.customer_id, {m}.salesperson_id", [ctx.now, *params, group_id])
+                f"RETURNING {m}.customer_id, {m}.salesperson_id", [ctx.now, *_pairs_params(chunk), group_id])
             done += cursor.fetchall()
     _after_assign(done, group_id, ctx, kind=kind, previous={}, task=task)
     return done
@@ -295,15 +286,28 @@ def _close_tasks(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context) 
     they no longer hold the customer."""
     from shoal.sales.models import FollowUpTask, TaskStatus
 
-    by_user: dict[int, list[int]] = defaultdict(list)
-    for pk, user in pairs:
-        if user is not None:
-            by_user[user].append(pk)
-    for user, ids in by_user.items():
-        for chunk in batched(ids, CHUNK):
-            FollowUpTask.objects.filter(salesperson_id=user, group_id=group_id, status=TaskStatus.OPEN,
-                                        customer_id__in=ids_subquery(chunk)).update(status=TaskStatus.DONE,
-                                                                                    done_at=ctx.now)
+    t = _table(FollowUpTask)
+    for chunk in batched([(pk, user) for pk, user in pairs if user is not None], CHUNK):
+        with connection.cursor() as cursor:  # one UPDATE … FROM (customer, salesperson) pairs per chunk
+            cursor.execute(
+                f"UPDATE {t} SET status = %s, done_at = %s FROM {_pairs_source()} "
+                f"WHERE {t}.customer_id = v.c AND {t}.salesperson_id = v.u AND {t}.group_id = %s AND {t}.status = %s",
+                [TaskStatus.DONE, ctx.now, *_pairs_params(chunk), group_id, TaskStatus.OPEN])
+
+
+def _pairs_source() -> str:
+    """``FROM <this>``: pairs of ids as a relation ``v(c, u)`` from one or two parameters (:func:`_pairs_params`)."""
+    if connection.vendor == "postgresql":
+        return "unnest(%s::bigint[], %s::bigint[]) AS v(c, u)"
+    return "(SELECT json_extract(value, '$[0]') AS c, json_extract(value, '$[1]') AS u FROM json_each(%s)) AS v"
+
+
+def _pairs_params(pairs: Sequence[tuple[int, int]]) -> list:
+    if connection.vendor == "postgresql":
+        return [[int(a) for a, _ in pairs], [int(b) for _, b in pairs]]
+    import json
+
+    return [json.dumps([[int(a), int(b)] for a, b in pairs])]
 
 
 def to_recycle_bin(customer_ids: Sequence[int], ctx: Context) -> list[int]:
