@@ -221,10 +221,10 @@ def assign(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context, *, kin
         # re-check of ``salesperson_id IS NULL`` decide a race (a customer taken meanwhile is skipped)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {m} SET salesperson_id = v.u, assigned_at = %s, last_follow_up_at = NULL, "
-                f"last_effective_follow_up_at = NULL, warned_at = NULL FROM {_pairs_source()} "
+                f"{_PAIRS[connection.vendor == 'postgresql']} UPDATE {m} SET salesperson_id = v.u, assigned_at = %s, "
+                f"last_follow_up_at = NULL, last_effective_follow_up_at = NULL, warned_at = NULL FROM v "
                 f"WHERE {m}.customer_id = v.c AND {m}.group_id = %s AND {m}.salesperson_id IS NULL "
-                f"RETURNING {m}.customer_id, {m}.salesperson_id", [ctx.now, *_pairs_params(chunk), group_id])
+                f"RETURNING {m}.customer_id, {m}.salesperson_id", [*_pairs_params(chunk), ctx.now, group_id])
             done += cursor.fetchall()
     _after_assign(done, group_id, ctx, kind=kind, previous={}, task=task)
     return done
@@ -290,16 +290,17 @@ def _close_tasks(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context) 
     for chunk in batched([(pk, user) for pk, user in pairs if user is not None], CHUNK):
         with connection.cursor() as cursor:  # one UPDATE … FROM (customer, salesperson) pairs per chunk
             cursor.execute(
-                f"UPDATE {t} SET status = %s, done_at = %s FROM {_pairs_source()} "
+                f"{_PAIRS[connection.vendor == 'postgresql']} UPDATE {t} SET status = %s, done_at = %s FROM v "
                 f"WHERE {t}.customer_id = v.c AND {t}.salesperson_id = v.u AND {t}.group_id = %s AND {t}.status = %s",
-                [TaskStatus.DONE, ctx.now, *_pairs_params(chunk), group_id, TaskStatus.OPEN])
+                [*_pairs_params(chunk), TaskStatus.DONE, ctx.now, group_id, TaskStatus.OPEN])
 
 
-def _pairs_source() -> str:
-    """``FROM <this>``: pairs of ids as a relation ``v(c, u)`` from one or two parameters (:func:`_pairs_params`)."""
-    if connection.vendor == "postgresql":
-        return "unnest(%s::bigint[], %s::bigint[]) AS v(c, u)"
-    return "(SELECT json_extract(value, '$[0]') AS c, json_extract(value, '$[1]') AS u FROM json_each(%s)) AS v"
+# ``WITH v(c, u)``: pairs of ids as a relation from one or two parameters (:func:`_pairs_params`). SQLite:
+# materialized, so the statement looks each pair up by index (a json_each joined directly is scanned once per
+# row of the other side: quadratic)
+_PAIRS = {True: "WITH v(c, u) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
+          False: "WITH v(c, u) AS MATERIALIZED (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                 "FROM json_each(%s))"}
 
 
 def _pairs_params(pairs: Sequence[tuple[int, int]]) -> list:
