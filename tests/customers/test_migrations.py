@@ -20,9 +20,12 @@ def _indexes() -> set[str]:
 
 def _migrate(target=None):
     """To ``target``, or forwards to every app's latest (apps that depend on customers were rolled back too)."""
+    from shoal.customers.indexes import ensure_search_indexes
+
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate([target] if target else executor.loader.graph.leaf_nodes())
+    state = executor.migrate([target] if target else executor.loader.graph.leaf_nodes())
+    ensure_search_indexes(using=connection.alias, apps=state.apps)  # what ``migrate`` does after (post_migrate)
 
 
 @pytest.mark.django_db(transaction=True)
