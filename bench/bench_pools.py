@@ -47,6 +47,10 @@ def _reset_groups() -> dict:
             cursor.execute(f"DELETE FROM {CustomerGroupMembership._meta.db_table} WHERE group_id = %s", [group.pk])
         Cooldown.objects.filter(group=group).delete()
         groups[key] = group
+    if connection.vendor == "postgresql":  # the rows of earlier runs deleted: their dead tuples gone too
+        with connection.cursor() as cursor:
+            for model in (CustomerGroupMembership, Cooldown):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     GroupRule.objects.filter(target_group__in=groups.values()).delete()
     AssignmentRule.objects.filter(group__in=groups.values()).delete()
     RecycleRule.objects.filter(group__in=groups.values()).delete()
@@ -72,7 +76,6 @@ def _analyze() -> None:
     from django.db import connection
 
     from shoal.customers.models import CustomerGroupMembership
-
     from shoal.pools.models import Cooldown
     from shoal.sales.models import FollowUpTask
 
