@@ -3,6 +3,7 @@ actor's data scope; a customer outside it is "not found"."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -31,9 +32,59 @@ def _department_user_ids(actor: User) -> list[int]:
     return sorted(set(User.objects.filter(departments__in=dept_ids).values_list("pk", flat=True)))
 
 
-def scope_memberships(*, actor) -> Q | None:
-    """The data scope as a condition on group memberships (``CustomerGroupMembership``), or None when the
-    actor sees every customer. A customer is in scope when one of its memberships matches.
+@dataclass(frozen=True)
+class MembershipScope:
+    """An actor's data scope on the membership side, as three disjoint kinds of memberships:
+
+    - ``admin_groups``: every membership of these groups;
+    - ``users``: memberships with one of these users as salesperson, in any other group;
+    - ``sea_groups``: the group public sea (no salesperson) of these groups (none of them in ``admin_groups``).
+    """
+
+    users: tuple[int, ...] = ()
+    admin_groups: tuple[int, ...] = ()
+    sea_groups: tuple[int, ...] = ()
+
+    def q(self) -> Q:
+        if not (self.users or self.admin_groups or self.sea_groups):
+            return Q(pk__in=[])
+        cond = Q(salesperson_id__in=self.users) if len(self.users) != 1 else Q(salesperson_id=self.users[0])
+        if self.admin_groups:
+            cond |= Q(group_id__in=self.admin_groups)
+        if self.sea_groups:
+            cond |= Q(group_id__in=self.sea_groups, salesperson__isnull=True)
+        return cond
+
+    def user_groups(self) -> list[int]:
+        """The groups (outside ``admin_groups``) where one of ``users`` is the salesperson of a membership:
+        one probe of membership_group_cust_idx per group."""
+        if not self.users:
+            return []
+        probe = CustomerGroupMembership.objects.filter(group_id=OuterRef("pk"), salesperson_id__in=self.users)
+        return sorted(CustomerGroup.objects.exclude(pk__in=self.admin_groups).filter(Exists(probe))
+                      .values_list("pk", flat=True))
+
+    def count(self) -> int:
+        """How many customers the scope holds, exactly. A customer is in a group at most once, so when the
+        matching memberships all lie in one group each of the three kinds is counted alone from the indexes
+        (no DISTINCT); otherwise a customer may match in several groups and the customers are counted DISTINCT."""
+        members = CustomerGroupMembership.objects.order_by()
+        user_groups = self.user_groups()
+        if len(set(self.admin_groups) | set(self.sea_groups) | set(user_groups)) > 1:
+            return members.filter(self.q()).values("customer_id").distinct().count()
+        total = 0
+        if self.admin_groups:
+            total += members.filter(group_id__in=self.admin_groups).count()
+        if user_groups:
+            total += members.filter(group_id__in=user_groups, salesperson_id__in=self.users).count()
+        if self.sea_groups:
+            total += members.filter(group_id__in=self.sea_groups, salesperson__isnull=True).count()
+        return total
+
+
+def membership_scope(*, actor) -> MembershipScope | None:
+    """The data scope of ``actor`` on group memberships, or None when the actor sees every customer. A customer
+    is in scope when one of its memberships matches.
 
     - a salesperson (every scope): their private sea (memberships with them as salesperson) and the public
       sea (memberships with no salesperson) of each group they are a salesperson of that shows its public
@@ -45,11 +96,11 @@ def scope_memberships(*, actor) -> Q | None:
     The small sets (the actor's groups, the department's users) are resolved here into literal id lists,
     so the database gets plain ``IN (…)`` lists it can look up in the membership indexes
     (membership_sales_idx (salesperson, customer), membership_group_cust_idx (group, salesperson, customer)).
-    An actor who sees nothing gets ``Q(pk__in=[])``."""
+    An actor who sees nothing gets an empty scope."""
     if is_system(actor):
         return None
     if not isinstance(actor, User) or not actor.is_active:
-        return Q(pk__in=[])
+        return MembershipScope()
     scope = actor.data_scope()
     if scope == DataScope.ALL:
         return None
@@ -61,12 +112,14 @@ def scope_memberships(*, actor) -> Q | None:
         users.update(_department_user_ids(actor))
     sea_groups = sorted(set(CustomerGroup.objects.filter(salespeople=actor, public_sea_visible=True)
                             .values_list("pk", flat=True)) - set(admin_groups))
-    cond = Q(salesperson_id__in=sorted(users)) if len(users) > 1 else Q(salesperson_id=actor.pk)
-    if admin_groups:
-        cond |= Q(group_id__in=admin_groups)
-    if sea_groups:
-        cond |= Q(group_id__in=sea_groups, salesperson__isnull=True)
-    return cond
+    return MembershipScope(users=tuple(sorted(users)), admin_groups=tuple(admin_groups), sea_groups=tuple(sea_groups))
+
+
+def scope_memberships(*, actor) -> Q | None:
+    """The data scope as a condition on group memberships (``CustomerGroupMembership``), or None when the
+    actor sees every customer (see :func:`membership_scope`). An actor who sees nothing gets ``Q(pk__in=[])``."""
+    scope = membership_scope(actor=actor)
+    return None if scope is None else scope.q()
 
 
 def scoped_membership_ids(*, actor):
@@ -158,12 +211,8 @@ def customer_count(*, actor, qs: QuerySet[Customer] | None = None, plain: bool =
     counted on the membership side (distinct customers of the matching memberships, read from the membership
     indexes) instead of joining the customer table."""
     if plain:
-        cond = scope_memberships(actor=actor)
-        if cond is None:
-            return Customer.objects.count()
-        if isinstance(actor, User) and actor.is_active:
-            return CustomerGroupMembership.objects.filter(cond).order_by().values("customer_id").distinct().count()
-        return 0
+        scope = membership_scope(actor=actor)
+        return Customer.objects.count() if scope is None else scope.count()
     assert qs is not None
     return qs.order_by().count()
 
