@@ -9,6 +9,7 @@ changelist alone). :func:`row_checkbox` renders a row's selection checkbox from 
 from __future__ import annotations
 
 from django.contrib.admin import helpers
+from django.utils.functional import Promise
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -27,6 +28,9 @@ def install() -> None:
         cached = getattr(cl, "_shoal_result_headers", None)
         if cached is None:
             cached = list(original(cl))
+            for header in cached:  # a lazy label: translated once, not escaped lazily in every cell
+                if isinstance(header.get("text"), Promise):
+                    header["text"] = str(header["text"])
             try:
                 cl._shoal_result_headers = cached
             except AttributeError:  # pragma: no cover - a changelist that refuses attributes

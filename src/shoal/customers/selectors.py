@@ -55,6 +55,18 @@ class MembershipScope:
             cond |= Q(group_id__in=self.sea_groups, salesperson__isnull=True)
         return cond
 
+    def id_pieces(self) -> list[QuerySet]:
+        """``customer_id`` of the scope's memberships as covering index reads (they may overlap; for ``IN``)."""
+        members = CustomerGroupMembership.objects.order_by()
+        pieces = []
+        if self.users:
+            pieces.append(members.filter(salesperson_id__in=self.users))
+        if self.admin_groups:
+            pieces.append(members.filter(group_id__in=self.admin_groups))
+        if self.sea_groups:
+            pieces.append(members.filter(group_id__in=self.sea_groups, salesperson__isnull=True))
+        return [p.values_list("customer_id", flat=True) for p in pieces]
+
     def user_groups(self) -> list[int]:
         """The groups (outside ``admin_groups``) where one of ``users`` is the salesperson of a membership:
         one probe of membership_group_cust_idx per group."""
@@ -70,16 +82,20 @@ class MembershipScope:
         (no DISTINCT); otherwise a customer may match in several groups and the customers are counted DISTINCT."""
         members = CustomerGroupMembership.objects.order_by()
         user_groups = self.user_groups()
-        if len(set(self.admin_groups) | set(self.sea_groups) | set(user_groups)) > 1:
-            return members.filter(self.q()).values("customer_id").distinct().count()
-        total = 0
+        pieces = []  # disjoint sets of memberships, each read from membership_group_cust_idx alone
         if self.admin_groups:
-            total += members.filter(group_id__in=self.admin_groups).count()
+            pieces.append(members.filter(group_id__in=self.admin_groups))
         if user_groups:
-            total += members.filter(group_id__in=user_groups, salesperson_id__in=self.users).count()
+            pieces.append(members.filter(group_id__in=user_groups, salesperson_id__in=self.users))
         if self.sea_groups:
-            total += members.filter(group_id__in=self.sea_groups, salesperson__isnull=True).count()
-        return total
+            pieces.append(members.filter(group_id__in=self.sea_groups, salesperson__isnull=True))
+        if not pieces:
+            return 0
+        if len(set(self.admin_groups) | set(self.sea_groups) | set(user_groups)) == 1:
+            return sum(piece.count() for piece in pieces)
+        # several groups: distinct customers. SQLite reads membership_customer_idx in customer order (no temp
+        # B-tree, ~0.2 µs a membership); a UNION of the pieces would sort them (~1 µs each) — slower past ~20%.
+        return members.filter(self.q()).values("customer_id").distinct().count()
 
 
 def membership_scope(*, actor) -> MembershipScope | None:
@@ -246,16 +262,43 @@ def customer_page_rows(*, actor, qs: QuerySet[Customer], offset: int, limit: int
         if offset > total // 2:
             start, stop, reverse = max(0, total - offset - limit), total - offset, True
             ids_qs = qs.order_by(*REVERSED_ORDER)
-        cond = scope_memberships(actor=actor) if plain else None
-        if cond is not None and connection.vendor == "sqlite" and isinstance(actor, User) and actor.is_active:
+        scope = membership_scope(actor=actor) if plain else None
+        if scope is not None and connection.vendor == "sqlite" and isinstance(actor, User) and actor.is_active:
             newest = Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
             walked = (stop + 1) * newest / max(total, 1)  # customers looked at before the page is full
-            if walked <= 2 * total:
-                probe = CustomerGroupMembership.objects.filter(cond, customer_id=OuterRef("pk"))
+            if walked <= total // 2:  # near an end: probe each customer's memberships
+                probe = CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("pk"))
                 ids_qs = Customer.objects.filter(Exists(probe)).order_by(*(REVERSED_ORDER if reverse else DEFAULT_ORDER))
+            else:  # deeper: the scope's ids once into a temporary index, then walk customer_created_idx
+                return _rows(_sqlite_walk_ids(scope, start, stop - start, reverse), qs)
     ids = list(ids_qs.values_list("pk", flat=True)[start:stop])
     if reverse:
         ids.reverse()
+    return _rows(ids, qs)
+
+
+def _sqlite_walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) -> list[int]:
+    """A page of the scope's customer ids in the default order (``reverse``: the opposite, then turned back) on
+    SQLite: ``id IN (…)`` over the covering membership reads (SQLite keeps them in one temporary index) while
+    walking customer_created_idx (created_at DESC, id DESC) — neither the customer rows nor a sort of the scope."""
+    pieces = [piece.query.sql_with_params() for piece in scope.id_pieces()]
+    if not pieces:
+        return []
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    direction = "ASC" if reverse else "DESC"
+    sql = (f'SELECT "id" FROM {table} INDEXED BY customer_created_idx WHERE "id" IN ('
+           + " UNION ALL ".join(p[0] for p in pieces)
+           + f') ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s')
+    params = [v for p in pieces for v in p[1]] + [limit, offset]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if reverse:
+        ids.reverse()
+    return ids
+
+
+def _rows(ids: list[int], qs: QuerySet[Customer]) -> list[Customer]:
     if not ids:
         return []
     rows = Customer.objects.filter(pk__in=ids)
