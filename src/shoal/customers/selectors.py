@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext
 
@@ -273,36 +273,48 @@ def customer_page_rows(*, actor, qs: QuerySet[Customer], offset: int, limit: int
             start, stop, reverse = max(0, total - offset - limit), total - offset, True
             ids_qs = qs.order_by(*REVERSED_ORDER)
         scope = (scope or membership_scope(actor=actor)) if plain else None
-        if scope is not None and connection.vendor == "sqlite" and isinstance(actor, User) and actor.is_active:
+        if scope is not None and isinstance(actor, User) and actor.is_active:
             newest = Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
             walked = (stop + 1) * newest / max(total, 1)  # customers looked at before the page is full
-            if walked <= total // 2:  # near an end: probe each customer's memberships
+            if walked > total // 2:  # deep: the scope's ids hashed once, then walk customer_created_idx
+                return _rows(_walk_ids(scope, start, stop - start, reverse), qs)
+            if connection.vendor == "sqlite":  # near an end: probe each customer's memberships
                 probe = CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("pk"))
                 ids_qs = Customer.objects.filter(Exists(probe)).order_by(*(REVERSED_ORDER if reverse else DEFAULT_ORDER))
-            else:  # deeper: the scope's ids once into a temporary index, then walk customer_created_idx
-                return _rows(_sqlite_walk_ids(scope, start, stop - start, reverse), qs)
     ids = list(ids_qs.values_list("pk", flat=True)[start:stop])
     if reverse:
         ids.reverse()
     return _rows(ids, qs)
 
 
-def _sqlite_walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) -> list[int]:
-    """A page of the scope's customer ids in the default order (``reverse``: the opposite, then turned back) on
-    SQLite: ``id IN (…)`` over the covering membership reads (SQLite keeps them in one temporary index) while
-    walking customer_created_idx (created_at DESC, id DESC) — neither the customer rows nor a sort of the scope."""
+def _walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) -> list[int]:
+    """A page of the scope's customer ids in the default order (``reverse``: the opposite, then turned back): the
+    scope's ids (the covering membership reads, ``UNION ALL``) go once into a hash / temporary index, and
+    customer_created_idx (created_at DESC, id DESC) is walked from the nearer end, probing it — neither the
+    customer rows nor a sort of the whole scope. SQLite is told the index (``INDEXED BY``); PostgreSQL gets the
+    ``IN`` as a filter (``… IS TRUE``: a hashed subplan, not a join that would fetch every scoped customer and
+    sort them), with room in work_mem to hash it."""
     pieces = [piece.query.sql_with_params() for piece in scope.id_pieces()]
     if not pieces:
         return []
     table = connection.ops.quote_name(Customer._meta.db_table)
     direction = "ASC" if reverse else "DESC"
-    sql = (f'SELECT "id" FROM {table} INDEXED BY customer_created_idx WHERE "id" IN ('
-           + " UNION ALL ".join(p[0] for p in pieces)
-           + f') ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s')
+    scope_sql = " UNION ALL ".join(p[0] for p in pieces)
+    if connection.vendor == "sqlite":
+        where = f'FROM {table} INDEXED BY customer_created_idx WHERE "id" IN ({scope_sql})'
+    else:
+        where = f'FROM {table} WHERE ("id" IN ({scope_sql})) IS TRUE'
+    sql = f'SELECT "id" {where} ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s'
     params = [v for p in pieces for v in p[1]] + [limit, offset]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '128MB'")  # the hashed subplan needs the scope in memory
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+    else:  # no transaction: on SQLite ours begin IMMEDIATE (a write lock)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
     if reverse:
         ids.reverse()
     return ids
