@@ -8,7 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("System")
 
     def ready(self):
+        from . import admin_lists
         from .site import site
+
+        admin_lists.install()  # unfold list pages: headers once per page, not once per row
         from .views import parameters_page
 
         site.register_page("system/parameters/", parameters_page, "parameters")

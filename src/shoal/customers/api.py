@@ -341,9 +341,11 @@ def list_customers(request, filters: Query[ListFilters]):
     qs = selectors.customer_list(actor=user, q=filters.q, status=filters.status, source=filters.source,
                                  created_from=filters.created_from, created_to=filters.created_to)
     plain = not (filters.q.strip() or filters.status or filters.source or filters.created_from or filters.created_to)
-    count = selectors.customer_count(actor=user, qs=qs, plain=plain)
+    scope = selectors.membership_scope(actor=user) if plain else None
+    count = selectors.customer_count(actor=user, qs=qs, plain=plain, scope=scope)
     with parameters.cached():
         rows = selectors.customer_page_rows(actor=user, qs=qs.select_related(None), total=count, plain=plain,
+                                            scope=scope,
                                             offset=(filters.page - 1) * filters.page_size, limit=filters.page_size)
         items = extensions.list_outputs(rows, viewer=user)
     return {"items": items, "count": count, "page": filters.page, "page_size": filters.page_size}

@@ -39,14 +39,18 @@ class ScopedPaginator(Paginator):
         self.actor, self.plain = actor, plain
 
     @cached_property
+    def scope(self):
+        return selectors.membership_scope(actor=self.actor) if self.plain else None
+
+    @cached_property
     def count(self):
-        return selectors.customer_count(actor=self.actor, qs=self.object_list, plain=self.plain)
+        return selectors.customer_count(actor=self.actor, qs=self.object_list, plain=self.plain, scope=self.scope)
 
     def page(self, number):
         number = self.validate_number(number)
         offset = (number - 1) * self.per_page
         rows = selectors.customer_page_rows(actor=self.actor, qs=self.object_list, offset=offset, limit=self.per_page,
-                                            total=self.count, plain=self.plain)
+                                            total=self.count, plain=self.plain, scope=self.scope)
         return self._get_page(rows, number, self)
 
 
