@@ -300,7 +300,8 @@ class TimelineKind(models.TextChoices):
 class TimelineEntry(models.Model):
     """One line of a customer's timeline (成长记录)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline",
+                                 db_index=False)  # timeline_customer_idx (customer, -created_at) serves it
     kind = models.CharField(_("kind"), max_length=16, choices=TimelineKind.choices)
     field = models.CharField(_("field"), max_length=64, blank=True)
     old = models.JSONField(_("old value"), null=True, blank=True)

@@ -110,16 +110,16 @@ class GroupLog(models.Model):
     """分组日志: a customer entered or left a group (``to_group`` None: back to the company public sea)."""
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.DO_NOTHING, db_constraint=False,
-                                 related_name="+", verbose_name=_("customer"))
+                                 related_name="+", verbose_name=_("customer"), db_index=False)
     from_group = models.ForeignKey("customers.CustomerGroup", null=True, blank=True, on_delete=models.SET_NULL,
-                                   db_constraint=False, related_name="+", verbose_name=_("from group"))
+                                   db_constraint=False, related_name="+", verbose_name=_("from group"), db_index=False)
     to_group = models.ForeignKey("customers.CustomerGroup", null=True, blank=True, on_delete=models.SET_NULL,
-                                 db_constraint=False, related_name="+", verbose_name=_("to group"))
+                                 db_constraint=False, related_name="+", verbose_name=_("to group"), db_index=False)
     auto = models.BooleanField(_("automatic"), default=False)
     rule = models.ForeignKey(GroupRule, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False,
-                             related_name="+", verbose_name=_("rule"))
+                             related_name="+", verbose_name=_("rule"), db_index=False)
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+", verbose_name=_("operator"))
+                                 related_name="+", verbose_name=_("operator"), db_index=False)
     at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
@@ -145,19 +145,19 @@ class AssignmentLog(models.Model):
     """分配日志: a customer's salesperson in a group changed (or the customer left the seas)."""
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.DO_NOTHING, db_constraint=False,
-                                 related_name="+", verbose_name=_("customer"))
+                                 related_name="+", verbose_name=_("customer"), db_index=False)
     group = models.ForeignKey("customers.CustomerGroup", null=True, blank=True, on_delete=models.SET_NULL,
-                              db_constraint=False, related_name="+", verbose_name=_("group"))
+                              db_constraint=False, related_name="+", verbose_name=_("group"), db_index=False)
     salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    db_constraint=False, related_name="+", verbose_name=_("salesperson"))
+                                    db_constraint=False, related_name="+", verbose_name=_("salesperson"), db_index=False)
     previous_salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                              on_delete=models.SET_NULL, db_constraint=False, related_name="+",
-                                             verbose_name=_("previous salesperson"))
+                                             verbose_name=_("previous salesperson"), db_index=False)
     kind = models.CharField(_("kind"), max_length=24, choices=AssignmentKind.choices)
     auto = models.BooleanField(_("automatic"), default=False)
     rule_id = models.IntegerField(_("rule"), null=True, blank=True)  # an assignment or recycle rule, by kind
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+", verbose_name=_("operator"))
+                                 related_name="+", verbose_name=_("operator"), db_index=False)
     at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
@@ -173,13 +173,13 @@ class RecycleRecord(models.Model):
     """回收历史: a customer taken back from a salesperson by a recycle rule."""
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.DO_NOTHING, db_constraint=False,
-                                 related_name="+", verbose_name=_("customer"))
+                                 related_name="+", verbose_name=_("customer"), db_index=False)
     group = models.ForeignKey("customers.CustomerGroup", null=True, blank=True, on_delete=models.SET_NULL,
-                              db_constraint=False, related_name="+", verbose_name=_("group"))
+                              db_constraint=False, related_name="+", verbose_name=_("group"), db_index=False)
     salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    db_constraint=False, related_name="+", verbose_name=_("salesperson"))
+                                    db_constraint=False, related_name="+", verbose_name=_("salesperson"), db_index=False)
     rule = models.ForeignKey(RecycleRule, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False,
-                             related_name="+", verbose_name=_("rule"))
+                             related_name="+", verbose_name=_("rule"), db_index=False)
     target = models.CharField(_("sent to"), max_length=16, choices=RecycleTarget.choices,
                               default=RecycleTarget.GROUP_SEA)
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)

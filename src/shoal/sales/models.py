@@ -56,9 +56,9 @@ class FollowUpTask(models.Model):
     """跟进任务: follow a customer up by ``due_at``; done when its salesperson records a follow-up."""
 
     salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follow_up_tasks",
-                                    verbose_name=_("salesperson"))
+                                    verbose_name=_("salesperson"), db_index=False)  # task_sales_idx
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+",
-                                 verbose_name=_("customer"))
+                                 verbose_name=_("customer"), db_index=False)  # task_customer_idx
     group = models.ForeignKey("customers.CustomerGroup", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+", verbose_name=_("group"))
     title = models.CharField(_("title"), max_length=200, blank=True)

@@ -29,8 +29,9 @@ from django.utils import timezone
 
 from shoal.core.actors import SYSTEM
 from shoal.core.batching import batched
-from shoal.core.db import ids_subquery
+from shoal.core.db import ids_subquery, sqlite_page_cache
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.pools.moves import RUN_CACHE_KIB
 
 from .. import moves
 from ..models import AssignmentRule, Cooldown
@@ -178,7 +179,8 @@ def run_assignment(*, group_id: int | None = None, actor=SYSTEM, now: datetime |
     fields = catalog()
     assigned = 0
     for index, group in enumerate(groups):
-        assigned += assign_group(group, actor=actor, now=now, fields=fields)
+        with sqlite_page_cache(RUN_CACHE_KIB):  # SQLite: the logs' and timeline's indexes in memory
+            assigned += assign_group(group, actor=actor, now=now, fields=fields)
         if progress:
             progress(index + 1, len(groups))
     return {"assigned": assigned, "seconds": round(time.perf_counter() - started, 3)}

@@ -17,7 +17,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from shoal.core.actors import SYSTEM
+from shoal.core.db import sqlite_page_cache
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.pools.moves import RUN_CACHE_KIB
 
 from .. import moves
 from ..models import AssignmentKind, GroupRule
@@ -93,8 +95,9 @@ def run_group_rules(*, group_id: int | None = None, actor=SYSTEM, now: datetime 
     rules = rules_for(group_id)
     grouped = 0
     for index, rule in enumerate(rules):
-        grouped += run_rule(rule, actor=actor, now=now, fields=fields,
-                            progress=(lambda n, i=index: progress(i, len(rules))) if progress else None)
+        with sqlite_page_cache(RUN_CACHE_KIB):  # SQLite: the logs' and timeline's indexes in memory
+            grouped += run_rule(rule, actor=actor, now=now, fields=fields,
+                                progress=(lambda n, i=index: progress(i, len(rules))) if progress else None)
         if progress:
             progress(index + 1, len(rules))
     return {"grouped": grouped, "seconds": round(time.perf_counter() - started, 3)}

@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from shoal.core.actors import SYSTEM
 from shoal.core.batching import batched
-from shoal.core.db import ids_subquery, insert_rows
+from shoal.core.db import ids_subquery, insert_rows, sqlite_page_cache
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.pools.moves import RUN_CACHE_KIB
 
 from .. import moves
 from ..models import AssignmentKind, Cooldown, RecycleKind, RecycleRecord, RecycleRule, RecycleTarget
@@ -132,7 +133,8 @@ def run_recycle(*, group_id: int | None = None, actor=SYSTEM, now: datetime | No
     rules = _rules(group_id)
     recycled = 0
     for index, rule in enumerate(rules):
-        recycled += recycle_rule(rule, actor=actor, now=now, fields=fields)
+        with sqlite_page_cache(RUN_CACHE_KIB):  # SQLite: the logs' and timeline's indexes in memory
+            recycled += recycle_rule(rule, actor=actor, now=now, fields=fields)
         if progress:
             progress(index + 1, len(rules))
     return {"recycled": recycled, "seconds": round(time.perf_counter() - started, 3)}
