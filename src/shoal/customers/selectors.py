@@ -279,8 +279,7 @@ def customer_page_rows(*, actor, qs: QuerySet[Customer], offset: int, limit: int
             if walked > total // 2:  # deep: the scope's ids hashed once, then walk customer_created_idx
                 return _rows(_walk_ids(scope, start, stop - start, reverse), qs)
             if connection.vendor == "sqlite":  # near an end: probe each customer's memberships
-                probe = CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("pk"))
-                ids_qs = Customer.objects.filter(Exists(probe)).order_by(*(REVERSED_ORDER if reverse else DEFAULT_ORDER))
+                return _rows(_sqlite_probe_walk_ids(scope, start, stop - start, reverse), qs)
     ids = list(ids_qs.values_list("pk", flat=True)[start:stop])
     if reverse:
         ids.reverse()
@@ -315,6 +314,37 @@ def _walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) ->
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             ids = [row[0] for row in cursor.fetchall()]
+    if reverse:
+        ids.reverse()
+    return ids
+
+
+def _sqlite_probe_walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) -> list[int]:
+    """A page near an end of the scope on SQLite: walk customer_created_idx and probe each customer's memberships
+    (``EXISTS`` on membership_customer_idx, told by ``INDEXED BY``: left alone SQLite seeks
+    membership_sales_idx once per salesperson of the scope for every customer, ~6× slower for a department)."""
+    conds, params = [], []
+    if scope.users:
+        conds.append(f'"salesperson_id" IN ({", ".join(["%s"] * len(scope.users))})')
+        params += scope.users
+    if scope.admin_groups:
+        conds.append(f'"group_id" IN ({", ".join(["%s"] * len(scope.admin_groups))})')
+        params += scope.admin_groups
+    if scope.sea_groups:
+        conds.append(f'("group_id" IN ({", ".join(["%s"] * len(scope.sea_groups))}) AND "salesperson_id" IS NULL)')
+        params += scope.sea_groups
+    if not conds:
+        return []
+    customers = connection.ops.quote_name(Customer._meta.db_table)
+    members = connection.ops.quote_name(CustomerGroupMembership._meta.db_table)
+    direction = "ASC" if reverse else "DESC"
+    sql = (f'SELECT "id" FROM {customers} INDEXED BY customer_created_idx WHERE EXISTS (SELECT 1 FROM {members} '
+           f'INDEXED BY membership_customer_idx WHERE {members}."customer_id" = {customers}."id" AND ('
+           + " OR ".join(conds)
+           + f')) ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s')
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit, offset])
+        ids = [row[0] for row in cursor.fetchall()]
     if reverse:
         ids.reverse()
     return ids
