@@ -306,14 +306,17 @@ def _walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) ->
     sql = f'SELECT "id" {where} ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s'
     params = [v for p in pieces for v in p[1]] + [limit, offset]
     if connection.vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL work_mem = '128MB'")  # the hashed subplan needs the scope in memory
-            cursor.execute(sql, params)
-            ids = [row[0] for row in cursor.fetchall()]
-    else:  # no transaction: on SQLite ours begin IMMEDIATE (a write lock)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            ids = [row[0] for row in cursor.fetchall()]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '128MB'")  # the hashed subplan needs the scope in memory
+            return _fetch_ids(sql, params, reverse)
+    return _fetch_ids(sql, params, reverse)  # no transaction: on SQLite ours begin IMMEDIATE (a write lock)
+
+
+def _fetch_ids(sql: str, params: list, reverse: bool) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
     if reverse:
         ids.reverse()
     return ids
@@ -342,12 +345,7 @@ def _sqlite_probe_walk_ids(scope: MembershipScope, offset: int, limit: int, reve
            f'INDEXED BY membership_customer_idx WHERE {members}."customer_id" = {customers}."id" AND ('
            + " OR ".join(conds)
            + f')) ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s')
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit, offset])
-        ids = [row[0] for row in cursor.fetchall()]
-    if reverse:
-        ids.reverse()
-    return ids
+    return _fetch_ids(sql, [*params, limit, offset], reverse)
 
 
 def _rows(ids: list[int], qs: QuerySet[Customer]) -> list[Customer]:
