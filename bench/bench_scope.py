@@ -184,7 +184,6 @@ def run():
 
 
 if __name__ == "__main__":
-    import json
     import sys
 
     from bench.run import main

@@ -69,7 +69,7 @@ def matrix(db, personas):
             "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
             "tag_category": tag_category, "empty_category": empty_category, "manual": manual, "auto": auto,
-            "rule": rule, "runs": runs, "imports": imports, "group": group}
+            "rule": rule, "runs": runs, "imports": imports}
 
 
 # (method, OpenAPI path, permission or None for "any user", body builder, path params builder)

@@ -134,7 +134,7 @@ def test_bad_input_is_a_4xx(http, people, raw_token):
     gid = CustomerGroup.objects.create(name="B").pk
     for path, body in [("/api/v1/groups", {"name": ""}), ("/api/v1/groups", {"name": "x", "capacity": 2**40}),
                        ("/api/v1/groups", {"name": "x", "colour": "red"}),
-                       (f"/api/v1/groups/{gid}/assignment-rules", {"name": "x"}),
+                       ("/api/v1/group-rules", {"name": "x", "target_group_id": gid}),  # a group rule must say which customers
                        (f"/api/v1/groups/{gid}/assignment-rules", {"name": "x", "sql": "1; DROP TABLE x"}),
                        (f"/api/v1/groups/{gid}/recycle-rules", {"name": "x", "query": CITY, "days": 0}),
                        (f"/api/v1/groups/{gid}/recycle-rules", {"name": "x", "query": CITY, "kind": "never"}),

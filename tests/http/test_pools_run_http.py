@@ -3,7 +3,6 @@
 import pytest
 
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
-from shoal.pools import moves
 from shoal.pools.models import AssignmentRule, GroupRule
 from tests.conftest import make_user
 

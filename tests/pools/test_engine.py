@@ -10,8 +10,18 @@ from django.utils import timezone
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
 from shoal.pools import moves
 from shoal.pools.engine import run_assignment, run_group_rules, run_recycle, run_warnings
-from shoal.pools.models import (AssignmentKind, AssignmentLog, AssignmentRule, Cooldown, GroupLog, GroupRule,
-                                RecycleKind, RecycleRecord, RecycleRule, RecycleTarget)
+from shoal.pools.models import (
+    AssignmentKind,
+    AssignmentLog,
+    AssignmentRule,
+    Cooldown,
+    GroupLog,
+    GroupRule,
+    RecycleKind,
+    RecycleRecord,
+    RecycleRule,
+    RecycleTarget,
+)
 from shoal.sales.models import FollowUpTask, Notification
 from tests.conftest import make_user
 

@@ -1,6 +1,7 @@
 """Groups and pool rules: validation, permissions, deleting a group, pool_rule_q."""
 
 import pytest
+from django.db.models import Q
 
 from shoal.core.errors import ShoalError
 from shoal.customers import services as customer_services
@@ -166,7 +167,6 @@ def test_assignment_rule_needs_group_salespeople(group, people):
 
 
 @pytest.mark.parametrize("data,code", [
-    ({"name": "x"}, "invalid_rule"),  # nothing says which customers
     ({"name": "x", "query": CITY, "sql": "city = 'a'"}, "invalid_rule"),
     ({"name": "x", "query": {"field": "nope", "op": "eq", "value": 1}}, None),
     ({"name": "x", "sql": "DROP TABLE customers_customer"}, None),
@@ -179,6 +179,16 @@ def test_rule_conditions_are_checked_as_tag_rules(group, data, code):
     assert error.status == 400
     if code:
         assert error.code == code
+
+
+def test_group_rules_must_say_which_customers_assignment_and_recycle_rules_may_take_all(group):
+    error = _error(rule_services.group_rule_create, actor=None, data={"name": "x", "target_group_id": group.pk})
+    assert (error.status, error.code) == (400, "invalid_rule")
+    every = rule_services.assignment_rule_create(actor=None, group=group, data={"name": "all"})
+    recycle = rule_services.recycle_rule_create(actor=None, group=group, data={"name": "idle", "days": 7})
+    for rule in (every, recycle):
+        assert (rule.query, rule.sql, rule.include_tags) == (None, "", [])
+        assert rule_services.pool_rule_q(rule) == Q()  # every customer of the group's sea / private seas
 
 
 def test_rule_tags_known_and_not_personal(group, tags):

@@ -55,3 +55,18 @@ def test_job_list_leads_with_the_description(db):
     assert html.index("column-job_description") < html.index("column-name")  # the name is a secondary column
     link = re.search(rf'<a href="[^"]*/schedules/scheduledjob/{job.pk}/change/[^"]*"[^>]*>\s*(.*?)\s*</a>', html, re.S)
     assert link and link.group(1) == "清除已过期的登录会话", link and link.group(1)
+
+
+def test_job_runs_show_trigger_words_and_result_not_codes(db):
+    """The runs on a job's page: the trigger in words (立即执行, not manual), what the run did, and no English
+    "test.count succeeded" title above each row (found using the pools' jobs, qa)."""
+    sync_registry()
+    job = ScheduledJob.objects.get(name="test.count")
+    JobRun.objects.create(job=job, trigger="manual", status="succeeded", result={"assigned": 12, "seconds": 0.3})
+    admin = make_user("jobs_zh3", is_superuser=True, language="zh-hans")
+    client = Client()
+    client.force_login(admin)
+    html = client.get(f"/schedules/scheduledjob/{job.pk}/change/").content.decode()
+    runs = html.split("runs-TOTAL_FORMS", 1)[-1]
+    assert "立即执行" in runs and '"assigned": 12' in html.replace("&quot;", '"')
+    assert "test.count succeeded" not in html and ">manual<" not in html.replace(" ", "").replace("\n", "")

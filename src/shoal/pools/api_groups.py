@@ -113,8 +113,8 @@ class RulePatchFields(Schema):
 
 
 class AssignmentRuleIn(RuleFields):
-    salesperson_ids: list[DbId] = Field(default_factory=list, max_length=10_000,
-                                        description="salespeople of the group; empty: all of them")
+    salesperson_ids: list[DbId] | None = Field(default_factory=list, max_length=10_000,
+                                               description="salespeople of the group; empty or null: all of them")
 
 
 class AssignmentRulePatch(RulePatchFields):

@@ -125,6 +125,16 @@ class RecycleRuleForm(PoolRuleForm):
     target = forms.ChoiceField(label=_("send to"), choices=RecycleTarget.choices)
     EXTRA = ("kind", "days", "warn_days", "cooldown_days", "exempt_types", "target")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .services.rules import customer_type_labels
+
+        labels = list(customer_type_labels().values())
+        if labels:  # name the types there are: the rule compares them exactly
+            self.fields["exempt_types"].help_text = _(
+                "Customer types never recycled, separated by commas; the types: %(types)s.") % {
+                "types": "、".join(labels)}
+
     def extra_data(self) -> dict:
         d = self.cleaned_data
         types = [t.strip() for t in d["exempt_types"].replace("，", ",").split(",") if t.strip()]

@@ -158,17 +158,19 @@ def join_group(customer_ids: Sequence[int], group_id: int, ctx: Context, *,
     """Put customers in ``group_id``'s public sea. Customers already in the group (they keep their
     salesperson) and customers in the recycle bin are left out. Returns the ids that joined."""
     joined: list[int] = []
-    m = CustomerGroupMembership.objects
+    mt, ct = _table(CustomerGroupMembership), _table(Customer)
     for chunk in batched(customer_ids, CHUNK):
-        present = set(m.filter(group_id=group_id, customer_id__in=ids_subquery(chunk)).values_list("customer_id", flat=True))
-        binned = set(Customer.objects.filter(pk__in=ids_subquery(chunk), in_recycle_bin=True).values_list("pk", flat=True))
-        new = [pk for pk in dict.fromkeys(chunk) if pk not in present and pk not in binned]
-        if not new:
-            continue
-        insert_rows(CustomerGroupMembership._meta.db_table,
-                    ["customer_id", "group_id", "salesperson_id", "assigned_at", "created_at"],
-                    [[pk, group_id, None, None, ctx.now] for pk in new])
-        joined += new
+        # one statement: the unique (customer, group) decides who is there already, also against a
+        # concurrent run (a read of the present ones first was planned badly on a fresh membership table)
+        ids_sql, ids_params = _ids(chunk)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {mt} (customer_id, group_id, salesperson_id, assigned_at, created_at) "
+                f"SELECT c.id, %s, NULL, NULL, %s FROM {ct} c WHERE c.id IN ({ids_sql}) AND c.in_recycle_bin = %s "
+                f"ON CONFLICT (customer_id, group_id) DO NOTHING RETURNING customer_id",
+                [group_id, ctx.now, *ids_params, False])
+            added = {pk for (pk,) in cursor.fetchall()}
+        joined += [pk for pk in dict.fromkeys(chunk) if pk in added]
     if joined:
         _group_log(ctx, joined, from_group_id, group_id)
         name = ctx.group_name(group_id)
@@ -211,15 +213,19 @@ def assign(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context, *, kin
     """Give group-public-sea customers of ``group_id`` to salespeople: pairs (customer id, salesperson id).
     Only customers still without a salesperson there are taken; returns the pairs that were assigned. Each
     gets an assignment-log entry, a timeline entry and (``task``) an open follow-up task due a day later."""
-    by_user: dict[int, list[int]] = defaultdict(list)
-    for pk, user_id in pairs:
-        by_user[user_id].append(pk)
+    wanted = dict(pairs)  # one salesperson per customer (the last pair wins, as the per-user updates did)
     done: list[tuple[int, int]] = []
-    for user_id, ids in by_user.items():
-        moved = _membership_update(
-            "salesperson_id = %s, assigned_at = %s, last_follow_up_at = NULL, last_effective_follow_up_at = NULL, "
-            "warned_at = NULL", [user_id, ctx.now], "group_id = %s AND salesperson_id IS NULL", [group_id], ids)
-        done += [(pk, user_id) for pk, _ in moved]
+    m = _table(CustomerGroupMembership)
+    for chunk in batched(list(wanted.items()), CHUNK):
+        # one UPDATE … FROM (customer, salesperson) pairs per chunk: the row lock of the UPDATE and its
+        # re-check of ``salesperson_id IS NULL`` decide a race (a customer taken meanwhile is skipped)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{_PAIRS[connection.vendor == 'postgresql']} UPDATE {m} SET salesperson_id = v.u, assigned_at = %s, "
+                f"last_follow_up_at = NULL, last_effective_follow_up_at = NULL, warned_at = NULL FROM v "
+                f"WHERE {m}.customer_id = v.c AND {m}.group_id = %s AND {m}.salesperson_id IS NULL "
+                f"RETURNING {m}.customer_id, {m}.salesperson_id", [*_pairs_params(chunk), ctx.now, group_id])
+            done += cursor.fetchall()
     _after_assign(done, group_id, ctx, kind=kind, previous={}, task=task)
     return done
 
@@ -280,15 +286,29 @@ def _close_tasks(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context) 
     they no longer hold the customer."""
     from shoal.sales.models import FollowUpTask, TaskStatus
 
-    by_user: dict[int, list[int]] = defaultdict(list)
-    for pk, user in pairs:
-        if user is not None:
-            by_user[user].append(pk)
-    for user, ids in by_user.items():
-        for chunk in batched(ids, CHUNK):
-            FollowUpTask.objects.filter(salesperson_id=user, group_id=group_id, status=TaskStatus.OPEN,
-                                        customer_id__in=ids_subquery(chunk)).update(status=TaskStatus.DONE,
-                                                                                    done_at=ctx.now)
+    t = _table(FollowUpTask)
+    for chunk in batched([(pk, user) for pk, user in pairs if user is not None], CHUNK):
+        with connection.cursor() as cursor:  # one UPDATE … FROM (customer, salesperson) pairs per chunk
+            cursor.execute(
+                f"{_PAIRS[connection.vendor == 'postgresql']} UPDATE {t} SET status = %s, done_at = %s FROM v "
+                f"WHERE {t}.customer_id = v.c AND {t}.salesperson_id = v.u AND {t}.group_id = %s AND {t}.status = %s",
+                [*_pairs_params(chunk), TaskStatus.DONE, ctx.now, group_id, TaskStatus.OPEN])
+
+
+# ``WITH v(c, u)``: pairs of ids as a relation from one or two parameters (:func:`_pairs_params`). SQLite:
+# materialized, so the statement looks each pair up by index (a json_each joined directly is scanned once per
+# row of the other side: quadratic)
+_PAIRS = {True: "WITH v(c, u) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
+          False: "WITH v(c, u) AS MATERIALIZED (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                 "FROM json_each(%s))"}
+
+
+def _pairs_params(pairs: Sequence[tuple[int, int]]) -> list:
+    if connection.vendor == "postgresql":
+        return [[int(a) for a, _ in pairs], [int(b) for _, b in pairs]]
+    import json
+
+    return [json.dumps([[int(a), int(b)] for a, b in pairs])]
 
 
 def to_recycle_bin(customer_ids: Sequence[int], ctx: Context) -> list[int]:

@@ -258,7 +258,8 @@ def group_step3(request, group_id, rule_id=None):
     if request.method == "POST":
         require_page(request, EDIT)
     extra = ({"kind": rule.kind, "days": rule.days, "warn_days": rule.warn_days, "cooldown_days": rule.cooldown_days,
-              "exempt_types": ", ".join(rule.exempt_types), "target": rule.target} if rule is not None
+              "exempt_types": ", ".join(rule_services.customer_type_labels().get(t, t) for t in rule.exempt_types),
+              "target": rule.target} if rule is not None
              else {"kind": RecycleKind.NO_FOLLOW_UP, "days": 7, "target": RecycleTarget.GROUP_SEA})
     form = RecycleRuleForm(request.POST if request.POST.get("form") == "rule" else None,
                            initial=_rule_initial(rule, extra), tag_choices=_tag_choices())
@@ -274,6 +275,8 @@ def group_step3(request, group_id, rule_id=None):
                 create=lambda d: rule_services.recycle_rule_create(actor=request.user, group=group, data=d)):
             return redirect(here)
 
+    type_labels = rule_services.customer_type_labels()
+
     def describe(r):
         text = _("%(kind)s within %(days)s days → %(target)s") % {
             "kind": RecycleKind(r.kind).label, "days": r.days, "target": RecycleTarget(r.target).label}
@@ -283,7 +286,7 @@ def group_step3(request, group_id, rule_id=None):
         if r.cooldown_days:
             parts.append(_("cooldown %(days)s days") % {"days": r.cooldown_days})
         if r.exempt_types:
-            parts.append(_("exempt: %(types)s") % {"types": "、".join(r.exempt_types)})
+            parts.append(_("exempt: %(types)s") % {"types": "、".join(type_labels.get(t, t) for t in r.exempt_types)})
         return ["；".join(parts)]
 
     rules = _summaries(rule_services.recycle_rules(actor=request.user, group=group), describe)

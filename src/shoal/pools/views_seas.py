@@ -164,9 +164,25 @@ def my_customers_page(request):
     group_id = _int(request.GET.get("group"))
     my_groups = list(CustomerGroup.objects.filter(memberships__salesperson=user).distinct().order_by("name", "pk"))
     actions = [a for a in ("return_to_group_sea",) if _can(request, ACTIONS[a])]
+    from shoal.sales import services as sales_services
+
+    # in-site notifications (e.g. recycle warnings) reach the salesperson here, where the customers are
+    notices = list(sales_services.notification_list(actor=user, unread=True).order_by("-created_at", "-pk")[:5])
     return _sea_page(request, which="mine", title=_("My customers"),
                      queryset=reads.my_customers(actor=user, q=request.GET.get("q") or "", group_id=group_id),
-                     extra={"groups": my_groups, "group_id": group_id, "actions": actions, "now": timezone.now()})
+                     extra={"groups": my_groups, "group_id": group_id, "actions": actions, "now": timezone.now(),
+                            "notices": notices})
+
+
+@require_POST
+@page_requires(f"{SEAS}.view")
+def notices_read(request):
+    """Mark the notifications shown on My customers read."""
+    from shoal.sales import services as sales_services
+
+    ids = [i for i in (_int(v) for v in request.POST.getlist("ids")) if i is not None]
+    sales_services.notification_read(actor=request.user, notification_ids=ids)
+    return HttpResponseRedirect(reverse("admin:pools_my_customers"))
 
 
 @page_requires(f"{SEAS}.view")

@@ -27,14 +27,33 @@ class ScheduledJobForm(forms.ModelForm):
             raise forms.ValidationError(exc.message)
 
 
+TRIGGERS = {"schedule": _("Scheduled"), "manual": _("Run now"), "cli": _("Command line")}
+
+
+def trigger_label(code: str) -> str:
+    return str(TRIGGERS.get(code, code))
+
+
 class JobRunInline(TabularInline):
     model = JobRun
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ("trigger", "status", "queued_at", "started_at", "duration_ms", "short_error")
+    fields = ("trigger_label", "status", "queued_at", "started_at", "duration_ms", "short_result", "short_error")
     readonly_fields = fields
     ordering = ("-queued_at",)
+    hide_title = True  # no "pools.assign succeeded" (the run's str, in English) above each row
+
+    @display(description=_("trigger"))
+    def trigger_label(self, obj):
+        return trigger_label(obj.trigger)
+
+    @display(description=_("result"))
+    def short_result(self, obj):
+        """What the run did, e.g. {"assigned": 12, "seconds": 0.3}."""
+        import json
+
+        return "-" if obj.result in (None, "", {}) else json.dumps(obj.result, ensure_ascii=False)[:200]
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("-queued_at")
@@ -106,14 +125,18 @@ class ScheduledJobAdmin(ShoalModelAdmin):
 class JobRunAdmin(ShoalModelAdmin):
     menu = "system.schedules"
     read_only = True
-    list_display = ("job", "trigger", "status", "queued_at", "started_at", "duration_ms", "short_error")
+    list_display = ("job", "run_trigger", "status", "queued_at", "started_at", "duration_ms", "short_error")
     list_filter = ("status", "trigger", "job")
-    readonly_fields = ("job", "trigger", "scheduled_for", "status", "queued_at", "started_at", "finished_at",
+    readonly_fields = ("job", "run_trigger", "scheduled_for", "status", "queued_at", "started_at", "finished_at",
                        "duration_ms", "result", "error")
 
     @display(description=_("error"))
     def short_error(self, obj):
         return (obj.error or "").split("\n", 1)[0][:200]
+
+    @display(description=_("trigger"))
+    def run_trigger(self, obj):
+        return trigger_label(obj.trigger)
 
     def has_module_permission(self, request):
         return False  # reached from the job page, not the sidebar

@@ -31,13 +31,14 @@ def _tag_list(value, key: str) -> list[int]:
 
 
 def clean_conditions(*, query=None, sql: str | None = None, include_tags=None, exclude_tags=None,
-                     catalog=None) -> dict:
+                     catalog=None, optional: bool = False) -> dict:
     """Check which customers a system-level rule takes (a tag rule, a pool rule): a condition tree and/or
     custom SQL (through the query engine's checks) plus include/exclude tags (known, not personal).
-    At least one of query, sql or include tags is needed. The cleaned values; raises ``ShoalError`` (400)."""
+    At least one of query, sql or include tags is needed unless ``optional`` (then none: every customer).
+    The cleaned values; raises ``ShoalError`` (400)."""
     sql = (sql or "").strip()
     include, exclude = _tag_list(include_tags, "include_tags"), _tag_list(exclude_tags, "exclude_tags")
-    if query is None and not sql and not include:
+    if query is None and not sql and not include and not optional:
         raise ShoalError("invalid_rule", _("A rule needs a condition tree (query), custom SQL (sql) or include tags"))
     if query is not None or sql:
         validate(query=query, sql=sql or None, catalog=catalog if catalog is not None else field_catalog())

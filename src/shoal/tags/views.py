@@ -284,10 +284,13 @@ def _rule_data(request, form: RuleForm) -> dict:
     return data
 
 
-def _value_text(value) -> str:
+def _value_text(value, labels: dict | None = None) -> str:
+    """A condition's value in words; an enum code as its label (女, not female)."""
     if isinstance(value, list):
-        return ", ".join(_value_text(v) for v in value)
-    return "" if value is None else str(value)
+        return ", ".join(_value_text(v, labels) for v in value)
+    if value is None:
+        return ""
+    return str((labels or {}).get(value, value)) if isinstance(value, str) else str(value)
 
 
 def _rows_text(rows: list[dict], words: dict) -> str:
@@ -300,7 +303,8 @@ def _rows_text(rows: list[dict], words: dict) -> str:
         spec = catalog.get(row.get("field"))
         text = " ".join(p for p in (spec.label if spec else str(row.get("field")),
                                     words["ops"].get(row.get("op"), str(row.get("op"))),
-                                    _value_text(row.get("value"))) if p)
+                                    _value_text(row.get("value"),
+                                                (words.get("enums") or {}).get(row.get("field")))) if p)
         parts.append(f"{row.get('lparen') or ''}{text}{row.get('rparen') or ''}")
         if i < len(rows) - 1:
             parts.append(pgettext("query logic", "OR") if str(row.get("logic")).lower() == "or"
@@ -308,13 +312,36 @@ def _rows_text(rows: list[dict], words: dict) -> str:
     return " ".join(parts)
 
 
+def _tree_text(node, words: dict, catalog: dict, *, top: bool = True) -> str:
+    """A condition tree (as the API takes it) in words, as rows are shown: 城市 equals 深圳 AND (…)."""
+    if isinstance(node, dict) and ("field" in node or "op" in node):
+        spec = catalog.get(node.get("field"))
+        return " ".join(p for p in (spec.label if spec else str(node.get("field")),
+                                    words["ops"].get(node.get("op"), str(node.get("op"))),
+                                    _value_text(node.get("value"), (words.get("enums") or {}).get(node.get("field"))),
+                                    _value_text(node.get("value2"))) if p)
+    if isinstance(node, dict) and len(node) == 1:
+        (kind, body), = node.items()
+        if kind in ("all", "any") and isinstance(body, list):
+            word = pgettext("query logic", "OR") if kind == "any" else pgettext("query logic", "AND")
+            text = f" {word} ".join(_tree_text(child, words, catalog, top=False) for child in body)
+            return text if top or len(body) < 2 else f"({text})"
+        if kind == "not":
+            return f"{pgettext('query logic', 'NOT')} ({_tree_text(body, words, catalog)})"
+    return json.dumps(node, ensure_ascii=False)  # a registered kind (e.g. a tag node): as given
+
+
 def _rule_summary(rule: TagRule, names: dict[int, str], words: dict) -> dict:
     if rule.sql:
         text = rule.sql
     elif rule.rows:
         text = _rows_text(rule.rows, words)
+    elif rule.query is not None:
+        from shoal.segments.catalog import field_catalog
+
+        text = _tree_text(rule.query, words, field_catalog())
     else:
-        text = json.dumps(rule.query, ensure_ascii=False) if rule.query is not None else ""
+        text = ""
     return {"rule": rule, "kind": _("Custom SQL") if rule.sql else (_("Conditions") if rule.query else _("Tags only")),
             "text": text,
             "include": [names.get(t, f"#{t}") for t in rule.include_tags],

@@ -89,9 +89,21 @@ class TimelineInline(CustomerInlinePerms, TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ("created_at", "kind", "field", "shown_old", "shown_new", "actor_name")
+    fields = ("created_at", "kind", "shown_field", "shown_old", "shown_new", "actor_name")
     readonly_fields = fields
     verbose_name_plural = _("timeline")
+    hide_title = True  # no "1813 follow_up" (the entry's str) above each row
+
+    @display(description=_("field"))
+    def shown_field(self, obj):
+        """The field's label (邀请人), as the detail page's timeline shows it, not its code (invited_by_id)."""
+        if not obj.field:
+            return "-"
+        if getattr(self, "_definitions", None) is None:
+            self._definitions = {d.key: d for d in CustomField.objects.all()}
+            self._labels = (value_display.custom_enum_labels(self._definitions.values()),
+                            value_display.standard_enum_labels())
+        return views._field_label(obj.field, self._definitions)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -1,7 +1,7 @@
 """Which customers a pool rule matches, and the locks the runs take.
 
 The compiler is the pools rules service's :func:`pool_rule_q` (condition tree / custom SQL / include and
-exclude tags through the query engine, as tag rules are); until it is there, the tags' ``rule_q`` it wraps."""
+exclude tags through the query engine, as tag rules are)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,8 @@ def catalog():
 
 def rule_q(rule, fields=None) -> Q:
     """The customers ``rule`` matches (a Q over Customer). System level: no scope, no masking."""
-    try:
-        from shoal.pools.services.rules import pool_rule_q
-    except ImportError:  # pragma: no cover - before the groups part is merged
-        from shoal.tags.rules import rule_q as tag_rule_q
+    from shoal.pools.services.rules import pool_rule_q
 
-        return tag_rule_q(rule, fields if fields is not None else catalog())
     return pool_rule_q(rule, fields)
 
 

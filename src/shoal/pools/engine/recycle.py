@@ -164,17 +164,9 @@ def _claim_warnings(rule: RecycleRule, now: datetime, fields) -> list[tuple[int,
 
 
 def _notify(user_ids: list[int], *, kind: str, title: str, body: str, link: str, key: str) -> None:
-    try:
-        from shoal.sales.services import notify
-    except ImportError:  # pragma: no cover - before the sales services are merged
-        notify = None
-    if notify is not None:
-        notify(user_ids=user_ids, kind=kind, title=title, body=body, link=link, key=key)
-        return
-    from shoal.sales.models import Notification
+    from shoal.sales.services import notify
 
-    Notification.objects.bulk_create([Notification(user_id=u, kind=kind, title=title, body=body, link=link, key=key)
-                                      for u in user_ids], ignore_conflicts=True)
+    notify(user_ids=user_ids, kind=kind, title=title, body=body, link=link, key=key)
 
 
 def run_warnings(*, group_id: int | None = None, actor=SYSTEM, now: datetime | None = None) -> dict:

@@ -11,12 +11,9 @@ assigned customer an assignment-log entry, and a timeline entry, all written set
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shoal.core.actors import is_system
@@ -24,9 +21,7 @@ from shoal.core.auth import user_can
 from shoal.core.errors import Conflict, NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.core.services import model_update
-from shoal.customers.models import CustomerGroup, CustomerGroupMembership, TimelineEntry, TimelineKind
-
-from ..models import AssignmentKind, AssignmentLog, GroupLog
+from shoal.customers.models import CustomerGroup, CustomerGroupMembership
 
 VIEW, CREATE, EDIT, DELETE = (f"pools.groups.{a}" for a in ("view", "create", "edit", "delete"))
 MAX_INT = 2**31 - 1
@@ -122,7 +117,8 @@ def _count(data: dict, key: str, label: str) -> int:
     return value
 
 
-def _bool(data: dict, key: str) -> bool:
+def clean_bool(data: dict, key: str) -> bool:
+    """``data[key]``, which must be true or false (ShoalError 400 naming the key)."""
     value = data.get(key)
     if not isinstance(value, bool):
         raise ShoalError("invalid", _("%(field)s must be true or false") % {"field": key}, {"field": key})
@@ -160,7 +156,7 @@ def _clean_group(data: dict, *, instance: CustomerGroup | None = None) -> tuple[
         out["request_size"] = _count(data, "request_size", _("Customers per request"))
     for key in ("public_sea_visible", "request_tasks", "enabled"):
         if key in data:
-            out[key] = _bool(data, key)
+            out[key] = clean_bool(data, key)
     for key in ("admin_ids", "salesperson_ids"):
         if key in data:
             m2m[key] = clean_user_ids(data.get(key), key)
@@ -207,56 +203,25 @@ def group_update(*, actor, group: CustomerGroup, data: dict) -> CustomerGroup:
 
 
 def group_delete(*, actor, group: CustomerGroup) -> int:
-    """Delete the group; its customers go back to the company public sea (or stay in their other groups).
+    """Delete the group; its customers go back to the company public sea (or stay in their other groups),
+    through the same move as any departure (group log, assignment log, timeline, open tasks closed).
     Returns how many customers left it."""
-    check_permission(actor, DELETE)
-    operator = _user_id(actor)
-    from shoal.customers.services.timeline import actor_name
+    from shoal.pools import moves
 
+    check_permission(actor, DELETE)
     with transaction.atomic():
         locked = CustomerGroup.objects.select_for_update().filter(pk=group.pk).first()
         if locked is None:
             raise NotFound(_("Group not found"))
-        now = timezone.now()
-        left = _log_departures(group, operator=operator, operator_name=actor_name(actor), now=now)
-        _close_open_tasks(group, now)
+        ctx = moves.context(actor)
+        members = CustomerGroupMembership.objects.filter(group=group).order_by("customer_id")
+        left = len(moves.leave_group(list(members.values_list("customer_id", flat=True)), group.pk, ctx))
+        from shoal.sales.models import (  # any task of the group left open is done with
+            FollowUpTask,
+            TaskStatus,
+        )
+
+        FollowUpTask.objects.filter(group=group, status=TaskStatus.OPEN).update(status=TaskStatus.DONE, done_at=ctx.now)
         log_operation(actor=actor, action="customer_group.delete", obj=group, detail={"customers": left})
         group.delete()
     return left
-
-
-def _log_departures(group: CustomerGroup, *, operator, operator_name: str, now) -> int:
-    """Group log, assignment log (assigned customers) and timeline entries of every member, in three
-    INSERT ... SELECT statements."""
-    qn = connection.ops.quote_name
-    m = qn(CustomerGroupMembership._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {m} WHERE group_id = %s", [group.pk])
-        left = cursor.fetchone()[0]
-        if not left:
-            return 0
-        cursor.execute(
-            f"INSERT INTO {qn(GroupLog._meta.db_table)} (customer_id, from_group_id, to_group_id, auto, rule_id, "
-            f"operator_id, at) SELECT customer_id, group_id, NULL, %s, NULL, %s, %s FROM {m} WHERE group_id = %s",
-            [False, operator, now, group.pk])
-        cursor.execute(
-            f"INSERT INTO {qn(AssignmentLog._meta.db_table)} (customer_id, group_id, salesperson_id, "
-            f"previous_salesperson_id, kind, auto, rule_id, operator_id, at) SELECT customer_id, group_id, NULL, "
-            f"salesperson_id, %s, %s, NULL, %s, %s FROM {m} WHERE group_id = %s AND salesperson_id IS NOT NULL",
-            [AssignmentKind.RETURN_COMPANY_SEA.value, False, operator, now, group.pk])
-        detail = json.dumps({"action": "leave_group", "group": group.name, "group_id": group.pk, "auto": False},
-                            ensure_ascii=False)
-        cursor.execute(
-            f"INSERT INTO {qn(TimelineEntry._meta.db_table)} (customer_id, kind, field, old, new, actor_id, "
-            f"actor_name, created_at, detail) SELECT customer_id, %s, '', NULL, %s, %s, %s, %s, %s FROM {m} "
-            f"WHERE group_id = %s",
-            [TimelineKind.GROUP.value, json.dumps(f"{group.name} →", ensure_ascii=False), operator,
-             operator_name[:150], now, detail, group.pk])
-    return left
-
-
-def _close_open_tasks(group: CustomerGroup, now) -> None:
-    """The group's open follow-up tasks are done with: nobody holds its customers any more."""
-    from shoal.sales.models import FollowUpTask, TaskStatus
-
-    FollowUpTask.objects.filter(group=group, status=TaskStatus.OPEN).update(status=TaskStatus.DONE, done_at=now)

@@ -18,6 +18,7 @@ from shoal.tags import rules as tag_rules
 
 from ..models import AssignmentRule, GroupRule, RecycleKind, RecycleRule, RecycleTarget
 from . import groups
+from .groups import clean_bool
 
 MAX_INT = 2**31 - 1
 RULES_VIEW, RULES_CREATE, RULES_EDIT, RULES_DELETE = (f"pools.group_rules.{a}"
@@ -57,16 +58,10 @@ def _int(data: dict, key: str, label: str, *, minimum: int | None = None, option
     return value
 
 
-def _bool(data: dict, key: str) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise ShoalError("invalid", _("%(field)s must be true or false") % {"field": key}, {"field": key})
-    return value
-
-
-def _conditions(data: dict, instance, *, actor) -> dict:
+def _conditions(data: dict, instance, *, actor, optional: bool) -> dict:
     """The rule's customers: a condition tree or custom SQL (not both), include and exclude tags; checked as
-    tag rules are (:func:`shoal.tags.rules.clean_conditions`), and within the writer's masking limits."""
+    tag rules are (:func:`shoal.tags.rules.clean_conditions`), and within the writer's masking limits.
+    ``optional`` (assignment and recycle rules): no condition at all means every customer of the rule's group."""
     merged = {k: getattr(instance, k) for k in CONDITION_KEYS} if instance is not None else {}
     given = {k: data[k] for k in CONDITION_KEYS if k in data}
     if given.get("query") is not None and (given.get("sql") or "").strip():
@@ -82,7 +77,7 @@ def _conditions(data: dict, instance, *, actor) -> dict:
         raise ShoalError("invalid_rule", _("sql must be text"), {"field": "sql"})
     cleaned = tag_rules.clean_conditions(query=merged.get("query"), sql=merged.get("sql"),
                                          include_tags=merged.get("include_tags"),
-                                         exclude_tags=merged.get("exclude_tags"))
+                                         exclude_tags=merged.get("exclude_tags"), optional=optional)
     if cleaned["query"] is not None and cleaned["sql"]:
         raise ShoalError("invalid_rule", _("Give a condition tree (query) or custom SQL (sql), not both"),
                          {"field": "sql"})
@@ -96,7 +91,9 @@ def _conditions(data: dict, instance, *, actor) -> dict:
     return cleaned
 
 
-def _common(data: dict, instance, *, actor) -> dict:
+def _common(data: dict, instance, *, actor, optional: bool = True) -> dict:
+    """Name, order, enabled and conditions. ``optional``: a rule without conditions takes every customer where
+    it looks (assignment and recycle rules: the group's customers); group rules must say which."""
     creating = instance is None
     out: dict = {}
     if "name" in data or creating:
@@ -104,9 +101,9 @@ def _common(data: dict, instance, *, actor) -> dict:
     if "order" in data:
         out["order"] = _int(data, "order", _("The order"))
     if "enabled" in data:
-        out["enabled"] = _bool(data, "enabled")
+        out["enabled"] = clean_bool(data, "enabled")
     if creating or any(k in data for k in CONDITION_KEYS + ("rows",)):
-        out.update(_conditions(data, instance, actor=actor))
+        out.update(_conditions(data, instance, actor=actor, optional=optional))
     return out
 
 
@@ -120,6 +117,21 @@ def _group_salespeople(group, value) -> list[int]:
                          % {"group": group.name, "ids": ", ".join(map(str, strangers))},
                          {"field": "salesperson_ids", "ids": strangers})
     return ids
+
+
+def customer_type_labels() -> dict[str, str]:
+    """Customer type code -> its label (the customer_type enum), for recycle rules' exempt types."""
+    from shoal.customers.models import EnumItem
+
+    return dict(EnumItem.objects.filter(group__code="customer_type").order_by("order", "id")
+                .values_list("code", "label"))
+
+
+def _exempt_codes(types: list[str]) -> list[str]:
+    """Exempt types as customer type codes: a type's label (e.g. 成交客户, as a user types it) becomes its
+    code (deal), which is what the recycling compares; other text stays as given."""
+    by_label = {label.strip().casefold(): code for code, label in customer_type_labels().items()}
+    return list(dict.fromkeys(by_label.get(t.strip().casefold(), t.strip()) for t in types))
 
 
 def _recycle_values(data: dict, instance) -> dict:
@@ -155,7 +167,7 @@ def _recycle_values(data: dict, instance) -> dict:
                 or any(not isinstance(t, str) or not t.strip() or len(t) > 64 for t in types)):
             raise ShoalError("invalid", _("exempt_types must be a list of customer types (text)"),
                              {"field": "exempt_types"})
-        out["exempt_types"] = list(dict.fromkeys(t.strip() for t in types))
+        out["exempt_types"] = _exempt_codes(types)
     return out
 
 
@@ -176,7 +188,7 @@ def _group_rule_ends(data: dict, instance) -> dict:
         raise ShoalError("invalid", _("The source and the target of a group rule must differ"),
                          {"field": "target_group_id"})
     if "break_relations" in data:
-        out["break_relations"] = _bool(data, "break_relations")
+        out["break_relations"] = clean_bool(data, "break_relations")
     return out
 
 
@@ -280,7 +292,7 @@ def group_rule_create(*, actor, data: dict) -> GroupRule:
     data = {"source_group_id": None, **data}
     if "target_group_id" not in data:
         data["target_group_id"] = None
-    values = {**_common(data, None, actor=actor), **_group_rule_ends(data, None)}
+    values = {**_common(data, None, actor=actor, optional=False), **_group_rule_ends(data, None)}
     rule = GroupRule.objects.create(created_by_id=groups._user_id(actor), **values)
     _log(actor, "group_rule.create", rule)
     return rule
@@ -288,7 +300,7 @@ def group_rule_create(*, actor, data: dict) -> GroupRule:
 
 def group_rule_update(*, actor, rule: GroupRule, data: dict) -> GroupRule:
     groups.check_permission(actor, RULES_EDIT)
-    values = {**_common(data, rule, actor=actor), **_group_rule_ends(data, rule)}
+    values = {**_common(data, rule, actor=actor, optional=False), **_group_rule_ends(data, rule)}
     model_update(instance=rule, fields=list(values), data=values)
     _log(actor, "group_rule.update", rule)
     return rule

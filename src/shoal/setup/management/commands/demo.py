@@ -47,3 +47,10 @@ class Command(BaseCommand):
                 f"Demo customers loaded: {result['customers']:,} customers, {result['memberships']:,} group "
                 f"memberships in {result['seconds']} s ({rate:,.0f}/s; rows {result['phases']['rows']} s, "
                 f"index rebuild {result['phases']['indexes']} s)"))
+            from shoal.pools.demo import ensure_demo_rules
+
+            pools = ensure_demo_rules()
+            if pools:
+                self.stdout.write(self.style.SUCCESS(
+                    f"Demo pool rules created and run: {pools['grouped']:,} customers grouped, "
+                    f"{pools['assigned']:,} assigned"))
