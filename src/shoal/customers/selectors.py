@@ -279,8 +279,7 @@ def customer_page_rows(*, actor, qs: QuerySet[Customer], offset: int, limit: int
             if walked > total // 2:  # deep: the scope's ids hashed once, then walk customer_created_idx
                 return _rows(_walk_ids(scope, start, stop - start, reverse), qs)
             if connection.vendor == "sqlite":  # near an end: probe each customer's memberships
-                probe = CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("pk"))
-                ids_qs = Customer.objects.filter(Exists(probe)).order_by(*(REVERSED_ORDER if reverse else DEFAULT_ORDER))
+                return _rows(_sqlite_probe_walk_ids(scope, start, stop - start, reverse), qs)
     ids = list(ids_qs.values_list("pk", flat=True)[start:stop])
     if reverse:
         ids.reverse()
@@ -307,17 +306,46 @@ def _walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) ->
     sql = f'SELECT "id" {where} ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s'
     params = [v for p in pieces for v in p[1]] + [limit, offset]
     if connection.vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL work_mem = '128MB'")  # the hashed subplan needs the scope in memory
-            cursor.execute(sql, params)
-            ids = [row[0] for row in cursor.fetchall()]
-    else:  # no transaction: on SQLite ours begin IMMEDIATE (a write lock)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            ids = [row[0] for row in cursor.fetchall()]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '128MB'")  # the hashed subplan needs the scope in memory
+            return _fetch_ids(sql, params, reverse)
+    return _fetch_ids(sql, params, reverse)  # no transaction: on SQLite ours begin IMMEDIATE (a write lock)
+
+
+def _fetch_ids(sql: str, params: list, reverse: bool) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
     if reverse:
         ids.reverse()
     return ids
+
+
+def _sqlite_probe_walk_ids(scope: MembershipScope, offset: int, limit: int, reverse: bool) -> list[int]:
+    """A page near an end of the scope on SQLite: walk customer_created_idx and probe each customer's memberships
+    (``EXISTS`` on membership_customer_idx, told by ``INDEXED BY``: left alone SQLite seeks
+    membership_sales_idx once per salesperson of the scope for every customer, ~6× slower for a department)."""
+    conds, params = [], []
+    if scope.users:
+        conds.append(f'"salesperson_id" IN ({", ".join(["%s"] * len(scope.users))})')
+        params += scope.users
+    if scope.admin_groups:
+        conds.append(f'"group_id" IN ({", ".join(["%s"] * len(scope.admin_groups))})')
+        params += scope.admin_groups
+    if scope.sea_groups:
+        conds.append(f'("group_id" IN ({", ".join(["%s"] * len(scope.sea_groups))}) AND "salesperson_id" IS NULL)')
+        params += scope.sea_groups
+    if not conds:
+        return []
+    customers = connection.ops.quote_name(Customer._meta.db_table)
+    members = connection.ops.quote_name(CustomerGroupMembership._meta.db_table)
+    direction = "ASC" if reverse else "DESC"
+    sql = (f'SELECT "id" FROM {customers} INDEXED BY customer_created_idx WHERE EXISTS (SELECT 1 FROM {members} '
+           f'INDEXED BY membership_customer_idx WHERE {members}."customer_id" = {customers}."id" AND ('
+           + " OR ".join(conds)
+           + f')) ORDER BY "created_at" {direction}, "id" {direction} LIMIT %s OFFSET %s')
+    return _fetch_ids(sql, [*params, limit, offset], reverse)
 
 
 def _rows(ids: list[int], qs: QuerySet[Customer]) -> list[Customer]:

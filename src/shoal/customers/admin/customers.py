@@ -195,7 +195,14 @@ class CustomerAdmin(ShoalModelAdmin):
                                "customer_type": "customer_type_label", "lifecycle_stage": "lifecycle_stage_label"}
 
     def get_list_display(self, request):
-        """The columns the user chose (columns.user_columns), in their order."""
+        """The columns the user chose (columns.user_columns), in their order (read once per request: the admin
+        asks for them several times)."""
+        cached = getattr(request, "_shoal_customer_columns", None)
+        if cached is None:
+            cached = request._shoal_customer_columns = self._list_display(request)
+        return list(cached)
+
+    def _list_display(self, request):
         definitions = columns.custom_list_fields()
         by_key = {d.key: d for d in definitions}
         out = []
