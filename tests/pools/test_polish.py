@@ -1,0 +1,86 @@
+"""QA polish of issue 12: pool fields in conditions, the follow-up echo, inviter names, rule form defaults,
+notification links."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from django.utils.translation import override
+
+from shoal.customers import services as customer_services
+from shoal.customers.standard import MASKED_FIELDS
+from shoal.customers.models import Customer
+from shoal.segments.catalog import DATETIME, NUMBER, POOL_FIELDS, field_catalog
+from shoal.segments.selectors import condition_q, segment_queryset
+from shoal.segments.sql import guarded
+
+
+def _additions() -> dict[tuple[str, str], str]:
+    text = (Path(__file__).resolve().parents[2] / "locale-additions" / "pools-polish.po").read_text()
+    found = {}
+    for block in text.split("\n\n"):
+        ctx = re.search(r'^msgctxt "(.*)"$', block, re.M)
+        msgid, msgstr = re.search(r'^msgid "(.*)"$', block, re.M), re.search(r'^msgstr "(.*)"$', block, re.M)
+        if msgid and msgstr:
+            found[(ctx.group(1) if ctx else "", msgid.group(1))] = msgstr.group(1)
+    return found
+
+
+ADDITIONS = _additions()
+
+
+@pytest.fixture
+def pool_customers(db):
+    people = [customer_services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1390013900{i}"})
+              for i in range(4)]
+    now = timezone.now()
+    for c, (score, count, days) in zip(people, [(10, 0, None), (30, 2, 1), (50, 5, 40), (5, 3, 2)]):
+        Customer.objects.filter(pk=c.pk).update(
+            quality_score=score, follow_up_count=count,
+            last_follow_up_at=None if days is None else now - timedelta(days=days))
+    Customer.objects.filter(pk=people[1].pk).update(invited_by=people[0])
+    return people
+
+
+def _names(q):
+    return set(Customer.objects.filter(q).values_list("name", flat=True))
+
+
+@pytest.mark.django_db
+def test_pool_fields_in_the_catalog_with_labels():
+    catalog = field_catalog()
+    assert catalog["quality_score"].type == NUMBER and catalog["follow_up_count"].type == NUMBER
+    assert catalog["last_follow_up_at"].type == DATETIME and catalog["invited_by"].column == "invited_by_id"
+    with override("en"):
+        labels = {k: field_catalog()[k].label for k in POOL_FIELDS}
+    # the zh-hans labels, as locale-additions/pools-polish.po gives them (merged by scripts/merge-translations.sh)
+    assert {k: ADDITIONS[("condition field", v)] for k, v in labels.items()} == {
+        "quality_score": "质量分", "last_follow_up_at": "最近跟进时间", "follow_up_count": "跟进次数",
+        "invited_by": "邀请人"}
+    # not masked fields: ordered comparisons stay allowed for a viewer whose policy masks
+    assert not set(POOL_FIELDS) & set(MASKED_FIELDS)
+    condition_q(query={"field": "quality_score", "op": "gt", "value": 1}, masked=frozenset(MASKED_FIELDS))
+
+
+@pytest.mark.django_db
+def test_condition_tree_on_quality_score_and_follow_up_count(pool_customers):
+    tree = {"all": [{"field": "quality_score", "op": "gte", "value": 10},
+                    {"field": "follow_up_count", "op": "lt", "value": 5}]}
+    assert _names(condition_q(query=tree)) == {"客户0", "客户1"}
+    assert _names(condition_q(query={"field": "follow_up_count", "op": "between", "value": [2, 3]})) == {"客户1", "客户3"}
+    assert _names(condition_q(query={"field": "last_follow_up_at", "op": "within_last_days", "value": 7})) == {
+        "客户1", "客户3"}
+    assert _names(condition_q(query={"field": "last_follow_up_at", "op": "is_empty"})) == {"客户0"}
+    assert _names(condition_q(query={"field": "invited_by", "op": "is_not_empty"})) == {"客户1"}
+    assert _names(condition_q(query={"field": "invited_by", "op": "eq", "value": pool_customers[0].pk})) == {"客户1"}
+    assert _names(condition_q(query={"not": {"field": "invited_by", "op": "is_not_empty"}})) == {"客户0", "客户2", "客户3"}
+
+
+@pytest.mark.django_db
+def test_custom_sql_may_use_the_pool_fields(pool_customers):
+    with guarded():
+        qs = segment_queryset(actor=None, sql="quality_score >= 30 AND follow_up_count > 1 AND invited_by IS NULL")
+        assert {c.name for c in qs} == {"客户2"}
+        assert {c.name for c in segment_queryset(actor=None, sql="invited_by IS NOT NULL")} == {"客户1"}
