@@ -84,3 +84,19 @@ def test_custom_sql_may_use_the_pool_fields(pool_customers):
         qs = segment_queryset(actor=None, sql="quality_score >= 30 AND follow_up_count > 1 AND invited_by IS NULL")
         assert {c.name for c in qs} == {"客户2"}
         assert {c.name for c in segment_queryset(actor=None, sql="invited_by IS NOT NULL")} == {"客户1"}
+
+
+@pytest.mark.django_db
+def test_follow_up_post_answers_as_get_does(client, personas, bearer):
+    import json
+
+    customer = customer_services.customer_create(actor=None, data={"name": "跟进客户", "mobile": "13900139099"})
+    headers = bearer(personas["admin"])
+    r = client.post("/api/v1/follow-ups", data=json.dumps({"customer_id": customer.pk, "summary": "约了下周",
+                                                           "next_follow_up_at": "2026-12-10T10:00:00+08:00"}),
+                    content_type="application/json", **headers)
+    assert r.status_code == 201, r.content
+    posted = r.json()
+    assert posted["next_follow_up_at"] == "2026-12-10T02:00:00Z"
+    listed = client.get("/api/v1/follow-ups", {"customer_id": customer.pk}, **headers).json()["items"][0]
+    assert posted == listed
