@@ -100,3 +100,29 @@ def test_follow_up_post_answers_as_get_does(client, personas, bearer):
     assert posted["next_follow_up_at"] == "2026-12-10T02:00:00Z"
     listed = client.get("/api/v1/follow-ups", {"customer_id": customer.pk}, **headers).json()["items"][0]
     assert posted == listed
+
+
+from tests.pools.test_pages import world  # noqa: E402,F401  (the sea pages' fixture)
+
+
+def test_inviter_by_name_linked_only_when_visible_and_operators_by_display_name(client, personas, world):  # noqa: F811
+    from django.urls import reverse
+
+    c = world["c"]
+    Customer.objects.filter(pk=c["mine"].pk).update(invited_by=c["other"])  # the other salesperson's customer
+    admin = personas["admin"]
+    admin.name = "王管理"
+    admin.save(update_fields=["name"])
+    detail = reverse("admin:customers_customer_detail", args=[c["mine"].pk])
+    other_detail = reverse("admin:customers_customer_detail", args=[c["other"].pk])
+
+    client.force_login(admin)
+    html = client.get(detail).content.decode()
+    assert "别人的客户" in html and f'href="{other_detail}"' in html and f"#{c['other'].pk}<" not in html
+    assert "· 王管理</span>" in html and "· p_admin</span>" not in html  # the timeline's operator
+    edit = client.get(reverse("admin:customers_customer_change", args=[c["mine"].pk])).content.decode()
+    assert 'rounded-default">王管理</div>' in edit and 'rounded-default">p_admin</div>' not in edit
+
+    client.force_login(personas["salesperson"])  # cannot open the inviter: its name, no link
+    html = client.get(detail).content.decode()
+    assert "别人的客户" in html and f'href="{other_detail}"' not in html
