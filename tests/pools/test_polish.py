@@ -126,3 +126,26 @@ def test_inviter_by_name_linked_only_when_visible_and_operators_by_display_name(
     client.force_login(personas["salesperson"])  # cannot open the inviter: its name, no link
     html = client.get(detail).content.decode()
     assert "别人的客户" in html and f'href="{other_detail}"' not in html
+
+
+def test_new_rule_forms_default_to_the_next_order_and_a_group_target(client, personas):
+    from django.urls import reverse
+
+    from shoal.customers.models import CustomerGroup
+    from shoal.pools.services import rules as rule_services
+
+    city = {"field": "city", "op": "eq", "value": "深圳"}
+    south, north = CustomerGroup.objects.create(name="华南组"), CustomerGroup.objects.create(name="华北组")
+    for order in (1, 4):
+        rule_services.group_rule_create(actor=None, data={"name": f"规则{order}", "order": order, "query": city,
+                                                          "target_group_id": south.pk})
+    rule_services.assignment_rule_create(actor=None, group=south, data={"name": "深圳", "order": 3, "query": city})
+    client.force_login(personas["admin"])
+
+    form = client.get(reverse("admin:pool_group_rules")).context["form"]
+    first = CustomerGroup.objects.order_by("name").first()
+    assert form.initial["order"] == 5 and form.initial["source"] is None and form.initial["target"] == first.pk
+    assert f'<option value="{first.pk}" selected>' in str(form["target"])
+    assert client.get(reverse("admin:pool_group_assignment", args=[south.pk])).context["form"].initial["order"] == 4
+    assert client.get(reverse("admin:pool_group_assignment", args=[north.pk])).context["form"].initial["order"] == 1
+    assert client.get(reverse("admin:pool_group_recycle", args=[south.pk])).context["form"].initial["order"] == 1
