@@ -149,3 +149,26 @@ def test_new_rule_forms_default_to_the_next_order_and_a_group_target(client, per
     assert client.get(reverse("admin:pool_group_assignment", args=[south.pk])).context["form"].initial["order"] == 4
     assert client.get(reverse("admin:pool_group_assignment", args=[north.pk])).context["form"].initial["order"] == 1
     assert client.get(reverse("admin:pool_group_recycle", args=[south.pk])).context["form"].initial["order"] == 1
+
+
+def test_recycle_warnings_link_to_my_customers(db):
+    from django.urls import reverse
+
+    from shoal.customers.models import CustomerGroup
+    from shoal.pools import moves
+    from shoal.pools.engine import run_warnings
+    from shoal.pools.models import RecycleRule
+    from shoal.sales.models import Notification
+    from tests.conftest import make_user
+
+    seller = make_user("pol_seller")
+    group = CustomerGroup.objects.create(name="华东组")
+    group.salespeople.add(seller)
+    ids = [c.pk for c in Customer.objects.bulk_create([Customer(name=f"w{i}") for i in range(2)])]
+    moves.join_group(ids, group.pk, moves.context(None))
+    t0 = timezone.now().replace(microsecond=0) - timedelta(days=30)
+    moves.assign([(pk, seller.pk) for pk in ids], group.pk, moves.context(None, now=t0))
+    RecycleRule.objects.create(group=group, name="r", order=1, days=7, warn_days=2)
+    assert run_warnings(now=t0 + timedelta(days=5, seconds=1))["notified"] == 1
+    note = Notification.objects.get(user=seller, kind="recycle_warning")
+    assert note.link == reverse("admin:pools_my_customers") and note.link
