@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from shoal.customers import services as customer_services
-from shoal.customers.standard import MASKED_FIELDS
 from shoal.customers.models import Customer
+from shoal.customers.standard import MASKED_FIELDS
 from shoal.segments.catalog import DATETIME, NUMBER, POOL_FIELDS, field_catalog
 from shoal.segments.selectors import condition_q, segment_queryset
 from shoal.segments.sql import guarded
@@ -36,7 +36,7 @@ def pool_customers(db):
     people = [customer_services.customer_create(actor=None, data={"name": f"客户{i}", "mobile": f"1390013900{i}"})
               for i in range(4)]
     now = timezone.now()
-    for c, (score, count, days) in zip(people, [(10, 0, None), (30, 2, 1), (50, 5, 40), (5, 3, 2)]):
+    for c, (score, count, days) in zip(people, [(10, 0, None), (30, 2, 1), (50, 5, 40), (5, 3, 2)], strict=True):
         Customer.objects.filter(pk=c.pk).update(
             quality_score=score, follow_up_count=count,
             last_follow_up_at=None if days is None else now - timedelta(days=days))
@@ -172,3 +172,10 @@ def test_recycle_warnings_link_to_my_customers(db):
     assert run_warnings(now=t0 + timedelta(days=5, seconds=1))["notified"] == 1
     note = Notification.objects.get(user=seller, kind="recycle_warning")
     assert note.link == reverse("admin:pools_my_customers") and note.link
+
+
+def test_the_rule_editors_field_list_offers_the_pool_fields(client, personas, bearer):
+    fields = {f["key"]: f for f in client.get("/api/v1/segments/fields", {"filter_only": "true"},
+                                              **bearer(personas["salesperson"])).json()}
+    assert {"quality_score", "last_follow_up_at", "follow_up_count", "invited_by"} <= set(fields)
+    assert "gt" in fields["quality_score"]["operators"] and "is_not_empty" in fields["invited_by"]["operators"]

@@ -20,8 +20,8 @@ from shoal.tags.models import ObjectType, Tag, TagKind
 from shoal.tags.views import _rule_data as editor_rule_data
 from shoal.tags.views import _rule_summary as editor_rule_summary
 
-from .forms_groups import AssignmentRuleForm, GroupForm, GroupRuleForm, RecycleRuleForm, RequestSettingsForm
 from . import selectors as reads
+from .forms_groups import AssignmentRuleForm, GroupForm, GroupRuleForm, RecycleRuleForm, RequestSettingsForm
 from .models import AssignmentRule, GroupRule, RecycleKind, RecycleRule, RecycleTarget
 from .services import groups as group_services
 from .services import rules as rule_services
