@@ -93,6 +93,25 @@ def _metrics(attributes: dict, definitions: dict[str, CustomField], enum_labels)
     return out
 
 
+def operator_names(entries) -> dict[int, str]:
+    """The operators of timeline entries as shown: {user id: display name, else username} (the entry keeps
+    the username it was written with)."""
+    from shoal.accounts.models import User
+
+    ids = {e["actor_id"] if isinstance(e, dict) else e.actor_id for e in entries}
+    ids.discard(None)
+    return {pk: name or username for pk, name, username in
+            User.objects.filter(pk__in=ids).values_list("pk", "name", "username")}
+
+
+def operator_shown(actor_id, actor_name, names: dict[int, str]) -> str:
+    if actor_id is not None and names.get(actor_id):
+        return names[actor_id]
+    if actor_id is None and actor_name == "system":
+        return _("System")
+    return actor_name or ""
+
+
 def timeline_value(name, value, definitions, enum_labels, standard_labels):
     """An old/new value of a timeline entry as shown (the entry keeps what was stored)."""
     if name in definitions:
@@ -127,9 +146,11 @@ def customer_detail(request, pk):
     entries = extensions.customer_timeline(viewer=viewer, customer=customer)[:TIMELINE_LIMIT + 1]
     more_timeline = len(entries) > TIMELINE_LIMIT
     timeline = []
+    operators = operator_names(entries[:TIMELINE_LIMIT])
     for e in masking.mask_timeline(entries[:TIMELINE_LIMIT], mask=mask, sensitive=sensitive):
         action = (e.get("detail") or {}).get("action") if isinstance(e.get("detail"), dict) else None
         timeline.append({**e, "kind_label": kinds.get(e["kind"], e["kind"]),
+                         "actor_name": operator_shown(e.get("actor_id"), e.get("actor_name"), operators),
                          "action_label": page_extensions.TIMELINE_ACTION_LABELS.get(action, "") if action else "",
                          "field_label": _field_label(e["field"], all_definitions) if e["field"] else "",
                          "old": timeline_value(e["field"], e["old"], all_definitions, enum_labels, standard_labels),

@@ -232,6 +232,32 @@ def log_customers(rows, *, actor) -> dict[int, dict]:
     return {c.pk: s for c, s in zip(customers, shown, strict=True)}
 
 
+def next_rule_order(model, **scope) -> int:
+    """The order a new rule takes by default: after the last rule of its scope (``group=`` for assignment and
+    recycle rules; all group rules), 1 when there is none."""
+    from django.db.models import Max
+
+    last = model.objects.filter(**scope).aggregate(last=Max("order"))["last"]
+    return 1 if last is None else last + 1
+
+
+def first_group_id() -> int | None:
+    """The first group as the group pickers list them (by name), for a form's default."""
+    return CustomerGroup.objects.order_by("name", "pk").values_list("pk", flat=True).first()
+
+
+def inviter_shown(*, actor, customer) -> dict | None:
+    """The customer's inviter as the detail page shows it: {"id": its id when ``actor`` may open it, else None,
+    "name": its name as the customer list shows it (masked per the actor's policy)}; None: no inviter."""
+    pk = customer.invited_by_id
+    inviter = Customer.objects.filter(pk=pk).first() if pk else None
+    if inviter is None:
+        return None
+    shown = masking.mask_customer_rows([inviter], viewer=actor, context="list")[0]
+    visible = customer_queryset(actor=actor).filter(pk=pk).exists()
+    return {"id": pk if visible else None, "name": shown.get("name") or f"#{pk}"}
+
+
 def rule_names(rows) -> dict[tuple[str, int], str]:
     """Names of the rules named by assignment-log rows: {("assign"|"recycle", id): name}."""
     from .models import AssignmentRule

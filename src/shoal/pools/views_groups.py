@@ -20,8 +20,9 @@ from shoal.tags.models import ObjectType, Tag, TagKind
 from shoal.tags.views import _rule_data as editor_rule_data
 from shoal.tags.views import _rule_summary as editor_rule_summary
 
+from . import selectors as reads
 from .forms_groups import AssignmentRuleForm, GroupForm, GroupRuleForm, RecycleRuleForm, RequestSettingsForm
-from .models import RecycleKind, RecycleTarget
+from .models import AssignmentRule, GroupRule, RecycleKind, RecycleRule, RecycleTarget
 from .services import groups as group_services
 from .services import rules as rule_services
 
@@ -126,11 +127,12 @@ def _field_error(form, exc: ShoalError, renames: dict) -> None:
 
 
 # -- the rule editors ---------------------------------------------------------------------------------------
-def _rule_initial(rule, extra: dict) -> dict:
+def _rule_initial(rule, extra: dict, *, next_order: int = 1) -> dict:
+    """``next_order``: a new rule's order (after the last rule of its scope, see ``selectors.next_rule_order``)."""
     import json
 
     if rule is None:
-        return {"mode": "rows", "rows": "", "sql": "", "include_tags": [], "exclude_tags": [], "order": 1,
+        return {"mode": "rows", "rows": "", "sql": "", "include_tags": [], "exclude_tags": [], "order": next_order,
                 "enabled": True, **extra}
     return {"mode": "sql" if rule.sql else "rows", "rows": json.dumps(rule.rows or [], ensure_ascii=False),
             "sql": rule.sql, "include_tags": rule.include_tags, "exclude_tags": rule.exclude_tags,
@@ -202,8 +204,10 @@ def group_step2(request, group_id, rule_id=None):
         initial={"request_tasks": group.request_tasks, "request_times_per_day": group.request_times_per_day,
                  "request_size": group.request_size})
     extra = {"salespeople": [u.pk for u in rule.salespeople.all()]} if rule is not None else {}
+    next_order = reads.next_rule_order(AssignmentRule, group=group) if rule is None else 1
     form = AssignmentRuleForm(request.POST if request.POST.get("form") == "rule" else None,
-                              initial=_rule_initial(rule, extra), tag_choices=_tag_choices(), group=group)
+                              initial=_rule_initial(rule, extra, next_order=next_order), tag_choices=_tag_choices(),
+                              group=group)
     here = reverse("admin:pool_group_assignment", args=[group.pk])
     update = lambda r, d: rule_services.assignment_rule_update(actor=request.user, rule=r, data=d)  # noqa: E731
     if request.method == "POST":
@@ -261,8 +265,9 @@ def group_step3(request, group_id, rule_id=None):
               "exempt_types": ", ".join(rule_services.customer_type_labels().get(t, t) for t in rule.exempt_types),
               "target": rule.target} if rule is not None
              else {"kind": RecycleKind.NO_FOLLOW_UP, "days": 7, "target": RecycleTarget.GROUP_SEA})
+    next_order = reads.next_rule_order(RecycleRule, group=group) if rule is None else 1
     form = RecycleRuleForm(request.POST if request.POST.get("form") == "rule" else None,
-                           initial=_rule_initial(rule, extra), tag_choices=_tag_choices())
+                           initial=_rule_initial(rule, extra, next_order=next_order), tag_choices=_tag_choices())
     here = reverse("admin:pool_group_recycle", args=[group.pk])
     update = lambda r, d: rule_services.recycle_rule_update(actor=request.user, rule=r, data=d)  # noqa: E731
     if request.method == "POST":
@@ -317,10 +322,12 @@ def group_rules_page(request, rule_id=None):
     can_write = user_can(request.user, f"{RULES}.edit" if rule is not None else f"{RULES}.create")
     if request.method == "POST":
         require_page(request, f"{RULES}.edit" if rule is not None else f"{RULES}.create")
+    # a new rule: from the company public sea to the first group (the same place twice is refused)
     extra = ({"source": rule.source_group_id, "target": rule.target_group_id, "break_relations": rule.break_relations}
-             if rule is not None else {})
+             if rule is not None else {"source": None, "target": reads.first_group_id()})
+    next_order = reads.next_rule_order(GroupRule) if rule is None else 1
     form = GroupRuleForm(request.POST if request.POST.get("form") == "rule" else None,
-                         initial=_rule_initial(rule, extra), tag_choices=_tag_choices())
+                         initial=_rule_initial(rule, extra, next_order=next_order), tag_choices=_tag_choices())
     here = reverse("admin:pool_group_rules")
     update = lambda r, d: rule_services.group_rule_update(actor=request.user, rule=r, data=d)  # noqa: E731
     if request.method == "POST":

@@ -438,11 +438,7 @@ def detail_panel(request, customer):
 
     viewer = request.user
     memberships = list(customer.memberships.select_related("group", "salesperson").order_by("group__name"))
-    inviter = None
-    if customer.invited_by_id:
-        inviter = reads.customer_queryset(actor=viewer).filter(pk=customer.invited_by_id).values("id", "name").first()
-        if inviter is None:
-            inviter = {"id": None, "name": f"#{customer.invited_by_id}"}
+    inviter = reads.inviter_shown(actor=viewer, customer=customer)
     task = (FollowUpTask.objects.filter(customer_id=customer.pk, status=TaskStatus.OPEN, salesperson=viewer)
             .order_by("due_at").first())
     recent = list(FollowUp.objects.filter(customer_id=customer.pk).select_related("salesperson")[:5])

@@ -123,7 +123,8 @@ def follow_up_create(*, actor, customer_id: int, method: str = FollowUpMethod.PH
         log_operation(actor=actor, action="follow_up.create", object_type="customer", object_id=customer_id,
                       object_repr=str(customer_id), detail={"follow_up_id": follow_up.pk, "method": method,
                                                             "status": status, "effective": bool(effective)})
-    return follow_up
+    # the stored row, so the answer reads as every later read does (times in UTC, as stored)
+    return FollowUp.objects.select_related("salesperson").get(pk=follow_up.pk)
 
 
 def follow_up_list(*, actor, customer_id: int | None = None, salesperson_id: int | None = None) -> QuerySet[FollowUp]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import pgettext
+
 from shoal.customers import standard
 
 # Logical types
@@ -56,6 +58,16 @@ class FieldSpec:
 # Standard fields usable in conditions: key → (logical type, nullable, normalise)
 STANDARD = {f.name: (f.type, f.nullable, f.normalise) for f in standard.FIELDS if f.condition}
 
+# The sales-pool columns conditions may use (kept by tags, follow-ups and invitations; not standard
+# fields: they are not written, imported, merged or masked): key → (logical type, column, nullable, label).
+# ``invited_by`` compares the inviter's customer id; "has an inviter" is ``is_not_empty``.
+POOL_FIELDS = {
+    "quality_score": (NUMBER, "quality_score", False, "Quality score"),
+    "last_follow_up_at": (DATETIME, "last_follow_up_at", True, "Last follow-up time"),
+    "follow_up_count": (NUMBER, "follow_up_count", False, "Follow-up count"),
+    "invited_by": (NUMBER, "invited_by_id", True, "Inviter"),
+}
+
 
 def field_catalog() -> dict[str, FieldSpec]:
     """Every field usable in a condition, by key (standard fields first, then enabled custom fields)."""
@@ -74,6 +86,9 @@ def field_catalog() -> dict[str, FieldSpec]:
             choices = tuple(list_items.get(STANDARD_ENUMS[key], ()))
         specs[key] = FieldSpec(key=key, label=str(model_field.verbose_name), type=kind, column=key,
                                nullable=nullable, normalise=normalise, choices=choices)
+    for key, (kind, column, nullable, label) in POOL_FIELDS.items():
+        specs[key] = FieldSpec(key=key, label=pgettext("condition field", label), type=kind, column=column,
+                               nullable=nullable)
     items: dict[int, list[str]] = {}
     for group_id, code in EnumItem.objects.values_list("group_id", "code"):
         items.setdefault(group_id, []).append(code)

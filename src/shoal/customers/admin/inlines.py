@@ -89,7 +89,7 @@ class TimelineInline(CustomerInlinePerms, TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ("created_at", "kind", "shown_field", "shown_old", "shown_new", "actor_name")
+    fields = ("created_at", "kind", "shown_field", "shown_old", "shown_new", "shown_actor")
     readonly_fields = fields
     verbose_name_plural = _("timeline")
     hide_title = True  # no "1813 follow_up" (the entry's str) above each row
@@ -119,6 +119,7 @@ class TimelineInline(CustomerInlinePerms, TabularInline):
         self._mask_for = {obj.pk if obj else None: masking.should_mask(viewer=request.user, customer=obj,
                                                                          context="detail")}
         self._definitions = None  # read again for this page (see _shown)
+        self._operators = None  # likewise (see shown_actor)
         return super().get_formset(request, obj, **kwargs)
 
     def _shown(self, obj, attr):
@@ -130,6 +131,16 @@ class TimelineInline(CustomerInlinePerms, TabularInline):
             self._labels = (value_display.custom_enum_labels(definitions.values()), value_display.standard_enum_labels())
         value = views.timeline_value(obj.field, entry[attr], definitions, *self._labels)
         return "-" if value in (None, "") else value
+
+    @display(description=_("operator"))
+    def shown_actor(self, obj):
+        """The operator's display name (else username), not the username the entry was written with."""
+        names = getattr(self, "_operators", None)
+        if names is None:
+            names = self._operators = {}
+        if obj.actor_id is not None and obj.actor_id not in names:  # one query per operator
+            names[obj.actor_id] = views.operator_names([obj]).get(obj.actor_id)
+        return views.operator_shown(obj.actor_id, obj.actor_name, names) or "-"
 
     @display(description=_("old value"))
     def shown_old(self, obj):

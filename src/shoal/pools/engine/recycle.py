@@ -176,6 +176,7 @@ def run_warnings(*, group_id: int | None = None, actor=SYSTEM, now: datetime | N
     notification per salesperson. Idempotent (a membership is warned once per assignment).
     ``{"warned": customers, "notified": salespeople, "seconds"}``."""
     from django.conf import settings
+    from django.urls import reverse
     from django.utils import translation
     from django.utils.translation import gettext as _
     from django.utils.translation import ngettext
@@ -195,6 +196,7 @@ def run_warnings(*, group_id: int | None = None, actor=SYSTEM, now: datetime | N
     names = dict(CustomerGroup.objects.filter(pk__in={g for g, _, _ in claimed}).values_list("pk", "name"))
     languages = dict(User.objects.filter(pk__in=list(per_user)).values_list("pk", "language"))
     key = f"pools.recycle_warning:{now.strftime('%Y%m%d%H%M%S%f')}"
+    link = reverse("admin:pools_my_customers")  # where the salesperson follows them up
     for user, groups in per_user.items():
         total = sum(len(c) for c in groups.values())
         with translation.override(languages.get(user) or settings.LANGUAGE_CODE):
@@ -203,5 +205,5 @@ def run_warnings(*, group_id: int | None = None, actor=SYSTEM, now: datetime | N
             body = "\n".join(_("%(group)s: %(n)d") % {"group": names.get(g, ""), "n": len(c)}
                              for g, c in sorted(groups.items()))
             body = _("Follow them up before they go back to the public sea.") + "\n" + body
-        _notify([user], kind="recycle_warning", title=title, body=body, link="", key=key)
+        _notify([user], kind="recycle_warning", title=title, body=body, link=link, key=key)
     return {"warned": len(claimed), "notified": len(per_user), "seconds": round(time.perf_counter() - started, 3)}
