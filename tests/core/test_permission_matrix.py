@@ -241,6 +241,13 @@ ENDPOINTS += [
     ("get", "/api/v1/imports/{import_id}", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
     ("get", "/api/v1/imports/{import_id}/errors", IMPORT, None, lambda w: {"import_id": w["imports"][w["me"].pk].pk}),
 ]
+def _request_body(w):
+    """The caller made a salesperson of a group that lets its salespeople request customers."""
+    w["group"].salespeople.add(w["me"])
+    type(w["group"]).objects.filter(pk=w["group"].pk).update(request_tasks=True)
+    return {"group_id": w["group"].pk}
+
+
 # ops: manual operations, transfers, pool logs, follow-ups, tasks, notifications
 ENDPOINTS += [
     ("post", "/api/v1/customers/batch", "pools.seas.return",
@@ -257,6 +264,7 @@ ENDPOINTS += [
     ("get", "/api/v1/notifications", None, None, None),
     ("post", "/api/v1/notifications/read", None, lambda w: {}, None),
     ("post", "/api/v1/pools/run", "pools.runs.run", lambda w: {"step": "group"}, None),
+    ("post", "/api/v1/pools/request", "pools.seas.claim", lambda w: _request_body(w), None),
 ]
 # -- pools: groups and their rules (helper "groups")
 GROUPS = "pools.groups"

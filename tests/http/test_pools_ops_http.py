@@ -105,3 +105,21 @@ def test_session_salesperson_claims_follows_up_and_returns(session_http, world):
     assert r.status_code == 200 and r.json()["done"] == 1
     assert client.get("/api/v1/group-log").status_code == 403  # no pools.logs.view
     assert client.get("/api/v1/notifications").json()["count"] == 0
+
+
+def test_a_salesperson_requests_customers_with_a_token(http, world, raw_token):
+    from shoal.pools import moves
+
+    g = world["group"]
+    CustomerGroup.objects.filter(pk=g.pk).update(request_tasks=True, request_size=2, request_times_per_day=1)
+    moves.join_group(world["ids"], g.pk, moves.context(None))
+    headers = bearer(raw_token, world["sales"])
+    r = http.post("/api/v1/pools/request", headers=headers, json={"group_id": g.pk})
+    assert r.status_code == 200 and r.json() == {"assigned": 2, "requests_left": 0}, r.text
+    assert CustomerGroupMembership.objects.filter(group=g, salesperson=world["sales"]).count() == 2
+    r = http.post("/api/v1/pools/request", headers=headers, json={"group_id": g.pk})  # its two tasks are open
+    assert r.status_code == 409 and r.json()["error"]["code"] == "open_tasks"
+    r = http.post("/api/v1/pools/request", headers=headers, json={"group": g.pk})
+    assert r.status_code == 400
+    r = http.post("/api/v1/pools/request", headers=bearer(raw_token, world["admin"]), json={"group_id": g.pk})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_group_salesperson"

@@ -340,3 +340,19 @@ def test_follow_up_form_records_a_follow_up(client, personas, world):
     assert customer.follow_up_count == 1 and customer.last_follow_up_at is not None
     html = client.get(reverse("admin:customers_customer_detail", args=[c["mine"].pk])).content.decode()
     assert "聊得不错" in html
+
+
+def test_my_customers_requests_customers_with_csrf_and_shows_the_answer(client, personas, world):
+    from shoal.sales.models import FollowUpTask
+
+    sp, east = personas["salesperson"], world["east"]
+    assert 'id="sea-request"' not in html_of(client, sp, "admin:pools_my_customers")  # the group does not allow it
+    CustomerGroup.objects.filter(pk=east.pk).update(request_tasks=True, request_size=5)
+    html = html_of(client, sp, "admin:pools_my_customers")
+    assert 'id="sea-request"' in html and "领取" in html
+    response = client.post(reverse("admin:pools_request"), {"group": east.pk}, follow=True)
+    assert "请先完成未完成的跟进任务" in response.content.decode()  # its follow-up task is still open
+    FollowUpTask.objects.filter(salesperson=sp).update(status="done")
+    response = client.post(reverse("admin:pools_request"), {"group": east.pk}, follow=True)
+    assert world["c"]["group_sea"].memberships.get(group=east).salesperson_id == sp.pk
+    assert "1 个客户已归你跟进" in response.content.decode()

@@ -192,6 +192,25 @@ def customers_batch(request, payload: BatchIn):
                                       salesperson_id=payload.salesperson_id)
 
 
+class RequestIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: DbId
+
+
+class RequestOut(Schema):
+    assigned: int
+    requests_left: int = Field(description="requests the salesperson may still make in this group today")
+
+
+@router.post("/pools/request", response=RequestOut,
+             summary="Request customers (领取任务): the group's best public-sea customers, when no follow-up task is open")
+def customers_request(request, payload: RequestIn):
+    from .services.requests import customers_request as request_customers
+
+    return request_customers(actor=calling_user(request), group_id=payload.group_id)
+
+
 @router.post("/transfers", response={201: TransferDone},
              summary="Transfer all or chosen customers from one salesperson to another, with a reason")
 def create_transfer(request, payload: TransferIn):

@@ -133,6 +133,7 @@ class GroupLog(models.Model):
 class AssignmentKind(models.TextChoices):
     ASSIGN = "assign", _("Assigned")
     CLAIM = "claim", _("Claimed")
+    REQUEST = "request", _("Requested")  # 领取任务: the group gave the salesperson a batch on request
     TRANSFER = "transfer", _("Transferred")
     RECYCLE = "recycle", _("Recycled")
     RETURN_GROUP_SEA = "return_group_sea", _("Returned to the group public sea")

@@ -105,7 +105,8 @@ for _route, _view, _name in (
     ("pools/assignment-log/", views_seas.assignment_log_page, "pools_assignment_log"),
     ("pools/recycle-log/", views_seas.recycle_log_page, "pools_recycle_log"),
     ("pools/customers/<int:pk>/follow-up/", views_seas.follow_up_create_view, "pools_follow_up"),
-    ("pools/notices/read/", views_seas.notices_read, "pools_notices_read"),  # recycle warnings on My customers
+    ("pools/notices/read/", views_seas.notices_read, "pools_notices_read"),
+    ("pools/request/", views_seas.request_customers_view, "pools_request"),  # recycle warnings on My customers
 ):
     site.register_page(_route, _view, _name)
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from shoal.accounts.models import User
@@ -171,7 +171,25 @@ def my_customers_page(request):
     return _sea_page(request, which="mine", title=_("My customers"),
                      queryset=reads.my_customers(actor=user, q=request.GET.get("q") or "", group_id=group_id),
                      extra={"groups": my_groups, "group_id": group_id, "actions": actions, "now": timezone.now(),
-                            "notices": notices})
+                            "notices": notices,
+                            "request_groups": list(CustomerGroup.objects.filter(salespeople=user, request_tasks=True)
+                                                   .order_by("name", "pk")) if _can(request, ACTIONS["claim"]) else []})
+
+
+@require_POST
+@page_requires(f"{SEAS}.claim")
+def request_customers_view(request):
+    """Request customers of a group (领取任务) from My customers; the answer as a message on the page."""
+    from .services.requests import customers_request
+
+    try:
+        out = customers_request(actor=request.user, group_id=_int(request.POST.get("group")))
+    except ShoalError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, ngettext("%(n)d customer is now yours.", "%(n)d customers are now yours.",
+                                           out["assigned"]) % {"n": out["assigned"]})
+    return HttpResponseRedirect(reverse("admin:pools_my_customers"))
 
 
 @require_POST
