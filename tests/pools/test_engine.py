@@ -83,6 +83,10 @@ def test_group_rule_break_and_no_break(team):
     assert set(owners(third)) == set(ids) and set(owners(other)) == set(ids)
     assert AssignmentLog.objects.filter(customer_id=ids[0], group=group,
                                         previous_salesperson=people[0]).exists()
+    # a move is one group-log entry, from the source to the target
+    assert list(GroupLog.objects.filter(customer_id=ids[1], to_group=third).values_list("from_group_id", flat=True)) \
+        == [group.pk]
+    assert GroupLog.objects.filter(customer_id=ids[1], from_group=group).count() == 2  # to 华南组 (add), to 华北组
     GroupRule.objects.all().delete()
     GroupRule.objects.create(name="out", order=1, query=CITY("上海"), source_group=third, target_group=None)
     assert run_group_rules()["grouped"] == 4

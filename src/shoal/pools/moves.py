@@ -186,14 +186,15 @@ def join_group(customer_ids: Sequence[int], group_id: int, ctx: Context, *,
 
 
 def leave_group(customer_ids: Sequence[int], group_id: int, ctx: Context, *, to_group_id: int | None = None,
-                kind: str = AssignmentKind.RETURN_COMPANY_SEA) -> list[int]:
+                kind: str = AssignmentKind.RETURN_COMPANY_SEA, group_log: bool = True) -> list[int]:
     """Take customers out of ``group_id`` (with their salesperson there). ``to_group_id``: where they go
     (for the group log; None = the company public sea unless they are in other groups). Customers assigned
     there get an assignment-log entry of ``kind``. Returns the ids that left."""
-    return [pk for pk, _ in _leave(customer_ids, group_id, ctx, to_group_id=to_group_id, kind=kind)]
+    return [pk for pk, _ in _leave(customer_ids, group_id, ctx, to_group_id=to_group_id, kind=kind,
+                                   group_log=group_log)]
 
 
-def _leave(customer_ids, group_id, ctx, *, to_group_id, kind) -> list[tuple[int, int | None]]:
+def _leave(customer_ids, group_id, ctx, *, to_group_id, kind, group_log: bool = True) -> list[tuple[int, int | None]]:
     left: list[tuple[int, int | None]] = []
     mt = _table(CustomerGroupMembership)
     for chunk in batched(customer_ids, CHUNK):
@@ -205,7 +206,8 @@ def _leave(customer_ids, group_id, ctx, *, to_group_id, kind) -> list[tuple[int,
     if not left:
         return []
     ids = [pk for pk, _ in left]
-    _group_log(ctx, ids, group_id, to_group_id)
+    if group_log:  # a move from one group to another is one entry, written by its join_group
+        _group_log(ctx, ids, group_id, to_group_id)
     assigned = [(pk, None, old) for pk, old in left if old is not None]
     if assigned:
         _assignment_log(ctx, assigned, group_id, kind)

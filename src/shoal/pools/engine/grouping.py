@@ -76,7 +76,8 @@ def run_rule(rule: GroupRule, *, actor=SYSTEM, now: datetime | None = None, fiel
             else:
                 joined = moves.join_group(ids, target, ctx, from_group_id=source)
                 if rule.break_relations and source is not None and joined:
-                    moves.leave_group(joined, source, ctx, to_group_id=target, kind=AssignmentKind.RETURN_COMPANY_SEA)
+                    moves.leave_group(joined, source, ctx, to_group_id=target, kind=AssignmentKind.RETURN_COMPANY_SEA,
+                                      group_log=False)  # the join's entry says from where to where
                 moved += len(joined)
         if progress:
             progress(moved)
