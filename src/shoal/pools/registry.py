@@ -73,6 +73,7 @@ register_action_labels({
     "customers.batch.return_to_company_sea": _("Return customers to the company public sea"),
     "customers.batch.recycle_bin": _("Put customers in the recycle bin"),
     "customers.batch.restore": _("Restore customers from the recycle bin"),
+    "customers.request": _("Request customers"),
     "transfer.create": _("Transfer customers"),
     "pools.run": _("Run pool rules"),
 })
