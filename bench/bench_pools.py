@@ -77,11 +77,11 @@ def _analyze() -> None:
 
     from shoal.customers.models import CustomerGroupMembership
     from shoal.pools.models import Cooldown
-    from shoal.sales.models import FollowUpTask
+    from shoal.sales.models import Task
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for model in (CustomerGroupMembership, FollowUpTask, Cooldown):
+            for model in (CustomerGroupMembership, Task, Cooldown):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 

@@ -22,7 +22,7 @@ from shoal.pools.models import (
     RecycleRule,
     RecycleTarget,
 )
-from shoal.sales.models import FollowUpTask, Notification
+from shoal.sales.models import Notification, Task
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +122,7 @@ def test_fair_by_count_and_quality(team):
     assert max(sums) / min(sums) <= 1.05
     # logs complete: one assignment-log entry and one open task per customer
     assert AssignmentLog.objects.filter(kind=AssignmentKind.ASSIGN, auto=True, group=group).count() == 103
-    assert FollowUpTask.objects.filter(group=group).count() == 103
+    assert Task.objects.filter(group=group).count() == 103
     assert run_assignment()["assigned"] == 0  # idempotent
 
 
@@ -271,7 +271,7 @@ def test_two_assignment_runs_at_once_assign_each_customer_once(team):
         t.join()
     assert sorted(results) == [0, 400]
     assert AssignmentLog.objects.filter(kind=AssignmentKind.ASSIGN).count() == 400
-    assert FollowUpTask.objects.count() == 400
+    assert Task.objects.count() == 400
     assert CustomerGroupMembership.objects.filter(group=group, salesperson__isnull=True).count() == 0
 
 

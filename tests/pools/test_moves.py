@@ -5,7 +5,7 @@ import pytest
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership, TimelineEntry
 from shoal.pools import moves
 from shoal.pools.models import AssignmentKind, AssignmentLog, GroupLog
-from shoal.sales.models import FollowUpTask, TaskStatus
+from shoal.sales.models import OPEN_PROGRESS, Task
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_join_then_assign_writes_logs_tasks_and_timeline(world):
     assert sorted(done) == sorted([(ids[0], a.pk), (ids[1], b.pk)])
     assert sales(group.pk, ids[0]) == a.pk and sales(group.pk, ids[1]) == b.pk
     assert AssignmentLog.objects.filter(kind=AssignmentKind.ASSIGN).count() == 2
-    assert FollowUpTask.objects.filter(salesperson=a, customer_id=ids[0], status=TaskStatus.OPEN).count() == 1
+    assert Task.objects.filter(owner=a, customer_id=ids[0], progress__in=OPEN_PROGRESS).count() == 1
     assert TimelineEntry.objects.filter(customer_id=ids[0], kind="group").count() == 2
     entry = TimelineEntry.objects.filter(customer_id=ids[0], kind="group").order_by("-id").first()
     assert entry.new == f"华东组 → {a.name or a.username}" and entry.detail["salesperson_id"] == a.pk
@@ -60,7 +60,7 @@ def test_unassign_reassign_and_leave(world):
     moves.assign([(pk, a.pk) for pk in ids[:4]], group.pk, ctx)
     assert moves.reassign(ids[:2], group.pk, a.pk, b.pk, ctx) == ids[:2]
     assert sales(group.pk, ids[0]) == b.pk
-    assert FollowUpTask.objects.filter(salesperson=a, customer_id=ids[0], status=TaskStatus.OPEN).count() == 0
+    assert Task.objects.filter(owner=a, customer_id=ids[0], progress__in=OPEN_PROGRESS).count() == 0
     assert AssignmentLog.objects.get(customer_id=ids[0], kind=AssignmentKind.TRANSFER).previous_salesperson_id == a.pk
     assert moves.unassign([ids[2]], group.pk, ctx) == [(ids[2], a.pk)]
     assert sales(group.pk, ids[2]) is None

@@ -16,7 +16,7 @@ from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembers
 from shoal.pools.models import AssignmentKind, AssignmentLog, Cooldown, GroupLog, Transfer
 from shoal.pools.services import operations as ops
 from shoal.sales import services as sales
-from shoal.sales.models import FollowUp, FollowUpTask, TaskStatus
+from shoal.sales.models import OPEN_PROGRESS, FollowUp, Task
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -56,13 +56,13 @@ def test_group_assign_return_recycle_restore(w):
     out = batch(admin, "assign", ids[:4], g, sp)
     assert out["done"] == 4 and out["joined"] == 1
     assert all(where(g, pk) == sp.pk for pk in ids[:4])
-    assert FollowUpTask.objects.filter(salesperson=sp, status=TaskStatus.OPEN).count() == 4
+    assert Task.objects.filter(owner=sp, progress__in=OPEN_PROGRESS).count() == 4
     assert batch(admin, "assign", ids[:1], g, w["s2"])["reasons"] == {"assigned_to_another": 1}
     # back to the group public sea, then to the company public sea
     out = batch(admin, "return_to_group_sea", ids[:2], g)
     assert out["done"] == 2 and where(g, ids[0]) is None
     assert AssignmentLog.objects.filter(customer_id=ids[0], kind=AssignmentKind.RETURN_GROUP_SEA).count() == 1
-    assert FollowUpTask.objects.filter(salesperson=sp, customer_id=ids[0], status=TaskStatus.OPEN).count() == 0
+    assert Task.objects.filter(owner=sp, customer_id=ids[0], progress__in=OPEN_PROGRESS).count() == 0
     assert batch(admin, "return_to_group_sea", ids[:2], g)["reasons"] == {"not_assigned": 2}
     out = batch(admin, "return_to_company_sea", ids[:3], g)
     assert out["done"] == 3 and where(g, ids[2]) == "none"
@@ -248,7 +248,7 @@ def test_two_simultaneous_claims_one_wins(personas, roles):
     assert sum(r["done"] for r in results.values()) == 20
     assert AssignmentLog.objects.filter(kind=AssignmentKind.CLAIM).count() == 20
     assert CustomerGroupMembership.objects.filter(group=g, salesperson__isnull=False).count() == 20
-    assert FollowUpTask.objects.count() == 20
+    assert Task.objects.count() == 20
 
 
 # -- transfers --------------------------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def test_transfer_all_and_chosen(w):
     assert records == [(1, False, "调岗"), (2, True, "离职")]
     log = AssignmentLog.objects.filter(kind=AssignmentKind.TRANSFER, customer_id=ids[1]).get()
     assert (log.previous_salesperson_id, log.salesperson_id, log.operator_id) == (sp.pk, third.pk, admin.pk)
-    assert FollowUpTask.objects.filter(salesperson=third, customer_id=ids[1], status=TaskStatus.OPEN).exists()
+    assert Task.objects.filter(owner=third, customer_id=ids[1], progress__in=OPEN_PROGRESS).exists()
     # permission: the salesperson may not transfer; the list
     with pytest.raises(ShoalError) as e:
         ops.transfer_create(actor=sp, from_user_id=sp.pk, to_user_id=s2.pk, reason="x")
@@ -296,8 +296,8 @@ def test_follow_up_closes_the_task_and_updates_times(w):
     m = CustomerGroupMembership.objects.get(group=g, customer_id=ids[0])
     assert m.last_follow_up_at == f.created_at and m.last_effective_follow_up_at is None
     assert CustomerGroupMembership.objects.get(group=w["other"], customer_id=ids[0]).last_follow_up_at is None
-    assert not FollowUpTask.objects.filter(salesperson=sp, status=TaskStatus.OPEN).exists()
-    assert FollowUpTask.objects.filter(salesperson=s2, customer_id=ids[0], status=TaskStatus.OPEN).exists()
+    assert not Task.objects.filter(owner=sp, progress__in=OPEN_PROGRESS).exists()
+    assert Task.objects.filter(owner=s2, customer_id=ids[0], progress__in=OPEN_PROGRESS).exists()
     sales.follow_up_create(actor=sp, customer_id=ids[0], method="phone", status="deal", effective=True, summary="")
     c = Customer.objects.get(pk=ids[0])
     assert c.follow_up_count == 2 and c.last_follow_up_at is not None

@@ -12,7 +12,7 @@ from shoal.customers import selectors as customer_selectors
 from shoal.customers.models import Customer, CustomerGroup, TimelineEntry
 from shoal.pools import moves
 from shoal.pools.models import AssignmentKind, AssignmentLog, GroupLog, Transfer
-from shoal.sales.models import FollowUpTask
+from shoal.sales.models import Task
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_my_customers_shows_the_private_sea_with_follow_up_and_task(client, pers
     html = html_of(client, personas["salesperson"], "admin:pools_my_customers")
     assert shown(html, c["mine"])
     assert not any(shown(html, c[k]) for k in ("company", "group_sea", "other", "bin"))
-    due = FollowUpTask.objects.get(customer=c["mine"]).due_at
+    due = Task.objects.get(customer=c["mine"]).due_at
     assert timezone.localtime(due).strftime("%Y-%m-%d %H:%M") in html  # the open task, in local time
     assert "138****0003" in html
     # nobody else holds customers of their own
@@ -343,7 +343,7 @@ def test_follow_up_form_records_a_follow_up(client, personas, world):
 
 
 def test_my_customers_requests_customers_with_csrf_and_shows_the_answer(client, personas, world):
-    from shoal.sales.models import FollowUpTask
+    from shoal.sales.models import Task
 
     sp, east = personas["salesperson"], world["east"]
     assert 'id="sea-request"' not in html_of(client, sp, "admin:pools_my_customers")  # the group does not allow it
@@ -352,7 +352,7 @@ def test_my_customers_requests_customers_with_csrf_and_shows_the_answer(client, 
     assert 'id="sea-request"' in html and "领取" in html
     response = client.post(reverse("admin:pools_request"), {"group": east.pk}, follow=True)
     assert "请先完成未完成的跟进任务" in response.content.decode()  # its follow-up task is still open
-    FollowUpTask.objects.filter(salesperson=sp).update(status="done")
+    Task.objects.filter(owner=sp).update(progress="done")
     response = client.post(reverse("admin:pools_request"), {"group": east.pk}, follow=True)
     assert world["c"]["group_sea"].memberships.get(group=east).salesperson_id == sp.pk
     assert "1 个客户已归你跟进" in response.content.decode()

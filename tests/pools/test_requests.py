@@ -11,7 +11,7 @@ from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembers
 from shoal.pools import moves
 from shoal.pools.models import AssignmentKind, AssignmentLog, Cooldown
 from shoal.pools.services.requests import customers_request
-from shoal.sales.models import FollowUpTask, TaskStatus
+from shoal.sales.models import OPEN_PROGRESS, Task
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def held(w):
 
 
 def finish_tasks(user):
-    FollowUpTask.objects.filter(salesperson=user).update(status=TaskStatus.DONE)
+    Task.objects.filter(owner=user).update(progress="done")
 
 
 def refusal(**kwargs) -> ShoalError:
@@ -49,7 +49,7 @@ def test_a_request_gives_the_best_customers_and_a_task_each(w):
     assert out == {"assigned": 3, "requests_left": 1}
     assert held(w) == set(w["ids"][-3:])  # quality 9, 8, 7
     assert AssignmentLog.objects.filter(kind=AssignmentKind.REQUEST, salesperson=w["sp"]).count() == 3
-    assert FollowUpTask.objects.filter(salesperson=w["sp"], status=TaskStatus.OPEN).count() == 3
+    assert Task.objects.filter(owner=w["sp"], progress__in=OPEN_PROGRESS).count() == 3
 
 
 def test_open_tasks_the_day_limit_capacity_and_cooldown(w):

@@ -279,11 +279,13 @@ def _after_assign(done: Sequence[tuple[int, int]], group_id: int, ctx: Context, 
     done = sorted(done)  # by customer id (see _first)
     _assignment_log(ctx, [(pk, user, previous.get(pk)) for pk, user in done], group_id, kind)
     if task:
-        from shoal.sales.models import FollowUpTask, TaskStatus
+        from shoal.sales.models import Task, TaskPriority, TaskProgress, TaskType
 
-        insert_rows(FollowUpTask._meta.db_table,
-                    ["salesperson_id", "customer_id", "group_id", "title", "due_at", "status", "created_at"],
-                    [[user, pk, group_id, "", ctx.now + TASK_DUE, TaskStatus.OPEN, ctx.now] for pk, user in done])
+        insert_rows(Task._meta.db_table,
+                    ["type", "owner_id", "customer_id", "group_id", "name", "due_at", "priority", "progress",
+                     "details", "created_at", "updated_at"],
+                    [[TaskType.FOLLOW_UP, user, pk, group_id, "", ctx.now + TASK_DUE, TaskPriority.MEDIUM,
+                      TaskProgress.NOT_STARTED, "", ctx.now, ctx.now] for pk, user in done])
     name = ctx.group_name(group_id)
     names = ctx.user_names(user for _, user in done)
     _timeline(ctx, [(pk, f"{name} → {names.get(user, '')}",
@@ -292,17 +294,18 @@ def _after_assign(done: Sequence[tuple[int, int]], group_id: int, ctx: Context, 
 
 
 def _close_tasks(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context) -> None:
-    """The previous salesperson's open follow-up tasks for these customers (in this group) are done with:
+    """The previous salesperson's open follow-up tasks for these customers (in this group) are cancelled:
     they no longer hold the customer."""
-    from shoal.sales.models import FollowUpTask, TaskStatus
+    from shoal.sales.models import OPEN_PROGRESS, Task, TaskProgress
 
-    t = _table(FollowUpTask)
+    t = _table(Task)
     for chunk in batched([(pk, user) for pk, user in pairs if user is not None], CHUNK):
         with connection.cursor() as cursor:  # one UPDATE … FROM (customer, salesperson) pairs per chunk
             cursor.execute(
-                f"{_PAIRS[connection.vendor == 'postgresql']} UPDATE {t} SET status = %s, done_at = %s FROM v "
-                f"WHERE {t}.customer_id = v.c AND {t}.salesperson_id = v.u AND {t}.group_id = %s AND {t}.status = %s",
-                [*_pairs_params(chunk), TaskStatus.DONE, ctx.now, group_id, TaskStatus.OPEN])
+                f"{_PAIRS[connection.vendor == 'postgresql']} UPDATE {t} SET progress = %s, done_at = %s, updated_at = %s "
+                f"FROM v WHERE {t}.customer_id = v.c AND {t}.owner_id = v.u AND {t}.group_id = %s "
+                f"AND {t}.progress IN (%s, %s)",
+                [*_pairs_params(chunk), TaskProgress.CANCELLED, ctx.now, ctx.now, group_id, *OPEN_PROGRESS])
 
 
 # ``WITH v(c, u)``: pairs of ids as a relation from one or two parameters (:func:`_pairs_params`). SQLite:

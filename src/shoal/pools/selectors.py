@@ -59,12 +59,12 @@ def group_sea(*, actor, group_id: int, q: str = "") -> QuerySet[Customer]:
 def my_customers(*, actor, q: str = "", group_id: int | None = None) -> QuerySet[Customer]:
     """我的客户: the actor's private sea across groups, with ``open_task_due`` (the earliest due open
     follow-up task of the actor for the customer) and ``my_assigned_at`` (the latest assignment)."""
-    from shoal.sales.models import FollowUpTask, TaskStatus
+    from shoal.sales.models import OPEN_PROGRESS, Task, TaskType
 
     mine = CustomerGroupMembership.objects.filter(salesperson=actor)
     if group_id:
         mine = mine.filter(group_id=group_id)
-    tasks = (FollowUpTask.objects.filter(salesperson=actor, customer_id=OuterRef("pk"), status=TaskStatus.OPEN)
+    tasks = (Task.objects.filter(owner=actor, customer_id=OuterRef("pk"), type=TaskType.FOLLOW_UP, progress__in=OPEN_PROGRESS)
              .order_by().values("customer_id").annotate(due=Min("due_at")).values("due"))
     assigned = mine.filter(customer_id=OuterRef("pk")).order_by("-assigned_at").values("assigned_at")[:1]
     qs = (customer_queryset(actor=actor).filter(in_recycle_bin=False, pk__in=mine.values("customer_id"))

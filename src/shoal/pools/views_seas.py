@@ -452,12 +452,12 @@ def register_list_actions() -> None:
 def detail_panel(request, customer):
     """Groups (salesperson, assigned at), invited by, last follow-up and count, the open task, and the form to
     record a follow-up."""
-    from shoal.sales.models import FollowUp, FollowUpMethod, FollowUpStatus, FollowUpTask, TaskStatus
+    from shoal.sales.models import OPEN_PROGRESS, FollowUp, FollowUpMethod, FollowUpStatus, Task, TaskType
 
     viewer = request.user
     memberships = list(customer.memberships.select_related("group", "salesperson").order_by("group__name"))
     inviter = reads.inviter_shown(actor=viewer, customer=customer)
-    task = (FollowUpTask.objects.filter(customer_id=customer.pk, status=TaskStatus.OPEN, salesperson=viewer)
+    task = (Task.objects.filter(customer_id=customer.pk, type=TaskType.FOLLOW_UP, progress__in=OPEN_PROGRESS, owner=viewer)
             .order_by("due_at").first())
     recent = list(FollowUp.objects.filter(customer_id=customer.pk).select_related("salesperson")[:5])
     return render_to_string("pools/customer_panel.html", {

@@ -58,11 +58,11 @@ class FollowUpFilters(Schema):
 
 class TaskOut(Schema):
     id: int
-    customer_id: int
+    customer_id: int | None
     group_id: int | None
-    title: str
+    name: str
     due_at: datetime | None
-    status: str
+    progress: str
     created_at: datetime
     done_at: datetime | None
 

@@ -37,6 +37,9 @@ class FollowUp(models.Model):
     effective = models.BooleanField(_("effective"), default=False)
     summary = models.TextField(_("summary"), blank=True)
     next_follow_up_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    maturity = models.CharField(_("maturity"), max_length=32, blank=True)  # an item code of the enum (成熟度)
+    invitation_type = models.CharField(_("invitation type"), max_length=32, blank=True)  # (邀约类型)
+    call_seconds = models.PositiveIntegerField(_("call duration (seconds)"), null=True, blank=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
@@ -47,32 +50,80 @@ class FollowUp(models.Model):
                    models.Index(fields=["salesperson", "-created_at"], name="followup_sales_idx")]
 
 
-class TaskStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+class TaskType(models.TextChoices):
+    NORMAL = "normal", _("Normal task")
+    FOLLOW_UP = "follow_up", _("Follow-up task")
+
+
+class TaskPriority(models.IntegerChoices):
+    """Stored as a number so tasks sort by it; the API speaks the codes (:data:`PRIORITY_CODES`)."""
+
+    LOW = 1, _("Low")
+    MEDIUM = 2, _("Medium")
+    HIGH = 3, _("High")
+    URGENT = 4, _("Urgent")
+
+
+PRIORITY_CODES = {TaskPriority.LOW: "low", TaskPriority.MEDIUM: "medium", TaskPriority.HIGH: "high",
+                  TaskPriority.URGENT: "urgent"}
+PRIORITY_VALUES = {code: value for value, code in PRIORITY_CODES.items()}
+
+
+class TaskProgress(models.TextChoices):
+    NOT_STARTED = "not_started", _("Not started")
+    IN_PROGRESS = "in_progress", _("In progress")
     DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
-class FollowUpTask(models.Model):
-    """跟进任务: follow a customer up by ``due_at``; done when its salesperson records a follow-up."""
+OPEN_PROGRESS = (TaskProgress.NOT_STARTED, TaskProgress.IN_PROGRESS)  # a task still to do
 
-    salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follow_up_tasks",
-                                    verbose_name=_("salesperson"), db_index=False)  # task_sales_idx
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+",
-                                 verbose_name=_("customer"), db_index=False)  # task_customer_idx
+
+class Task(models.Model):
+    """任务: a normal task, or a follow-up task (跟进任务) linked to a customer: done when its owner records a
+    follow-up of the customer, cancelled when the owner no longer holds the customer. The pools write
+    follow-up tasks in bulk (``pools.moves``): every column here has a value there too."""
+
+    type = models.CharField(_("type"), max_length=16, choices=TaskType.choices, default=TaskType.NORMAL)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks",
+                              verbose_name=_("owner"), db_index=False)  # task_owner_idx
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+", verbose_name=_("creator"), db_index=False)  # task_creator_idx
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+", verbose_name=_("customer"), db_index=False)  # task_customer_idx
     group = models.ForeignKey("customers.CustomerGroup", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+", verbose_name=_("group"))
-    title = models.CharField(_("title"), max_length=200, blank=True)
-    due_at = models.DateTimeField(_("due"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=8, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    due_at = models.DateTimeField(_("deadline"), null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=TaskPriority.choices,
+                                                default=TaskPriority.MEDIUM)
+    progress = models.CharField(_("progress"), max_length=16, choices=TaskProgress.choices,
+                                default=TaskProgress.NOT_STARTED)
+    remind_at = models.DateTimeField(_("reminder time"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)  # the reminder was sent
+    overdue_notified_at = models.DateTimeField(_("overdue notice sent at"), null=True, blank=True)
+    details = models.TextField(_("details"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
-        verbose_name = _("follow-up task")
-        verbose_name_plural = _("follow-up tasks")
-        indexes = [models.Index(fields=["salesperson", "status", "due_at"], name="task_sales_idx"),
-                   models.Index(fields=["customer", "status"], name="task_customer_idx")]
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        indexes = [models.Index(fields=["owner", "progress", "due_at"], name="task_owner_idx"),
+                   models.Index(fields=["creator", "progress", "due_at"], name="task_creator_idx"),
+                   models.Index(fields=["customer", "progress"], name="task_customer_idx"),
+                   models.Index(fields=["remind_at"], condition=models.Q(reminded_at__isnull=True),
+                                name="task_remind_idx")]
+
+    @property
+    def is_open(self) -> bool:
+        return self.progress in OPEN_PROGRESS
+
+    @property
+    def priority_code(self) -> str:
+        return PRIORITY_CODES.get(self.priority, "medium")
 
 
 class Notification(models.Model):

@@ -23,7 +23,7 @@ from shoal.customers.models import Customer, CustomerGroupMembership, TimelineEn
 from shoal.customers.selectors import customer_queryset
 from shoal.customers.services.timeline import actor_name
 
-from .models import FollowUp, FollowUpMethod, FollowUpStatus, FollowUpTask, Notification, TaskStatus
+from .models import OPEN_PROGRESS, FollowUp, FollowUpMethod, FollowUpStatus, Notification, Task, TaskProgress, TaskType
 
 FOLLOW_UP_CREATE = "sales.follow_ups.create"
 FOLLOW_UP_VIEW = "sales.follow_ups.view"
@@ -114,8 +114,9 @@ def follow_up_create(*, actor, customer_id: int, method: str = FollowUpMethod.PH
         if user_id is not None:
             memberships = CustomerGroupMembership.objects.filter(customer_id=customer_id, salesperson_id=user_id)
             memberships.update(last_follow_up_at=now, **({"last_effective_follow_up_at": now} if effective else {}))
-            FollowUpTask.objects.filter(customer_id=customer_id, salesperson_id=user_id,
-                                        status=TaskStatus.OPEN).update(status=TaskStatus.DONE, done_at=now)
+            Task.objects.filter(customer_id=customer_id, owner_id=user_id, type=TaskType.FOLLOW_UP,
+                                progress__in=OPEN_PROGRESS).update(progress=TaskProgress.DONE, done_at=now,
+                                                                   updated_at=now)
         TimelineEntry.objects.create(
             customer_id=customer_id, kind=TimelineKind.FOLLOW_UP, new=summary[:500],
             actor_id=user_id, actor_name=actor_name(actor), created_at=now,
@@ -147,15 +148,17 @@ def follow_up_dict(f: FollowUp) -> dict:
 
 
 # -- tasks -----------------------------------------------------------------------------------------------
-def task_list(*, actor, status: str | None = TaskStatus.OPEN) -> QuerySet[FollowUpTask]:
-    """The actor's own follow-up tasks (``status`` None: all), by due time."""
+def task_list(*, actor, status: str | None = "open") -> QuerySet[Task]:
+    """The actor's own follow-up tasks (``status`` open, done or None: all), by due time."""
     if not isinstance(actor, User):
-        return FollowUpTask.objects.none()
-    if status is not None and status not in TaskStatus.values:
+        return Task.objects.none()
+    if status not in (None, "open", "done"):
         raise ShoalError("invalid", _("Unknown task status %(value)s") % {"value": status}, {"field": "status"})
-    qs = FollowUpTask.objects.filter(salesperson=actor)
-    if status is not None:
-        qs = qs.filter(status=status)
+    qs = Task.objects.filter(owner=actor, type=TaskType.FOLLOW_UP)
+    if status == "open":
+        qs = qs.filter(progress__in=OPEN_PROGRESS)
+    elif status == "done":
+        qs = qs.filter(progress=TaskProgress.DONE)
     return qs
 
 
@@ -163,7 +166,7 @@ def open_task_counts(user_ids: Iterable[int]) -> dict[int, int]:
     """Open follow-up tasks per salesperson (for the request-task setting)."""
     from django.db.models import Count
 
-    rows = (FollowUpTask.objects.filter(salesperson_id__in=list(user_ids), status=TaskStatus.OPEN)
-            .values("salesperson_id").annotate(n=Count("id")).values_list("salesperson_id", "n"))
+    rows = (Task.objects.filter(owner_id__in=list(user_ids), type=TaskType.FOLLOW_UP, progress__in=OPEN_PROGRESS)
+            .values("owner_id").annotate(n=Count("id")).values_list("owner_id", "n"))
     return dict(rows)
 

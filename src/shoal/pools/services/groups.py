@@ -216,12 +216,10 @@ def group_delete(*, actor, group: CustomerGroup) -> int:
         ctx = moves.context(actor)
         members = CustomerGroupMembership.objects.filter(group=group).order_by("customer_id")
         left = len(moves.leave_group(list(members.values_list("customer_id", flat=True)), group.pk, ctx))
-        from shoal.sales.models import (  # any task of the group left open is done with
-            FollowUpTask,
-            TaskStatus,
-        )
+        from shoal.sales.models import OPEN_PROGRESS, Task, TaskProgress  # the group's open tasks are cancelled
 
-        FollowUpTask.objects.filter(group=group, status=TaskStatus.OPEN).update(status=TaskStatus.DONE, done_at=ctx.now)
+        Task.objects.filter(group=group, progress__in=OPEN_PROGRESS).update(
+            progress=TaskProgress.CANCELLED, done_at=ctx.now, updated_at=ctx.now)
         log_operation(actor=actor, action="customer_group.delete", obj=group, detail={"customers": left})
         group.delete()
     return left

@@ -14,7 +14,7 @@ from shoal.core.auth import user_can
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 from shoal.customers.models import Customer, CustomerGroupMembership
-from shoal.sales.models import FollowUpTask, TaskStatus
+from shoal.sales.models import OPEN_PROGRESS, Task, TaskType
 
 from .. import moves
 from ..models import AssignmentKind, AssignmentLog, Cooldown
@@ -37,7 +37,7 @@ def customers_request(*, actor, group_id) -> dict:
     ctx = moves.context(actor)
     with transaction.atomic():
         _lock_user(actor.pk)  # one request of a salesperson at a time: the counts below stay true
-        if FollowUpTask.objects.filter(salesperson=actor, status=TaskStatus.OPEN).exists():
+        if Task.objects.filter(owner=actor, type=TaskType.FOLLOW_UP, progress__in=OPEN_PROGRESS).exists():
             raise ShoalError("open_tasks", _("Finish your open follow-up tasks before you request more customers"),
                              status=409)
         made = (AssignmentLog.objects.filter(salesperson=actor, group=group, kind=AssignmentKind.REQUEST,
