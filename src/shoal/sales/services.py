@@ -23,7 +23,16 @@ from shoal.customers.models import Customer, CustomerGroupMembership, TimelineEn
 from shoal.customers.selectors import customer_queryset
 from shoal.customers.services.timeline import actor_name
 
-from .models import OPEN_PROGRESS, FollowUp, FollowUpMethod, FollowUpStatus, Notification, Task, TaskProgress, TaskType
+from .models import (
+    OPEN_PROGRESS,
+    FollowUp,
+    FollowUpMethod,
+    FollowUpStatus,
+    Notification,
+    Task,
+    TaskProgress,
+    TaskType,
+)
 
 FOLLOW_UP_CREATE = "sales.follow_ups.create"
 FOLLOW_UP_VIEW = "sales.follow_ups.view"

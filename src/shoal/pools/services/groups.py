@@ -216,7 +216,11 @@ def group_delete(*, actor, group: CustomerGroup) -> int:
         ctx = moves.context(actor)
         members = CustomerGroupMembership.objects.filter(group=group).order_by("customer_id")
         left = len(moves.leave_group(list(members.values_list("customer_id", flat=True)), group.pk, ctx))
-        from shoal.sales.models import OPEN_PROGRESS, Task, TaskProgress  # the group's open tasks are cancelled
+        from shoal.sales.models import (  # the group's open tasks are cancelled
+            OPEN_PROGRESS,
+            Task,
+            TaskProgress,
+        )
 
         Task.objects.filter(group=group, progress__in=OPEN_PROGRESS).update(
             progress=TaskProgress.CANCELLED, done_at=ctx.now, updated_at=ctx.now)
