@@ -1,4 +1,4 @@
-"""Follow-ups, follow-up tasks and in-site notifications. Keyword-only, with an explicit ``actor``.
+"""Follow-ups (跟进记录). Keyword-only, with an explicit ``actor``.
 
 Recording a follow-up closes the salesperson's open follow-up tasks for the customer, updates the
 customer's last follow-up time and count, and the follow-up times of the memberships the salesperson holds
@@ -6,7 +6,6 @@ customer's last follow-up time and count, and the follow-up times of the members
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
@@ -23,12 +22,11 @@ from shoal.customers.models import Customer, CustomerGroupMembership, TimelineEn
 from shoal.customers.selectors import customer_queryset
 from shoal.customers.services.timeline import actor_name
 
-from .models import (
+from ..models import (
     OPEN_PROGRESS,
     FollowUp,
     FollowUpMethod,
     FollowUpStatus,
-    Notification,
     Task,
     TaskProgress,
     TaskType,
@@ -45,49 +43,6 @@ def _require(actor, code: str) -> None:
     if not user_can(actor, code):
         raise ShoalError("permission_denied", _("Missing permission %(code)s") % {"code": code},
                          {"permission": code}, status=403)
-
-
-# -- notifications ---------------------------------------------------------------------------------------
-def notify(*, user_ids: Iterable[int], kind: str, title: str, body: str = "", link: str = "", key: str = "") -> int:
-    """Send a notification to each user. With a ``key``, a user gets it once (a second call with the same
-    (user, key) adds nothing): safe for jobs that run again. Returns how many notifications were added."""
-    ids = sorted({int(u) for u in user_ids if u is not None})
-    if not ids:
-        return 0
-    title, body, link, key = str(title)[:200], str(body), str(link)[:500], str(key)[:100]
-    if key:
-        present = set(Notification.objects.filter(user_id__in=ids, key=key).values_list("user_id", flat=True))
-        ids = [u for u in ids if u not in present]
-        if not ids:
-            return 0
-    now = timezone.now()
-    rows = [Notification(user_id=u, kind=kind[:32], title=title, body=body, link=link, key=key, created_at=now)
-            for u in ids]
-    # ignore_conflicts: two runs at once may both pass the read above; the unique (user, key) decides
-    created = Notification.objects.bulk_create(rows, ignore_conflicts=bool(key))
-    if key:
-        return Notification.objects.filter(user_id__in=ids, key=key, created_at=now).count()
-    return len(created)
-
-
-def notification_list(*, actor, unread: bool | None = None) -> QuerySet[Notification]:
-    """The actor's own notifications, newest first."""
-    if not isinstance(actor, User):
-        return Notification.objects.none()
-    qs = Notification.objects.filter(user=actor)
-    if unread is True:
-        qs = qs.filter(read_at__isnull=True)
-    elif unread is False:
-        qs = qs.filter(read_at__isnull=False)
-    return qs
-
-
-def notification_read(*, actor, notification_ids: Iterable[int] | None = None) -> int:
-    """Mark the actor's notifications read (None: all of them). Returns how many were marked."""
-    qs = notification_list(actor=actor, unread=True)
-    if notification_ids is not None:
-        qs = qs.filter(pk__in=[int(i) for i in notification_ids])
-    return qs.update(read_at=timezone.now())
 
 
 # -- follow-ups ------------------------------------------------------------------------------------------
@@ -154,28 +109,3 @@ def follow_up_dict(f: FollowUp) -> dict:
             "salesperson": (sp.name or sp.username) if sp else "", "method": f.method, "status": f.status,
             "effective": f.effective, "summary": f.summary, "next_follow_up_at": f.next_follow_up_at,
             "created_at": f.created_at}
-
-
-# -- tasks -----------------------------------------------------------------------------------------------
-def task_list(*, actor, status: str | None = "open") -> QuerySet[Task]:
-    """The actor's own follow-up tasks (``status`` open, done or None: all), by due time."""
-    if not isinstance(actor, User):
-        return Task.objects.none()
-    if status not in (None, "open", "done"):
-        raise ShoalError("invalid", _("Unknown task status %(value)s") % {"value": status}, {"field": "status"})
-    qs = Task.objects.filter(owner=actor, type=TaskType.FOLLOW_UP)
-    if status == "open":
-        qs = qs.filter(progress__in=OPEN_PROGRESS)
-    elif status == "done":
-        qs = qs.filter(progress=TaskProgress.DONE)
-    return qs
-
-
-def open_task_counts(user_ids: Iterable[int]) -> dict[int, int]:
-    """Open follow-up tasks per salesperson (for the request-task setting)."""
-    from django.db.models import Count
-
-    rows = (Task.objects.filter(owner_id__in=list(user_ids), type=TaskType.FOLLOW_UP, progress__in=OPEN_PROGRESS)
-            .values("owner_id").annotate(n=Count("id")).values_list("owner_id", "n"))
-    return dict(rows)
-
