@@ -35,6 +35,40 @@ def ensure_default_roles() -> dict[str, Role]:
     return roles
 
 
+KNOWN_CODES = "_internal.permission_codes"  # a ParameterValue row, not a registered (user-visible) parameter
+
+
+def grant_new_default_permissions(**_signal) -> int:
+    """After an upgrade: the built-in roles get the permissions that appeared since the last migrate and that
+    their defaults include (a new page for salespeople reaches the existing 业务员 role). Codes known before are
+    left as the admin set them: a permission taken away stays away. The first time (no record), the known codes
+    are those some role already holds (the 管理员 role got every code there was). Returns how many grants."""
+    from django.db import transaction
+
+    from shoal.core.models import ParameterValue
+
+    codes = set(all_permission_codes())
+    with transaction.atomic():
+        row = ParameterValue.objects.select_for_update().filter(code=KNOWN_CODES).first()
+        roles = list(Role.objects.filter(code__in=list(default_roles())))
+        if row is not None:
+            known = set(row.value or [])
+        else:
+            known = {c for role in Role.objects.all() for c in (role.permissions or [])}
+        new = codes - known
+        granted = 0
+        if new and roles:
+            specs = default_roles()
+            for role in roles:
+                add = sorted((new & set(specs[role.code]["permissions"])) - set(role.permissions or []))
+                if add:
+                    role.permissions = sorted({*(role.permissions or []), *add})
+                    role.save(update_fields=["permissions"])
+                    granted += len(add)
+        ParameterValue.objects.update_or_create(code=KNOWN_CODES, defaults={"value": sorted(codes | known)})
+    return granted
+
+
 def load(*, seed: int = 1) -> dict[str, int]:
     from shoal.core.actors import SYSTEM
 
