@@ -2,7 +2,12 @@
 
 import pytest
 
-from shoal.accounts.demo import KNOWN_CODES, default_roles, ensure_default_roles, grant_new_default_permissions
+from shoal.accounts.demo import (
+    KNOWN_CODES,
+    default_roles,
+    ensure_default_roles,
+    grant_new_default_permissions,
+)
 from shoal.core.models import ParameterValue
 from shoal.core.permissions import all_permission_codes
 
