@@ -235,21 +235,30 @@ def _raw_converter(target: Target, cache: dict) -> Callable[[str], object]:
 
 
 def _inviter_converter() -> Callable[[str], object]:
-    """The inviter's customer id: the cell is a customer's mobile (looked up first) or id."""
+    """The inviter's customer id: the cell is a customer's mobile (looked up first) or id. Answers are kept per
+    column: a file where a few inviters bring many customers looks each up once."""
+    answers: dict[str, int] = {}
 
     def inviter(raw: str) -> int:
         value = raw.strip()
-        mobile = identity.try_normalise_mobile(value) if any(c.isdigit() for c in value) else None
-        if mobile:
-            pk = Customer.objects.filter(mobile=mobile).values_list("pk", flat=True).first()
-            if pk is not None:
-                return pk
-        if value.isdigit() and len(value) <= 18:
-            pk = Customer.objects.filter(pk=int(value)).values_list("pk", flat=True).first()
-            if pk is not None:
-                return pk
-        raise ShoalError("invalid_value", gettext("invited_by: no customer with this id or mobile"))
+        if value in answers:
+            return answers[value]
+        answers[value] = pk = _inviter_of(value)
+        return pk
     return inviter
+
+
+def _inviter_of(value: str) -> int:
+    mobile = identity.try_normalise_mobile(value) if any(c.isdigit() for c in value) else None
+    if mobile:
+        pk = Customer.objects.filter(mobile=mobile).values_list("pk", flat=True).first()
+        if pk is not None:
+            return pk
+    if value.isdigit() and len(value) <= 18:
+        pk = Customer.objects.filter(pk=int(value)).values_list("pk", flat=True).first()
+        if pk is not None:
+            return pk
+    raise ShoalError("invalid_value", gettext("invited_by: no customer with this id or mobile"))
 
 
 def _date_text(raw: str) -> str:
