@@ -96,7 +96,7 @@ def message_list(*, actor, status: str | None = None) -> QuerySet[Message]:
     """The messages the actor manages (``view``): every sent or scheduled message, and the actor's drafts."""
     _require(actor, VIEW)
     qs = Message.objects.select_related("sender").annotate(read_count=Count(
-        "deliveries", filter=Q(deliveries__read_at__isnull=False)))
+        "deliveries", filter=Q(deliveries__read_at__isnull=False))).order_by("-updated_at", "-id")
     if not is_system(actor):
         qs = qs.filter(~Q(status=MessageStatus.DRAFT) | Q(sender=actor))
     if status:
