@@ -4,8 +4,6 @@
 ``{"ids": [...]}`` or ``{"all": true}``; ``POST /messages`` sends a message at once (201 with its id and the
 number of users it reached); the message list, one message and its read receipts."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from django.utils.translation import gettext
