@@ -257,11 +257,7 @@ def attachment_download(request, pk, attachment_id):
     attachment = message.attachments.filter(pk=attachment_id).first()
     if attachment is None:
         raise Http404(_("Attachment not found"))
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
+    if not attachment.file.storage.exists(attachment.file.name):
         raise Http404(_("Attachment not found"))
-    response = FileResponse(handle, as_attachment=True, filename=attachment.original_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
