@@ -103,15 +103,19 @@ def _task_name(row: dict) -> str:
 # -- reminders ---------------------------------------------------------------------------------------------------
 def _reminder_notices(rows: list[dict]) -> list[Notice]:
     languages, link = _languages({r["owner_id"] for r in rows}), task_link()
-    notices = []
+    by_language: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
-        with translation.override(languages.get(row["owner_id"]) or settings.LANGUAGE_CODE):
-            title = _("Task reminder: %(task)s") % {"task": _task_name(row)}
-            lines = [_("Deadline: %(time)s") % {"time": _when(row["due_at"])}] if row["due_at"] else []
-            if row["details"]:
-                lines.append(row["details"][:500])
-        notices.append(Notice(row["owner_id"], KIND_TASK_REMINDER, title, "\n".join(lines), link,
-                              f"task_remind:{row['id']}"))
+        by_language[languages.get(row["owner_id"]) or settings.LANGUAGE_CODE].append(row)
+    notices = []
+    for language, group in by_language.items():
+        with translation.override(language):  # once per language, not per task
+            for row in group:
+                title = _("Task reminder: %(task)s") % {"task": _task_name(row)}
+                lines = [_("Deadline: %(time)s") % {"time": _when(row["due_at"])}] if row["due_at"] else []
+                if row["details"]:
+                    lines.append(row["details"][:500])
+                notices.append(Notice(row["owner_id"], KIND_TASK_REMINDER, title, "\n".join(lines), link,
+                                      f"task_remind:{row['id']}"))
     return notices
 
 
