@@ -184,3 +184,13 @@ def test_attachments_are_stored_outside_media_within_the_size_limit(org, tmp_pat
         with django_capture_on_commit_callbacks(execute=True):
             svc.message_delete(actor=org["admin"], message=draft)
         assert not MessageAttachment.objects.exists() and not path.exists()
+
+
+def test_the_send_permission_alone_sends_at_once(org):
+    sender = make_user("m_sender", Role.objects.create(name="通知员", code="notifier",
+                                                       permissions=["sales.messages.send"]))
+    message = svc.message_create_and_send(actor=sender, data={"title": "停电通知", "user_ids": [org["people"]["top"].pk]})
+    assert message.status == MessageStatus.SENT and message.sender_id == sender.pk
+    with pytest.raises(ShoalError) as error:  # but keeps no drafts
+        svc.message_save(actor=sender, data={"title": "草稿"})
+    assert error.value.status == 403

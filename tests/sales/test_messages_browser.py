@@ -12,7 +12,15 @@ from tests.conftest import browser_login, make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def _watch(page, problems):
+    page.set_default_timeout(15000)
+    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text
+            or msg.type == "error" and "Refused" in msg.text else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+
+
 def test_a_message_reaches_the_bell_and_is_read(live_server, browser, roles):
+    problems = []
     top = Department.objects.create(name="销售部")
     team = Department.objects.create(name="销售一组", parent=top)
     make_user("wang", roles["manager"], name="王经理")
@@ -20,7 +28,7 @@ def test_a_message_reaches_the_bell_and_is_read(live_server, browser, roles):
     notify(user_ids=[seller.pk], kind="recycle_warning", title="2 个客户即将被回收")
 
     boss = browser.new_context(locale="zh-CN").new_page()
-    boss.set_default_timeout(15000)
+    _watch(boss, problems)
     browser_login(boss, live_server.url, "wang")
     boss.goto(live_server.url + "/sales/messages/add/")
     assert "新增站内消息" in boss.content()
@@ -32,7 +40,7 @@ def test_a_message_reaches_the_bell_and_is_read(live_server, browser, roles):
     assert "收件人 1" in boss.inner_text("#receipt-counts")
 
     page = browser.new_context(locale="zh-CN").new_page()
-    page.set_default_timeout(15000)
+    _watch(page, problems)
     browser_login(page, live_server.url, "xiaodan")
     assert page.inner_text("#bell-count").strip() == "2"
     page.click("#notification-bell a")
@@ -50,3 +58,6 @@ def test_a_message_reaches_the_bell_and_is_read(live_server, browser, roles):
 
     boss.reload()
     assert boss.inner_text("[data-count=read]").strip() == "1"
+    boss.goto(live_server.url + "/sales/messages/")
+    assert "五一值班安排" in boss.inner_text("#message-table")
+    assert not problems, problems  # no CSP violation, no script error (Alpine, htmx)

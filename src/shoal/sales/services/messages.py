@@ -174,6 +174,10 @@ def message_save(*, actor, data: dict, message: Message | None = None) -> Messag
     """Create a draft, or edit one of the actor's drafts (or scheduled messages). With ``send_at`` it is
     scheduled: the job sends it then."""
     _require(actor, CREATE)
+    return _save(actor, data, message)
+
+
+def _save(actor, data: dict, message: Message | None) -> Message:
     clean = _clean(data)
     if message is not None:
         _check_open(actor, message)
@@ -239,9 +243,9 @@ def _deliver(message: Message, now: datetime) -> int | None:
 
 def message_create_and_send(*, actor, data: dict) -> Message:
     """Write a message and send it at once (the API's POST /messages); nothing is kept when it reaches no one."""
-    _require(actor, SEND)
+    _require(actor, SEND)  # sending at once needs no draft permission
     with transaction.atomic():
-        message = message_save(actor=actor, data={**data, "send_at": None})
+        message = _save(actor, {**data, "send_at": None}, None)
         message_send(actor=actor, message=message)
     return message
 
