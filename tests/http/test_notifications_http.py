@@ -58,7 +58,7 @@ def test_a_token_user_lists_filters_and_marks_their_notifications(http, people, 
 
 def test_a_manager_sends_a_message_and_reads_its_receipts(http, people, raw_token):
     manager = bearer(raw_token, people["manager"])
-    body = {"title": "月度例会", "body": "周五 15:00 三楼会议室", "user_ids": [people["admin"].pk],
+    body = {"title": "月度例会", "body": "周五 15:00 三楼会议室。" + "请准时参加。" * 50, "user_ids": [people["admin"].pk],
             "role_ids": [], "department_ids": [people["dept"].pk]}
     r = http.post("/api/v1/messages", headers=manager, json=body)
     assert r.status_code == 201, r.text
@@ -67,6 +67,7 @@ def test_a_manager_sends_a_message_and_reads_its_receipts(http, people, raw_toke
     reader = bearer(raw_token, people["sales"])
     item = http.get("/api/v1/notifications", headers=reader).json()["items"][0]
     assert item["kind"] == "message" and item["message_id"] == sent["id"] and item["title"] == "月度例会"
+    assert item["body"] == body["body"]
     http.post("/api/v1/notifications/read", headers=reader, json={"ids": [item["id"]]})
     detail = http.get(f"/api/v1/messages/{sent['id']}", headers=manager).json()
     assert (detail["recipients"], detail["read"], detail["unread"]) == (3, 1, 2)

@@ -34,6 +34,10 @@ class NotificationOut(Schema):
     created_at: datetime
     read_at: datetime | None
 
+    @staticmethod
+    def resolve_body(obj):  # an in-site message: its whole text (the notification keeps an excerpt)
+        return obj.message.body if obj.message_id and obj.message else obj.body
+
 
 class NotificationFilters(Schema):
     unread: bool | None = Field(None, description="true: only unread; false: only read; absent: all")

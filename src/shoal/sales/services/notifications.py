@@ -144,7 +144,7 @@ def notification_page(*, actor, unread: bool | None = None, page: int = 1, page_
     qs = notification_list(actor=actor, unread=unread)
     total = qs.count()
     start = (max(1, page) - 1) * page_size
-    items = list(qs[start:start + page_size]) if start < total else []
+    items = list(qs.select_related("message")[start:start + page_size]) if start < total else []
     unread_n = total if unread is True else unread_count(actor=actor)
     return {"items": items, "total": total, "unread": unread_n, "page": page, "page_size": page_size}
 
