@@ -106,6 +106,11 @@ def _register_routers():
 
     api.add_router("/v1/", pool_groups_router)
     api.add_router("/v1/", pools_run_router)  # engine: POST /pools/run
+    # notifications: the caller's notifications, in-site messages (helper "messages")
+    from shoal.sales.api_notifications import router as notifications_router
+
+    api.add_router("/v1/", notifications_router)
+    # end notifications
 
 
 _register_routers()

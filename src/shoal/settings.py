@@ -178,6 +178,22 @@ WHITENOISE_USE_FINDERS = True
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Outgoing email (SMTP), e.g. task reminders by email (the parameter TASK_REMINDER_EMAIL turns them on).
+# No email is sent while SHOAL_SMTP_HOST is empty. Django's EMAIL_* settings follow these.
+SHOAL_SMTP_HOST = os.environ.get("SHOAL_SMTP_HOST", "")
+SHOAL_SMTP_PORT = int(os.environ.get("SHOAL_SMTP_PORT", "25"))
+SHOAL_SMTP_USER = os.environ.get("SHOAL_SMTP_USER", "")
+SHOAL_SMTP_PASSWORD = os.environ.get("SHOAL_SMTP_PASSWORD", "")
+SHOAL_SMTP_STARTTLS = _env_bool("SHOAL_SMTP_STARTTLS", False)  # STARTTLS on a plain port (587)
+SHOAL_SMTP_SSL = _env_bool("SHOAL_SMTP_SSL", False)  # TLS from the start (465)
+SHOAL_SMTP_FROM = os.environ.get("SHOAL_SMTP_FROM", "shoal@localhost")
+SHOAL_SMTP_TIMEOUT = int(os.environ.get("SHOAL_SMTP_TIMEOUT", "10"))
+SHOAL_BASE_URL = os.environ.get("SHOAL_BASE_URL", "")  # e.g. https://crm.example.com: links in emails
+EMAIL_HOST, EMAIL_PORT = SHOAL_SMTP_HOST or "localhost", SHOAL_SMTP_PORT
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = SHOAL_SMTP_USER, SHOAL_SMTP_PASSWORD
+EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT = SHOAL_SMTP_STARTTLS, SHOAL_SMTP_SSL, SHOAL_SMTP_TIMEOUT
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = SHOAL_SMTP_FROM
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -64,7 +64,12 @@ def matrix(db, personas):
     recycle_rule = pool_rules.recycle_rule_create(actor=None, group=group, data={"name": "m", "sql": "city = 'x'"})
     group_rule = pool_rules.group_rule_create(actor=None, data={"name": "m", "sql": "city = 'x'",
                                                                 "target_group_id": group.pk})
-    return {"group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
+    # in-site messages (helper "messages"): one sent to every persona, one draft of the system
+    from shoal.sales.services import messages as message_services
+
+    message = message_services.message_create_and_send(actor=None, data={
+        "title": "Matrix message", "user_ids": [u.pk for u in personas.values()]})
+    return {"message": message, "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
             "recycle_rule": recycle_rule, "group_rule": group_rule,
             "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
@@ -262,7 +267,7 @@ ENDPOINTS += [
     ("get", "/api/v1/follow-ups", "sales.follow_ups.view", None, None),
     ("get", "/api/v1/follow-up-tasks", None, None, None),
     ("get", "/api/v1/notifications", None, None, None),
-    ("post", "/api/v1/notifications/read", None, lambda w: {}, None),
+    ("post", "/api/v1/notifications/read", None, lambda w: {"all": True}, None),
     ("post", "/api/v1/pools/run", "pools.runs.run", lambda w: {"step": "group"}, None),
     ("post", "/api/v1/pools/request", "pools.seas.claim", lambda w: _request_body(w), None),
 ]
@@ -298,6 +303,15 @@ ENDPOINTS += [
      lambda w: {"rule_id": w["group_rule"].pk}),
     ("delete", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.delete", None,
      lambda w: {"rule_id": w["group_rule"].pk}),
+]
+# notifications and in-site messages (helper "messages")
+_m = lambda w: {"message_id": w["message"].pk}  # noqa: E731
+ENDPOINTS += [
+    ("post", "/api/v1/messages", "sales.messages.send", lambda w: {"title": "Matrix", "user_ids": [w["target"].pk]},
+     None),
+    ("get", "/api/v1/messages", "sales.messages.view", None, None),
+    ("get", "/api/v1/messages/{message_id}", "sales.messages.view", None, _m),
+    ("get", "/api/v1/messages/{message_id}/receipts", "sales.messages.view", None, _m),
 ]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
@@ -417,6 +431,13 @@ PAGES = [
     ("admin:pool_recycle_rule_edit", "pools.groups.view", lambda w: [w["group"].pk, w["recycle_rule"].pk]),
     ("admin:pool_group_rules", "pools.group_rules.view", None),
     ("admin:pool_group_rule_edit", "pools.group_rules.view", lambda w: [w["group_rule"].pk]),
+    # notifications and in-site messages (helper "messages"); the message was sent to every persona
+    ("admin:notifications", None, None),
+    ("admin:notifications_bell", None, None),
+    ("admin:messages", "sales.messages.view", None),
+    ("admin:message_add", "sales.messages.create", None),
+    ("admin:message_receipts", "sales.messages.view", lambda w: [w["message"].pk]),
+    ("admin:message_read", None, lambda w: [w["message"].pk]),
 ]
 
 

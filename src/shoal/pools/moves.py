@@ -277,6 +277,9 @@ def _after_assign(done: Sequence[tuple[int, int]], group_id: int, ctx: Context, 
     if not done:
         return
     done = sorted(done)  # by customer id (see _first)
+    from shoal.sales.services.notifications import record_assignments  # one notice per operation (its block)
+
+    record_assignments(done, operator_id=ctx.operator_id, auto=ctx.auto, at=ctx.now)
     _assignment_log(ctx, [(pk, user, previous.get(pk)) for pk, user in done], group_id, kind)
     if task:
         from shoal.sales.models import Task, TaskPriority, TaskProgress, TaskType

@@ -1,5 +1,5 @@
-"""Follow-ups (``sales.follow_ups.view|create``, customers in the caller's data scope), the caller's own
-follow-up tasks and notifications (any user)."""
+"""Follow-ups (``sales.follow_ups.view|create``, customers in the caller's data scope) and the caller's own
+follow-up tasks (any user). The notifications and in-site messages: ``api_notifications.py``."""
 
 
 from datetime import datetime
@@ -71,30 +71,6 @@ class TaskFilters(Schema):
     status: Literal["open", "done", "all"] = "open"
 
 
-class NotificationOut(Schema):
-    id: int
-    kind: str
-    title: str
-    body: str
-    link: str
-    created_at: datetime
-    read_at: datetime | None
-
-
-class NotificationFilters(Schema):
-    unread: bool | None = None
-
-
-class ReadIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    ids: list[DbId] | None = Field(None, max_length=1000, description="null: all")
-
-
-class ReadOut(Schema):
-    read: int
-
-
 @router.post("/follow-ups", response={201: FollowUpOut}, summary="Record a follow-up of a customer")
 def create_follow_up(request, payload: FollowUpIn):
     follow_up = services.follow_up_create(actor=calling_user(request), **payload.dict())
@@ -112,14 +88,3 @@ def list_follow_ups(request, filters: Query[FollowUpFilters]):
 @paginate(Pages, page_size=50)
 def list_tasks(request, filters: Query[TaskFilters]):
     return services.task_list(actor=calling_user(request), status=None if filters.status == "all" else filters.status)
-
-
-@router.get("/notifications", response=list[NotificationOut], summary="The caller's notifications, newest first")
-@paginate(Pages, page_size=50)
-def list_notifications(request, filters: Query[NotificationFilters]):
-    return services.notification_list(actor=calling_user(request), unread=filters.unread)
-
-
-@router.post("/notifications/read", response=ReadOut, summary="Mark the caller's notifications read")
-def read_notifications(request, payload: ReadIn):
-    return {"read": services.notification_read(actor=calling_user(request), notification_ids=payload.ids)}

@@ -115,7 +115,11 @@ class Task(models.Model):
                    models.Index(fields=["creator", "progress", "due_at"], name="task_creator_idx"),
                    models.Index(fields=["customer", "progress"], name="task_customer_idx"),
                    models.Index(fields=["remind_at"], condition=models.Q(reminded_at__isnull=True),
-                                name="task_remind_idx")]
+                                name="task_remind_idx"),
+                   # the overdue notices (sales/services/reminders.py) read open tasks not yet noticed
+                   models.Index(fields=["due_at"], name="task_overdue_idx",
+                                condition=models.Q(overdue_notified_at__isnull=True,
+                                                   progress__in=["not_started", "in_progress"]))]
 
     @property
     def is_open(self) -> bool:
@@ -127,7 +131,8 @@ class Task(models.Model):
 
 
 class Notification(models.Model):
-    """站内通知: a message to one user (e.g. a recycle warning), read or not."""
+    """站内通知: a notice to one user (a recycle warning, an assignment, a task reminder, an in-site message),
+    read or not. The header's bell counts the unread ones."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
                              verbose_name=_("user"))
@@ -138,6 +143,9 @@ class Notification(models.Model):
     key = models.CharField(max_length=100, blank=True)  # idempotence: one notification per (user, key)
     created_at = models.DateTimeField(_("time"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # kind "message": the in-site message this delivers (its read time is the message's read receipt)
+    message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries",
+                                verbose_name=_("in-site message"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -146,3 +154,76 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_idx")]
         constraints = [models.UniqueConstraint(fields=["user", "key"], condition=~models.Q(key=""),
                                                name="notification_unique_key")]
+
+
+class MessageStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENT = "sent", _("Sent")
+
+
+class Message(models.Model):
+    """站内信: a notice an admin or manager writes to users, roles and departments. A draft (or one scheduled
+    for later) keeps its recipients as chosen; sending expands them to users once (a department with the
+    departments below it) and gives each user a :class:`Notification` of kind ``message`` pointing here: its
+    read time is the read receipt."""
+
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+", verbose_name=_("sender"))
+    title = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("content"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.DRAFT)
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)  # scheduled: the job sends it then
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+",
+                                   verbose_name=_("recipient users"))
+    roles = models.ManyToManyField("accounts.Role", blank=True, related_name="+", verbose_name=_("recipient roles"))
+    departments = models.ManyToManyField("accounts.Department", blank=True, related_name="+",
+                                         verbose_name=_("recipient departments"))
+    recipient_count = models.PositiveIntegerField(_("recipients"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("in-site message")
+        verbose_name_plural = _("in-site messages")
+        indexes = [models.Index(fields=["status", "send_at"], name="message_status_idx")]
+
+    def __str__(self):
+        return self.title
+
+
+def message_attachment_path(instance, filename):
+    import os
+    import uuid
+
+    ext = os.path.splitext(filename)[1].lower()[:16]
+    return f"messages/{instance.message_id}/{uuid.uuid4().hex}{ext if ext[1:].isalnum() else ''}"
+
+
+def _attachment_storage():
+    from shoal.customers.models import attachment_storage
+
+    return attachment_storage()
+
+
+class MessageAttachment(models.Model):
+    """A file of an in-site message, stored beside the customer attachments (outside MEDIA_ROOT): only the
+    download view, which checks that the reader may read the message, serves it."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments",
+                                verbose_name=_("in-site message"))
+    file = models.FileField(_("file"), upload_to=message_attachment_path, storage=_attachment_storage, max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.BigIntegerField(_("size (bytes)"), default=0)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("message attachment")
+        verbose_name_plural = _("message attachments")
+
+    def __str__(self):
+        return self.original_name

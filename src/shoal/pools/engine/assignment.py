@@ -178,9 +178,12 @@ def run_assignment(*, group_id: int | None = None, actor=SYSTEM, now: datetime |
     groups = list(groups)
     fields = catalog()
     assigned = 0
-    for index, group in enumerate(groups):
-        with sqlite_page_cache(RUN_CACHE_KIB):  # SQLite: the logs' and timeline's indexes in memory
-            assigned += assign_group(group, actor=actor, now=now, fields=fields)
-        if progress:
-            progress(index + 1, len(groups))
+    from shoal.sales.services.notifications import assignment_notices
+
+    with assignment_notices():  # each salesperson: one notification for the whole run
+        for index, group in enumerate(groups):
+            with sqlite_page_cache(RUN_CACHE_KIB):  # SQLite: the logs' and timeline's indexes in memory
+                assigned += assign_group(group, actor=actor, now=now, fields=fields)
+            if progress:
+                progress(index + 1, len(groups))
     return {"assigned": assigned, "seconds": round(time.perf_counter() - started, 3)}

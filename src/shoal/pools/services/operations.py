@@ -27,6 +27,7 @@ from shoal.core.errors import NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
 from shoal.customers.selectors import _department_user_ids, customer_queryset
+from shoal.sales.services.notifications import assignment_notices
 
 from .. import moves
 from ..models import AssignmentKind, AssignmentLog, Cooldown, GroupLog, RecycleRecord, Transfer
@@ -225,7 +226,7 @@ def customers_batch(*, actor, action: str, customer_ids, group_id: int | None = 
     ctx = moves.context(actor)
     result = _Result(action)
     extra: dict = {}
-    with transaction.atomic():
+    with transaction.atomic(), assignment_notices():  # the salesperson given customers: one notification
         if action == "claim":
             _claim(actor, ids, group, ctx, result)
         else:
@@ -391,7 +392,7 @@ def transfer_create(*, actor, from_user_id: int, to_user_id: int, customer_ids=N
     held_q = _held_q(actor, None)
     result = _Result("transfer")
     ctx = moves.context(actor)
-    with transaction.atomic():
+    with transaction.atomic(), assignment_notices():  # the receiving salesperson: one notification
         memberships = CustomerGroupMembership.objects.filter(salesperson=source)
         if customer_ids is not None:
             ids = _clean_ids(customer_ids)
