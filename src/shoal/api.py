@@ -106,6 +106,11 @@ def _register_routers():
 
     api.add_router("/v1/", pool_groups_router)
     api.add_router("/v1/", pools_run_router)  # engine: POST /pools/run
+    # workbench
+    from shoal.core.api_workbench import router as workbench_router
+
+    api.add_router("/v1/", workbench_router)
+    # end workbench
 
 
 _register_routers()
