@@ -49,6 +49,12 @@ def workbench_context(request) -> dict:
     }
 
 
+def workbench_callback(request, context):
+    """unfold's DASHBOARD_CALLBACK: the user's boards (each loads on its own) and the personalisation panel."""
+    context.update(workbench_context(request))
+    return context
+
+
 def _parse_action(request) -> tuple[str, str]:
     """``action`` is ``<op>:<board code>`` (a button of the panel) or ``reset``."""
     raw = (request.POST.get("action") or "")[:200]

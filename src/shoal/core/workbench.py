@@ -307,11 +307,3 @@ def capped_count(qs, cap: int) -> tuple[int, bool]:
 def shown_count(qs, cap: int = 10_000) -> int | str:
     n, more = capped_count(qs, cap)
     return f"{n}+" if more else n
-
-
-def workbench_callback(request, context):
-    """unfold's DASHBOARD_CALLBACK: the user's boards (each loads on its own) and the personalisation panel."""
-    from .views_workbench import workbench_context
-
-    context.update(workbench_context(request))
-    return context
