@@ -100,8 +100,9 @@ def my_customers(*, actor, params) -> BoardContent:
     due by the end of today (overdue ones too)."""
     _start, end = today_bounds()
     mine = CustomerGroupMembership.objects.filter(salesperson=actor).order_by()
-    held = Customer.objects.filter(pk__in=mine.values("customer_id"), in_recycle_bin=False).count()
-    week = (mine.filter(assigned_at__gte=week_start()).values("customer_id").distinct().count())
+    customers = Customer.objects.filter(in_recycle_bin=False)
+    held = customers.filter(pk__in=mine.values("customer_id")).count()
+    week = customers.filter(pk__in=mine.filter(assigned_at__gte=week_start()).values("customer_id")).count()
     due = Task.objects.filter(owner=actor, progress__in=OPEN_PROGRESS, due_at__lt=end, type=TaskType.FOLLOW_UP).count()
     page = reverse("admin:pools_my_customers")
     return BoardContent(figures=[
