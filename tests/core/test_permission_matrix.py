@@ -299,6 +299,8 @@ ENDPOINTS += [
     ("delete", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.delete", None,
      lambda w: {"rule_id": w["group_rule"].pk}),
 ]
+# workbench: every user has a workbench (its boards follow the user's permissions)
+ENDPOINTS += [("get", "/api/v1/workbench", None, None, None)]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -417,6 +419,10 @@ PAGES = [
     ("admin:pool_recycle_rule_edit", "pools.groups.view", lambda w: [w["group"].pk, w["recycle_rule"].pk]),
     ("admin:pool_group_rules", "pools.group_rules.view", None),
     ("admin:pool_group_rule_edit", "pools.group_rules.view", lambda w: [w["group_rule"].pk]),
+    # workbench: a board every user has, and the admin's defaults per role (工作台模块管理)
+    ("admin:workbench_board", None, lambda w: ["accounts.my_info"]),
+    ("admin:workbench_board", "system.users.view", lambda w: ["accounts.system"]),
+    ("admin:workbench_defaults", "system.workbench.view", None),
 ]
 
 
