@@ -207,9 +207,24 @@ def test_workbench_speaks_chinese_and_shows_local_times(client, personas):
     client.force_login(user)  # sets a new last_login; read the board the user sees
     type(user).objects.filter(pk=user.pk).update(last_login=datetime(2026, 3, 1, 1, 30, tzinfo=ZoneInfo("UTC")))
     html = client.get("/").content.decode()
-    assert "选择板块" in html and "我的信息" in html and "今日客户动向" in html and "2026-03-01 09:30" in html
+    assert "选择板块" in html and "我的信息" in html and "今日客户动向" in html
     board = client.get(reverse("admin:workbench_board", args=["accounts.my_info"])).content.decode()
     assert "2026-03-01 09:30" in board and "我的角色" in board and "业务员" in board
+
+
+def test_my_info_shows_the_login_before_this_one(personas):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from shoal.accounts.models import LoginLog
+
+    user = personas["salesperson"]
+    for hour in (2, 5):  # 10:00 and 13:00 in Shanghai; the newest is the login of this session
+        row = LoginLog.objects.create(username=user.username, user=user, success=True)
+        LoginLog.objects.filter(pk=row.pk).update(created_at=datetime(2026, 3, 2, hour, tzinfo=ZoneInfo("UTC")))
+    LoginLog.objects.create(username=user.username, user=user, success=False)
+    content = wb.board_content(wb.BOARDS["accounts.my_info"], actor=user, params={})
+    assert {f.key: f.value for f in content.figures}["last_login"] == "2026-03-02 10:00"
 
 
 # -- the API -----------------------------------------------------------------------------------------------------------

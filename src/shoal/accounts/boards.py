@@ -17,6 +17,14 @@ def _local(value) -> str:
     return date_format(timezone.localtime(value), "Y-m-d H:i") if value else "—"
 
 
+def previous_login(user):
+    """When the user logged in before this session (the login log's second newest success; the login just made
+    is the newest), else ``last_login``."""
+    times = list(LoginLog.objects.filter(user=user, success=True).order_by("-created_at", "-id")
+                 .values_list("created_at", flat=True)[:2])
+    return times[1] if len(times) == 2 else user.last_login
+
+
 def my_info(*, actor, params) -> BoardContent:
     roles = ", ".join(actor.roles.order_by("id").values_list("name", flat=True)) or "—"
     departments = ", ".join(str(d) for d in actor.departments.order_by("name")) or "—"
@@ -25,7 +33,7 @@ def my_info(*, actor, params) -> BoardContent:
         Figure("roles", _("My roles"), roles, reverse("admin:my_permissions")),
         Figure("departments", _("My departments"), departments),
         Figure("data_scope", _("Data scope"), str(DataScope(actor.data_scope()).label)),
-        Figure("last_login", _("Last login"), _local(actor.last_login)),
+        Figure("last_login", _("Last login"), _local(previous_login(actor))),
     ])
 
 

@@ -45,7 +45,6 @@ def workbench_context(request) -> dict:
         "panel_items": _panel_items(codes, wb.catalogue(user)),
         "own_layout": wb.has_own_layout(user),
         "layout_url": reverse("admin:workbench_layout"),
-        "last_login": user.last_login,
     }
 
 

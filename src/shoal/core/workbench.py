@@ -40,6 +40,11 @@ class Figure:
     def as_dict(self) -> dict:
         return {"key": self.key, "label": str(self.label), "value": self.value, "href": self.href}
 
+    @property
+    def is_text(self) -> bool:
+        """A value that is words, not a count (drawn smaller)."""
+        return self.value is not None and not isinstance(self.value, int) and len(str(self.value)) > 8
+
 
 @dataclass
 class Chart:

@@ -118,6 +118,11 @@ MEASURES = {
     "effective": _("Effective follow-ups"),
     "call_minutes": _("Call time (minutes)"),
 }
+MINE = {
+    "customers": _("Customers I followed up yesterday"),
+    "effective": _("My effective follow-ups yesterday"),
+    "call_minutes": _("My call minutes yesterday"),
+}
 
 
 def ranking_rows(*, people: list[int], start, end) -> list[dict]:
@@ -148,7 +153,7 @@ def _ranking(*, actor, measure: str, tabs: tuple[str, ...]) -> BoardContent:
     mine = next((r for r in rows if r["salesperson_id"] == actor.pk), None)
     my_value = _measure(mine, measure) if mine else 0
     place = (1 + sum(1 for r in rows if _measure(r, measure) > my_value)) if mine else None
-    figures = [Figure("mine", _("Mine yesterday"), my_value),
+    figures = [Figure("mine", MINE[measure], my_value),
                Figure("rank", _("My place"), f"{place} / {len(rows)}" if place else "—")]
     chart = None
     if not own_only and rows:
