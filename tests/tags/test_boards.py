@@ -49,3 +49,12 @@ def test_analysis_and_tags_added_today_in_scope(tagged, personas):
 def test_tag_boards_need_the_tag_permission(tagged, personas):
     assert not wb.BOARDS["tags.top10"].allowed(personas["salesperson"])
     assert "tags_added_today" not in {f.key for f in content("customers.activity", personas["salesperson"]).figures}
+
+
+def test_both_ways_of_counting_in_scope_agree(tagged, monkeypatch):
+    from shoal.tags import boards
+
+    probed = boards.tag_counts(actor=tagged["seller"])
+    monkeypatch.setattr(boards, "PROBE_TAGGINGS", 0)  # many taggings: from the scope's side
+    assert boards.tag_counts(actor=tagged["seller"]) == probed == [
+        {"tag_id": tagged["vip"].pk, "name": "VIP", "category": "行为", "n": 1}]
