@@ -43,10 +43,10 @@ def test_manager_sees_boards_load_and_arranges_them(live_server, browser_page, t
     browser_login(page, live_server.url, "wb_manager")
     page.wait_for_load_state("networkidle")
     assert page.locator(".workbench-loading").count() == 0  # every placeholder was replaced
-    ranking = page.locator('[data-board="sales.follow_up_ranking"]')
+    ranking = page.locator('#workbench-boards [data-board="sales.follow_up_ranking"]')
     assert "昨日跟进客户数排名" in ranking.inner_text() and "李小丹" not in ranking.inner_text()  # the name is in the chart
     assert ranking.locator("canvas.workbench-chart-canvas[data-drawn]").count() == 1
-    assert page.locator('[data-board="pools.assignment_status"] canvas[data-drawn]').count() == 1
+    assert page.locator('#workbench-boards [data-board="pools.assignment_status"] canvas[data-drawn]').count() == 1
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "workbench-manager.png"), full_page=True)
     first = page.locator("#workbench-boards [data-board]").first.get_attribute("data-board")
@@ -54,8 +54,10 @@ def test_manager_sees_boards_load_and_arranges_them(live_server, browser_page, t
     page.click("#workbench-settings summary")
     page.click('#workbench-settings [data-board="accounts.my_info"] button:has-text("移除")')
     page.wait_for_selector('#workbench-boards [data-board="accounts.my_info"]', state="detached")
-    page.click('#workbench-settings [data-board="sales.call_time_ranking"] button[value^="up:"]')
+    with page.expect_response(lambda response: "/workbench/layout/" in response.url):
+        page.click('#workbench-settings [data-board="sales.call_time_ranking"] button[value^="up:"]')
     page.wait_for_load_state("networkidle")
+    assert page.locator("#workbench-settings").get_attribute("open") is not None  # the panel stays open
     order = [e.get_attribute("data-board") for e in page.locator("#workbench-boards [data-board]").all()]
     assert order.index("sales.call_time_ranking") < order.index("sales.follow_up_ranking")
     page.reload()
@@ -75,8 +77,8 @@ def test_a_failing_board_shows_its_message_and_the_others_load(live_server, brow
         page = browser_page
         browser_login(page, live_server.url, "wb_manager")
         page.wait_for_load_state("networkidle")
-        assert "此板块无法加载" in page.locator('[data-board="test.broken"]').inner_text()
-        assert "今日客户动向" in page.locator('[data-board="customers.activity"]').inner_text()
+        assert "此板块无法加载" in page.locator('#workbench-boards [data-board="test.broken"]').inner_text()
+        assert "今日客户动向" in page.locator('#workbench-boards [data-board="customers.activity"]').inner_text()
         assert page.locator(".workbench-loading").count() == 0
     finally:
         wb.BOARDS.pop("test.broken", None)
