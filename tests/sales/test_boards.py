@@ -153,12 +153,13 @@ def test_ranking_tabs_reload_the_board_with_the_other_measure(world, personas, c
     assert client.get(url, {"by": "<script>"}).status_code == 200  # a bad choice: the default
 
 
-# -- today's customer activity: customers followed up today -------------------------------------------------------------
-def test_followed_up_today_counts_the_people_of_the_viewers_scope(world, personas):
+# -- today's customer activity: follow-ups today -------------------------------------------------------------------------
+def test_follow_ups_today_counts_the_people_of_the_viewers_scope(world, personas):
     def followed(user):
-        return figures("customers.activity", user)[0].get("followed_up")
+        return figures("customers.activity", user)[0].get("follow_ups")
 
     assert followed(personas["salesperson"]) == 1
     assert followed(personas["manager"]) == 1
     assert followed(personas["admin"]) == 2
     assert followed(world["far"]) == 1
+    assert followed(personas["norole"]) is None  # no follow-up permission: no figure

@@ -1,8 +1,8 @@
 """The customers app's workbench board: today's customer activity (今日客户动向).
 
 The board counts the customers created today in the viewer's data scope; other apps add their figures of the day
-to it (``register_figure("customers.activity", …)``): sales the customers followed up, tags the tags added, the
-events app its events."""
+to it (``register_figure("customers.activity", …)``): sales the follow-ups, tags the tags added, the events app its
+events."""
 
 from __future__ import annotations
 
@@ -49,4 +49,4 @@ def activity(*, actor, params) -> BoardContent:
 
 
 register_board(Board(ACTIVITY, _("Today's customer activity"), activity, permission="customers.customers.view",
-                     order=20, description=_("New customers, customers followed up, tags added and events today.")))
+                     order=20, description=_("New customers, follow-ups, tags added and events today.")))

@@ -1,6 +1,6 @@
 """The sales app's workbench boards: my tasks, my customers (我的客户), yesterday's follow-up ranking
-(昨日跟进客户数排名) and yesterday's call time (昨日通话时长); and the figure "customers followed up today" of
-today's customer activity (customers app).
+(昨日跟进客户数排名) and yesterday's call time (昨日通话时长); and the figure "follow-ups today" of today's
+customer activity (customers app).
 
 Every count reads an index: tasks by task_owner_idx (owner, progress, due_at), follow-ups by followup_sales_idx
 (salesperson, -created_at) for an explicit list of people, memberships by membership_sales_idx (salesperson,
@@ -27,6 +27,7 @@ from shoal.core.workbench import (
     Tab,
     register_board,
     register_figure,
+    shown_count,
     today_bounds,
     week_start,
 )
@@ -178,15 +179,16 @@ def call_time_ranking(*, actor, params) -> BoardContent:
     return _ranking(actor=actor, measure="call_minutes", tabs=("call_minutes",))
 
 
-# -- today's customer activity: customers followed up today -------------------------------------------------------------
-def followed_up_today(*, actor) -> Figure | None:
+# -- today's customer activity: follow-ups today ------------------------------------------------------------------------
+def follow_ups_today(*, actor) -> Figure | None:
+    """Follow-ups recorded today by the people whose work the viewer sees: a count read from followup_sales_idx alone
+    (no row is fetched; counted up to a bound)."""
     if not actor.has_shoal_perm("sales.follow_ups.view"):
         return None
     start, end = today_bounds()
     people = team_ids(actor)
-    n = (FollowUp.objects.filter(salesperson_id__in=people, created_at__gte=start, created_at__lt=end).order_by()
-         .values("customer_id").distinct().count()) if people else 0
-    return Figure("followed_up", _("Customers followed up today"), n)
+    qs = FollowUp.objects.filter(salesperson_id__in=people, created_at__gte=start, created_at__lt=end)
+    return Figure("follow_ups", _("Follow-ups today"), shown_count(qs) if people else 0)
 
 
 register_board(Board("sales.my_tasks", _("My tasks"), my_tasks, order=30, size="sm",
@@ -199,4 +201,4 @@ register_board(Board("sales.follow_up_ranking", _("Yesterday's follow-up ranking
 register_board(Board("sales.call_time_ranking", _("Yesterday's call time"), call_time_ranking,
                      permission="sales.follow_ups.view", order=55,
                      description=_("Call minutes of yesterday's follow-ups, per salesperson.")))
-register_figure("customers.activity", FigureSource("followed_up", followed_up_today, order=20))
+register_figure("customers.activity", FigureSource("follow_ups", follow_ups_today, order=20))
