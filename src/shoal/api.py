@@ -111,6 +111,11 @@ def _register_routers():
 
     api.add_router("/v1/", notifications_router)
     # end notifications
+    # workbench
+    from shoal.core.api_workbench import router as workbench_router
+
+    api.add_router("/v1/", workbench_router)
+    # end workbench
 
 
 _register_routers()

@@ -251,7 +251,7 @@ UNFOLD = {
     "SHOW_HISTORY": False,
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_LANGUAGES": True,
-    "DASHBOARD_CALLBACK": "shoal.core.workbench.workbench_callback",
+    "DASHBOARD_CALLBACK": "shoal.core.views_workbench.workbench_callback",
     "STYLES": [lambda request: static("shoal/shoal.css")],
     "LANGUAGES": {"action": reverse_lazy("language")},
     "ACCOUNT": {

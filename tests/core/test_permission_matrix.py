@@ -313,6 +313,8 @@ ENDPOINTS += [
     ("get", "/api/v1/messages/{message_id}", "sales.messages.view", None, _m),
     ("get", "/api/v1/messages/{message_id}/receipts", "sales.messages.view", None, _m),
 ]
+# workbench: every user has a workbench (its boards follow the user's permissions)
+ENDPOINTS += [("get", "/api/v1/workbench", None, None, None)]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -438,6 +440,10 @@ PAGES = [
     ("admin:message_add", "sales.messages.create", None),
     ("admin:message_receipts", "sales.messages.view", lambda w: [w["message"].pk]),
     ("admin:message_read", None, lambda w: [w["message"].pk]),
+    # workbench: a board every user has, and the admin's defaults per role (工作台模块管理)
+    ("admin:workbench_board", None, lambda w: ["accounts.my_info"]),
+    ("admin:workbench_board", "system.users.view", lambda w: ["accounts.system"]),
+    ("admin:workbench_defaults", "system.workbench.view", None),
 ]
 
 

@@ -1,4 +1,4 @@
-"""What the accounts app adds to the shell: its menus, pages and workbench cards."""
+"""What the accounts app adds to the shell: its menus, pages and workbench boards (``boards.py``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import CRUD, Menu, register_menu
 from shoal.core.site import site
-from shoal.core.workbench import register_cards
 
-from . import views
-from .models import DataScope, Department, LoginLog, User
+from . import boards, views  # noqa: F401  (boards: the workbench boards)
 
 register_menu(Menu("system.departments", _("Departments"), "system", CRUD,
                    "admin:accounts_department_changelist", "account_tree", order=10))
@@ -27,21 +25,6 @@ site.register_page("system/my-permissions/", views.my_permissions, "my_permissio
 site.register_page("system/my-tokens/", views.my_tokens, "my_tokens")
 site.register_page("system/users/<int:user_id>/permissions/", views.user_permissions, "user_permissions")
 
-
-@register_cards
-def _account_cards(request):
-    user = request.user
-    cards = [
-        {"title": _("My roles"), "value": ", ".join(user.roles.values_list("name", flat=True)) or "—"},
-        {"title": _("My departments"), "value": ", ".join(str(d) for d in user.departments.all()) or "—"},
-        {"title": _("Data scope"), "value": DataScope(user.data_scope()).label},
-    ]
-    if user.has_shoal_perm("system.users.view"):
-        cards.append({"title": _("Number of enabled users"), "value": User.objects.filter(is_active=True).count()})
-        cards.append({"title": _("Number of departments"), "value": Department.objects.count()})
-    if user.has_shoal_perm("system.login_log.view"):
-        cards.append({"title": _("Failed logins (all time)"), "value": LoginLog.objects.filter(success=False).count()})
-    return cards
 
 register_action_labels({
     "application.create": _("Create application"),

@@ -15,3 +15,6 @@ class CoreConfig(AppConfig):
         from .views import parameters_page
 
         site.register_page("system/parameters/", parameters_page, "parameters")
+        from .views_workbench import register_pages
+
+        register_pages(site)  # the workbench: one board, the user's choice, the defaults per role

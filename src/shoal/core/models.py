@@ -39,3 +39,26 @@ class OperationLog(models.Model):
 
     def __str__(self):
         return f"{self.actor_name} {self.action} {self.object_type}:{self.object_id}"
+
+
+class WorkbenchLayout(models.Model):
+    """The boards of the workbench (工作台) and their order: a user's own choice, or the default of a role that
+    the admin set (工作台模块管理). Board codes are those registered in ``shoal.core.workbench``; a code no longer
+    registered, or a board the user may not see, is skipped when the workbench is shown."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+", verbose_name=_("user"))
+    role = models.OneToOneField("accounts.Role", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+", verbose_name=_("role"))
+    boards = models.JSONField(_("boards"), default=list, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("workbench layout")
+        verbose_name_plural = _("workbench layouts")
+        constraints = [models.CheckConstraint(
+            condition=(models.Q(user__isnull=False, role__isnull=True) | models.Q(user__isnull=True, role__isnull=False)),
+            name="workbench_layout_one_owner")]
+
+    def __str__(self):
+        return f"{'user' if self.user_id else 'role'} {self.user_id or self.role_id}: {', '.join(self.boards)}"

@@ -76,6 +76,7 @@ def object_type_label(object_type: str) -> str:
 
 register_action_labels({
     "parameter.update": _("Change parameter"),
+    "workbench.role_default": _("Set the default workbench boards of a role"),
 })
 
 

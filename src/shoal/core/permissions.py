@@ -117,5 +117,7 @@ CRUD = ("view", "create", "edit", "delete")
 # Core's own menus; every app registers its menus in its ``registry.py``.
 register_menu(Menu("system.parameters", _("Parameters"), "system", ("view", "edit"),
                    "admin:parameters", "tune", order=50))
+register_menu(Menu("system.workbench", _("Workbench boards"), "system", ("view", "edit"),
+                   "admin:workbench_defaults", "dashboard_customize", order=55))
 register_menu(Menu("system.operation_log", _("Operation log"), "system", ("view",),
                    "admin:core_operationlog_changelist", "history", order=80))

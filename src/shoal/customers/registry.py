@@ -9,7 +9,7 @@ from shoal.core.parameters import Parameter, register
 from shoal.core.permissions import CRUD, Menu, register_menu
 from shoal.core.site import site
 
-from . import views
+from . import boards, views  # noqa: F401  (boards: the workbench boards)
 from .models import CustomerStatus
 
 register_menu(Menu("customers.customers", _("Customer profiles"), "customers",

@@ -11,7 +11,7 @@ from shoal.customers import page_extensions
 from shoal.customers.extensions import register_output_extension
 from shoal.schedules.registry import register_job
 
-from . import views_groups, views_seas
+from . import boards, views_groups, views_seas  # noqa: F401  (boards: the workbench boards)
 from .customer_outputs import customer_pool_outputs
 
 # -- permissions and menus ------------------------------------------------------------------------------

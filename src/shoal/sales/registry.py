@@ -10,7 +10,11 @@ from shoal.core.permissions import ACTION_LABELS, Menu, register_menu
 from shoal.core.site import site
 from shoal.schedules.registry import register_job
 
-from . import tasks, views_messages
+from . import (
+    boards,  # noqa: F401  (the workbench boards)
+    tasks,
+    views_messages,
+)
 from .services import messages as message_services
 
 register_menu(Menu("sales.follow_ups", _("Follow-ups"), "sales", ("view", "create"), None, "call", order=30))

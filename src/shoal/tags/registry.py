@@ -3,20 +3,18 @@
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop, pgettext_lazy
+from django.utils.translation import gettext_noop
 
 from shoal.accounts.models import User
-from shoal.core.auth import user_can
 from shoal.core.oplog import register_action_labels
 from shoal.core.permissions import CRUD, Menu, register_menu
 from shoal.core.site import site
-from shoal.core.workbench import register_cards
 from shoal.customers.extensions import TimelineSource, register_output_extension, register_timeline_source
 from shoal.customers.services import customer_merging
 from shoal.customers.signals import customers_changed, customers_deleting
 from shoal.schedules.registry import register_job
 
-from . import conditions, outputs, views  # noqa: F401  (conditions: tag conditions in trees and custom SQL)
+from . import boards, conditions, outputs, views  # noqa: F401  (conditions: tag conditions in trees and custom SQL)
 
 register_menu(Menu("customers.tags", _("Tag management"), "customers", CRUD + ("run",), "admin:tags", "sell", order=25))
 register_menu(Menu("customers.tag_history", _("Tag history"), "customers", (), "admin:tag_history", "history",
@@ -93,7 +91,7 @@ def _move_taggings(sender, keep, other, actor, **kwargs):
     move_taggings(actor=actor, source_id=other.pk, target_id=keep.pk)
 
 
-# -- pages and the workbench card ----------------------------------------------------------------------------
+# -- pages (the workbench boards: boards.py) ------------------------------------------------------------------
 site.register_page("tags/", views.manage_page, "tags")
 site.register_page("tags/history/", views.history_page, "tag_history")
 site.register_page("tags/refresh/", views.refresh, "tags_refresh")
@@ -109,22 +107,6 @@ site.register_page("tags/<int:tag_id>/rules/<int:rule_id>/", views.rules_page, "
 site.register_page("tags/<int:tag_id>/rules/<int:rule_id>/delete/", views.rule_delete, "tag_rule_delete")
 site.register_page("tags/<int:tag_id>/rules/preview/", views.rule_preview, "tag_rule_preview")
 
-
-@register_cards
-def _tag_cards(request):
-    """Customer tags top 10 (客户标签 top10), as a bar chart, for users who may view the tags."""
-    if not user_can(request.user, "customers.tags.view"):
-        return []
-    import json
-
-    from django.urls import reverse
-
-    from .page_selectors import chart_data, top_tags
-
-    top = top_tags(actor=request.user)
-    chart = json.dumps(chart_data(top, pgettext_lazy("tag list", "Customers"))) if top else ""
-    return [{"title": _("Customer tags top 10"), "value": "" if top else _("No tagged customers yet."),
-             "chart": chart, "href": reverse("admin:tags")}]
 
 # -- the customer pages: tags column and filter, batch tagging, tag chips; the external tag import ----------
 def _customer_pages():
