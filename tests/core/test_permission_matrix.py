@@ -64,7 +64,11 @@ def matrix(db, personas):
     recycle_rule = pool_rules.recycle_rule_create(actor=None, group=group, data={"name": "m", "sql": "city = 'x'"})
     group_rule = pool_rules.group_rule_create(actor=None, data={"name": "m", "sql": "city = 'x'",
                                                                 "target_group_id": group.pk})
-    return {"group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
+    # tasks: one task of each persona (its owner and creator)
+    from shoal.sales.models import Task
+
+    tasks = {u.pk: Task.objects.create(name="Matrix task", owner=u, creator=u) for u in personas.values()}
+    return {"tasks": tasks, "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
             "recycle_rule": recycle_rule, "group_rule": group_rule,
             "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
@@ -299,6 +303,18 @@ ENDPOINTS += [
     ("delete", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.delete", None,
      lambda w: {"rule_id": w["group_rule"].pk}),
 ]
+# tasks: the task center
+TASKS = "sales.tasks"
+_t = lambda w: {"task_id": w["tasks"][w["me"].pk].pk}  # noqa: E731
+ENDPOINTS += [
+    ("post", "/api/v1/tasks", f"{TASKS}.create", lambda w: {"name": "Matrix new task"}, None),
+    ("get", "/api/v1/tasks", f"{TASKS}.view", None, None),
+    ("post", "/api/v1/tasks/batch", f"{TASKS}.edit",
+     lambda w: {"ids": [w["tasks"][w["me"].pk].pk], "set": {"priority": "high"}}, None),
+    ("get", "/api/v1/tasks/{task_id}", f"{TASKS}.view", None, _t),
+    ("patch", "/api/v1/tasks/{task_id}", f"{TASKS}.edit", lambda w: {"progress": "done"}, _t),
+    ("delete", "/api/v1/tasks/{task_id}", f"{TASKS}.delete", None, _t),
+]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -417,6 +433,11 @@ PAGES = [
     ("admin:pool_recycle_rule_edit", "pools.groups.view", lambda w: [w["group"].pk, w["recycle_rule"].pk]),
     ("admin:pool_group_rules", "pools.group_rules.view", None),
     ("admin:pool_group_rule_edit", "pools.group_rules.view", lambda w: [w["group_rule"].pk]),
+    # tasks: the task center
+    ("admin:sales_tasks", "sales.tasks.view", None),
+    ("admin:sales_task_add", "sales.tasks.create", None),
+    ("admin:sales_task_edit", "sales.tasks.view", lambda w: [w["tasks"][w["me"].pk].pk]),
+    ("admin:sales_task_customers", "sales.tasks.view", None),
 ]
 
 

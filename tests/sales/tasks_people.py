@@ -1,16 +1,14 @@
 """The task center's people: an owner and a colleague (salespeople of one department), their department
 manager, a group admin, an outsider (a salesperson of another department), and customers in their scopes."""
 
-import pytest
-
 from shoal.accounts.models import DataScope, Department, Role
 from shoal.customers import services as customer_services
 from shoal.customers.models import CustomerGroup, CustomerGroupMembership
 from tests.conftest import make_user
 
 
-@pytest.fixture
-def team(db, roles):
+def make_team(roles) -> dict:
+    """Each test module's ``team`` fixture: ``return make_team(roles)``."""
     sales = Department.objects.create(name="Sales")
     east = Department.objects.create(name="East", parent=sales)
     other = Department.objects.create(name="Other")

@@ -15,10 +15,15 @@ from shoal.sales import selectors_tasks as reads
 from shoal.sales.models import Task, TaskPriority, TaskProgress, TaskType
 from shoal.sales.services import open_task_counts, task_list
 from shoal.sales.services import tasks as services
-from tests.sales.tasks_people import team  # noqa: F401
+from tests.sales.tasks_people import make_team
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
+
+
+@pytest.fixture
+def team(db, roles):
+    return make_team(roles)
 
 def _task(actor, **kw):
     kw.setdefault("name", "Call back")

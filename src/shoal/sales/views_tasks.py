@@ -20,10 +20,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from shoal.core.auth import page_requires, user_can
+from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
 from shoal.customers.masking import mask_customer_rows
@@ -125,14 +125,14 @@ def _list(center: Center) -> dict:
     return {"page_obj": page_obj, "rows": reads.task_rows(page_obj.object_list, actor=actor)}
 
 
-def _context(request, center: Center, error: str = "") -> dict:
+def _context(request, center: Center, error: str = "", notice: str = "") -> dict:
     actor = request.user
     data = _board(center) if center.mode == "board" else _list(center)
     owners = list(reads.assignable_users(actor=actor))
     return {
         "title": _("Task center"), "c": center, "query": center.query(), "labels": _labels(), "owners": owners,
         "owner_ids": {u.pk for u in owners},
-        "error": error, "here": request.path + "?" + center.query(),
+        "error": error, "notice": notice, "here": request.path + "?" + center.query(),
         "can_create": user_can(actor, reads.CREATE), "can_edit": user_can(actor, reads.EDIT),
         "can_delete": user_can(actor, reads.DELETE),
         "priority_codes": list(reads.PRIORITY_KEYS), "progress_values": list(TaskProgress.values),
@@ -143,10 +143,10 @@ def _context(request, center: Center, error: str = "") -> dict:
     }
 
 
-def _render(request, center: Center, error: str = ""):
+def _render(request, center: Center, error: str = "", notice: str = ""):
     """The whole page, or (an htmx request) the board or list alone."""
     try:
-        context = _context(request, center, error)
+        context = _context(request, center, error, notice)
     except ShoalError as exc:
         raise Http404(exc.message)
     if request.headers.get("HX-Request"):
@@ -179,7 +179,7 @@ def _back(request) -> str:
 def _answer(request, error: str = "", ok: str = ""):
     """htmx: the center's board or list again (with the refusal, if any); otherwise back with a message."""
     if request.headers.get("HX-Request"):
-        return _render(request, Center(request), error)
+        return _render(request, Center(request), error, ok)
     if error:
         messages.error(request, error)
     elif ok:
@@ -269,7 +269,7 @@ def task_batch_view(request):
         changed = services.task_batch_update(actor=request.user, ids=ids, changes=changes)
     except ShoalError as exc:
         return _answer(request, error=exc.message)
-    return _answer(request, ok=_("%(n)d tasks changed.") % {"n": changed})
+    return _answer(request, ok=ngettext("%(n)d task changed.", "%(n)d tasks changed.", changed) % {"n": changed})
 
 
 @require_POST
@@ -318,14 +318,10 @@ def task_form(request, task_id=None):
     actor = request.user
     task = _task(request, task_id) if task_id is not None else None
     code = reads.CREATE if task is None else reads.EDIT
-    if task is None and not user_can(actor, code):
-        raise Http404(_("Task not found"))
+    if task is None or request.method == "POST":
+        require_page(request, code)
     may_save = user_can(actor, code)
     if request.method == "POST":
-        if not may_save:
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied(code)
         form = TaskForm(request.POST)
         if form.is_valid():
             data = dict(form.cleaned_data)
