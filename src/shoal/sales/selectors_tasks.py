@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
@@ -68,8 +68,22 @@ def user_zone(actor) -> tzinfo:
     return timezone.get_current_timezone()
 
 
-def _aware(value: datetime, tz: tzinfo) -> datetime:
-    return value.replace(tzinfo=tz) if timezone.is_naive(value) else value
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def aware(value, tz: tzinfo, field: str) -> datetime:
+    """A time given with or without a time zone (then in ``tz``, the user's), between the years 1900 and 9999:
+    outside them a 400 naming the field (a database cannot hold the first and last hours a datetime can)."""
+    if not isinstance(value, datetime):
+        raise ShoalError("invalid", _("Not a date and time"), {"field": field})
+    try:
+        value = value.replace(tzinfo=tz) if timezone.is_naive(value) else value
+        in_range = EARLIEST <= value.astimezone(UTC) < LATEST
+    except (OverflowError, ValueError):
+        in_range = False
+    if not in_range:
+        raise ShoalError("invalid", _("The time is out of range (years 1900 to 9998)"), {"field": field})
+    return value
 
 
 def _day_start(day: date, tz: tzinfo) -> datetime:
@@ -323,11 +337,12 @@ def task_search(*, actor, where: TaskFilter) -> QuerySet[Task]:
         qs = qs.filter(customer_id=where.customer_id)
     tz = user_zone(actor)
     if where.due_after is not None:
-        qs = qs.filter(due_at__gte=_aware(where.due_after, tz))
+        qs = qs.filter(due_at__gte=aware(where.due_after, tz, "due_after"))
     if where.due_before is not None:
-        qs = qs.filter(due_at__lt=_aware(where.due_before, tz))
-    if where.q.strip():
-        qs = qs.filter(name__icontains=where.q.strip()[:100])
+        qs = qs.filter(due_at__lt=aware(where.due_before, tz, "due_before"))
+    q = where.q.replace("\x00", "").strip()[:100]
+    if q:
+        qs = qs.filter(name__icontains=q)
     if where.sort and where.sort not in SORTS:
         raise ShoalError("invalid", _("Unknown sort %(value)s") % {"value": where.sort}, {"field": "sort"})
     return qs.order_by(*_order(where.sort))

@@ -357,7 +357,7 @@ def task_form(request, task_id=None):
 def customer_choices(request):
     """The customers (in the user's scope, masked) whose id, name, mobile or email matches ``q``: the options of
     the form's customer list (htmx)."""
-    q = (request.GET.get("q") or "").strip()[:100]
+    q = (request.GET.get("q") or "").replace("\x00", "").strip()[:100]
     rows = []
     if q:
         found = list(customer_queryset(actor=request.user).filter(customer_search_q(q)).order_by("-id")[:20])

@@ -56,13 +56,7 @@ FIELDS = ("name", "type", "customer_id", "due_at", "priority", "progress", "owne
 
 
 def _aware(value, field: str, tz) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, datetime):
-        raise ShoalError("invalid", _("Not a date and time"), {"field": field})
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=tz)
-    return value
+    return None if value is None or value == "" else reads.aware(value, tz, field)
 
 
 def _user_id(actor) -> int | None:
@@ -79,7 +73,7 @@ def _clean(*, actor, data: dict, task: Task | None) -> dict:
     tz = reads.user_zone(actor)
     out: dict = {}
     if "name" in data:
-        name = str(data["name"] or "").strip()
+        name = str(data["name"] or "").replace("\x00", "").strip()  # no NUL: PostgreSQL text holds none
         if not name and (task is None or task.name):
             raise ShoalError("invalid", _("Give the task a name"), {"field": "name"})
         if len(name) > NAME_MAX:
@@ -107,7 +101,7 @@ def _clean(*, actor, data: dict, task: Task | None) -> dict:
         if field in data:
             out[field] = _aware(data[field], field, tz)
     if "details" in data:
-        details = str(data["details"] or "")
+        details = str(data["details"] or "").replace("\x00", "")
         if len(details) > DETAILS_MAX:
             raise ShoalError("invalid", _("The details have at most %(n)d characters") % {"n": DETAILS_MAX},
                              {"field": "details"})
@@ -243,7 +237,10 @@ def task_batch_update(*, actor, ids: Iterable[int], changes: dict) -> int:
                          {"fields": unknown})
     if not changes:
         raise ShoalError("invalid", _("Choose what to change"), {"field": "set"})
-    ids = sorted({_int_or_none(i) for i in ids} - {None})
+    try:
+        ids = sorted({int(i) for i in ids if i is not None and not isinstance(i, bool)})
+    except (TypeError, ValueError):
+        raise ShoalError("invalid", _("Choose the tasks"), {"field": "ids"})
     if not ids:
         raise ShoalError("invalid", _("Choose the tasks"), {"field": "ids"})
     if len(ids) > BATCH_MAX:
