@@ -386,16 +386,12 @@ def task_groups(*, actor, qs: QuerySet[Task], group_by: str, limit: int = GROUP_
             closed = key in (TaskProgress.DONE, TaskProgress.CANCELLED)
             order = ([F("due_at").desc(nulls_first=True), "-id"] if closed
                      else ["-id"] if key == "none" else [F("due_at").asc(nulls_last=True), "id"])
-            items = list(qs.filter(cond).select_related("owner", "creator").order_by(*order)[:limit])
+            items = list(qs.filter(cond).order_by(*order)[:limit])
         groups.append({"key": key, "label": labels[key], "count": count, "items": items})
     return groups
 
 
 # -- tasks as shown ---------------------------------------------------------------------------------
-def _name(user) -> str:
-    return (user.name or user.username) if user is not None else ""
-
-
 def shown_customers(*, actor, customer_ids) -> dict[int, dict]:
     """The linked customers the actor may see, masked as lists mask them: ``{id: {"id", "name", "mobile"}}``.
     A customer outside the actor's scope is left out (shown by its id alone)."""
@@ -408,14 +404,15 @@ def shown_customers(*, actor, customer_ids) -> dict[int, dict]:
             for c, s in zip(rows, shown, strict=True)}
 
 
-def task_dict(task: Task, *, customers: dict[int, dict], bounds: DayBounds | None = None) -> dict:
+def task_dict(task: Task, *, customers: dict[int, dict], names: dict[int, str],
+              bounds: DayBounds | None = None) -> dict:
     """A task's output (the API's shape; the priority as its code, times as stored)."""
     bounds = bounds or DayBounds.at()
     return {
         "id": task.pk, "name": task.name, "type": task.type,
         "customer_id": task.customer_id, "customer": customers.get(task.customer_id) if task.customer_id else None,
-        "group_id": task.group_id, "owner_id": task.owner_id, "owner": _name(task.owner),
-        "creator_id": task.creator_id, "creator": _name(task.creator),
+        "group_id": task.group_id, "owner_id": task.owner_id, "owner": names.get(task.owner_id, ""),
+        "creator_id": task.creator_id, "creator": names.get(task.creator_id, "") if task.creator_id else "",
         "due_at": task.due_at, "priority": task.priority_code, "progress": task.progress,
         "remind_at": task.remind_at, "details": task.details,
         "created_at": task.created_at, "updated_at": task.updated_at, "done_at": task.done_at,
@@ -423,10 +420,20 @@ def task_dict(task: Task, *, customers: dict[int, dict], bounds: DayBounds | Non
     }
 
 
+def user_names(user_ids) -> dict[int, str]:
+    ids = sorted({int(i) for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    return {pk: name or username for pk, name, username in
+            User.objects.filter(pk__in=ids).values_list("pk", "name", "username")}
+
+
 def task_rows(tasks, *, actor, bounds: DayBounds | None = None) -> list[dict]:
-    """Tasks as shown (pages and API): one query for the linked customers of all of them (scoped, masked)."""
+    """Tasks as shown (pages and API): one query for the linked customers of all of them (scoped, masked), one for
+    the names of their owners and creators (a handful of people: no join per task)."""
     tasks = list(tasks)
     customers = shown_customers(actor=actor, customer_ids=[t.customer_id for t in tasks])
+    names = user_names([t.owner_id for t in tasks] + [t.creator_id for t in tasks])
     bounds = bounds or DayBounds.at(tz=user_zone(actor))
-    return [task_dict(t, customers=customers, bounds=bounds) for t in tasks]
+    return [task_dict(t, customers=customers, names=names, bounds=bounds) for t in tasks]
 
