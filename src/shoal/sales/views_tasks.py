@@ -102,7 +102,7 @@ def _labels() -> dict:
     }
 
 
-def _shown(rows: list[dict], labels: dict, query: str) -> list[dict]:
+def _shown(rows: list[dict], labels: dict, query: str, tz) -> list[dict]:
     """Rows as the templates show them: labels in words and the urls of the row, made here once (a board holds
     up to 300 cards: lookups and ``{% url %}`` in the template cost more than the queries)."""
     base = reverse("admin:sales_tasks")
@@ -113,6 +113,9 @@ def _shown(rows: list[dict], labels: dict, query: str) -> list[dict]:
         row["progress_label"] = labels["progress"].get(row["progress"], row["progress"])
         row["type_label"] = labels["type"].get(row["type"], row["type"])
         row["title"] = row["name"] or row["type_label"]
+        local = row["due_at"].astimezone(tz) if row["due_at"] else None  # the user's time zone
+        row["due_text"] = local.strftime("%Y-%m-%d %H:%M") if local else ""
+        row["due_input"] = local.strftime("%Y-%m-%dT%H:%M") if local else ""
         row["edit_url"] = f"{base}{pk}/"
         row["move_url"] = f"{base}{pk}/move/{tail}"
         row["done_url"] = f"{base}{pk}/done/{tail}"
@@ -129,7 +132,7 @@ def _board(center: Center) -> dict:
     qs = reads.task_search(actor=actor, where=center.where())
     groups = reads.task_groups(actor=actor, qs=qs, group_by=center.group_by, bounds=bounds, limit=BOARD_LIMIT)
     rows = iter(_shown(reads.task_rows([t for g in groups for t in g["items"]], actor=actor, bounds=bounds),
-                       _labels(), center.query()))
+                       _labels(), center.query(), center.tz))
     for group in groups:
         group["rows"] = [next(rows) for _ in group["items"]]
         group["droppable"] = not (center.group_by == "date" and group["key"] == "overdue")
@@ -146,13 +149,14 @@ def _list(center: Center) -> dict:
     qs = reads.task_search(actor=actor, where=center.where())
     page_obj = Paginator(qs, PAGE_SIZE).get_page(center.page)
     return {"page_obj": page_obj,
-            "rows": _shown(reads.task_rows(page_obj.object_list, actor=actor), _labels(), center.query())}
+            "rows": _shown(reads.task_rows(page_obj.object_list, actor=actor), _labels(), center.query(), center.tz)}
 
 
 def _context(request, center: Center, error: str = "", notice: str = "") -> dict:
     actor = request.user
     data = _board(center) if center.mode == "board" else _list(center)
-    owners = list(reads.assignable_users(actor=actor))
+    # the owners to choose from: the owner filter (not in "mine") and the list's owner cells and batch bar
+    owners = list(reads.assignable_users(actor=actor)) if center.view != "mine" or center.mode == "list" else []
     return {
         "title": _("Task center"), "c": center, "query": center.query(), "labels": _labels(), "owners": owners,
         "owner_ids": {u.pk for u in owners},
