@@ -22,7 +22,8 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -359,36 +360,66 @@ def _order(sort: str) -> list:
 def task_groups(*, actor, qs: QuerySet[Task], group_by: str, limit: int = GROUP_LIMIT,
                 bounds: DayBounds | None = None) -> list[dict]:
     """The tasks of ``qs`` in groups: ``[{"key", "label", "count", "items": [Task…]}]``, at most ``limit`` tasks a
-    group (``count`` is the group's full count). By date and by priority: the open tasks (the to-do); by progress:
-    every task. One query counts every group, then one query a group reads its first tasks (index order)."""
+    group (``count`` is the group's full count), each group by deadline (soonest first; the same deadline: newest
+    first). By date and by priority: the open tasks (the to-do); by progress: every task (done and cancelled:
+    latest deadline first, then those without one).
+
+    By date and by priority one query ranks the open tasks in their groups (a window over the owner's open tasks:
+    the counts and the first ``limit`` ids of every group), one reads those tasks. By progress (thousands done) one
+    query counts (task_owner_idx alone), then one query a group reads its first tasks in the index's order."""
     if group_by not in GROUP_BYS:
         raise ShoalError("invalid", _("Unknown grouping %(value)s") % {"value": group_by}, {"field": "group_by"})
     labels = group_labels(group_by)
     qs = qs.order_by()
-    if group_by == "date":
-        bounds = bounds or DayBounds.at(tz=user_zone(actor))
-        qs = qs.filter(progress__in=OPEN_PROGRESS)
-        counts = qs.aggregate(**{key: Count("id", filter=bounds.q(key)) for key in DATE_KEYS})
-        conds = {key: bounds.q(key) for key in DATE_KEYS}
-    elif group_by == "progress":
-        counts = dict(qs.values_list("progress").annotate(n=Count("id")).values_list("progress", "n"))
-        conds = {key: Q(progress=key) for key in TaskProgress.values}
+    if group_by == "progress":
+        keys = tuple(TaskProgress.values)
+        counts = dict(qs.values_list("progress").annotate(n=Count("*")).values_list("progress", "n"))
+        items = {key: _progress_items(qs, key, limit) for key in keys if counts.get(key) and limit}
     else:
         qs = qs.filter(progress__in=OPEN_PROGRESS)
-        by_value = dict(qs.values_list("priority").annotate(n=Count("id")).values_list("priority", "n"))
-        counts = {code: by_value.get(value, 0) for value, code in PRIORITY_CODES.items()}
-        conds = {code: Q(priority=PRIORITY_VALUES[code]) for code in PRIORITY_KEYS}
-    groups = []
-    for key, cond in conds.items():
-        count = counts.get(key, 0) or 0
-        items = []
-        if count and limit:
-            closed = key in (TaskProgress.DONE, TaskProgress.CANCELLED)
-            order = ([F("due_at").desc(nulls_first=True), "-id"] if closed
-                     else ["-id"] if key == "none" else [F("due_at").asc(nulls_last=True), "id"])
-            items = list(qs.filter(cond).order_by(*order)[:limit])
-        groups.append({"key": key, "label": labels[key], "count": count, "items": items})
-    return groups
+        if group_by == "date":
+            bounds = bounds or DayBounds.at(tz=user_zone(actor))
+            conds = {key: bounds.q(key) for key in DATE_KEYS}
+            bucket = Case(*[When(cond, then=Value(key)) for key, cond in conds.items()], output_field=CharField())
+            keys = DATE_KEYS
+        else:
+            bucket = Case(*[When(priority=PRIORITY_VALUES[code], then=Value(code)) for code in PRIORITY_KEYS],
+                          output_field=CharField())
+            keys = PRIORITY_KEYS
+        counts, items = _ranked(qs, bucket, limit)
+    return [{"key": key, "label": labels[key], "count": counts.get(key, 0) or 0, "items": items.get(key, [])}
+            for key in keys]
+
+
+def _ranked(qs: QuerySet[Task], bucket, limit: int) -> tuple[dict[str, int], dict[str, list[Task]]]:
+    """Every task of ``qs`` in its bucket: the count of each bucket and its first ``limit`` tasks."""
+    annotated = qs.annotate(bucket=bucket)
+    if not limit:
+        return dict(annotated.values_list("bucket").annotate(n=Count("*")).values_list("bucket", "n")), {}
+    order = [F("due_at").asc(nulls_last=True), F("id").desc()]
+    ranked = list(annotated.annotate(
+        rank=Window(RowNumber(), partition_by=[F("bucket")], order_by=order),
+        total=Window(Count("*"), partition_by=[F("bucket")]),
+    ).filter(rank__lte=limit).values_list("pk", "bucket", "rank", "total"))
+    counts = {key: total for _pk, key, _rank, total in ranked}
+    tasks = Task.objects.in_bulk([pk for pk, *_ in ranked])
+    items: dict[str, list[Task]] = {}
+    for pk, key, _rank, _total in sorted(ranked, key=lambda row: (row[1], row[2])):
+        if pk in tasks:
+            items.setdefault(key, []).append(tasks[pk])
+    return counts, items
+
+
+def _progress_items(qs: QuerySet[Task], progress: str, limit: int) -> list[Task]:
+    """The first tasks of one progress, read in task_owner_idx's order (owner, progress, due_at)."""
+    one = qs.filter(progress=progress)
+    if progress in OPEN_PROGRESS:
+        return list(one.order_by(F("due_at").asc(nulls_last=True), "-id")[:limit])
+    # closed: latest deadline first (a backward read of the index, past the tasks without one), then those
+    dated = list(one.filter(due_at__isnull=False).order_by("-due_at")[:limit])
+    if len(dated) < limit:
+        dated += list(one.filter(due_at__isnull=True)[:limit - len(dated)])
+    return dated
 
 
 # -- tasks as shown ---------------------------------------------------------------------------------
