@@ -18,7 +18,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -144,22 +146,39 @@ def _board(center: Center) -> dict:
     return {"groups": groups, "later_first": later_first.isoformat()}
 
 
-def _list(center: Center) -> dict:
+def _options(choices: list[tuple], chosen) -> str:
+    """``<option>``s (values and labels escaped once, in ``choices``) with ``chosen`` selected."""
+    return mark_safe("".join(f'<option value="{v}"{" selected" if v == chosen else ""}>{label}</option>'
+                             for v, label in choices))
+
+
+def _list(center: Center, owners: list) -> dict:
+    """A page of the list; each row's inline choices made here (a template loop per row and choice costs more than
+    the page's queries)."""
     actor = center.request.user
     qs = reads.task_search(actor=actor, where=center.where())
     page_obj = Paginator(qs, PAGE_SIZE).get_page(center.page)
-    return {"page_obj": page_obj,
-            "rows": _shown(reads.task_rows(page_obj.object_list, actor=actor), _labels(), center.query(), center.tz)}
+    labels = _labels()
+    rows = _shown(reads.task_rows(page_obj.object_list, actor=actor), labels, center.query(), center.tz)
+    priorities = [(k, escape(v)) for k, v in labels["priority"].items()]
+    progresses = [(k, escape(v)) for k, v in labels["progress"].items()]
+    people = [(u.pk, escape(u.name or u.username)) for u in owners]
+    known = {u.pk for u in owners}
+    for row in rows:
+        row["priority_options"] = _options(priorities, row["priority"])
+        row["progress_options"] = _options(progresses, row["progress"])
+        extra = [] if row["owner_id"] in known else [(row["owner_id"], escape(row["owner"]))]
+        row["owner_options"] = _options(extra + people, row["owner_id"])
+    return {"page_obj": page_obj, "rows": rows}
 
 
 def _context(request, center: Center, error: str = "", notice: str = "") -> dict:
     actor = request.user
-    data = _board(center) if center.mode == "board" else _list(center)
     # the owners to choose from: the owner filter (not in "mine") and the list's owner cells and batch bar
     owners = list(reads.assignable_users(actor=actor)) if center.view != "mine" or center.mode == "list" else []
+    data = _board(center) if center.mode == "board" else _list(center, owners)
     return {
         "title": _("Task center"), "c": center, "query": center.query(), "labels": _labels(), "owners": owners,
-        "owner_ids": {u.pk for u in owners},
         "error": error, "notice": notice, "here": request.path + "?" + center.query(),
         "can_create": user_can(actor, reads.CREATE), "can_edit": user_can(actor, reads.EDIT),
         "can_delete": user_can(actor, reads.DELETE),
