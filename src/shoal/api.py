@@ -100,6 +100,11 @@ def _register_routers():
     api.add_router("/v1/", pools_ops_router)
     api.add_router("/v1/", sales_router)
     # end ops
+    # tasks: the task center (/tasks, /tasks/batch, /tasks/{id})
+    from shoal.sales.api_tasks import router as tasks_router
+
+    api.add_router("/v1/", tasks_router)
+    # end tasks
     api.add_router("/v1/", customers_router)
     # -- pools: groups and their rules (helper "groups")
     from shoal.pools.api_groups import router as pool_groups_router

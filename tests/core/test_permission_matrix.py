@@ -69,7 +69,11 @@ def matrix(db, personas):
 
     message = message_services.message_create_and_send(actor=None, data={
         "title": "Matrix message", "user_ids": [u.pk for u in personas.values()]})
-    return {"message": message, "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
+    # tasks: one task of each persona (its owner and creator)
+    from shoal.sales.models import Task
+
+    tasks = {u.pk: Task.objects.create(name="Matrix task", owner=u, creator=u) for u in personas.values()}
+    return {"message": message, "tasks": tasks, "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
             "recycle_rule": recycle_rule, "group_rule": group_rule,
             "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
@@ -315,6 +319,18 @@ ENDPOINTS += [
 ]
 # workbench: every user has a workbench (its boards follow the user's permissions)
 ENDPOINTS += [("get", "/api/v1/workbench", None, None, None)]
+# tasks: the task center
+TASKS = "sales.tasks"
+_t = lambda w: {"task_id": w["tasks"][w["me"].pk].pk}  # noqa: E731
+ENDPOINTS += [
+    ("post", "/api/v1/tasks", f"{TASKS}.create", lambda w: {"name": "Matrix new task"}, None),
+    ("get", "/api/v1/tasks", f"{TASKS}.view", None, None),
+    ("post", "/api/v1/tasks/batch", f"{TASKS}.edit",
+     lambda w: {"ids": [w["tasks"][w["me"].pk].pk], "set": {"priority": "high"}}, None),
+    ("get", "/api/v1/tasks/{task_id}", f"{TASKS}.view", None, _t),
+    ("patch", "/api/v1/tasks/{task_id}", f"{TASKS}.edit", lambda w: {"progress": "done"}, _t),
+    ("delete", "/api/v1/tasks/{task_id}", f"{TASKS}.delete", None, _t),
+]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -444,6 +460,11 @@ PAGES = [
     ("admin:workbench_board", None, lambda w: ["accounts.my_info"]),
     ("admin:workbench_board", "system.users.view", lambda w: ["accounts.system"]),
     ("admin:workbench_defaults", "system.workbench.view", None),
+    # tasks: the task center
+    ("admin:sales_tasks", "sales.tasks.view", None),
+    ("admin:sales_task_add", "sales.tasks.create", None),
+    ("admin:sales_task_edit", "sales.tasks.view", lambda w: [w["tasks"][w["me"].pk].pk]),
+    ("admin:sales_task_customers", "sales.tasks.view", None),
 ]
 
 

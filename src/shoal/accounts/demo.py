@@ -15,6 +15,7 @@ def default_roles() -> dict[str, dict]:
                  and not (c.startswith(("pools.groups.", "pools.group_rules.")) and c.endswith((".create", ".delete")))]
     sales_ops = [c for c in ("pools.seas.view", "pools.seas.claim", "pools.seas.return", "sales.follow_ups.view",
                              "sales.follow_ups.create") if c in all_permission_codes()]
+    sales_ops += [c for c in all_permission_codes() if c.startswith("sales.tasks.")]  # tasks: the task center
     return {
         "admin": {"name": "管理员", "data_scope": DataScope.ALL, "permissions": sorted(all_permission_codes())},
         "manager": {"name": "部门经理", "data_scope": DataScope.DEPARTMENTS,

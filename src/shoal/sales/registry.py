@@ -1,12 +1,12 @@
-"""What the sales app plugs into: the follow-up and in-site message permissions, the notification and message
-pages, operation-log words, the reminder parameter and job."""
+"""What the sales app plugs into: the follow-up, task and in-site message permissions, the task center, notification
+and message pages, operation-log words, the reminder parameter and job."""
 
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from shoal.core.oplog import register_action_labels
 from shoal.core.parameters import Parameter, register
-from shoal.core.permissions import ACTION_LABELS, Menu, register_menu
+from shoal.core.permissions import ACTION_LABELS, CRUD, Menu, register_menu
 from shoal.core.site import site
 from shoal.schedules.registry import register_job
 
@@ -14,6 +14,7 @@ from . import (
     boards,  # noqa: F401  (the workbench boards)
     tasks,
     views_messages,
+    views_tasks,
 )
 from .services import messages as message_services
 
@@ -52,3 +53,25 @@ message_services.connect_signals()
 register_job("sales.reminders", cron="* * * * *",
              description=gettext_noop("Send due task reminders, overdue notices and scheduled in-site messages"))(
     tasks.reminders_job)
+
+# -- tasks: the task center (任务中心)
+register_menu(Menu("sales.tasks", _("Task center"), "sales", CRUD, "admin:sales_tasks", "task_alt", order=10))
+register_action_labels({
+    "task.create": _("Create task"),
+    "task.update": _("Edit task"),
+    "task.delete": _("Delete task"),
+    "task.batch_update": _("Change tasks in batch"),
+})
+for _route, _view, _name in (
+    ("sales/tasks/", views_tasks.task_center, "sales_tasks"),
+    ("sales/tasks/add/", views_tasks.task_form, "sales_task_add"),
+    ("sales/tasks/<int:task_id>/", views_tasks.task_form, "sales_task_edit"),
+    ("sales/tasks/<int:task_id>/delete/", views_tasks.task_delete_view, "sales_task_delete"),
+    ("sales/tasks/<int:task_id>/move/", views_tasks.task_move_view, "sales_task_move"),
+    ("sales/tasks/<int:task_id>/done/", views_tasks.task_done_view, "sales_task_done"),
+    ("sales/tasks/<int:task_id>/field/", views_tasks.task_field_view, "sales_task_field"),
+    ("sales/tasks/batch/", views_tasks.task_batch_view, "sales_task_batch"),
+    ("sales/tasks/customers/", views_tasks.customer_choices, "sales_task_customers"),
+):
+    site.register_page(_route, _view, _name)
+# end tasks
