@@ -2,7 +2,7 @@
 in Shanghai, what an htmx drop, a tick, an inline edit and a batch change post, the form, the scope (404)."""
 
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -217,3 +217,18 @@ def test_the_page_reads_the_same_number_of_queries_for_more_tasks(owner_client, 
     for i in range(25):
         _task(team["owner"], name=f"b{i}", customer_id=team["mine"].pk, due_at=datetime(2030, 2, 1 + i, tzinfo=SHANGHAI))
     assert count() == few
+
+
+def test_the_workbench_figures_open_the_tasks_behind_them(owner_client, team, monkeypatch):
+    now = datetime(2030, 3, 4, 10, 0, tzinfo=SHANGHAI)
+    _frozen(monkeypatch, now)
+    _task(team["owner"], name="逾期回访", due_at=now - timedelta(hours=2))
+    _task(team["owner"], name="今天稍后", due_at=now + timedelta(minutes=5))
+    _task(team["owner"], name="下月再说", due_at=now + timedelta(days=40))
+    overdue = owner_client.get(CENTER, {"view": "mine", "mode": "list", "due": "overdue"}).content.decode()
+    assert "逾期回访" in overdue and "今天稍后" not in overdue and "下月再说" not in overdue
+    today = owner_client.get(CENTER, {"view": "mine", "mode": "list", "due": "today"}).content.decode()
+    assert "今天稍后" in today and "逾期回访" not in today and "下月再说" not in today
+    # an unknown value is no filter
+    everything = owner_client.get(CENTER, {"view": "mine", "mode": "list", "due": "soon"}).content.decode()
+    assert all(name in everything for name in ("逾期回访", "今天稍后", "下月再说"))

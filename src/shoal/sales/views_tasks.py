@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -58,6 +59,9 @@ def _choice(value, allowed, default: str = "") -> str:
     return value if value in allowed else default
 
 
+DUE_FILTERS = ("overdue", "today")
+
+
 class Center:
     """The task center's state, read from the query string (unknown values fall back to the defaults)."""
 
@@ -72,6 +76,7 @@ class Center:
         self.type = _choice(get.get("type"), TaskType.values)
         self.owner = _int(get.get("owner"))
         self.due_from, self.due_to = _day(get.get("due_from")), _day(get.get("due_to"))
+        self.due = _choice(get.get("due"), DUE_FILTERS)  # the workbench's figures: overdue, due today
         self.q = (get.get("q") or "").strip()[:100]
         self.sort = _choice(get.get("sort"), tuple(reads.SORTS))
         self.page = get.get("page") or 1
@@ -80,16 +85,27 @@ class Center:
     def query(self, **change) -> str:
         """The state as a query string, with ``change`` applied (None drops a key)."""
         values = {k: getattr(self, k) for k in ("view", "mode", "group_by", "progress", "priority", "type", "owner",
-                                                 "due_from", "due_to", "q", "sort")}
+                                                 "due_from", "due_to", "due", "q", "sort")}
         values.update(change)
         return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
     def where(self) -> reads.TaskFilter:
         start = lambda day: datetime.combine(day, datetime.min.time(), tzinfo=self.tz)  # noqa: E731
+        due_after = start(self.due_from) if self.due_from else None
+        due_before = start(self.due_to + timedelta(days=1)) if self.due_to else None
+        progress = self.progress
+        if self.due:  # open tasks due before now (overdue), or from now to the end of today (the workbench's words)
+            now = timezone.now()
+            progress = progress or "open"
+            if self.due == "overdue":
+                due_before = min(due_before, now) if due_before else now
+            else:
+                due_after = max(due_after, now) if due_after else now
+                end = start(now.astimezone(self.tz).date() + timedelta(days=1))
+                due_before = min(due_before, end) if due_before else end
         return reads.TaskFilter(
-            view=self.view, progress=self.progress, priority=self.priority, type=self.type, owner_id=self.owner,
-            due_after=start(self.due_from) if self.due_from else None,
-            due_before=start(self.due_to + timedelta(days=1)) if self.due_to else None, q=self.q, sort=self.sort)
+            view=self.view, progress=progress, priority=self.priority, type=self.type, owner_id=self.owner,
+            due_after=due_after, due_before=due_before, q=self.q, sort=self.sort)
 
 
 # -- the center -------------------------------------------------------------------------------------------
