@@ -101,8 +101,8 @@ def _pages() -> dict:
     """The pages timed: name → (URL, query). Filled from the URL names of the sales pages."""
     from django.urls import reverse
 
-    return {"task_center": (reverse("admin:sales_tasks"), {"group_by": "date"}),
-            "task_list": (reverse("admin:sales_tasks"), {"layout": "list"}),
+    return {"task_center": (reverse("admin:sales_tasks"), {"view": "mine", "group_by": "date"}),
+            "task_list": (reverse("admin:sales_tasks"), {"view": "mine", "mode": "list"}),
             "workspace": (reverse("admin:sales_workspace"), {}),
             "workbench": (reverse("admin:index"), {})}
 
