@@ -108,7 +108,7 @@ def test_grouped_by_date_progress_and_priority(http, team, raw_token):
     assert set(body) == {"groups"}
     groups = {g["key"]: g for g in body["groups"]}
     assert [g["key"] for g in body["groups"]] == ["overdue", "today", "tomorrow", "this_week", "later", "none"]
-    assert groups["overdue"]["label"] == "已过期" and groups["overdue"]["items"][0]["name"] == "late"
+    assert groups["overdue"]["label"] == "已逾期" and groups["overdue"]["items"][0]["name"] == "late"
     assert groups["later"]["count"] == 4 and len(groups["later"]["items"]) == 2  # capped, counted in full
     assert [i["name"] for i in groups["none"]["items"]] == ["open"]  # done tasks are not to-do
     by_progress = {g["key"]: g["count"] for g in http.get("/api/v1/tasks", headers=headers,

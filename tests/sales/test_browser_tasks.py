@@ -46,7 +46,7 @@ def test_salesperson_drags_ticks_and_edits_tasks(live_server, browser_page, team
     browser_login(page, live_server.url, owner.username)
     page.click("a[href='/sales/tasks/']")
     page.wait_for_selector("#task-board")
-    assert "任务中心" in page.inner_text("h1") and "已过期" in page.inner_text("#task-board")
+    assert "任务中心" in page.inner_text("h1") and "已逾期" in page.inner_text("#task-board")
     _shot(page, "zh-task-center-date")
 
     # by progress: drag a card into 进行中; the board is swapped in place (a marker on the window survives)

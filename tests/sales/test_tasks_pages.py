@@ -51,7 +51,7 @@ def test_the_board_speaks_zh_hans_with_local_times_and_masked_customers(owner_cl
     _task(team["owner"], name="回访", type="follow_up", customer_id=team["mine"].pk, priority="urgent",
           due_at=datetime(2030, 3, 4, 1, 0, tzinfo=zoneinfo.ZoneInfo("UTC")))
     html = owner_client.get(CENTER).content.decode()
-    for text in ("任务中心", "我负责的任务", "我创建的任务", "已过期", "今天", "明天", "本周", "以后", "无截止时间",
+    for text in ("任务中心", "我负责的任务", "我创建的任务", "已逾期", "今天", "明天", "本周", "以后", "无截止时间",
                  "紧急", "未开始", "按时间"):
         assert text in html, text
     assert "2030-03-04 09:00" in html  # 01:00 UTC is 09:00 in Shanghai
