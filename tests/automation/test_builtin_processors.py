@@ -3,6 +3,7 @@
 import pytest
 
 from shoal.automation import runner, services
+from shoal.core.errors import ShoalError
 from shoal.core.processors import PROCESSORS
 from shoal.customers import services as customer_services
 from shoal.customers.models import CustomerGroup, CustomerGroupMembership
@@ -62,7 +63,7 @@ def test_group_and_assign_by_salesperson_and_by_rules(customer):
     assert by_rules.status == "succeeded", by_rules
     assert CustomerGroupMembership.objects.get(customer=third, group=group2).salesperson_id == seller.pk
     assert CustomerGroupMembership.objects.get(customer=other, group=group2).salesperson_id is None
-    with pytest.raises(Exception):
+    with pytest.raises(ShoalError):
         runner.processor_validate_params("assign", {"group_id": group.pk, "salesperson_id": make_user("x").pk})
 
 
