@@ -121,6 +121,11 @@ def _register_routers():
 
     api.add_router("/v1/", workbench_router)
     # end workbench
+    # automation: processors (built-in and custom HTTP), message templates
+    from shoal.automation.api import router as automation_router
+
+    api.add_router("/v1/", automation_router)
+    # end automation
 
 
 _register_routers()

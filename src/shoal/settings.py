@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "shoal.imports",
     "shoal.pools",
     "shoal.sales",
+    "shoal.automation",  # processors, message templates, SMS/email/webhook delivery
     "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 
@@ -176,18 +177,43 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# -- automation: outbound HTTP, SMTP, SMS (see README "Outbound calls, email and SMS") --
+def _env_list(name: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
 
-# Outgoing email (SMTP), e.g. task reminders by email (the parameter TASK_REMINDER_EMAIL turns them on).
-# No email is sent while SHOAL_SMTP_HOST is empty. Django's EMAIL_* settings follow these.
+
+# Networks Shoal may call although they are private/loopback (comma-separated CIDRs; empty: none).
+SHOAL_OUTBOUND_ALLOWED_NETWORKS = _env_list("SHOAL_OUTBOUND_ALLOWED_NETWORKS")
+SHOAL_OUTBOUND_TIMEOUT = float(os.environ.get("SHOAL_OUTBOUND_TIMEOUT", "10"))
+SHOAL_OUTBOUND_MAX_BYTES = int(os.environ.get("SHOAL_OUTBOUND_MAX_BYTES", str(1024 * 1024)))
+SHOAL_OUTBOUND_MAX_REDIRECTS = int(os.environ.get("SHOAL_OUTBOUND_MAX_REDIRECTS", "5"))
+# Email of processors and templates: SMTP (empty host: emails are only written to the email log).
 SHOAL_SMTP_HOST = os.environ.get("SHOAL_SMTP_HOST", "")
 SHOAL_SMTP_PORT = int(os.environ.get("SHOAL_SMTP_PORT", "25"))
 SHOAL_SMTP_USER = os.environ.get("SHOAL_SMTP_USER", "")
 SHOAL_SMTP_PASSWORD = os.environ.get("SHOAL_SMTP_PASSWORD", "")
-SHOAL_SMTP_STARTTLS = _env_bool("SHOAL_SMTP_STARTTLS", False)  # STARTTLS on a plain port (587)
-SHOAL_SMTP_SSL = _env_bool("SHOAL_SMTP_SSL", False)  # TLS from the start (465)
 SHOAL_SMTP_FROM = os.environ.get("SHOAL_SMTP_FROM", "shoal@localhost")
-SHOAL_SMTP_TIMEOUT = int(os.environ.get("SHOAL_SMTP_TIMEOUT", "10"))
+SHOAL_SMTP_TLS = os.environ.get("SHOAL_SMTP_TLS", "").strip().lower()  # "", "starttls" or "ssl"
+SHOAL_SMTP_TIMEOUT = float(os.environ.get("SHOAL_SMTP_TIMEOUT", "20"))
+# SMS: "log" (development: written to the SMS log only), "http" (the generic HTTP gateway below) or the
+# dotted path of a provider class.
+SHOAL_SMS_PROVIDER = os.environ.get("SHOAL_SMS_PROVIDER", "log")
+SHOAL_SMS_HTTP_URL = os.environ.get("SHOAL_SMS_HTTP_URL", "")
+SHOAL_SMS_HTTP_METHOD = os.environ.get("SHOAL_SMS_HTTP_METHOD", "POST")
+SHOAL_SMS_HTTP_AUTH = os.environ.get("SHOAL_SMS_HTTP_AUTH", "")  # the Authorization header's value
+SHOAL_SMS_HTTP_BODY = os.environ.get(
+    "SHOAL_SMS_HTTP_BODY", '{"mobile": "${mobile}", "content": "${content}", "template": "${template}", '
+                           '"variables": "${variables}"}')  # JSON (a lone "${x}" keeps x's type) or a form body
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Outgoing email (SMTP) for task reminders (the parameter TASK_REMINDER_EMAIL turns them on), the email processor
+# and templates: the SHOAL_SMTP_* settings above. SHOAL_SMTP_STARTTLS / SHOAL_SMTP_SSL (true/false) are accepted
+# too, for SHOAL_SMTP_TLS=starttls / ssl. Django's EMAIL_* settings follow these.
+if not SHOAL_SMTP_TLS:
+    SHOAL_SMTP_TLS = "ssl" if _env_bool("SHOAL_SMTP_SSL", False) else (
+        "starttls" if _env_bool("SHOAL_SMTP_STARTTLS", False) else "")
+SHOAL_SMTP_STARTTLS, SHOAL_SMTP_SSL = SHOAL_SMTP_TLS == "starttls", SHOAL_SMTP_TLS == "ssl"
 SHOAL_BASE_URL = os.environ.get("SHOAL_BASE_URL", "")  # e.g. https://crm.example.com: links in emails
 EMAIL_HOST, EMAIL_PORT = SHOAL_SMTP_HOST or "localhost", SHOAL_SMTP_PORT
 EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = SHOAL_SMTP_USER, SHOAL_SMTP_PASSWORD

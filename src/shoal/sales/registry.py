@@ -75,3 +75,15 @@ for _route, _view, _name in (
 ):
     site.register_page(_route, _view, _name)
 # end tasks
+
+# -- automation: the sales processors (processor registry) ---------------------------------------------------
+def _register_processors():
+    from shoal.core.processors import register_processor
+
+    from .processors import NOTIFY, TASK
+
+    register_processor(TASK)
+    register_processor(NOTIFY)
+
+
+_register_processors()
