@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from shoal.core import parameters
 from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import ShoalError
 from shoal.core.views import page
@@ -106,10 +107,11 @@ def workspace_rows(tasks, *, actor) -> list[dict]:
     tasks = list(tasks)
     customers = [t.customer for t in tasks]
     ids = {c.pk for c in customers}
-    cells = customer_cells(customers, actor=actor)
+    with parameters.cached():  # masking reads its parameters (the phone region…) once, not once a row
+        cells = customer_cells(customers, actor=actor)
+        callable_ids = masking.unmasked_ids(viewer=actor, customers=customers)
     tags = customer_tags(actor=actor, customer_ids=ids)
     last = last_follow_ups(ids)
-    callable_ids = masking.unmasked_ids(viewer=actor, customers=customers)
     return [{"task": t, "customer": cell["customer"], "shown": cell["shown"], "groups": cell["groups"],
              "tags": tags.get(t.customer_id, []), "last": last.get(t.customer_id, {}),
              "priority_class": PRIORITY_CLASSES.get(t.priority, ""),
@@ -164,10 +166,13 @@ def workspace_record(request, task_id):
         follow_up = follow_up_create(actor=request.user, customer_id=task.customer_id,
                                      **parse_follow_up_form(request.POST))
     except ShoalError as error:
-        if _htmx(request):
-            return render(request, "sales/workspace/_record.html", {
+        if _htmx(request):  # the form again, in place of the form (not of the task's rows)
+            response = render(request, "sales/workspace/_record.html", {
                 "task": task, **follow_up_form_context(action=_record_url(task), values=request.POST,
                                                        error=error, task=task)})
+            response["HX-Retarget"] = f"#task-{task.pk}-form"
+            response["HX-Reswap"] = "innerHTML"
+            return response
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("admin:sales_workspace"))
     if _htmx(request):
