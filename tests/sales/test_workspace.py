@@ -119,7 +119,7 @@ def test_the_form_opens_inline_with_the_enum_options(client, w):
     task = w["tasks"]["李四"]
     response = client.get(reverse("admin:sales_workspace_record_form", args=[task.pk]), **HTMX)
     html = response.content.decode()
-    assert response.status_code == 200 and 'hx-post="/sales/follow-up-tasks/%d/record/"' % task.pk in html
+    assert response.status_code == 200 and f'hx-post="/sales/follow-up-tasks/{task.pk}/record/"' in html
     assert '<option value="key_account">大客户</option>' in html
     assert '<option value="friend_referral">朋友推荐</option>' in html
     assert "通话时长" in html and "沟通纪要" in html and "成熟度" in html and "邀请类型" in html
@@ -216,7 +216,7 @@ def test_the_detail_lists_follow_up_records_with_the_new_columns_in_local_time(c
                                  call_seconds=185, next_follow_up_at=timezone.now() + timedelta(days=7))
     client.force_login(w["sales"])
     html = client.get(reverse("admin:customers_customer_detail", args=[zhang.pk])).content.decode()
-    row = re.search(r'<tr[^>]*data-follow-up="%d".*?</tr>' % follow_up.pk, html, re.S).group(0)
+    row = re.search(rf'<tr[^>]*data-follow-up="{follow_up.pk}".*?</tr>', html, re.S).group(0)
     assert "大客户" in row and "朋友推荐" in row and "03:05" in row and "约了下周" in row and "微信" in row
     assert timezone.localtime(follow_up.created_at).strftime("%Y-%m-%d %H:%M:%S") in row
     assert "跟进记录" in html and "成熟度" in html and "邀请类型" in html and "通话时长" in html
