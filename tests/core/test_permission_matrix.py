@@ -265,6 +265,8 @@ ENDPOINTS += [
     ("post", "/api/v1/notifications/read", None, lambda w: {}, None),
     ("post", "/api/v1/pools/run", "pools.runs.run", lambda w: {"step": "group"}, None),
     ("post", "/api/v1/pools/request", "pools.seas.claim", lambda w: _request_body(w), None),
+    # the follow-up workspace (helper "workspace")
+    ("post", "/api/v1/follow-up-tasks/request", "pools.seas.claim", lambda w: _request_body(w), None),
 ]
 # -- pools: groups and their rules (helper "groups")
 GROUPS = "pools.groups"
@@ -417,6 +419,8 @@ PAGES = [
     ("admin:pool_recycle_rule_edit", "pools.groups.view", lambda w: [w["group"].pk, w["recycle_rule"].pk]),
     ("admin:pool_group_rules", "pools.group_rules.view", None),
     ("admin:pool_group_rule_edit", "pools.group_rules.view", lambda w: [w["group_rule"].pk]),
+    # the follow-up workspace, 客户跟进任务 (helper "workspace")
+    ("admin:sales_workspace", "sales.follow_ups.view", None),
 ]
 
 

@@ -239,3 +239,13 @@ def test_the_detail_form_records_the_new_fields(client, w):
                            {"method": "phone", "status": "reached", "maturity": "nope"}, follow=True)
     assert "未知的成熟度" in response.content.decode() and FollowUp.objects.filter(customer=wang).count() == 1
     assert CustomerGroupMembership.objects.get(customer=wang).salesperson_id == w["sales"].pk
+
+
+def test_a_user_without_the_follow_up_permissions_gets_403_everywhere(client, w, personas):
+    task = w["tasks"]["李四"]
+    client.force_login(personas["norole"])
+    assert client.get(URL).status_code == 403
+    assert client.get(reverse("admin:sales_workspace_record_form", args=[task.pk]), **HTMX).status_code == 403
+    assert client.post(reverse("admin:sales_workspace_record", args=[task.pk]), {}).status_code == 403
+    assert client.post(reverse("admin:sales_workspace_request"), {}).status_code == 403
+    assert Task.objects.get(pk=task.pk).progress == TaskProgress.NOT_STARTED

@@ -26,7 +26,7 @@ def seed_follow_up_enums() -> None:
 
 def build(*, masking_policy: str = MaskingPolicy.EXCEPT_ASSIGNED) -> dict:
     seed_follow_up_enums()
-    role = Role.objects.create(name="业务员", code="ws_sales", data_scope=DataScope.OWN, permissions=SALES)
+    role = Role.objects.create(name="跟进业务员", code="ws_sales", data_scope=DataScope.OWN, permissions=SALES)
     sales = make_user("xiaodan", role, name="李小丹", masking_policy=masking_policy)
     other = make_user("xiaowang", role, name="王小二")
     group = CustomerGroup.objects.create(name="电销一组", request_tasks=True, request_times_per_day=2, request_size=2)
