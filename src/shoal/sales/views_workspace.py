@@ -28,6 +28,7 @@ from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import ShoalError
 from shoal.core.views import page
 from shoal.customers import masking
+from shoal.customers.models import CustomerGroupMembership
 
 from .models import FollowUpMethod, FollowUpStatus, TaskPriority
 from .services.follow_ups import (
@@ -41,6 +42,7 @@ from .services.follow_ups import (
     last_follow_ups,
     parse_call_duration,
     request_groups,
+    tasks_with_customers,
     workspace_tasks,
 )
 
@@ -98,42 +100,47 @@ def follow_up_form_context(*, action: str, values=None, error: ShoalError | None
 
 # -- the workspace ------------------------------------------------------------------------------------------
 def workspace_rows(tasks, *, actor) -> list[dict]:
-    """A page of tasks as shown: the customer masked (list context, ``pools.selectors.customer_cells``), their
-    groups, tags, last follow-up, and the number for a ``tel:`` link only when the viewer may see it unmasked.
-    A fixed number of queries, whatever the page size."""
-    from shoal.pools.selectors import customer_cells
+    """A page of tasks as shown: the customer masked (list context, ``masking.mask_customer_rows``), the names of
+    their groups, their tags and last follow-up, and the number for a ``tel:`` link only when the viewer may see
+    it unmasked. A fixed number of queries, whatever the page size."""
     from shoal.tags.selectors import customer_tags
 
     tasks = list(tasks)
     customers = [t.customer for t in tasks]
     ids = {c.pk for c in customers}
     with parameters.cached():  # masking reads its parameters (the phone region…) once, not once a row
-        cells = customer_cells(customers, actor=actor)
+        shown = masking.mask_customer_rows(customers, viewer=actor, context="list")
         callable_ids = masking.unmasked_ids(viewer=actor, customers=customers)
+    groups: dict[int, list[dict]] = {pk: [] for pk in ids}
+    for customer_id, group_id, name in (CustomerGroupMembership.objects.filter(customer_id__in=ids)
+                                        .order_by("group__name", "group_id")
+                                        .values_list("customer_id", "group_id", "group__name")):
+        groups[customer_id].append({"group_id": group_id, "group": name})
     tags = customer_tags(actor=actor, customer_ids=ids)
     last = last_follow_ups(ids)
-    return [{"task": t, "customer": cell["customer"], "shown": cell["shown"], "groups": cell["groups"],
+    return [{"task": t, "customer": t.customer, "shown": s, "groups": groups[t.customer_id],
              "tags": tags.get(t.customer_id, []), "last": last.get(t.customer_id, {}),
              "priority_class": PRIORITY_CLASSES.get(t.priority, ""),
-             "tel": cell["customer"].mobile if t.customer_id in callable_ids else ""}
-            for t, cell in zip(tasks, cells, strict=True)]
+             "tel": t.customer.mobile if t.customer_id in callable_ids else ""}
+            for t, s in zip(tasks, shown, strict=True)]
 
 
 @page_requires(FOLLOW_UP_VIEW)
 def workspace_page(request):
     user = request.user
-    page_obj = Paginator(workspace_tasks(actor=user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page_obj = Paginator(workspace_tasks(actor=user).values_list("pk", flat=True), PAGE_SIZE).get_page(
+        request.GET.get("page"))
     groups = list(request_groups(actor=user)) if user_can(user, REQUEST_TASKS) else []
     return page(request, "sales/workspace/page.html", {
         "title": _("Customer follow-up tasks"), "page_obj": page_obj, "query": "", "now": timezone.now(),
-        "rows": workspace_rows(page_obj.object_list, actor=user), "request_groups": groups,
+        "rows": workspace_rows(tasks_with_customers(page_obj.object_list), actor=user), "request_groups": groups,
         "can_record": user_can(user, FOLLOW_UP_CREATE),
     })
 
 
 def _my_task(request, task_id):
     """The user's open follow-up task ``task_id`` of a customer in their scope, or 404."""
-    task = workspace_tasks(actor=request.user).filter(pk=task_id).first()
+    task = workspace_tasks(actor=request.user).select_related("customer").filter(pk=task_id).first()
     if task is None:
         raise Http404(_("Task not found"))
     return task

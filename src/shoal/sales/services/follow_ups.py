@@ -233,7 +233,8 @@ def follow_up_rows(follow_ups, *, labels: dict[str, dict[str, str]] | None = Non
 def workspace_tasks(*, actor) -> QuerySet[Task]:
     """The actor's open follow-up tasks of customers in their data scope: urgent first, then the best customers
     (``quality_score``), then by due time. Read from task_owner_idx (owner, progress, due_at); the scope is one
-    probe of membership_customer_idx per task (a customer has few memberships)."""
+    probe of membership_customer_idx per task (a customer has few memberships). Pages: the ids first
+    (``values_list("pk")``), then :func:`tasks_with_customers`."""
     _require(actor, FOLLOW_UP_VIEW)
     if not isinstance(actor, User):
         return Task.objects.none()
@@ -242,8 +243,15 @@ def workspace_tasks(*, actor) -> QuerySet[Task]:
     scope = membership_scope(actor=actor)
     if scope is not None:
         qs = qs.filter(Exists(CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("customer_id"))))
-    return (qs.select_related("customer", "group")
-            .order_by("-priority", "-customer__quality_score", F("due_at").asc(nulls_last=True), "id"))
+    return qs.order_by("-priority", "-customer__quality_score", F("due_at").asc(nulls_last=True), "id")
+
+
+def tasks_with_customers(task_ids) -> list[Task]:
+    """The tasks ``task_ids`` (a page of :func:`workspace_tasks`, read as ids so that the sort handles narrow
+    rows) with their customers, in the order of the ids."""
+    ids = list(task_ids)
+    by_id = Task.objects.select_related("customer").in_bulk(ids)
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def last_follow_ups(customer_ids) -> dict[int, dict]:
@@ -290,6 +298,7 @@ def follow_up_tasks_request(*, actor, group_id: int | None = None) -> dict:
         if error.code == "request_limit":
             raise ShoalError(error.code, error.message, {**error.detail, "requests_left": 0}, status=429)
         raise
-    items = list(workspace_tasks(actor=actor).filter(group_id=group_id, created_at__gte=started))
+    items = tasks_with_customers(workspace_tasks(actor=actor).filter(group_id=group_id, created_at__gte=started)
+                                 .values_list("pk", flat=True))
     return {"items": items, "assigned": out["assigned"], "requests_left": out["requests_left"],
             "group_id": int(group_id)}
