@@ -50,7 +50,7 @@ def test_salesperson_records_a_follow_up_and_the_task_leaves_the_list(live_serve
     form.locator("input[name=summary]").fill("客户有兴趣")
     form.locator(".follow-up-save").click()
     page.wait_for_selector(f"#task-{task.pk}-form .follow-up-error")
-    assert "分:秒" in page.inner_text(f"#task-{task.pk}-form .follow-up-error")
+    assert "分：秒" in page.inner_text(f"#task-{task.pk}-form .follow-up-error")
     assert not FollowUp.objects.exists()
 
     form = page.locator(f"#task-{task.pk}-form form")
