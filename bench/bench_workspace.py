@@ -71,18 +71,18 @@ def ensure_tasks(people: dict) -> dict:
     owner = (f"CASE WHEN {c}.id % {EVERY} = 0 THEN {sales.pk} ELSE CASE {c}.id % {OTHERS} "
              + " ".join(f"WHEN {i} THEN {u.pk}" for i, u in enumerate(others)) + " END END")
     progress = f"CASE WHEN {c}.id % {EVERY} = 0 OR {c}.id % 10 < 3 THEN 'not_started' ELSE 'done' END"
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:  # no parameters below but the first: "%" is modulo
         cursor.execute(f"DELETE FROM {m} WHERE group_id = %s", [group.pk])
         cursor.execute(f"UPDATE {c} SET quality_score = (id * 7919) % 70")
         cursor.execute(
             f"INSERT INTO {m} (customer_id, group_id, salesperson_id, assigned_at, created_at, last_follow_up_at, "
             f"last_effective_follow_up_at, warned_at) "
-            f"SELECT id, %s, {owner}, created_at, created_at, NULL, NULL, NULL FROM {c}", [group.pk])
+            f"SELECT id, {int(group.pk)}, {owner}, created_at, created_at, NULL, NULL, NULL FROM {c}")
         cursor.execute(
             f"INSERT INTO {t} (type, name, owner_id, creator_id, customer_id, group_id, due_at, priority, progress, "
             f"remind_at, reminded_at, overdue_notified_at, details, created_at, updated_at, done_at) "
-            f"SELECT 'follow_up', '', {owner}, NULL, id, %s, created_at, 1 + (id / {EVERY}) % 4, {progress}, "
-            f"NULL, NULL, NULL, '', created_at, created_at, NULL FROM {c}", [group.pk])
+            f"SELECT 'follow_up', '', {owner}, NULL, id, {int(group.pk)}, created_at, 1 + (id / {EVERY}) % 4, "
+            f"{progress}, NULL, NULL, NULL, '', created_at, created_at, NULL FROM {c}")
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {t}" if connection.vendor == "postgresql" else "ANALYZE")
         if connection.vendor == "postgresql":

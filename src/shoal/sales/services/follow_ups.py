@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -232,8 +232,9 @@ def follow_up_rows(follow_ups, *, labels: dict[str, dict[str, str]] | None = Non
 # -- the workspace (客户跟进任务) -------------------------------------------------------------------------------
 def workspace_tasks(*, actor) -> QuerySet[Task]:
     """The actor's open follow-up tasks of customers in their data scope: urgent first, then the best customers
-    (``quality_score``), then by due time. Read from task_owner_idx (owner, progress, due_at); the scope is one
-    probe of membership_customer_idx per task (a customer has few memberships). Pages: the ids first
+    (``quality_score``), then by due time. Read from task_owner_idx (owner, progress, due_at); the scope: the
+    actor's own customers (membership_sales_idx, read once), else a probe of membership_customer_idx (a customer
+    has few memberships). Pages: the ids first
     (``values_list("pk")``), then :func:`tasks_with_customers`."""
     _require(actor, FOLLOW_UP_VIEW)
     if not isinstance(actor, User):
@@ -242,7 +243,11 @@ def workspace_tasks(*, actor) -> QuerySet[Task]:
                              customer__isnull=False)
     scope = membership_scope(actor=actor)
     if scope is not None:
-        qs = qs.filter(Exists(CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("customer_id"))))
+        # the actor's own customers are in every scope: one read of membership_sales_idx (a hashed list) answers
+        # for nearly every task; only the others are probed against the whole scope
+        held = CustomerGroupMembership.objects.filter(salesperson_id=actor.pk).order_by().values("customer_id")
+        in_scope = Exists(CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("customer_id")))
+        qs = qs.filter(Q(customer_id__in=held) | in_scope)
     return qs.order_by("-priority", "-customer__quality_score", F("due_at").asc(nulls_last=True), "id")
 
 
