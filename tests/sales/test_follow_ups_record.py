@@ -196,3 +196,14 @@ def test_request_needs_the_claim_permission(w):
     finish(w)
     error = refusal(follow_up_tasks_request, actor=w["sales"])
     assert (error.status, error.code) == (403, "permission_denied")
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00",
+                                   "1969-12-31T23:00:00+00:00"])
+def test_a_next_time_out_of_range_is_400_not_a_crash(w, value):
+    from datetime import datetime
+
+    error = refusal(follow_up_create, actor=w["sales"], customer_id=w["mine"][0].pk,
+                    next_follow_up_at=datetime.fromisoformat(value))
+    assert (error.status, error.detail["field"]) == (400, "next_follow_up_at")
+    assert not FollowUp.objects.exists()

@@ -12,7 +12,7 @@ settings), the day's limit answered as 429."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -127,6 +127,20 @@ def parse_call_duration(raw) -> int | None:
     raise _invalid("call_seconds", _("Give the call duration as minutes:seconds (for example 3:05)."))
 
 
+def _next_time(value: datetime) -> datetime:
+    """An aware next follow-up time (a naive one in the current time zone) between 1970 and 9998, as the
+    databases store it; 400 otherwise."""
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        in_utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        in_utc = None
+    if in_utc is None or not 1970 <= in_utc.year <= 9998:
+        raise _invalid("next_follow_up_at", _("The next follow-up time is out of range"))
+    return value
+
+
 # -- follow-ups ------------------------------------------------------------------------------------------
 def follow_up_create(*, actor, customer_id: int, method: str = FollowUpMethod.PHONE,
                      status: str = FollowUpStatus.REACHED, effective: bool = False, summary: str = "",
@@ -151,8 +165,8 @@ def follow_up_create(*, actor, customer_id: int, method: str = FollowUpMethod.PH
         raise _invalid("call_seconds", _("The call duration is a number of seconds from 0 to %(n)d")
                        % {"n": CALL_SECONDS_MAX})
     now = timezone.now()
-    if next_follow_up_at is not None and timezone.is_naive(next_follow_up_at):
-        next_follow_up_at = timezone.make_aware(next_follow_up_at)
+    if next_follow_up_at is not None:
+        next_follow_up_at = _next_time(next_follow_up_at)
     try:
         customer_id = int(customer_id)
     except (TypeError, ValueError, OverflowError):
