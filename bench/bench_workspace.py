@@ -9,7 +9,8 @@ priorities 1-4 spread), the 50 others the rest (30% of their tasks open, the res
 a membership of the group with its salesperson; the quality scores are spread (0-69).
 
 Timings (p50/p95 over SHOAL_BENCH_REPEAT requests, default 20, after a warm-up), through the real view with a
-logged-in session: ``page_first`` (page 1), ``page_deep`` (page 100 at 20 a page), and ``queries`` (per page).
+logged-in session: ``page_first`` (page 1), ``page_deep`` (page 100 at 20 a page), ``queries`` (per page), and
+``layout_only`` (a page of the same layout that reads next to nothing: the shell's share).
 
     SHOAL_BENCH_SIZES=1000000 scripts/bench.sh workspace
     DATABASE_URL=postgres://… SHOAL_BENCH_SIZES=1000000 scripts/bench.sh workspace
@@ -110,7 +111,9 @@ def figures(user, n: int) -> dict:
 
     deep = min(100, max(1, (open_tasks + 19) // 20))
     out = {"open_tasks": open_tasks, "deep_page": deep, "page_first": timed(lambda: get(1), n),
-           "page_deep": timed(lambda: get(deep), n)}
+           "page_deep": timed(lambda: get(deep), n),
+           # the same layout around a page that reads nothing (the shell's share, on a shared machine)
+           "layout_only": timed(lambda: client.get("/system/my-tokens/"), n)}
     with CaptureQueriesContext(connection) as ctx:
         get(1)
     out["queries"] = len(ctx.captured_queries)
