@@ -282,6 +282,8 @@ ENDPOINTS += [
     ("post", "/api/v1/notifications/read", None, lambda w: {"all": True}, None),
     ("post", "/api/v1/pools/run", "pools.runs.run", lambda w: {"step": "group"}, None),
     ("post", "/api/v1/pools/request", "pools.seas.claim", lambda w: _request_body(w), None),
+    # the follow-up workspace (helper "workspace")
+    ("post", "/api/v1/follow-up-tasks/request", "pools.seas.claim", lambda w: _request_body(w), None),
 ]
 # -- pools: groups and their rules (helper "groups")
 GROUPS = "pools.groups"
@@ -501,6 +503,8 @@ PAGES = [
     ("admin:automation_template_edit", "system.message_templates.view", lambda w: [w["message_template"].pk]),
     ("admin:automation_sms_log", "system.sms_log.view", None),
     ("admin:automation_email_log", "system.email_log.view", None),
+    # the follow-up workspace, 客户跟进任务 (helper "workspace")
+    ("admin:sales_workspace", "sales.follow_ups.view", None),
 ]
 
 

@@ -138,6 +138,31 @@ def may_reveal(*, viewer, customer) -> bool:
     return False
 
 
+def unmasked_ids(*, viewer, customers) -> set[int]:
+    """The ids of ``customers`` (instances) whose data the viewer may see unmasked on a detail view (what
+    ``not should_mask(context="detail")`` answers for each), for a page of customers in one query at most: e.g.
+    whether a list may offer a ``tel:`` link with the real number."""
+    customers = list(customers)
+    ids = {c.pk for c in customers}
+    if not masking_enabled():
+        return ids
+    if not isinstance(viewer, User) or not viewer.is_active or not ids:
+        return set()
+    policy = viewer.masking_policy
+    if policy == MaskingPolicy.NONE:
+        return ids
+    memberships = CustomerGroupMembership.objects.filter(customer_id__in=ids)
+    if policy in (MaskingPolicy.EXCEPT_PRIVATE, MaskingPolicy.EXCEPT_ASSIGNED):
+        held = set(memberships.filter(salesperson=viewer).values_list("customer_id", flat=True))
+        if policy == MaskingPolicy.EXCEPT_PRIVATE:  # not parked in the recycle bin (see may_reveal)
+            return {c.pk for c in customers if c.pk in held and not getattr(c, "in_recycle_bin", False)}
+        return held
+    if policy == MaskingPolicy.EXCEPT_GROUPS:
+        return set(memberships.filter(Q(group__admins=viewer) | Q(salesperson=viewer))
+                   .values_list("customer_id", flat=True))
+    return set()
+
+
 def should_mask(*, viewer, customer, context: str = "list") -> bool:
     if context not in CONTEXTS:
         raise ValueError(f"unknown masking context {context}")

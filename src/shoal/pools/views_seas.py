@@ -8,7 +8,7 @@ service's refusal (``ShoalError``) is a message, never a 500."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from django.contrib import messages
 from django.contrib.admin import helpers
@@ -449,34 +449,29 @@ def register_list_actions() -> None:
 
 
 # -- the customer detail: the pool panel and the follow-up form ------------------------------------------------
+FOLLOW_UP_ROWS = 20  # follow-up records (跟进记录) shown on the detail, newest first
+
+
 def detail_panel(request, customer):
-    """Groups (salesperson, assigned at), invited by, last follow-up and count, the open task, and the form to
-    record a follow-up."""
-    from shoal.sales.models import OPEN_PROGRESS, FollowUp, FollowUpMethod, FollowUpStatus, Task, TaskType
+    """Groups (salesperson, assigned at), invited by, last follow-up and count, the open task, the follow-up
+    records (跟进记录) and the form to record a follow-up (the workspace's: ``sales.views_workspace``)."""
+    from shoal.sales.models import OPEN_PROGRESS, FollowUp, Task, TaskType
+    from shoal.sales.services.follow_ups import follow_up_rows
+    from shoal.sales.views_workspace import follow_up_form_context
 
     viewer = request.user
     memberships = list(customer.memberships.select_related("group", "salesperson").order_by("group__name"))
     inviter = reads.inviter_shown(actor=viewer, customer=customer)
     task = (Task.objects.filter(customer_id=customer.pk, type=TaskType.FOLLOW_UP, progress__in=OPEN_PROGRESS, owner=viewer)
             .order_by("due_at").first())
-    recent = list(FollowUp.objects.filter(customer_id=customer.pk).select_related("salesperson")[:5])
+    records = list(FollowUp.objects.filter(customer_id=customer.pk).select_related("salesperson")[:FOLLOW_UP_ROWS + 1])
+    can_follow_up = user_can(viewer, FOLLOW_UP_CREATE)
+    form = follow_up_form_context(action=reverse("admin:pools_follow_up", args=[customer.pk])) if can_follow_up else {}
     return render_to_string("pools/customer_panel.html", {
-        "customer": customer, "memberships": memberships, "inviter": inviter, "task": task, "recent": recent,
-        "methods": FollowUpMethod.choices, "statuses": FollowUpStatus.choices,
-        "can_follow_up": user_can(viewer, FOLLOW_UP_CREATE),
-        "follow_up_url": reverse("admin:pools_follow_up", args=[customer.pk]),
+        "customer": customer, "memberships": memberships, "inviter": inviter, "task": task,
+        "recent": follow_up_rows(records[:FOLLOW_UP_ROWS]), "more_records": len(records) > FOLLOW_UP_ROWS,
+        "can_follow_up": can_follow_up, **form,
     }, request=request)
-
-
-def _local_datetime(raw: str | None) -> datetime | None:
-    """``2025-01-02T10:30`` (a datetime-local input) as an aware datetime in the local time zone."""
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return timezone.make_aware(value, timezone.get_current_timezone()) if timezone.is_naive(value) else value
 
 
 @require_POST
@@ -484,23 +479,16 @@ def follow_up_create_view(request, pk):
     require_page(request, FOLLOW_UP_CREATE)
     from shoal.customers.selectors import customer_get
     from shoal.customers.views import detail_url
+    from shoal.sales.services.follow_ups import follow_up_create
+    from shoal.sales.views_workspace import parse_follow_up_form
 
     try:
         customer = customer_get(actor=request.user, pk=pk)
     except NotFound:
         raise Http404(_("Customer not found"))
     back = detail_url(customer.pk) + "#pools-panel"
-    raw_next = request.POST.get("next_follow_up_at") or ""
-    next_at = _local_datetime(raw_next)
-    if raw_next and next_at is None:
-        messages.error(request, _("Give the next follow-up time as a date and time."))
-        return HttpResponseRedirect(back)
-    from shoal.sales.services import follow_up_create
-
     try:
-        follow_up_create(actor=request.user, customer_id=customer.pk, method=request.POST.get("method") or "",
-                         status=request.POST.get("status") or "", effective=request.POST.get("effective") == "1",
-                         summary=(request.POST.get("summary") or "").strip(), next_follow_up_at=next_at)
+        follow_up_create(actor=request.user, customer_id=customer.pk, **parse_follow_up_form(request.POST))
     except ShoalError as exc:
         messages.error(request, exc.message)
     else:

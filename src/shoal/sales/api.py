@@ -1,5 +1,6 @@
-"""Follow-ups (``sales.follow_ups.view|create``, customers in the caller's data scope) and the caller's own
-follow-up tasks (any user). The notifications and in-site messages: ``api_notifications.py``."""
+"""Follow-ups (``sales.follow_ups.view|create``, customers in the caller's data scope), the caller's own
+follow-up tasks and the request for new ones (``pools.seas.claim``, the group's request-task settings). The
+notifications and in-site messages: ``api_notifications.py``."""
 
 
 from datetime import datetime
@@ -15,6 +16,7 @@ from shoal.core.schemas import DbId
 
 from . import services
 from .models import FollowUpMethod, FollowUpStatus
+from .services import follow_ups
 
 router = Router(tags=["sales"])
 
@@ -30,7 +32,11 @@ class FollowUpIn(Schema):
     status: Status = FollowUpStatus.REACHED
     effective: bool = False
     summary: str = Field("", max_length=services.SUMMARY_MAX)
-    next_follow_up_at: datetime | None = None
+    next_follow_up_at: datetime | None = Field(None, description="opens the next follow-up task, due then")
+    maturity: str | None = Field(None, max_length=64, description="an item code of the enum follow_up_maturity")
+    invitation_type: str | None = Field(
+        None, max_length=64, description="an item code of the enum follow_up_invitation_type")
+    call_seconds: int | None = Field(None, ge=0, le=follow_ups.CALL_SECONDS_MAX, description="call duration")
 
 
 class FollowUpOut(Schema):
@@ -43,6 +49,9 @@ class FollowUpOut(Schema):
     effective: bool
     summary: str
     next_follow_up_at: datetime | None
+    maturity: str
+    invitation_type: str
+    call_seconds: int | None
     created_at: datetime
 
     @staticmethod
@@ -67,13 +76,35 @@ class TaskOut(Schema):
     done_at: datetime | None
 
 
+class RequestedTaskOut(TaskOut):
+    priority: str = Field(description="low, medium, high or urgent")
+
+    @staticmethod
+    def resolve_priority(obj):
+        return obj.priority_code
+
+
+class TaskRequestIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: DbId | None = Field(None, description="optional when the caller requests in one group only")
+
+
+class TaskRequestOut(Schema):
+    items: list[RequestedTaskOut]
+    assigned: int
+    requests_left: int = Field(description="requests the caller may still make in this group today")
+    group_id: int
+
+
 class TaskFilters(Schema):
     status: Literal["open", "done", "all"] = "open"
 
 
-@router.post("/follow-ups", response={201: FollowUpOut}, summary="Record a follow-up of a customer")
+@router.post("/follow-ups", response={201: FollowUpOut},
+             summary="Record a follow-up of a customer: completes the caller's open follow-up tasks of the customer")
 def create_follow_up(request, payload: FollowUpIn):
-    follow_up = services.follow_up_create(actor=calling_user(request), **payload.dict())
+    follow_up = follow_ups.follow_up_create(actor=calling_user(request), **payload.dict())
     return 201, follow_up
 
 
@@ -88,3 +119,11 @@ def list_follow_ups(request, filters: Query[FollowUpFilters]):
 @paginate(Pages, page_size=50)
 def list_tasks(request, filters: Query[TaskFilters]):
     return services.task_list(actor=calling_user(request), status=None if filters.status == "all" else filters.status)
+
+
+@router.post("/follow-up-tasks/request", response={200: TaskRequestOut, 201: TaskRequestOut},
+             summary="Request new follow-up tasks (请求新任务) by the group's request-task settings; 429 past the "
+                     "day's requests")
+def request_tasks(request, payload: TaskRequestIn):
+    out = follow_ups.follow_up_tasks_request(actor=calling_user(request), group_id=payload.group_id)
+    return (201 if out["items"] else 200), out

@@ -15,11 +15,24 @@ from . import (
     tasks,
     views_messages,
     views_tasks,
+    views_workspace,
 )
 from .services import messages as message_services
 
 register_menu(Menu("sales.follow_ups", _("Follow-ups"), "sales", ("view", "create"), None, "call", order=30))
+register_menu(Menu("sales.follow_up_tasks", _("Customer follow-up tasks"), "sales", (), "admin:sales_workspace",
+                   "assignment_turned_in", view_permission="sales.follow_ups.view", order=31))
 register_action_labels({"follow_up.create": _("Record a follow-up")})
+
+# -- the follow-up workspace (客户跟进任务) --------------------------------------------------------------------
+for _route, _view, _name in (
+    ("sales/follow-up-tasks/", views_workspace.workspace_page, "sales_workspace"),
+    ("sales/follow-up-tasks/request/", views_workspace.workspace_request, "sales_workspace_request"),
+    ("sales/follow-up-tasks/<int:task_id>/record/", views_workspace.workspace_record, "sales_workspace_record"),
+    ("sales/follow-up-tasks/<int:task_id>/form/", views_workspace.workspace_record_form,
+     "sales_workspace_record_form"),
+):
+    site.register_page(_route, _view, _name)
 
 # -- notifications and in-site messages (站内通知) --------------------------------------------------------------
 ACTION_LABELS.setdefault("send", _("Send"))
