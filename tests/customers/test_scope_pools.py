@@ -189,3 +189,15 @@ def test_list_page_deep_pages_and_sorts_stay_in_scope(pools, client, new_custome
     assert len(shown) == 48 and len(set(shown)) == 48
     html = client.get("/customers/customer/", {"o": "-2"}).content.decode()  # sorted by name, descending
     assert ">a1<" not in html and ">extra44<" in html
+
+
+@pytest.mark.parametrize("who", ["s1", "s2", "lead", "lead_h", "outsider", "admin", "manager", "norole"])
+def test_customers_by_ids_answers_as_the_scope_does(pools, who):
+    user = pools[who]
+    everyone = [c.pk for c in pools["c"].values()]
+    expected = set(selectors.customer_queryset(actor=user).filter(pk__in=everyone).values_list("pk", flat=True))
+    assert set(selectors.customers_by_ids(actor=user, ids=everyone).values_list("pk", flat=True)) == expected
+    some = everyone[::2]
+    assert set(selectors.customers_by_ids(actor=user, ids=some).values_list("pk", flat=True)) == expected & set(some)
+    user.is_active = False
+    assert not selectors.customers_by_ids(actor=user, ids=everyone).exists()

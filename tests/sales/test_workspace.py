@@ -47,7 +47,7 @@ def test_the_page_lists_my_open_tasks_urgent_first_then_by_quality(client, w):
     html = page_html(client, w["sales"])
     t = w["tasks"]
     assert task_ids(html) == [t["张三"].pk, t["李四"].pk, t["王五"].pk]
-    assert "客户跟进任务" in html and "我的跟进任务" in html and "共 3 条" in html
+    assert "客户跟进任务" in html and "我的跟进任务" in html and "共 3 个任务" in html
     assert "紧急" in html and "电销一组" in html
     assert "别人的客户" not in html  # another salesperson's customer
 
@@ -110,7 +110,7 @@ def test_the_page_is_paginated_by_20(client, w):
     moves.assign([(pk, w["sales"].pk) for pk in ids], w["group"].pk, ctx)
     first = page_html(client, w["sales"])
     second = page_html(client, w["sales"], page=2)
-    assert len(task_ids(first)) == 20 and len(task_ids(second)) == 8 and "共 28 条" in first
+    assert len(task_ids(first)) == 20 and len(task_ids(second)) == 8 and "共 28 个任务" in first
     assert not set(task_ids(first)) & set(task_ids(second))
 
 

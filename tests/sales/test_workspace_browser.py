@@ -62,7 +62,7 @@ def test_salesperson_records_a_follow_up_and_the_task_leaves_the_list(live_serve
     form.locator(".follow-up-save").click()
     page.wait_for_selector(f"#task-{task.pk}.task-done")
     assert "任务已完成" in page.inner_text(f"#task-{task.pk}")
-    assert page.inner_text("#workspace-count") == "共 2 条"
+    assert page.inner_text("#workspace-count") == "共 2 个任务"
     assert Task.objects.get(pk=task.pk).progress == TaskProgress.DONE
     follow_up = FollowUp.objects.get(customer_id=task.customer_id)
     assert (follow_up.maturity, follow_up.invitation_type, follow_up.call_seconds, follow_up.method) == (

@@ -169,6 +169,21 @@ def customer_queryset(*, actor) -> QuerySet[Customer]:
     return qs if ids is None else qs.filter(pk__in=ids)
 
 
+def customers_by_ids(*, actor, ids) -> QuerySet[Customer]:
+    """The customers among ``ids`` (a short list: a page's linked customers) that ``actor`` may see: the same
+    answer as ``customer_queryset(actor=...).filter(pk__in=ids)``, but each id's memberships are probed
+    (membership_customer_idx) instead of the whole scope being listed (a group public sea of 100,000)."""
+    qs = Customer.objects.filter(pk__in=list(ids))
+    if is_system(actor):
+        return qs
+    if not isinstance(actor, User) or not actor.is_active:
+        return qs.none()
+    cond = scope_memberships(actor=actor)
+    if cond is None:
+        return qs
+    return qs.filter(Exists(CustomerGroupMembership.objects.filter(cond, customer_id=OuterRef("pk"))))
+
+
 def customer_get(*, actor, pk) -> Customer:
     try:
         pk = int(pk)
