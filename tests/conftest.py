@@ -37,6 +37,15 @@ class CsrfClient(Client):
         return super().request(**request)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (what one test's database put there means nothing to the next)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def client():
     """The test client, CSRF enforced (see ``CsrfClient``)."""

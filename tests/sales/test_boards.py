@@ -163,3 +163,23 @@ def test_follow_ups_today_counts_the_people_of_the_viewers_scope(world, personas
     assert followed(personas["admin"]) == 2
     assert followed(world["far"]) == 1
     assert followed(personas["norole"]) is None  # no follow-up permission: no figure
+
+
+def test_yesterdays_ranking_is_read_once_then_kept_while_today_is_live(db, django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shoal.sales.boards import ranking_rows
+
+    now = timezone.now()
+    yesterday = (now - timedelta(days=1), now - timedelta(hours=1))
+    ranking_rows(people=[1, 2], start=yesterday[0], end=yesterday[1])
+    with django_assert_num_queries(0):  # a window that has ended: from the cache
+        assert ranking_rows(people=[1, 2], start=yesterday[0], end=yesterday[1]) == []
+    with django_assert_num_queries(1):  # other people: read
+        ranking_rows(people=[1, 3], start=yesterday[0], end=yesterday[1])
+    with django_assert_num_queries(1):  # a window still open: read every time
+        ranking_rows(people=[1, 2], start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+    with django_assert_num_queries(1):
+        ranking_rows(people=[1, 2], start=now - timedelta(hours=1), end=now + timedelta(hours=1))

@@ -10,8 +10,10 @@ everyone (all)."""
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -126,11 +128,27 @@ MINE = {
 }
 
 
+RANKING_CACHE_SECONDS = 600  # a past day's figures: read once per 10 minutes and process (late records show then)
+
+
 def ranking_rows(*, people: list[int], start, end) -> list[dict]:
     """Per salesperson of ``people`` with follow-ups in [start, end): customers followed up (distinct), effective
-    follow-ups, call seconds."""
+    follow-ups, call seconds. A window that has ended (yesterday) is kept in the cache for a few minutes: follow-ups
+    are recorded at the time they are made, so a past day's figures no longer change."""
     if not people:
         return []
+    if end > timezone.now():
+        return _ranking_rows(people, start, end)
+    people_key = hashlib.sha1(",".join(map(str, sorted(people))).encode()).hexdigest()
+    key = f"sales.ranking:{start.isoformat()}:{end.isoformat()}:{people_key}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = _ranking_rows(people, start, end)
+        cache.set(key, rows, RANKING_CACHE_SECONDS)
+    return [dict(r) for r in rows]
+
+
+def _ranking_rows(people: list[int], start, end) -> list[dict]:
     return list(FollowUp.objects.filter(salesperson_id__in=people, created_at__gte=start, created_at__lt=end)
                 .order_by().values("salesperson_id")
                 .annotate(customers=Count("customer_id", distinct=True), effective=Count("id", filter=Q(effective=True)),
