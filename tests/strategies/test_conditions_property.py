@@ -221,3 +221,25 @@ def test_customer_kinds_belong_to_the_customer_conditions():
     with pytest.raises(ShoalError) as err:
         parse_event_tree({"all": [{"field": "amount", "op": "gt", "value": 1}, {"tags_any": [1]}]}, FIELDS)
     assert err.value.detail["path"] == "$.all[1]"
+
+
+@pytest.mark.parametrize("tree, data, expected", [
+    ({"field": "day", "op": "within_last_days", "value": 7}, {"day": (TODAY - timedelta(days=7)).isoformat()}, True),
+    ({"field": "day", "op": "within_last_days", "value": 7}, {"day": (TODAY - timedelta(days=8)).isoformat()}, False),
+    ({"field": "day", "op": "within_last_days", "value": 7}, {"day": (TODAY + timedelta(days=1)).isoformat()}, False),
+    ({"field": "day", "op": "older_than_days", "value": 7}, {"day": (TODAY - timedelta(days=7)).isoformat()}, False),
+    ({"field": "day", "op": "older_than_days", "value": 7}, {"day": (TODAY - timedelta(days=8)).isoformat()}, True),
+    ({"field": "at", "op": "within_last_days", "value": 7},
+     {"at": (NOW - timedelta(days=7)).isoformat()}, True),
+    ({"field": "at", "op": "older_than_days", "value": 7},
+     {"at": (NOW - timedelta(days=7, seconds=1)).isoformat()}, True),
+    ({"field": "amount", "op": "between", "value": [1, 100]}, {"amount": 100.0}, True),
+    ({"field": "amount", "op": "gt", "value": 100}, {"amount": 100}, False),
+    ({"field": "status", "op": "eq", "value": "ok"}, {"status": "OK"}, True),
+    ({"field": "status", "op": "ne", "value": "ok"}, {}, True),
+    ({"field": "items", "op": "contains", "value": "red"}, {"items": ["RED"]}, True),
+    ({"field": "vip", "op": "eq", "value": True}, {"vip": 1}, False),
+])
+def test_boundaries(tree, data, expected):
+    assert compile_predicate(parse_event_tree(tree, FIELDS), now=NOW)(data) is expected
+    assert holds(tree, data) is expected
