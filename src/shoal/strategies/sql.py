@@ -1,0 +1,111 @@
+"""The few set-based statements of the strategy workers, for PostgreSQL and SQLite: insert many rows
+skipping those whose unique key exists (one statement per batch), add to per-day counters, update many
+rows by id from parallel lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from django.db import connection
+
+from shoal.core.db import max_params
+
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _pg_arrays(types: Sequence[str]) -> str:
+    return ", ".join(f"%s::{t}[]" for t in types)
+
+
+def _columns(columns: Sequence[str]) -> str:
+    return ", ".join(_qn(c) for c in columns)
+
+
+def _sqlite(value):
+    """A value as SQLite's columns of Django hold it (date-times as naive UTC text)."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return connection.ops.adapt_datefield_value(value)
+    return value
+
+
+def _chunks(rows: list, width: int):
+    per = max(1, max_params() // max(1, width))
+    for start in range(0, len(rows), per):
+        yield rows[start:start + per]
+
+
+def insert_ignore(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence], *,
+                  returning: Sequence[str]) -> list[tuple]:
+    """INSERT the ``rows`` (values in the order of ``columns``; ``types``: their PostgreSQL types) ``ON
+    CONFLICT DO NOTHING``; the ``returning`` columns of the rows written (not of those skipped)."""
+    if not rows:
+        return []
+    back = _columns(returning)
+    out: list[tuple] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+            cursor.execute(
+                f"INSERT INTO {_qn(table)} ({_columns(columns)}) SELECT {aliases} FROM unnest({_pg_arrays(types)}) "
+                f"AS v({aliases}) ON CONFLICT DO NOTHING RETURNING {back}",
+                [list(col) for col in zip(*rows, strict=True)])
+            return cursor.fetchall()
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for chunk in _chunks(rows, len(columns)):
+            cursor.execute(f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES {', '.join([row_sql] * len(chunk))} "
+                           f"ON CONFLICT DO NOTHING RETURNING {back}", [_sqlite(v) for row in chunk for v in row])
+            out += cursor.fetchall()
+    return out
+
+
+def add_counts(table: str, keys: Sequence[str], key_types: Sequence[str], counters: Sequence[str],
+               rows: dict[tuple, Sequence[int]]) -> None:
+    """Add ``rows`` (key tuple → counts in the order of ``counters``) to the counters of ``table`` (its
+    primary key: ``keys``), creating the missing rows. Sorted by key: two workers never wait on each
+    other in opposite orders."""
+    if not rows:
+        return
+    items = sorted(rows.items())
+    columns = [*keys, *counters]
+    sets = ", ".join(f"{_qn(c)} = {_qn(table)}.{_qn(c)} + excluded.{_qn(c)}" for c in counters)
+    conflict = f"ON CONFLICT ({_columns(keys)}) DO UPDATE SET {sets}"
+    flat = [(*key, *counts) for key, counts in items]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+            types = [*key_types, *(["bigint"] * len(counters))]
+            cursor.execute(f"INSERT INTO {_qn(table)} ({_columns(columns)}) SELECT {aliases} FROM "
+                           f"unnest({_pg_arrays(types)}) AS v({aliases}) {conflict}",
+                           [list(col) for col in zip(*flat, strict=True)])
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for chunk in _chunks(flat, len(columns)):
+            cursor.execute(f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES "
+                           f"{', '.join([row_sql] * len(chunk))} {conflict}",
+                           [_sqlite(v) for row in chunk for v in row])
+
+
+def update_by_id(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence], *,
+                 where: str = "", params: Sequence = ()) -> int:
+    """UPDATE ``table`` SET ``columns`` from ``rows`` (``(id, value, …)``); ``where``: an extra condition on
+    the table's row (alias ``t``) with its ``params``. How many rows changed."""
+    if not rows:
+        return 0
+    extra = f" AND ({where})" if where else ""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            aliases = ["id", *(f"c{i}" for i in range(len(columns)))]
+            sets = ", ".join(f"{_qn(c)} = v.c{i}" for i, c in enumerate(columns))
+            cursor.execute(f"UPDATE {_qn(table)} AS t SET {sets} FROM unnest({_pg_arrays(['bigint', *types])}) "
+                           f"AS v({', '.join(aliases)}) WHERE t.id = v.id{extra}",
+                           [*[list(col) for col in zip(*rows, strict=True)], *params])
+            return cursor.rowcount
+        sets = ", ".join(f"{_qn(c)} = %s" for c in columns)
+        sql = f"UPDATE {_qn(table)} AS t SET {sets} WHERE t.id = %s{extra}"
+        cursor.executemany(sql, [[*map(_sqlite, row[1:]), row[0], *map(_sqlite, params)] for row in rows])
+        return cursor.rowcount
