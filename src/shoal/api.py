@@ -106,6 +106,11 @@ def _register_routers():
 
     api.add_router("/v1/", pool_groups_router)
     api.add_router("/v1/", pools_run_router)  # engine: POST /pools/run
+    # automation: processors (built-in and custom HTTP), message templates
+    from shoal.automation.api import router as automation_router
+
+    api.add_router("/v1/", automation_router)
+    # end automation
 
 
 _register_routers()

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "shoal.imports",
     "shoal.pools",
     "shoal.sales",
+    "shoal.automation",  # processors, message templates, SMS/email/webhook delivery
     "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 
@@ -175,6 +176,34 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# -- automation: outbound HTTP, SMTP, SMS (see README "Outbound calls, email and SMS") --
+def _env_list(name: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
+
+
+# Networks Shoal may call although they are private/loopback (comma-separated CIDRs; empty: none).
+SHOAL_OUTBOUND_ALLOWED_NETWORKS = _env_list("SHOAL_OUTBOUND_ALLOWED_NETWORKS")
+SHOAL_OUTBOUND_TIMEOUT = float(os.environ.get("SHOAL_OUTBOUND_TIMEOUT", "10"))
+SHOAL_OUTBOUND_MAX_BYTES = int(os.environ.get("SHOAL_OUTBOUND_MAX_BYTES", str(1024 * 1024)))
+SHOAL_OUTBOUND_MAX_REDIRECTS = int(os.environ.get("SHOAL_OUTBOUND_MAX_REDIRECTS", "5"))
+# Email of processors and templates: SMTP (empty host: emails are only written to the email log).
+SHOAL_SMTP_HOST = os.environ.get("SHOAL_SMTP_HOST", "")
+SHOAL_SMTP_PORT = int(os.environ.get("SHOAL_SMTP_PORT", "25"))
+SHOAL_SMTP_USER = os.environ.get("SHOAL_SMTP_USER", "")
+SHOAL_SMTP_PASSWORD = os.environ.get("SHOAL_SMTP_PASSWORD", "")
+SHOAL_SMTP_FROM = os.environ.get("SHOAL_SMTP_FROM", "shoal@localhost")
+SHOAL_SMTP_TLS = os.environ.get("SHOAL_SMTP_TLS", "").strip().lower()  # "", "starttls" or "ssl"
+SHOAL_SMTP_TIMEOUT = float(os.environ.get("SHOAL_SMTP_TIMEOUT", "20"))
+# SMS: "log" (development: written to the SMS log only), "http" (the generic HTTP gateway below) or the
+# dotted path of a provider class.
+SHOAL_SMS_PROVIDER = os.environ.get("SHOAL_SMS_PROVIDER", "log")
+SHOAL_SMS_HTTP_URL = os.environ.get("SHOAL_SMS_HTTP_URL", "")
+SHOAL_SMS_HTTP_METHOD = os.environ.get("SHOAL_SMS_HTTP_METHOD", "POST")
+SHOAL_SMS_HTTP_AUTH = os.environ.get("SHOAL_SMS_HTTP_AUTH", "")  # the Authorization header's value
+SHOAL_SMS_HTTP_BODY = os.environ.get(
+    "SHOAL_SMS_HTTP_BODY", '{"mobile": "${mobile}", "content": "${content}", "template": "${template}", '
+                           '"variables": "${variables}"}')  # JSON (a lone "${x}" keeps x's type) or a form body
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

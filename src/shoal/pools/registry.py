@@ -146,3 +146,16 @@ def warn_job(group_id=None):
     from .engine import run_warnings
 
     return run_warnings(group_id=group_id)
+
+
+# -- automation: the pool processors (processor registry) ----------------------------------------------------
+def _register_processors():
+    from shoal.core.processors import register_processor
+
+    from .processors import ASSIGN, GROUP
+
+    register_processor(GROUP)
+    register_processor(ASSIGN)
+
+
+_register_processors()

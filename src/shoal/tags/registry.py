@@ -156,3 +156,16 @@ def _customer_pages():
 
 
 _customer_pages()
+
+
+# -- automation: the tag processors (processor registry) -----------------------------------------------------
+def _register_processors():
+    from shoal.core.processors import register_processor
+
+    from .processors import ADD_TAG, REMOVE_TAG
+
+    register_processor(ADD_TAG)
+    register_processor(REMOVE_TAG)
+
+
+_register_processors()

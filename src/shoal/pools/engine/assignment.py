@@ -101,10 +101,14 @@ def _group_salespeople(group: CustomerGroup) -> list[int]:
     return sorted(group.salespeople.filter(is_active=True).values_list("pk", flat=True))
 
 
-def _sea_customers(group_id: int, rule: AssignmentRule, fields) -> list[tuple[int, int, int | None]]:
+def _sea_customers(group_id: int, rule: AssignmentRule, fields,
+                   customer_ids: Sequence[int] | None = None) -> list[tuple[int, int, int | None]]:
     sea = CustomerGroupMembership.objects.filter(customer_id=OuterRef("pk"), group_id=group_id,
                                                  salesperson__isnull=True)
-    qs = (Customer.objects.filter(Exists(sea), in_recycle_bin=False).filter(rule_q(rule, fields))
+    qs = Customer.objects.filter(Exists(sea), in_recycle_bin=False)
+    if customer_ids is not None:  # a run for a few customers (an automation action)
+        qs = qs.filter(pk__in=list(customer_ids))
+    qs = (qs.filter(rule_q(rule, fields))
           .order_by("-quality_score", "pk").values_list("pk", "quality_score", "invited_by_id"))
     return list(qs.iterator(chunk_size=20_000))
 
@@ -126,8 +130,10 @@ def _cooling(group_id: int, now: datetime) -> dict[int, set[int]]:
     return out
 
 
-def assign_group(group: CustomerGroup, *, actor=SYSTEM, now: datetime | None = None, fields=None) -> int:
-    """One group's assignment run (in one transaction holding the group's row). Customers assigned."""
+def assign_group(group: CustomerGroup, *, actor=SYSTEM, now: datetime | None = None, fields=None,
+                 customer_ids: Sequence[int] | None = None) -> int:
+    """One group's assignment run (in one transaction holding the group's row). Customers assigned.
+    ``customer_ids``: only these of the group public sea (the ``assign`` processor of automation)."""
     now = now or timezone.now()
     rules = list(AssignmentRule.objects.filter(group=group, enabled=True).order_by("order", "id")
                  .prefetch_related("salespeople"))
@@ -150,7 +156,7 @@ def assign_group(group: CustomerGroup, *, actor=SYSTEM, now: datetime | None = N
             eligible = sorted(member_set & set(chosen)) if chosen else members
             if not eligible or all(tally.room[u] <= 0 for u in eligible):
                 continue
-            customers = _sea_customers(group.pk, rule, fields)
+            customers = _sea_customers(group.pk, rule, fields, customer_ids)
             if not customers:
                 continue
             inviters = {inv for _, _, inv in customers if inv is not None}
