@@ -299,6 +299,47 @@ ENDPOINTS += [
     ("delete", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.delete", None,
      lambda w: {"rule_id": w["group_rule"].pk}),
 ]
+# strategies: groups, strategies, review, results, tasks (made on first use by the endpoints below)
+def _strategies(w):
+    if "strategy" not in w:
+        from shoal.events.models import EventType
+        from shoal.strategies.models import StrategyTask
+        from shoal.strategies.services import strategies as strategy_services
+
+        EventType.objects.create(name="Matrix event", code="matrix_event",
+                                 fields=[{"key": "amount", "type": "number", "label": "Amount"}])
+        w["strategy_group"] = strategy_services.group_create(actor=None, data={"name": "Matrix strategies"})
+        data = {"name": "Matrix strategy", "event": "matrix_event", "actions": [{"processor": "task"}]}
+        w["strategy"] = strategy_services.strategy_create(actor=None, data=data)
+        w["strategy_task"] = StrategyTask.objects.create(
+            strategy=w["strategy"], action=w["strategy"].actions.get(), event_id=1, customer_id=w["customer"].pk,
+            event_received_at=w["customer"].created_at, due_at=w["customer"].created_at)
+    return w
+
+
+STRATEGIES = "strategies.strategies"
+_s = lambda w: {"strategy_id": _strategies(w)["strategy"].pk}  # noqa: E731
+_st = lambda w: {"task_id": _strategies(w)["strategy_task"].pk}  # noqa: E731
+ENDPOINTS += [
+    ("get", "/api/v1/strategy-groups", f"{STRATEGIES}.view", None, None),
+    ("post", "/api/v1/strategy-groups", f"{STRATEGIES}.create", lambda w: {"name": "Matrix group 2"}, None),
+    ("patch", "/api/v1/strategy-groups/{group_id}", f"{STRATEGIES}.edit", lambda w: {"order": 3},
+     lambda w: {"group_id": _strategies(w)["strategy_group"].pk}),
+    ("delete", "/api/v1/strategy-groups/{group_id}", f"{STRATEGIES}.delete", None,
+     lambda w: {"group_id": _strategies(w)["strategy_group"].pk}),
+    ("get", "/api/v1/strategies", f"{STRATEGIES}.view", None, None),
+    ("post", "/api/v1/strategies", f"{STRATEGIES}.create",
+     lambda w: _strategies(w) and {"name": "New", "event": "matrix_event", "actions": [{"processor": "task"}]}, None),
+    ("get", "/api/v1/strategies/fields", f"{STRATEGIES}.view", None, lambda w: _strategies(w) and {}),
+    ("get", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.view", None, _s),
+    ("patch", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.edit", lambda w: {"order": 2}, _s),
+    ("delete", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.delete", None, _s),
+    ("post", "/api/v1/strategies/{strategy_id}/approve", f"{STRATEGIES}.approve", None, _s),
+    ("get", "/api/v1/strategies/{strategy_id}/results", f"{STRATEGIES}.view", None, _s),
+    ("get", "/api/v1/strategy-tasks", "strategies.tasks.view", None, None),
+    ("post", "/api/v1/strategy-tasks/cancel", "strategies.tasks.cancel", lambda w: {"ids": [_st(w)["task_id"]]}, None),
+    ("post", "/api/v1/strategy-tasks/{task_id}/cancel", "strategies.tasks.cancel", None, _st),
+]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
 
@@ -417,6 +458,13 @@ PAGES = [
     ("admin:pool_recycle_rule_edit", "pools.groups.view", lambda w: [w["group"].pk, w["recycle_rule"].pk]),
     ("admin:pool_group_rules", "pools.group_rules.view", None),
     ("admin:pool_group_rule_edit", "pools.group_rules.view", lambda w: [w["group_rule"].pk]),
+    # strategies
+    ("admin:strategies", "strategies.strategies.view", None),
+    ("admin:strategy_add", "strategies.strategies.create", None),
+    ("admin:strategy_edit", "strategies.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
+    ("admin:strategy_results", "strategies.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
+    ("admin:strategies_review", "strategies.strategies.approve", None),
+    ("admin:strategy_tasks", "strategies.tasks.view", None),
 ]
 
 

@@ -250,7 +250,7 @@ def create_strategy(request, payload: StrategyIn):
 
 @router.get("/strategies/fields", response=list[FieldOut],
             summary="The fields of an event type usable in a strategy's event conditions, with their operators")
-def strategy_fields(request, event: str = Field(..., min_length=1, max_length=64)):
+def strategy_fields(request, event: str = Field("", max_length=64, description="the event type's code")):
     return selectors.event_fields(actor=request.auth, event=event)
 
 

@@ -48,13 +48,22 @@ def validate_params(ref: ProcessorRef, params, *, available_keys: Iterable[str])
 
 
 def choices() -> list[dict]:
-    """Every processor an action may use: ``[{"ref", "name", "builtin"}]`` (built-ins first)."""
+    """Every processor an action may use: ``[{"ref", "name", "builtin", "params"}]`` (built-ins first)."""
     from shoal.automation.models import Processor
 
-    out = [{"ref": spec.code, "name": str(spec.label), "builtin": True} for spec in builtin_processors()]
-    out += [{"ref": p.code, "name": p.name, "builtin": False}
+    out = [{"ref": spec.code, "name": str(spec.label), "builtin": True, "params": _params_hint(spec)}
+           for spec in builtin_processors()]
+    out += [{"ref": p.code, "name": p.name, "builtin": False, "params": []}
             for p in Processor.objects.filter(enabled=True).order_by("name", "id")]
     return out
+
+
+def _params_hint(spec) -> list[dict]:
+    """The parameters of a built-in (from its schema): ``[{"key", "required", "description"}]``."""
+    schema = spec.params.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [{"key": key, "required": key in required, "description": str(prop.get("description", ""))}
+            for key, prop in (schema.get("properties") or {}).items()]
 
 
 def run(*, code: str, processor_id: int | None, customer_id: int, event: dict, params: dict,

@@ -7,9 +7,11 @@ from django.utils.translation import gettext_noop
 from shoal.core.oplog import register_action_labels
 from shoal.core.parameters import Parameter, register
 from shoal.core.permissions import ACTION_LABELS, CRUD, Menu, register_menu
+from shoal.core.site import site
 from shoal.events.hooks import register_event_processor, register_event_type_users
 from shoal.schedules.registry import register_job
 
+from . import views
 from .permissions import STRATEGIES, TASKS, TASKS_VIEW
 
 ACTION_LABELS.setdefault("approve", _("Approve"))
@@ -35,6 +37,9 @@ register_action_labels({
     "strategy.approve": _("Approve strategy"),
     "strategy_task.cancel": _("Cancel strategy tasks"),
 })
+
+for _route, _view, _name in views.PAGES:
+    site.register_page(_route, _view, _name)
 
 SELF_APPROVAL = register(Parameter(
     "STRATEGY_SELF_APPROVAL", _("Editors may approve their own strategies"), "bool", False, group="marketing",

@@ -107,6 +107,8 @@ def event_fields(*, actor, event: str) -> list[dict]:
     from shoal.segments.catalog import OPERATORS
 
     require(actor, VIEW)
+    if not event:
+        return []
     event_type = EventType.objects.filter(code=event).first()
     if event_type is None:
         raise NotFound(_("No event type with the code %(code)s") % {"code": event[:64]}, {"event": event[:64]})
