@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "shoal.imports",
     "shoal.pools",
     "shoal.sales",
+    "shoal.events",
     "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 
