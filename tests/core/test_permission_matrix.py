@@ -64,7 +64,17 @@ def matrix(db, personas):
     recycle_rule = pool_rules.recycle_rule_create(actor=None, group=group, data={"name": "m", "sql": "city = 'x'"})
     group_rule = pool_rules.group_rule_create(actor=None, data={"name": "m", "sql": "city = 'x'",
                                                                 "target_group_id": group.pk})
-    return {"group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
+    # events: a type, one recorded event, the application's publishable key (helper "events")
+    from shoal.accounts import services as account_services
+    from shoal.events.services import types as event_types
+    from shoal.events.services.ingest import Caller, ingest
+
+    event_type = event_types.event_type_create(actor=None, data={"name": "Matrix event", "code": "matrix_event"})
+    ingest(caller=Caller(application=app), items=[{"event": "matrix_event", "customer": {"mobile": "13800138000"}}])
+    from shoal.events.models import Event
+
+    account_services.application_publishable_key(actor=None, app=app)
+    return {"event_type": event_type, "event": Event.objects.get(), "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
             "recycle_rule": recycle_rule, "group_rule": group_rule,
             "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
@@ -299,15 +309,37 @@ ENDPOINTS += [
     ("delete", "/api/v1/group-rules/{rule_id}", f"{GROUP_RULES}.delete", None,
      lambda w: {"rule_id": w["group_rule"].pk}),
 ]
+# events (helper "events")
+EVENT_TYPES = "marketing.event_types"
+_t = lambda w: {"type_id": w["event_type"].pk}  # noqa: E731
+_one_event = {"event": "matrix_event", "customer": {"mobile": "13800138000"}}
+ENDPOINTS += [
+    ("post", "/api/v1/applications/{app_id}/publishable-key", "system.applications.edit", lambda w: {"enabled": True},
+     lambda w: {"app_id": w["app"].pk}),
+    ("get", "/api/v1/event-types", f"{EVENT_TYPES}.view", None, None),
+    ("post", "/api/v1/event-types", f"{EVENT_TYPES}.create", lambda w: {"code": "matrix_new", "name": "New"}, None),
+    ("post", "/api/v1/event-types/copy", f"{EVENT_TYPES}.create", lambda w: {"ids": [w["event_type"].pk]}, None),
+    ("post", "/api/v1/event-types/enable", f"{EVENT_TYPES}.edit",
+     lambda w: {"ids": [w["event_type"].pk], "enabled": False}, None),
+    ("post", "/api/v1/event-types/import-builtins", f"{EVENT_TYPES}.create", None, None),
+    ("get", "/api/v1/event-types/{type_id}", f"{EVENT_TYPES}.view", None, _t),
+    ("patch", "/api/v1/event-types/{type_id}", f"{EVENT_TYPES}.edit", lambda w: {"remarks": "x"}, _t),
+    ("delete", "/api/v1/event-types/{type_id}", f"{EVENT_TYPES}.delete", None, _t),
+    ("post", "/api/v1/events", "marketing.events.create", lambda w: _one_event, None),
+    ("post", "/api/v1/events/batch", "marketing.events.create", lambda w: {"events": [_one_event]}, None),
+    ("post", "/api/v1/events/collect", None, lambda w: {"key": w["app"].publishable_key, "events": []}, None),
+    ("get", "/api/v1/event-history", "marketing.event_history.view", None, None),
+    ("get", "/api/v1/event-history/{event_id}", "marketing.event_history.view", None,
+     lambda w: {"event_id": w["event"].pk}),
+    ("get", "/api/v1/customers/{customer_id}/events", "customers.customers.view", None,
+     lambda w: {"customer_id": w["customer"].pk}),
+]
 # strategies: groups, strategies, review, results, tasks (made on first use by the endpoints below)
 def _strategies(w):
     if "strategy" not in w:
-        from shoal.events.models import EventType
         from shoal.strategies.models import StrategyTask
         from shoal.strategies.services import strategies as strategy_services
 
-        EventType.objects.create(name="Matrix event", code="matrix_event",
-                                 fields=[{"key": "amount", "type": "number", "label": "Amount"}])
         w["strategy_group"] = strategy_services.group_create(actor=None, data={"name": "Matrix strategies"})
         data = {"name": "Matrix strategy", "event": "matrix_event", "actions": [{"processor": "task"}]}
         w["strategy"] = strategy_services.strategy_create(actor=None, data=data)
@@ -317,7 +349,7 @@ def _strategies(w):
     return w
 
 
-STRATEGIES = "strategies.strategies"
+STRATEGIES = "marketing.strategies"
 _s = lambda w: {"strategy_id": _strategies(w)["strategy"].pk}  # noqa: E731
 _st = lambda w: {"task_id": _strategies(w)["strategy_task"].pk}  # noqa: E731
 ENDPOINTS += [
@@ -329,16 +361,16 @@ ENDPOINTS += [
      lambda w: {"group_id": _strategies(w)["strategy_group"].pk}),
     ("get", "/api/v1/strategies", f"{STRATEGIES}.view", None, None),
     ("post", "/api/v1/strategies", f"{STRATEGIES}.create",
-     lambda w: _strategies(w) and {"name": "New", "event": "matrix_event", "actions": [{"processor": "task"}]}, None),
-    ("get", "/api/v1/strategies/fields", f"{STRATEGIES}.view", None, lambda w: _strategies(w) and {}),
+     lambda w: {"name": "New", "event": "matrix_event", "actions": [{"processor": "task"}]}, None),
+    ("get", "/api/v1/strategies/fields", f"{STRATEGIES}.view", None, None),
     ("get", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.view", None, _s),
     ("patch", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.edit", lambda w: {"order": 2}, _s),
     ("delete", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.delete", None, _s),
     ("post", "/api/v1/strategies/{strategy_id}/approve", f"{STRATEGIES}.approve", None, _s),
     ("get", "/api/v1/strategies/{strategy_id}/results", f"{STRATEGIES}.view", None, _s),
-    ("get", "/api/v1/strategy-tasks", "strategies.tasks.view", None, None),
-    ("post", "/api/v1/strategy-tasks/cancel", "strategies.tasks.cancel", lambda w: {"ids": [_st(w)["task_id"]]}, None),
-    ("post", "/api/v1/strategy-tasks/{task_id}/cancel", "strategies.tasks.cancel", None, _st),
+    ("get", "/api/v1/strategy-tasks", "marketing.strategy_tasks.view", None, None),
+    ("post", "/api/v1/strategy-tasks/cancel", "marketing.strategy_tasks.cancel", lambda w: {"ids": [_st(w)["task_id"]]}, None),
+    ("post", "/api/v1/strategy-tasks/{task_id}/cancel", "marketing.strategy_tasks.cancel", None, _st),
 ]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
@@ -459,12 +491,17 @@ PAGES = [
     ("admin:pool_group_rules", "pools.group_rules.view", None),
     ("admin:pool_group_rule_edit", "pools.group_rules.view", lambda w: [w["group_rule"].pk]),
     # strategies
-    ("admin:strategies", "strategies.strategies.view", None),
-    ("admin:strategy_add", "strategies.strategies.create", None),
-    ("admin:strategy_edit", "strategies.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
-    ("admin:strategy_results", "strategies.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
-    ("admin:strategies_review", "strategies.strategies.approve", None),
-    ("admin:strategy_tasks", "strategies.tasks.view", None),
+    ("admin:strategies", "marketing.strategies.view", None),
+    ("admin:strategy_add", "marketing.strategies.create", None),
+    ("admin:strategy_edit", "marketing.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
+    ("admin:strategy_results", "marketing.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
+    ("admin:strategies_review", "marketing.strategies.approve", None),
+    ("admin:strategy_tasks", "marketing.strategy_tasks.view", None),
+    # events (helper "events")
+    ("admin:event_types", "marketing.event_types.view", None),
+    ("admin:event_type_add", "marketing.event_types.create", None),
+    ("admin:event_type_edit", "marketing.event_types.view", lambda w: [w["event_type"].pk]),
+    ("admin:event_history", "marketing.event_history.view", None),
 ]
 
 

@@ -115,7 +115,7 @@ def test_approving_needs_the_permission(event_type, editor, roles):
     strategy = services.strategy_create(actor=editor, data=strategy_data())
     with pytest.raises(ShoalError) as err:
         services.strategy_approve(actor=manager, strategy=strategy)
-    assert err.value.status == 403 and err.value.detail["permission"] == "strategies.strategies.approve"
+    assert err.value.status == 403 and err.value.detail["permission"] == "marketing.strategies.approve"
 
 
 def test_a_changed_strategy_needs_a_review_again_and_stops(event_type, editor, approver, calls):

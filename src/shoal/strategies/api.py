@@ -1,6 +1,6 @@
 """Strategy endpoints: strategy groups, strategies (create, change, approve, results) and strategy tasks.
 
-Permissions: ``strategies.strategies.view|create|edit|delete|approve`` and ``strategies.tasks.view|cancel``
+Permissions: ``marketing.strategies.view|create|edit|delete|approve`` and ``marketing.strategy_tasks.view|cancel``
 (checked by the services and selectors: 403)."""
 
 from __future__ import annotations

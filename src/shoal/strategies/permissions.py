@@ -8,9 +8,9 @@ from shoal.core.actors import is_system
 from shoal.core.auth import user_can
 from shoal.core.errors import ShoalError
 
-STRATEGIES = "strategies.strategies"
+STRATEGIES = "marketing.strategies"
 VIEW, CREATE, EDIT, DELETE, APPROVE = (f"{STRATEGIES}.{a}" for a in ("view", "create", "edit", "delete", "approve"))
-TASKS = "strategies.tasks"
+TASKS = "marketing.strategy_tasks"
 TASKS_VIEW, TASKS_CANCEL = f"{TASKS}.view", f"{TASKS}.cancel"
 
 

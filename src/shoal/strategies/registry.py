@@ -20,7 +20,7 @@ ACTION_LABELS.setdefault("cancel", _("Cancel"))
 for _menu in (
     Menu(STRATEGIES, _("Automation strategies"), "marketing", CRUD + ("approve",), "admin:strategies",
          "account_tree", order=40),
-    Menu("strategies.review", _("Strategy review"), "marketing", (), "admin:strategies_review", "fact_check",
+    Menu("marketing.strategy_review", _("Strategy review"), "marketing", (), "admin:strategies_review", "fact_check",
          view_permission=f"{STRATEGIES}.approve", order=41),
     Menu(TASKS, _("Strategy tasks"), "marketing", ("view", "cancel"), "admin:strategy_tasks", "pending_actions",
          view_permission=TASKS_VIEW, order=42),

@@ -12,7 +12,7 @@ import logging
 from django_tasks import task
 
 logger = logging.getLogger("shoal.strategies")
-TASK_PATH = "shoal.strategies.tasks.run_strategy_tasks"
+TASK_PATH = "shoal.marketing.strategy_tasks.run_strategy_tasks"
 MAX_SECONDS = 50.0  # then the task hands over to a new one (other queued work gets a turn)
 
 

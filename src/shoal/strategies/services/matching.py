@@ -62,8 +62,8 @@ class Compiled:
 def load_strategies(type_ids, *, now: datetime) -> dict[int, list[Compiled]]:
     """The enabled, approved strategies of these event types, compiled, in order, by event type id. A
     strategy whose conditions no longer fit its event type (a field removed) is left out and logged."""
-    from shoal.segments.compiler import compile_query
     from shoal.segments.catalog import field_catalog
+    from shoal.segments.compiler import compile_query
 
     rows = list(Strategy.objects.filter(enabled=True, event_type_id__in=list(type_ids),
                                         approved_revision=F("revision"))

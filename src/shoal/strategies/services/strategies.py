@@ -1,6 +1,6 @@
 """Strategy groups and strategies (自动化策略管理): writes, keyword-only with an explicit ``actor``.
 
-Permissions: ``strategies.strategies.view|create|edit|delete|approve`` (groups are part of the strategy
+Permissions: ``marketing.strategies.view|create|edit|delete|approve`` (groups are part of the strategy
 page: creating, renaming and deleting one needs create, edit and delete).
 
 Review: a strategy is enabled only once a user with the approve permission approved its present

@@ -1,0 +1,364 @@
+"""Receiving events (单条/批量接入): check them, find or create their customers, record every one of them in
+the history (accepted or refused, with the reason), and queue the accepted ones for the workers.
+
+One request (one event or a batch of up to 1,000) is one transaction, so an accepted event is durable
+before the answer says so. Set-based: the event types in one query, the dedup keys in one statement, the
+customers through ``BatchIdentify`` (one query per identity field of the batch), the events and the queue
+rows in one multi-row INSERT each (COPY on PostgreSQL).
+
+Dedup: an accepted event's ``(source, id)`` is the primary key of ``EventKey``: a resent event (the
+same application and id) is answered ``duplicate`` and neither recorded nor processed again, for ever.
+Two requests carrying the same event at once: the second waits on the first's key and is a duplicate.
+A refused event leaves no key (its resend after a fix is accepted)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from shoal.core import parameters
+from shoal.core.actors import SYSTEM
+from shoal.core.db import insert_rows
+from shoal.core.errors import ShoalError
+
+from .. import ratelimit
+from ..models import Event, EventKey, EventSource, EventStatus, EventType, PendingEvent
+from ..params import MAX_EVENT_BYTES, RATE_LIMIT
+from ..reasons import Refusal, invalid, reason_error, reason_status
+from ..validation import check_data, parse_timestamp
+
+MAX_BATCH = 1000
+EVENT_KEYS = frozenset({"event", "id", "timestamp", "customer", "data"})
+IDENTITY_KEYS = ("ent_user_id", "mobile", "email")
+CUSTOMER_KEYS = frozenset({*IDENTITY_KEYS, "name"})
+
+
+@dataclass
+class Caller:
+    """Who sends: an application (its secret key, or its publishable key from a web page), a user (a
+    personal token or a session), or the command line (neither)."""
+
+    application: Any = None
+    user: Any = None
+    source: str = EventSource.API
+    ip: str | None = None
+    origin: str | None = None
+    publishable: bool = False
+    rate_limited: bool = True
+
+    @property
+    def actor(self):
+        return self.user or self.application or SYSTEM
+
+    @property
+    def dedup_source(self) -> int:
+        return self.application.pk if self.application is not None else 0
+
+    @property
+    def rate_bucket(self) -> str:
+        if self.application is not None:
+            return f"app:{self.application.pk}"
+        return f"user:{getattr(self.user, 'pk', 0)}"
+
+
+@dataclass(frozen=True)
+class BadBody:
+    """A request body that is not an event (not JSON, or not the batch's shape): recorded as refused."""
+
+    text: str
+    problem: str = "bad_json"
+
+
+@dataclass
+class _Item:
+    index: int
+    payload: str  # the event as received, as JSON text
+    code: str = ""
+    client_id: str = ""
+    generated: bool = False
+    occurred_at: datetime | None = None
+    customer: dict | None = None
+    data: dict = field(default_factory=dict)
+    event_type: EventType | None = None
+    refusal: Refusal | None = None
+    duplicate: bool = False
+    customer_obj: Any = None
+    created: bool = False
+
+    def refuse(self, refusal: Refusal) -> None:
+        if self.refusal is None:
+            self.refusal = refusal
+
+
+# -- reading ------------------------------------------------------------------------------------------
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(body) -> Any:
+    """Strict JSON (no NaN or Infinity, which the databases' JSON types refuse)."""
+    return json.loads(body, parse_constant=_reject_constant)
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _prepare(index: int, raw, max_bytes: int) -> _Item:
+    if isinstance(raw, BadBody):
+        item = _Item(index=index, payload=_dumps({"body": raw.text[:500]}))
+        item.refuse(invalid(raw.problem))
+        return item
+    try:
+        text = _dumps(raw)
+    except (TypeError, ValueError):  # not JSON data (the command line's own callers only)
+        text = _dumps(repr(raw)[:200])
+    item = _Item(index=index, payload=text)
+    if isinstance(raw, dict):
+        code = raw.get("event")
+        item.code = code.strip()[:64] if isinstance(code, str) else ""
+        client_id = raw.get("id")
+        if isinstance(client_id, int) and not isinstance(client_id, bool):
+            client_id = str(client_id)
+        item.client_id = client_id.strip()[:128] if isinstance(client_id, str) else ""
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        item.payload = _dumps({"truncated": True, "size": size, "event": item.code})
+        item.refuse(Refusal("too_large", limit=max_bytes))
+        return item
+    try:
+        _check_shape(item, raw)
+    except Refusal as refusal:
+        item.refuse(refusal)
+    if not item.client_id and item.refusal is None:
+        item.client_id, item.generated = uuid.uuid4().hex, True
+    return item
+
+
+def _check_shape(item: _Item, raw) -> None:
+    if not isinstance(raw, dict):
+        raise invalid("not_object")
+    unknown = sorted(set(raw) - EVENT_KEYS)
+    if unknown:
+        raise invalid("unknown_keys", keys=", ".join(str(k)[:40] for k in unknown[:10]))
+    if not item.code or not isinstance(raw.get("event"), str) or len(raw["event"].strip()) > 64:
+        raise invalid("no_event")
+    client_id = raw.get("id")
+    if client_id not in (None, "") and (isinstance(client_id, bool) or not isinstance(client_id, str | int)
+                                        or len(str(client_id).strip()) > 128):
+        raise invalid("bad_id")
+    item.occurred_at = parse_timestamp(raw.get("timestamp"))
+    customer = raw.get("customer")
+    if not isinstance(customer, dict) or not customer or set(customer) - CUSTOMER_KEYS \
+            or not any(customer.get(k) not in (None, "") for k in IDENTITY_KEYS) \
+            or any(v is not None and (isinstance(v, bool) or not isinstance(v, str | int)) for v in customer.values()):
+        raise invalid("bad_customer")
+    item.customer = {k: v for k, v in customer.items() if v not in (None, "")}
+    data = raw.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise invalid("bad_data")
+    item.data = data
+
+
+def _caller_refusal(caller: Caller) -> Refusal | None:
+    app = caller.application
+    if app is None:
+        return None
+    if not app.enabled:
+        return Refusal("application_disabled")
+    if not app.allows_ip(caller.ip):
+        return Refusal("ip_not_allowed", ip=caller.ip or "")
+    if caller.publishable and not app.allows_origin(caller.origin):
+        return Refusal("origin_not_allowed", origin=(caller.origin or "")[:200])
+    return None
+
+
+def _match_types(items: list[_Item], caller: Caller) -> None:
+    codes = {i.code for i in items if i.code}
+    types = {t.code: t for t in EventType.objects.filter(code__in=codes)} if codes else {}
+    allowed = set(caller.application.publishable_event_types or []) if caller.publishable else None
+    for item in items:
+        item.event_type = types.get(item.code)
+        if item.refusal is not None:
+            continue
+        event_type = item.event_type
+        try:
+            if event_type is None:
+                raise Refusal("unknown_event", event=item.code)
+            if allowed is not None and item.code not in allowed:
+                raise Refusal("event_not_allowed", event=item.code)
+            if not event_type.enabled:
+                raise Refusal("event_disabled", event=item.code)
+            check_data(event_type.fields, item.data)
+        except Refusal as refusal:
+            item.refuse(refusal)
+
+
+# -- writing ------------------------------------------------------------------------------------------
+def _db_time(value: datetime | None):
+    if value is None or connection.vendor == "postgresql":
+        return value
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _insert_keys(source: int, client_ids: list[str]) -> set[str]:
+    """Insert the dedup keys; the ones that were new (the others are duplicates)."""
+    if not client_ids:
+        return set()
+    table = connection.ops.quote_name(EventKey._meta.db_table)
+    new: set[str] = set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"INSERT INTO {table} (source, client_id) SELECT %s, unnest(%s::varchar[]) "
+                           f"ON CONFLICT DO NOTHING RETURNING client_id", [source, client_ids])
+            new.update(row[0] for row in cursor.fetchall())
+            return new
+        for start in range(0, len(client_ids), 400):
+            chunk = client_ids[start:start + 400]
+            cursor.execute(f"INSERT INTO {table} (source, client_id) VALUES {', '.join(['(%s, %s)'] * len(chunk))} "
+                           f"ON CONFLICT DO NOTHING RETURNING client_id", [v for c in chunk for v in (source, c)])
+            new.update(row[0] for row in cursor.fetchall())
+    return new
+
+
+def _delete_keys(source: int, client_ids: list[str]) -> None:
+    if client_ids:
+        EventKey.objects.filter(source=source, client_id__in=client_ids).delete()
+
+
+def _customer_refusal(exc: ShoalError) -> Refusal:
+    if exc.status == 409:
+        return Refusal("customer_conflict", **{k: v for k, v in exc.detail.items() if isinstance(v, str | int | list)})
+    return Refusal("invalid_customer", problem=exc.message[:200])
+
+
+def _resolve_customers(items: list[_Item], caller: Caller) -> None:
+    """Find each item's customer by identity (one read per identity field for the whole batch); create the
+    unknown ones (source ``api``) where the type allows it, in the order of the items."""
+    if not items:
+        return
+    from shoal.customers import cleaning
+    from shoal.customers.services.identify_batch import BatchIdentify
+
+    batch = BatchIdentify(caller.actor, [i.customer for i in items], cleaning.enabled_definitions())
+    for index, item in enumerate(items):
+        try:
+            customer = batch.find(index)
+            if customer is None:
+                if not item.event_type.create_customers:
+                    raise Refusal("unknown_customer")
+                customer, item.created, _changed = batch.identify(index, {**item.customer, "source": "api"})
+            item.customer_obj = customer
+        except Refusal as refusal:
+            item.refuse(refusal)
+        except ShoalError as exc:
+            item.refuse(_customer_refusal(exc))
+    batch.flush()
+
+
+EVENT_COLUMNS = ("received_at", "occurred_at", "application_id", "event_type_id", "event_code", "client_id",
+                 "customer_id", "customer_created", "status", "reason", "reason_detail", "source", "ip", "payload")
+
+
+def _write(items: list[_Item], caller: Caller, now: datetime) -> None:
+    candidates = []
+    seen: set[str] = set()
+    for item in items:
+        if item.refusal is not None:
+            continue
+        if not item.generated and item.client_id in seen:
+            item.duplicate = True  # the same id twice in one batch: the first one counts
+            continue
+        seen.add(item.client_id)
+        candidates.append(item)
+    source = caller.dedup_source
+    keyed = [i.client_id for i in candidates if not i.generated]
+    new = _insert_keys(source, keyed)
+    for item in candidates:
+        if not item.generated and item.client_id not in new:
+            item.duplicate = True
+    candidates = [i for i in candidates if not i.duplicate]
+    _resolve_customers(candidates, caller)
+    _delete_keys(source, [i.client_id for i in candidates if i.refusal is not None and not i.generated])
+
+    recorded = [i for i in items if not i.duplicate]
+    received = _db_time(now)
+    app_id = caller.application.pk if caller.application is not None else None
+    rows = []
+    for item in recorded:
+        refusal = item.refusal
+        rows.append([
+            received, _db_time(item.occurred_at), app_id, item.event_type.pk if item.event_type else None,
+            item.code, item.client_id, item.customer_obj.pk if item.customer_obj is not None else None,
+            item.created, EventStatus.FAILED if refusal else EventStatus.SUCCESS, refusal.code if refusal else "",
+            _dumps(refusal.detail) if refusal else "{}", caller.source, caller.ip, item.payload,
+        ])
+    ids = insert_rows(Event._meta.db_table, EVENT_COLUMNS, rows, returning="id")
+    pending = [[event_id, received] for event_id, item in zip(ids, recorded, strict=True) if item.refusal is None]
+    insert_rows(PendingEvent._meta.db_table, ("event_id", "received_at"), pending)
+
+
+def _result(item: _Item) -> dict:
+    if item.duplicate:
+        return {"id": item.client_id, "status": "duplicate", "error": None, "http_status": 202}
+    if item.refusal is not None:
+        return {"id": item.client_id or None, "status": "failed",
+                "error": reason_error(item.refusal.code, item.refusal.detail),
+                "http_status": reason_status(item.refusal.code)}
+    return {"id": item.client_id, "status": "accepted", "error": None, "http_status": 202}
+
+
+def ingest(*, caller: Caller, items: list) -> list[dict]:
+    """Receive ``items`` (event objects as sent); a result per item, in order: ``{"id", "status":
+    "accepted"|"duplicate"|"failed", "error": None|{"code", "message", "detail"}, "http_status"}``.
+
+    Raises ShoalError 429 (``detail.retry_after`` in seconds) when the caller's rate limit would be
+    passed; nothing is recorded then."""
+    if not isinstance(items, list) or len(items) > MAX_BATCH:
+        raise ShoalError("too_many", gettext("At most %(limit)s events per batch") % {"limit": MAX_BATCH},
+                         {"max": MAX_BATCH}, status=400)
+    if not items:
+        return []
+    now = timezone.now()
+    with parameters.cached():
+        max_bytes, limit = parameters.get(MAX_EVENT_BYTES.code), parameters.get(RATE_LIMIT.code)
+        prepared = [_prepare(index, raw, max_bytes) for index, raw in enumerate(items)]
+        refusal = _caller_refusal(caller)
+        if refusal is not None:
+            for item in prepared:
+                item.refusal = refusal
+        _match_types(prepared, caller)
+        for attempt in range(3):
+            try:
+                with transaction.atomic():
+                    if caller.rate_limited:
+                        wait = ratelimit.take(caller.rate_bucket, len(prepared), limit)
+                        if wait is not None:
+                            raise ShoalError("throttled", gettext("Too many events; retry in %(seconds)s s")
+                                             % {"seconds": max(1, round(wait))},
+                                             {"retry_after": max(1, round(wait + 0.499)), "limit": limit}, status=429)
+                    _write(prepared, caller, now)
+                break
+            except IntegrityError:
+                # another request created one of these customers between our read and our write: again
+                if attempt == 2:
+                    raise
+                for item in prepared:
+                    item.duplicate, item.customer_obj, item.created = False, None, False
+                    if item.refusal is not None and item.refusal.code in ("unknown_customer", "invalid_customer",
+                                                                          "customer_conflict"):
+                        item.refusal = None
+    if any(item.refusal is None and not item.duplicate for item in prepared):
+        from ..tasks import request_processing
+
+        request_processing()
+    return [_result(item) for item in prepared]
