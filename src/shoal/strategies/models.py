@@ -153,11 +153,11 @@ class StrategyStat(models.Model):
     pk = models.CompositePrimaryKey("strategy_id", "day")
     strategy_id = models.BigIntegerField()
     day = models.DateField(_("day"))
-    matched = models.BigIntegerField(_("events matched"), default=0)
-    run = models.BigIntegerField(_("actions run"), default=0)
-    succeeded = models.BigIntegerField(_("succeeded"), default=0)
-    failed = models.BigIntegerField(_("failed"), default=0)
-    skipped = models.BigIntegerField(_("skipped"), default=0)
+    matched = models.BigIntegerField(_("events matched"), default=0, db_default=0)
+    run = models.BigIntegerField(_("actions run"), default=0, db_default=0)
+    succeeded = models.BigIntegerField(_("succeeded"), default=0, db_default=0)
+    failed = models.BigIntegerField(_("failed"), default=0, db_default=0)
+    skipped = models.BigIntegerField(_("skipped"), default=0, db_default=0)
 
     class Meta:
         verbose_name = _("strategy results")
