@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field
 
 from shoal.core.pagination import MAX_PAGE
 from shoal.core.schemas import DbId, DbInt
+from shoal.segments.api import FieldInfo
 
 from . import selectors
 from .services import strategies as services
@@ -130,15 +131,6 @@ class StrategyOut(Schema):
     updated_at: datetime
 
 
-class FieldOut(Schema):
-    key: str
-    label: str
-    type: str
-    operators: list[str]
-    choices: list[str]
-    custom: bool
-
-
 class DayOut(Schema):
     day: date
     matched: int
@@ -248,7 +240,7 @@ def create_strategy(request, payload: StrategyIn):
     return 201, selectors.strategy_out(strategy)
 
 
-@router.get("/strategies/fields", response=list[FieldOut],
+@router.get("/strategies/fields", response=list[FieldInfo],
             summary="The fields of an event type usable in a strategy's event conditions, with their operators")
 def strategy_fields(request, event: str = Field("", max_length=64, description="the event type's code")):
     return selectors.event_fields(actor=request.auth, event=event)
