@@ -74,7 +74,15 @@ def matrix(db, personas):
     from shoal.events.models import Event
 
     account_services.application_publishable_key(actor=None, app=app)
-    return {"event_type": event_type, "event": Event.objects.get(), "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
+    # automation: a custom processor and a message template (helper "delivery")
+    from shoal.automation import services as automation_services
+
+    processor, _secret = automation_services.processor_create(actor=None, data={"name": "Matrix hook",
+                                                                                "url": "https://example.com/hook"})
+    template = automation_services.template_create(actor=None, data={"channel": "sms", "name": "Matrix",
+                                                                     "code": "matrix", "content": "x"})
+    return {"event_type": event_type, "event": Event.objects.get(), "processor": processor,
+            "message_template": template, "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
             "recycle_rule": recycle_rule, "group_rule": group_rule,
             "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
@@ -371,6 +379,24 @@ ENDPOINTS += [
     ("get", "/api/v1/strategy-tasks", "marketing.strategy_tasks.view", None, None),
     ("post", "/api/v1/strategy-tasks/cancel", "marketing.strategy_tasks.cancel", lambda w: {"ids": [_st(w)["task_id"]]}, None),
     ("post", "/api/v1/strategy-tasks/{task_id}/cancel", "marketing.strategy_tasks.cancel", None, _st),
+# -- automation: processors and message templates (helper "delivery")
+_proc = lambda w: {"processor_id": w["processor"].pk}  # noqa: E731
+_tmpl = lambda w: {"template_id": w["message_template"].pk}  # noqa: E731
+ENDPOINTS += [
+    ("get", "/api/v1/processors", "marketing.processors.view", None, None),
+    ("post", "/api/v1/processors", "marketing.processors.create",
+     lambda w: {"name": "p", "url": "https://example.com/p", "method": "POST", "params": {}, "body": {},
+                "headers": {}, "timeout": 10}, None),
+    ("get", "/api/v1/processors/{processor_id}", "marketing.processors.view", None, _proc),
+    ("patch", "/api/v1/processors/{processor_id}", "marketing.processors.edit", lambda w: {"timeout": 5}, _proc),
+    ("delete", "/api/v1/processors/{processor_id}", "marketing.processors.delete", None, _proc),
+    ("post", "/api/v1/processors/{processor_id}/secret", "marketing.processors.edit", None, _proc),
+    ("get", "/api/v1/message-templates", "system.message_templates.view", None, None),
+    ("post", "/api/v1/message-templates", "system.message_templates.create",
+     lambda w: {"channel": "sms", "name": "n", "code": "n1", "content": "c"}, None),
+    ("patch", "/api/v1/message-templates/{template_id}", "system.message_templates.edit",
+     lambda w: {"name": "renamed"}, _tmpl),
+    ("delete", "/api/v1/message-templates/{template_id}", "system.message_templates.delete", None, _tmpl),
 ]
 APP_KEY_ENDPOINTS = {("get", "/api/v1/application")}
 
@@ -502,6 +528,15 @@ PAGES = [
     ("admin:event_type_add", "marketing.event_types.create", None),
     ("admin:event_type_edit", "marketing.event_types.view", lambda w: [w["event_type"].pk]),
     ("admin:event_history", "marketing.event_history.view", None),
+    # automation (helper "delivery")
+    ("admin:automation_processors", "marketing.processors.view", None),
+    ("admin:automation_processor_add", "marketing.processors.create", None),
+    ("admin:automation_processor_edit", "marketing.processors.view", lambda w: [w["processor"].pk]),
+    ("admin:automation_templates", "system.message_templates.view", None),
+    ("admin:automation_template_add", "system.message_templates.create", lambda w: ["sms"]),
+    ("admin:automation_template_edit", "system.message_templates.view", lambda w: [w["message_template"].pk]),
+    ("admin:automation_sms_log", "system.sms_log.view", None),
+    ("admin:automation_email_log", "system.email_log.view", None),
 ]
 
 

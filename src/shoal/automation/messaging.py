@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoal.core.processors import FAILED, SUCCEEDED, ProcessorResult, ProcessorSpec
@@ -200,11 +200,11 @@ def check_template(channel: str, params) -> None:
                          % {"channel": Channel(channel).label, "code": params.template}, {"field": "template"})
 
 
-SMS = ProcessorSpec("sms", gettext_lazy("Send SMS"), run_sms, SmsParams, template_params=("mobile", "variables"),
+SMS = ProcessorSpec("sms", pgettext_lazy("processor", "Send SMS"), run_sms, SmsParams, template_params=("mobile", "variables"),
                     description=gettext_lazy("Sends an SMS from a message template to the customer's mobile."),
                     order=50, placeholders=_template_placeholders(Channel.SMS),
                     check=lambda params: check_template(Channel.SMS, params))
-EMAIL = ProcessorSpec("email", gettext_lazy("Send email"), run_email, EmailParams, template_params=("to", "variables"),
+EMAIL = ProcessorSpec("email", pgettext_lazy("processor", "Send email"), run_email, EmailParams, template_params=("to", "variables"),
                       description=gettext_lazy("Sends an email from a message template to the customer's address."),
                       order=60, placeholders=_template_placeholders(Channel.EMAIL),
                       check=lambda params: check_template(Channel.EMAIL, params))

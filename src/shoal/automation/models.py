@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class HttpMethod(models.TextChoices):
@@ -23,7 +24,7 @@ class Processor(models.Model):
     name = models.CharField(_("name"), max_length=100)
     code = models.CharField(_("code"), max_length=64, unique=True)
     url = models.CharField(_("URL"), max_length=2000)
-    method = models.CharField(_("method"), max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
+    method = models.CharField(_("HTTP method"), max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
     params = models.JSONField(_("query parameters"), default=dict, blank=True)
     body = models.JSONField(_("body"), null=True, blank=True)  # an object, or a text template, or none
     headers = models.JSONField(_("headers"), default=dict, blank=True)
@@ -48,7 +49,7 @@ class Processor(models.Model):
 
 class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
-    EMAIL = "email", _("Email")
+    EMAIL = "email", pgettext_lazy("channel", "Email")
 
 
 class MessageTemplate(models.Model):

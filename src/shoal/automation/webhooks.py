@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from shoal.core import outbound
 from shoal.core.processors import FAILED, PENDING, SUCCEEDED, ProcessorResult
@@ -211,9 +212,14 @@ def _disable(processor: Processor, reason: str) -> None:
         status=CallStatus.CANCELLED, error=reason, finished_at=timezone.now(), next_attempt_at=None)
 
 
-def _enqueue_retry(call_id: int, due: datetime) -> None:
-    from .tasks import deliver
+@task()
+def deliver(call_id: int) -> str:
+    """Worker entry point of a retry: attempt the call if it is due and unclaimed (idempotent)."""
+    call = attempt(call_id)
+    return "skipped" if call is None else call.status
 
+
+def _enqueue_retry(call_id: int, due: datetime) -> None:
     def enqueue():
         try:
             deliver.using(run_after=due).enqueue(call_id)

@@ -141,7 +141,8 @@ def check_url(url: str) -> str:
         try:
             check_address(parsed.host, str(literal))
         except BlockedAddress as exc:
-            raise ShoalError("outbound_blocked", exc.message, {**exc.detail, "field": "url"})
+            exc.detail["field"] = "url"
+            raise
     return url
 
 

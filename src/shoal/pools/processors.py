@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoal.core.actors import SYSTEM
@@ -89,8 +89,8 @@ def assign(*, customer, event_data, params: AssignParams, context):
         return result(FAILED, exc.message, started=started, code=exc.code)
 
 
-GROUP = ProcessorSpec("group", gettext_lazy("Group"), group, GroupParams, order=20, check=check_group,
+GROUP = ProcessorSpec("group", pgettext_lazy("processor", "Group"), group, GroupParams, order=20, check=check_group,
                       description=gettext_lazy("Puts the customer in a group's public sea."))
-ASSIGN = ProcessorSpec("assign", gettext_lazy("Assign"), assign, AssignParams, order=21, check=check_group,
+ASSIGN = ProcessorSpec("assign", pgettext_lazy("processor", "Assign"), assign, AssignParams, order=21, check=check_group,
                        description=gettext_lazy("Assigns the customer in a group: to a chosen salesperson, or by "
                                                 "the group's assignment rules."))

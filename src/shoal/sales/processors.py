@@ -11,7 +11,7 @@ from typing import Literal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoal.core.processors import FAILED, SKIPPED, SUCCEEDED, ProcessorSpec, result
@@ -88,8 +88,8 @@ def notify(*, customer, event_data, params: NotifyParams, context):
     return result(SUCCEEDED, started=started, notified=sent)
 
 
-TASK = ProcessorSpec("task", gettext_lazy("Create task"), task, TaskParams, template_params=("name", "details"),
+TASK = ProcessorSpec("task", pgettext_lazy("processor", "Create task"), task, TaskParams, template_params=("name", "details"),
                      order=70, description=gettext_lazy("Creates a task for the customer's salesperson."))
-NOTIFY = ProcessorSpec("notify", gettext_lazy("In-site notification"), notify, NotifyParams,
+NOTIFY = ProcessorSpec("notify", pgettext_lazy("processor", "In-site notification"), notify, NotifyParams,
                        template_params=("title", "body"), order=80,
                        description=gettext_lazy("Notifies the customer's salespeople (or group admins) in Shoal."))

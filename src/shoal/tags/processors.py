@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoal.core.actors import SYSTEM
@@ -59,7 +59,7 @@ def remove_tag(*, customer, event_data, params: TagParams, context):
     return _run(untag, customer=customer, params=params)
 
 
-ADD_TAG = ProcessorSpec("add_tag", gettext_lazy("Add tag"), add_tag, TagParams, order=10, check=check,
+ADD_TAG = ProcessorSpec("add_tag", pgettext_lazy("processor", "Add tag"), add_tag, TagParams, order=10, check=check,
                         description=gettext_lazy("Gives a manual tag to the customer."))
-REMOVE_TAG = ProcessorSpec("remove_tag", gettext_lazy("Remove tag"), remove_tag, TagParams, order=11, check=check,
+REMOVE_TAG = ProcessorSpec("remove_tag", pgettext_lazy("processor", "Remove tag"), remove_tag, TagParams, order=11, check=check,
                            description=gettext_lazy("Takes a manual tag from the customer."))
