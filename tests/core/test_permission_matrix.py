@@ -377,8 +377,10 @@ ENDPOINTS += [
     ("post", "/api/v1/strategies/{strategy_id}/approve", f"{STRATEGIES}.approve", None, _s),
     ("get", "/api/v1/strategies/{strategy_id}/results", f"{STRATEGIES}.view", None, _s),
     ("get", "/api/v1/strategy-tasks", "marketing.strategy_tasks.view", None, None),
-    ("post", "/api/v1/strategy-tasks/cancel", "marketing.strategy_tasks.cancel", lambda w: {"ids": [_st(w)["task_id"]]}, None),
+    ("post", "/api/v1/strategy-tasks/cancel", "marketing.strategy_tasks.cancel",
+     lambda w: {"ids": [_st(w)["task_id"]]}, None),
     ("post", "/api/v1/strategy-tasks/{task_id}/cancel", "marketing.strategy_tasks.cancel", None, _st),
+]
 # -- automation: processors and message templates (helper "delivery")
 _proc = lambda w: {"processor_id": w["processor"].pk}  # noqa: E731
 _tmpl = lambda w: {"template_id": w["message_template"].pk}  # noqa: E731
