@@ -227,7 +227,8 @@ def _data(payload: Schema, *, patch: bool = False) -> dict:
 
 
 @router.get("/strategies", response=list[StrategyOut], summary="Strategies, in order")
-def list_strategies(request, group_id: DbId | None = None, event: str = "", enabled: bool | None = None,
+def list_strategies(request, group_id: DbId | None = None, event: str = Query("", max_length=64),  # noqa: B008
+                    enabled: bool | None = None,
                     review: Literal["pending", "approved"] | None = None):
     return selectors.strategy_list(actor=request.auth, group_id=group_id, event=event, enabled=enabled,
                                    review=review)
@@ -242,7 +243,7 @@ def create_strategy(request, payload: StrategyIn):
 
 @router.get("/strategies/fields", response=list[FieldInfo],
             summary="The fields of an event type usable in a strategy's event conditions, with their operators")
-def strategy_fields(request, event: str = Field("", max_length=64, description="the event type's code")):
+def strategy_fields(request, event: str = Query("", max_length=64, description="the event type's code")):  # noqa: B008
     return selectors.event_fields(actor=request.auth, event=event)
 
 
@@ -275,7 +276,7 @@ def approve_strategy(request, strategy_id: DbId):
 
 @router.get("/strategies/{strategy_id}/results", response=ResultsOut,
             summary="Per day: events matched, actions run, succeeded, failed, skipped")
-def strategy_results(request, strategy_id: DbId, days: int = Field(30, ge=1, le=366)):
+def strategy_results(request, strategy_id: DbId, days: int = Query(30, ge=1, le=366)):  # noqa: B008
     strategy = services.strategy_get(actor=request.auth, pk=strategy_id)
     return selectors.strategy_results(strategy=strategy, days=days)
 
