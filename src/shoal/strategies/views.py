@@ -191,14 +191,48 @@ def review_page(request):
             messages.success(request, _("Strategy %(name)s approved and enabled.") % {"name": strategy.name})
         return redirect("admin:strategies_review")
     pending = list(selectors.strategy_filtered(actor=request.user, review="pending"))
+    ops = condition_labels()["ops"]
+    customer_labels = None
     for s in pending:
         s.window = _window(s)
         s.out = selectors.strategy_out(s)
-        s.conditions_text = json.dumps(s.conditions, ensure_ascii=False, indent=1) if s.conditions else ""
-        s.customer_text = (json.dumps(s.customer_conditions, ensure_ascii=False, indent=1)
-                           if s.customer_conditions else "")
+        for a in s.out["actions"]:
+            a["params_text"] = json.dumps(a["params"], ensure_ascii=False)
+        fields = {f["key"]: f.get("label") or f["key"] for f in (s.event_type.fields if s.event_type else [])}
+        s.conditions_text = describe(s.conditions, fields, ops)
+        if s.customer_conditions:
+            if customer_labels is None:
+                from shoal.segments.catalog import field_catalog
+
+                customer_labels = {k: str(spec.label) for k, spec in field_catalog().items()}
+            s.customer_text = describe(s.customer_conditions, customer_labels, ops)
+        else:
+            s.customer_text = ""
+        s.json = json.dumps({"conditions": s.conditions, "customer_conditions": s.customer_conditions},
+                            ensure_ascii=False, indent=1)
         s.own = s.updated_by_id == request.user.pk
     return page(request, "strategies/review.html", {"title": _("Strategy review"), "strategies": pending})
+
+
+def describe(node, labels: dict, ops: dict) -> str:
+    """A condition tree in words for a reviewer: ``金额 大于 100 或 (状态 等于 "1" 并且 …)``."""
+    from django.utils.translation import pgettext
+
+    if not isinstance(node, dict):
+        return ""
+    for kind, word in (("all", pgettext("query logic", "AND")), ("any", pgettext("query logic", "OR"))):
+        if isinstance(node.get(kind), list):
+            parts = [describe(child, labels, ops) for child in node[kind]]
+            parts = [f"({p})" if isinstance(c, dict) and ("all" in c or "any" in c) and len(c) == 1 else p
+                     for p, c in zip(parts, node[kind], strict=True)]
+            return f" {word} ".join(parts)
+    if "not" in node:
+        return f"{pgettext('query logic', 'NOT')} ({describe(node['not'], labels, ops)})"
+    if "field" in node:
+        value = node.get("value")
+        text = "" if "value" not in node else " " + json.dumps(value, ensure_ascii=False)
+        return f"{labels.get(node['field'], node['field'])} {ops.get(node.get('op'), node.get('op'))}{text}"
+    return json.dumps(node, ensure_ascii=False)
 
 
 # -- results ---------------------------------------------------------------------------------------------
