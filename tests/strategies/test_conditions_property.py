@@ -243,3 +243,36 @@ def test_customer_kinds_belong_to_the_customer_conditions():
 def test_boundaries(tree, data, expected):
     assert compile_predicate(parse_event_tree(tree, FIELDS), now=NOW)(data) is expected
     assert holds(tree, data) is expected
+
+
+@st.composite
+def keyed_trees(draw):
+    """Trees that often carry an indexable eq leaf (alone or in a top ``all``)."""
+    key = {"field": draw(st.sampled_from(["status", "amount", "vip"])), "op": "eq"}
+    key["value"] = draw(st.sampled_from({"status": ["ok", "OK", "Done", ""], "amount": [1, 1.0, 100, 1.5],
+                                         "vip": [True, False]}[key["field"]]))
+    shape = draw(st.sampled_from(["leaf", "all", "other"]))
+    if shape == "leaf":
+        return key
+    if shape == "all":
+        return {"all": [draw(trees), key]}
+    return draw(trees)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=st.lists(keyed_trees(), min_size=1, max_size=8), data=st.lists(events(), min_size=1, max_size=6))
+def test_the_strategy_index_finds_exactly_the_strategies_that_match(rules, data):
+    from shoal.strategies.conditions import index_key
+    from shoal.strategies.services.matching import Compiled, Dispatch
+
+    compiled = []
+    for position, rule in enumerate(rules):
+        tree = parse_event_tree(rule, FIELDS)
+        compiled.append(Compiled(position, f"s{position}", 1, None, None, compile_predicate(tree, now=NOW), None, (),
+                                 position, index_key(tree)))
+    dispatch = Dispatch(compiled)
+    for event in data:  # and variants holding the values the keys look for
+        for variant in (event, {**event, "status": "ok"}, {**event, "status": "DONE"}, {**event, "amount": 1},
+                        {**event, "vip": True}):
+            expected = [s.id for s in compiled if holds(rules[s.id], variant)]
+            assert [s.id for s in dispatch.candidates(variant) if s.predicate(variant)] == expected, (rules, variant)

@@ -39,10 +39,10 @@ def test_the_event_history_shows_the_matched_strategy_and_the_processor_result(e
                                                           "status"))
     assert {"strategy_id": strategy.pk, "strategy_name": "Big payments", "matched": True, "processor": "",
             "status": ""} in rows
-    assert {"strategy_id": strategy.pk, "strategy_name": "Big payments", "matched": True,
-            "processor": "test_count", "status": "pending"} in rows
+    assert len(rows) == 1  # the action has not run yet: no processor row (the task list shows it pending)
     run_due()
     assert EventResult.objects.get(processor="test_count").status == "success"
+    assert EventResult.objects.get(processor="test_count").strategy_name == "Big payments"
 
 
 def test_a_delayed_action_waits_for_its_time(event_type, editor, approver, calls):
@@ -68,7 +68,7 @@ def test_an_action_at_a_time_that_has_passed_is_skipped_and_recorded(event_type,
     assert StrategyStat.objects.get(strategy_id=strategy.pk).skipped == 1
     from shoal.events.models import EventResult
 
-    assert EventResult.objects.get(pk=skipped.result_id).status == "skipped"
+    assert EventResult.objects.get(processor="test_count", event_id=skipped.event_id).status == "skipped"
 
 
 def test_customer_conditions_are_checked_per_batch(event_type, editor, approver, calls):

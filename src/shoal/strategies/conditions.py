@@ -136,18 +136,38 @@ def compile_predicate(node, *, now: datetime | None = None) -> Predicate:
 
 def _compile(node, now: datetime, today: date) -> Predicate:
     if isinstance(node, Group):
-        parts = tuple(_compile(child, now, today) for child in node.children)
-        if len(parts) == 1:
-            return parts[0]
-        if node.kind == "all":
-            return lambda data: all(p(data) for p in parts)
-        return lambda data: any(p(data) for p in parts)
+        parts = [_compile(child, now, today) for child in node.children]
+        return _chain(parts, node.kind == "all")
     if isinstance(node, Not):
         inner = _compile(node.child, now, today)
         return lambda data: not inner(data)
     if isinstance(node, Leaf):
         return _leaf(node, now, today)
     raise condition_error("$", gettext("not a condition on the event's fields"))
+
+
+def _chain(parts: list[Predicate], conjunction: bool) -> Predicate:
+    """``and``/``or`` of the parts, short-circuiting, as nested two-part closures (no generator per call)."""
+    if len(parts) == 1:
+        return parts[0]
+    first, rest = parts[0], _chain(parts[1:], conjunction)
+    if conjunction:
+        return lambda data: first(data) and rest(data)
+    return lambda data: first(data) or rest(data)
+
+
+def index_key(node) -> tuple[str, str, object] | None:
+    """(field key, logical type, value as the field's reader gives it) of an ``eq`` leaf that must hold for the
+    tree to hold (the tree itself, or a leaf of its top ``all``): a batch looks strategies up by it instead of
+    trying each one. None when there is none."""
+    leaves = [node] if isinstance(node, Leaf) else (
+        [c for c in node.children if isinstance(c, Leaf)] if isinstance(node, Group) and node.kind == "all" else [])
+    for leaf in leaves:
+        if leaf.op == "eq" and leaf.field.type in (TEXT, NUMBER, BOOLEAN):
+            value = _fold(leaf.field.type, leaf.value)
+            if READERS[leaf.field.type](leaf.value) is not _NOTHING:  # an eq that can hold at all
+                return leaf.field.key, leaf.field.type, value
+    return None
 
 
 NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
@@ -164,6 +184,19 @@ def _leaf(leaf: Leaf, now: datetime, today: date) -> Predicate:
     if op == "is_not_empty":
         return lambda data: read(data.get(key)) is not _NOTHING
     test = _test(kind, op, leaf.value, now, today)
+    if kind == TEXT:  # the reader inlined: the commonest leaves
+        def text_predicate(data: dict) -> bool:
+            v = data.get(key)
+            return type(v) is str and v != "" and test(v.lower())
+
+        return text_predicate
+    if kind == NUMBER:
+        def number_predicate(data: dict) -> bool:
+            v = data.get(key)
+            t = type(v)
+            return (t is int or (t is float and math.isfinite(v))) and test(v)
+
+        return number_predicate
 
     def predicate(data: dict) -> bool:
         v = read(data.get(key))

@@ -124,7 +124,6 @@ class StrategyTask(models.Model):
     claim = models.CharField(max_length=32, blank=True)  # the worker's token while it runs the task
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    result_id = models.BigIntegerField(null=True, blank=True)  # its row in the event history's results
     response_code = models.IntegerField(_("response code"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     duration_ms = models.IntegerField(_("duration (ms)"), null=True, blank=True)

@@ -5,7 +5,7 @@ rows by id from parallel lists."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.db import connection
 
@@ -24,6 +24,13 @@ def _columns(columns: Sequence[str]) -> str:
     return ", ".join(_qn(c) for c in columns)
 
 
+def aware(value) -> datetime:
+    """A date-time read by raw SQL as an aware one (SQLite hands back naive UTC, or its text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _sqlite(value):
     """A value as SQLite's columns of Django hold it (date-times as naive UTC text)."""
     if isinstance(value, datetime):
@@ -33,6 +40,21 @@ def _sqlite(value):
     return value
 
 
+def _sqlite_rows(rows: list[Sequence]) -> list[list]:
+    """``rows`` with their date-times as SQLite text: each distinct time converted once (a batch repeats the
+    same few: the events' times, now)."""
+    seen: dict = {}
+
+    def convert(value):
+        if isinstance(value, date):
+            if value not in seen:
+                seen[value] = _sqlite(value)
+            return seen[value]
+        return value
+
+    return [[convert(v) for v in row] for row in rows]
+
+
 def _chunks(rows: list, width: int):
     per = max(1, max_params() // max(1, width))
     for start in range(0, len(rows), per):
@@ -40,25 +62,29 @@ def _chunks(rows: list, width: int):
 
 
 def insert_ignore(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence], *,
-                  returning: Sequence[str]) -> list[tuple]:
+                  returning: Sequence[str] | None):
     """INSERT the ``rows`` (values in the order of ``columns``; ``types``: their PostgreSQL types) ``ON
-    CONFLICT DO NOTHING``; the ``returning`` columns of the rows written (not of those skipped)."""
+    CONFLICT DO NOTHING``, in one statement on PostgreSQL. ``returning``: the columns to give back of the rows
+    written (not of those skipped); None: how many were written."""
     if not rows:
-        return []
-    back = _columns(returning)
-    out: list[tuple] = []
+        return [] if returning else 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+            back = f" RETURNING {_columns(returning)}" if returning else ""
             cursor.execute(
                 f"INSERT INTO {_qn(table)} ({_columns(columns)}) SELECT {aliases} FROM unnest({_pg_arrays(types)}) "
-                f"AS v({aliases}) ON CONFLICT DO NOTHING RETURNING {back}",
-                [list(col) for col in zip(*rows, strict=True)])
-            return cursor.fetchall()
+                f"AS v({aliases}) ON CONFLICT DO NOTHING{back}", [list(col) for col in zip(*rows, strict=True)])
+            return cursor.fetchall() if returning else cursor.rowcount
+        head = f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES "
         row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for chunk in _chunks(rows, len(columns)):
-            cursor.execute(f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES {', '.join([row_sql] * len(chunk))} "
-                           f"ON CONFLICT DO NOTHING RETURNING {back}", [_sqlite(v) for row in chunk for v in row])
+        if not returning:  # one prepared statement for every row
+            cursor.executemany(f"{head}{row_sql} ON CONFLICT DO NOTHING", _sqlite_rows(rows))
+            return cursor.rowcount
+        out: list[tuple] = []
+        for chunk in _chunks(_sqlite_rows(rows), len(columns)):
+            cursor.execute(f"{head}{', '.join([row_sql] * len(chunk))} ON CONFLICT DO NOTHING "
+                           f"RETURNING {_columns(returning)}", [v for row in chunk for v in row])
             out += cursor.fetchall()
     return out
 
@@ -84,10 +110,8 @@ def add_counts(table: str, keys: Sequence[str], key_types: Sequence[str], counte
                            [list(col) for col in zip(*flat, strict=True)])
             return
         row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for chunk in _chunks(flat, len(columns)):
-            cursor.execute(f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES "
-                           f"{', '.join([row_sql] * len(chunk))} {conflict}",
-                           [_sqlite(v) for row in chunk for v in row])
+        cursor.executemany(f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES {row_sql} {conflict}",
+                           _sqlite_rows(flat))
 
 
 def update_by_id(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence], *,
@@ -107,5 +131,5 @@ def update_by_id(table: str, columns: Sequence[str], types: Sequence[str], rows:
             return cursor.rowcount
         sets = ", ".join(f"{_qn(c)} = %s" for c in columns)
         sql = f"UPDATE {_qn(table)} AS t SET {sets} WHERE t.id = %s{extra}"
-        cursor.executemany(sql, [[*map(_sqlite, row[1:]), row[0], *map(_sqlite, params)] for row in rows])
+        cursor.executemany(sql, _sqlite_rows([[*row[1:], row[0], *params] for row in rows]))
         return cursor.rowcount

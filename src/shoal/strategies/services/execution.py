@@ -24,18 +24,21 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from shoal.core.db import insert_rows
+
 from .. import processors, sql
-from ..models import StrategyAction, StrategyStat, StrategyTask, TaskStatus
+from ..models import Strategy, StrategyAction, StrategyStat, StrategyTask, TaskStatus
 
 logger = logging.getLogger("shoal.strategies")
 LEASE = timedelta(minutes=30)
 BATCH = 500
+CHUNK = 100  # processor calls recorded, run and closed together
 # a processor's result → the task's status and the event history's status
 TASK_STATUS = {processors.SUCCEEDED: TaskStatus.EXECUTED, processors.PENDING: TaskStatus.EXECUTED,
                processors.SKIPPED: TaskStatus.SKIPPED, processors.FAILED: TaskStatus.FAILED}
 HISTORY_STATUS = {processors.SUCCEEDED: "success", processors.PENDING: "pending", processors.SKIPPED: "skipped",
                   processors.FAILED: "failed"}
-CLAIMED = ("id", "strategy_id", "action_id", "event_id", "event_received_at", "customer_id", "result_id")
+CLAIMED = ("id", "strategy_id", "action_id", "event_id", "event_received_at", "customer_id")
 
 
 def _table() -> str:
@@ -44,15 +47,6 @@ def _table() -> str:
 
 def _db_time(value: datetime):
     return connection.ops.adapt_datetimefield_value(value) if connection.vendor == "sqlite" else value
-
-
-def _aware(value) -> datetime:
-    """SQLite hands back naive UTC text or datetimes from raw SQL."""
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
 def claim(*, token: str, limit: int = BATCH, now: datetime | None = None) -> list[dict]:
@@ -68,7 +62,7 @@ def claim(*, token: str, limit: int = BATCH, now: datetime | None = None) -> lis
             [TaskStatus.RUNNING, token, _db_time(now), TaskStatus.PENDING, TaskStatus.PENDING, _db_time(now), limit])
         rows = [dict(zip(CLAIMED, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:
-        row["event_received_at"] = _aware(row["event_received_at"])
+        row["event_received_at"] = sql.aware(row["event_received_at"])
     rows.sort(key=lambda r: r["id"])
     return rows
 
@@ -111,57 +105,72 @@ def _events(claimed: list[dict]) -> dict[int, dict]:
 
 
 def run_claimed(claimed: list[dict], *, token: str, started: float | None = None) -> dict:
-    """Run the claimed tasks and write their results (only where ``token``'s claim holds)."""
+    """Run the claimed tasks (a processor call each, built-in ones as a batch) and write their results, only
+    where ``token``'s claim holds. A batch that takes too long hands its unstarted tasks back."""
     started = started if started is not None else time.monotonic()
     actions = {a.pk: a for a in StrategyAction.objects.filter(pk__in=sorted({r["action_id"] for r in claimed}))}
     events = _events(claimed)
     done, left = [], []
-    for index, row in enumerate(claimed):
+    for start in range(0, len(claimed), CHUNK):
         if time.monotonic() - started > LEASE.total_seconds() / 2:
-            left = [r["id"] for r in claimed[index:]]
+            left = [r["id"] for r in claimed[start:]]
             break
-        action, event = actions.get(row["action_id"]), events.get(row["event_id"])
-        if action is None or event is None:
-            result = processors.ProcessorResult(processors.FAILED, error="the action or its event no longer exists")
-        else:
-            result = processors.run(code=action.processor, processor_id=action.processor_id,
-                                    customer_id=row["customer_id"], event=event, params=action.params,
-                                    delivery_id=f"strategy-task-{row['id']}")
-        done.append((row, result))
+        chunk = claimed[start:start + CHUNK]
+        items = []
+        for row in chunk:
+            action, event = actions.get(row["action_id"]), events.get(row["event_id"])
+            if action is not None and event is not None:
+                items.append(processors.RunItem(delivery_id=f"strategy-task-{row['id']}", code=action.processor,
+                                                processor_id=action.processor_id, customer_id=row["customer_id"],
+                                                event=event, params=action.params))
+        results = processors.run_many(items)
+        gone = processors.ProcessorResult(processors.FAILED, error="the action or its event no longer exists")
+        done += [(row, results.get(f"strategy-task-{row['id']}", gone), actions.get(row["action_id"]))
+                 for row in chunk]
     release(token=token, ids=left)
     return _write(done, token=token) | {"released": len(left)}
 
 
 def _write(done: list[tuple], *, token: str) -> dict:
-    from shoal.events.models import EventResult
+    """The results of a batch in one transaction: the tasks (where the claim holds), the event history's
+    processor rows, the per-day counters."""
+    from django.db import transaction
+
+    from .matching import RESULT_COLUMNS, result_table
 
     now = timezone.now()
-    task_rows, result_rows = [], []
-    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     day = timezone.localdate(now)
-    for row, result in done:
+    names = dict(Strategy.objects.filter(pk__in={row["strategy_id"] for row, _, _ in done}).values_list("pk", "name"))
+    task_rows, history, counts = [], [], defaultdict(lambda: [0, 0, 0, 0])
+    for row, result, action in done:
         status = TASK_STATUS.get(result.status, TaskStatus.FAILED)
         error = (result.error or "")[:5000]
         task_rows.append((row["id"], status, now, result.response_code, error, result.duration_ms, ""))
-        if row["result_id"] is not None:
-            attempts = (result.detail or {}).get("attempts")
-            result_rows.append((row["result_id"], HISTORY_STATUS.get(result.status, "failed"), result.response_code,
-                                error, result.duration_ms, attempts if isinstance(attempts, int) and attempts > 0
-                                else 1))
+        attempts = (result.detail or {}).get("attempts")
+        history.append((row["event_id"], row["event_received_at"], row["strategy_id"],
+                        names.get(row["strategy_id"], "")[:200], True, "", action.processor if action else "",
+                        HISTORY_STATUS.get(result.status, "failed"), result.response_code, error, result.duration_ms,
+                        attempts if isinstance(attempts, int) and attempts > 0 else 1, now))
         c = counts[(row["strategy_id"], day)]
         if status == TaskStatus.SKIPPED:
             c[3] += 1
         else:
             c[0] += 1
             c[1 if status == TaskStatus.EXECUTED else 2] += 1
-    written = sql.update_by_id(StrategyTask._meta.db_table,
-                               ("status", "finished_at", "response_code", "error", "duration_ms", "claim"),
-                               ("text", "timestamptz", "integer", "text", "integer", "text"), task_rows,
-                               where="t.status = %s AND t.claim = %s", params=(TaskStatus.RUNNING, token))
-    sql.update_by_id(EventResult._meta.db_table, ("status", "response_code", "error", "duration_ms", "attempt"),
-                     ("text", "integer", "text", "integer", "integer"), result_rows)
-    sql.add_counts(StrategyStat._meta.db_table, ("strategy_id", "day"), ("bigint", "date"),
-                   ("run", "succeeded", "failed", "skipped"), {k: tuple(v) for k, v in counts.items()})
+    with transaction.atomic():
+        written = sql.update_by_id(StrategyTask._meta.db_table,
+                                   ("status", "finished_at", "response_code", "error", "duration_ms", "claim"),
+                                   ("text", "timestamptz", "integer", "text", "integer", "text"), task_rows,
+                                   where="t.status = %s AND t.claim = %s", params=(TaskStatus.RUNNING, token))
+        if written == len(task_rows):
+            insert_rows(result_table(), RESULT_COLUMNS, history)
+            sql.add_counts(StrategyStat._meta.db_table, ("strategy_id", "day"), ("bigint", "date"),
+                           ("run", "succeeded", "failed", "skipped"), {k: tuple(v) for k, v in counts.items()})
+        else:  # some claims were lost (a lease ran out and another worker took them): count what was ours
+            kept = set(StrategyTask.objects.filter(pk__in=[r[0] for r in task_rows], claim="", finished_at=now)
+                       .values_list("pk", flat=True))
+            insert_rows(result_table(), RESULT_COLUMNS,
+                        [h for h, (row, _, _) in zip(history, done, strict=True) if row["id"] in kept])
     return {"run": len(done), "written": written}
 
 

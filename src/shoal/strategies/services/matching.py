@@ -32,7 +32,7 @@ from shoal.core.db import ids_subquery, insert_rows
 from shoal.core.errors import ShoalError
 
 from .. import sql
-from ..conditions import compile_predicate, parse_event_tree
+from ..conditions import READERS, compile_predicate, index_key, parse_event_tree
 from ..models import Strategy, StrategyAction, StrategyStat, StrategyTask, TaskStatus
 
 logger = logging.getLogger("shoal.strategies")
@@ -57,9 +57,36 @@ class Compiled:
     predicate: Callable[[dict], bool] | None
     customer_q: Q | None
     actions: tuple[Action, ...]
+    position: int = 0  # in the order of the strategies
+    key: tuple | None = None  # (field, type, value) of an eq leaf that must hold (``conditions.index_key``)
 
 
-def load_strategies(type_ids, *, now: datetime) -> dict[int, list[Compiled]]:
+class Dispatch:
+    """The strategies of one event type, looked up by the value of a field an ``eq`` of theirs needs (20
+    strategies on ``kind`` cost a dictionary look-up, not 20 predicates), the others tried one by one."""
+
+    def __init__(self, strategies: list[Compiled]):
+        self.rest: list[Compiled] = []
+        self.index: dict[str, tuple] = {}
+        for s in strategies:
+            if s.key is None:
+                self.rest.append(s)
+                continue
+            field, kind, value = s.key
+            self.index.setdefault(field, (READERS[kind], defaultdict(list)))[1][value].append(s)
+
+    def candidates(self, data: dict) -> list[Compiled]:
+        found = list(self.rest)
+        for field, (read, by_value) in self.index.items():
+            hits = by_value.get(read(data.get(field)))
+            if hits:
+                found += hits
+        if len(found) > 1:
+            found.sort(key=lambda s: s.position)
+        return found
+
+
+def load_strategies(type_ids, *, now: datetime) -> dict[int, Dispatch]:
     """The enabled, approved strategies of these event types, compiled, in order, by event type id. A
     strategy whose conditions no longer fit its event type (a field removed) is left out and logged."""
     from shoal.segments.catalog import field_catalog
@@ -76,10 +103,10 @@ def load_strategies(type_ids, *, now: datetime) -> dict[int, list[Compiled]]:
         actions[a.strategy_id].append(Action(a.pk, a.processor, a.delay_hours, a.run_at))
     catalog = None
     out: dict[int, list[Compiled]] = defaultdict(list)
-    for s in rows:
+    for position, s in enumerate(rows):
         try:
-            predicate = (compile_predicate(parse_event_tree(s.conditions, s.event_type.fields), now=now)
-                         if s.conditions is not None else None)
+            tree = parse_event_tree(s.conditions, s.event_type.fields) if s.conditions is not None else None
+            predicate = compile_predicate(tree, now=now) if tree is not None else None
             customer_q = None
             if s.customer_conditions is not None:
                 catalog = catalog if catalog is not None else field_catalog()
@@ -89,15 +116,19 @@ def load_strategies(type_ids, *, now: datetime) -> dict[int, list[Compiled]]:
             continue
         if actions.get(s.pk):
             out[s.event_type_id].append(Compiled(s.pk, s.name, s.event_type_id, s.valid_from, s.valid_to, predicate,
-                                                 customer_q, tuple(actions[s.pk])))
-    return out
+                                                 customer_q, tuple(actions[s.pk]), position,
+                                                 index_key(tree) if tree is not None else None))
+    return {type_id: Dispatch(compiled) for type_id, compiled in out.items()}
 
 
-def match(events, strategies: dict[int, list[Compiled]]) -> list[tuple]:
+def match(events, strategies: dict[int, Dispatch]) -> list[tuple]:
     """(event, strategy) pairs whose type, window and event conditions fit, customer conditions aside."""
     pairs = []
     for e in events:
-        for s in strategies.get(e.event_type_id, ()):
+        dispatch = strategies.get(e.event_type_id)
+        if dispatch is None:
+            continue
+        for s in dispatch.candidates(e.data):
             if s.valid_from is not None and e.received_at < s.valid_from:
                 continue
             if s.valid_to is not None and e.received_at > s.valid_to:
@@ -125,15 +156,38 @@ def check_customers(pairs: list[tuple]) -> list[tuple]:
 RESULT_COLUMNS = ("event_id", "event_received_at", "strategy_id", "strategy_name", "matched", "reason", "processor",
                   "status", "response_code", "error", "duration_ms", "attempt", "created_at")
 TASK_COLUMNS = ("strategy_id", "action_id", "event_id", "event_received_at", "customer_id", "due_at", "status",
-                "claim", "attempts", "result_id", "error", "created_at", "finished_at")
+                "claim", "attempts", "error", "created_at", "finished_at")
 TASK_TYPES = ("bigint", "bigint", "bigint", "timestamptz", "bigint", "timestamptz", "text", "text", "integer",
-              "bigint", "text", "timestamptz", "timestamptz")
+              "text", "timestamptz", "timestamptz")
 
 
-def _result_table() -> str:
+def result_table() -> str:
     from shoal.events.models import EventResult
 
     return EventResult._meta.db_table
+
+
+def plan(pairs: list[tuple], now: datetime) -> tuple[list, list, list]:
+    """(task rows, the history's "matched" rows, its rows of skipped actions) of the matched pairs."""
+    tasks, matched, skipped = [], [], []
+    for e, s in pairs:
+        matched.append((e.id, e.received_at, s.id, s.name[:200], True, "", "", "", None, "", None, 1, now))
+        for a in s.actions:
+            if a.run_at is not None:
+                due, late = a.run_at, a.run_at <= now
+            elif a.delay_hours:
+                due, late = e.received_at + timedelta(hours=a.delay_hours), False
+            else:
+                due, late = e.received_at, False
+            if late:
+                skipped.append((e.id, e.received_at, s.id, s.name[:200], True, "", a.processor, "skipped", None,
+                                SKIPPED_LATE, None, 1, now))
+                tasks.append((s.id, a.id, e.id, e.received_at, e.customer_id, due, TaskStatus.SKIPPED, "", 0,
+                              SKIPPED_LATE, now, now))
+            else:
+                tasks.append((s.id, a.id, e.id, e.received_at, e.customer_id, due, TaskStatus.PENDING, "", 0, "",
+                              now, None))
+    return tasks, matched, skipped
 
 
 def process_events(events) -> dict:
@@ -147,52 +201,30 @@ def process_events(events) -> dict:
     pairs = check_customers(match(events, strategies))
     if not pairs:
         return {"matched": 0, "tasks": 0}
-    matched_rows, action_rows, planned = [], [], []
-    for e, s in pairs:
-        matched_rows.append((e.id, e.received_at, s.id, s.name[:200], True, "", "", "", None, "", None, 1, now))
-        for a in s.actions:
-            if a.run_at is not None:
-                due, late = a.run_at, a.run_at <= now
-            else:
-                due, late = e.received_at + timedelta(hours=a.delay_hours or 0), False
-            status = TaskStatus.SKIPPED if late else TaskStatus.PENDING
-            action_rows.append((e.id, e.received_at, s.id, s.name[:200], True, SKIPPED_LATE if late else "",
-                                a.processor, "skipped" if late else "pending", None, "", None, 1, now))
-            planned.append([s.id, a.id, e.id, e.received_at, e.customer_id, due, status, "", 0, None,
-                            SKIPPED_LATE if late else "", now, now if late else None])
-    table = _result_table()
-    result_ids = insert_rows(table, RESULT_COLUMNS, action_rows, returning="id")
-    for row, result_id in zip(planned, result_ids, strict=True):
-        row[9] = result_id
-    written = sql.insert_ignore(StrategyTask._meta.db_table, TASK_COLUMNS, TASK_TYPES, planned,
-                                returning=("result_id",))
-    if len(written) < len(planned):  # an event already turned into tasks: its history rows are not written twice
-        kept = {r for (r,) in written}
-        _drop_results([r for r in result_ids if r not in kept])
-        planned = [row for row in planned if row[9] in kept]
-        done = {(row[2], row[0]) for row in planned}
-        matched_rows = [row for row in matched_rows if (row[0], row[2]) in done]
-    insert_rows(table, RESULT_COLUMNS, matched_rows)
+    tasks, matched, skipped = plan(pairs, now)
+    written = sql.insert_ignore(StrategyTask._meta.db_table, TASK_COLUMNS, TASK_TYPES, tasks, returning=None)
+    if written < len(tasks):  # some events had been turned into tasks already: their history is not written twice
+        fresh = set(StrategyTask.objects.filter(event_id__in={row[2] for row in tasks}, created_at=now)
+                    .values_list("strategy_id", "action_id", "event_id"))
+        tasks = [row for row in tasks if row[:3] in fresh]
+        done = {(row[2], row[0]) for row in tasks}
+        matched = [row for row in matched if (row[0], row[2]) in done]
+        skipped = [row for row in skipped if (row[0], row[2]) in done]
+    insert_rows(result_table(), RESULT_COLUMNS, matched + skipped)
     stats: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    days: dict[datetime, object] = {}
-    for row in matched_rows:
+    days: dict = {}
+    for row in matched:
         day = days.get(row[1]) or days.setdefault(row[1], timezone.localdate(row[1]))
         stats[(row[2], day)][0] += 1
-    for row in planned:
+    for row in tasks:
         if row[6] == TaskStatus.SKIPPED:
             stats[(row[0], timezone.localdate(row[3]))][1] += 1
     sql.add_counts(StrategyStat._meta.db_table, ("strategy_id", "day"), ("bigint", "date"), ("matched", "skipped"),
                    {key: tuple(v) for key, v in stats.items()})
-    due_now = any(row[6] == TaskStatus.PENDING and row[5] <= now for row in planned)
-    if due_now:
+    if any(row[6] == TaskStatus.PENDING and row[5] <= now for row in tasks):
         from ..tasks import request_run
 
         transaction.on_commit(request_run)
-    return {"matched": len(matched_rows), "tasks": len(written)}
+    return {"matched": len(matched), "tasks": len(tasks)}
 
 
-def _drop_results(ids: list[int]) -> None:
-    from shoal.events.models import EventResult
-
-    for start in range(0, len(ids), 5000):
-        EventResult.objects.filter(pk__in=ids[start:start + 5000]).delete()

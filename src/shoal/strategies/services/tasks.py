@@ -9,9 +9,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shoal.core.db import insert_rows
 from shoal.core.errors import Conflict
 from shoal.core.oplog import log_operation
 
+from .. import sql
 from ..models import StrategyTask, TaskStatus
 from ..permissions import TASKS_CANCEL, require
 
@@ -19,24 +21,26 @@ CHUNK = 5000
 
 
 def _cancel(where: str, params: list, reason: str) -> int:
-    """Cancel the pending tasks matching ``where``; how many."""
+    """Cancel the pending tasks matching ``where`` and say so in the event history; how many."""
+    from ..models import Strategy, StrategyAction
+    from .matching import RESULT_COLUMNS, result_table
+
     table = connection.ops.quote_name(StrategyTask._meta.db_table)
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now) if connection.vendor == "sqlite" else now
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET status = %s, finished_at = %s, error = %s "
-                       f"WHERE status = %s AND {where} RETURNING result_id",
+                       f"WHERE status = %s AND {where} RETURNING strategy_id, action_id, event_id, event_received_at",
                        [TaskStatus.CANCELLED, stamp, reason, TaskStatus.PENDING, *params])
         rows = cursor.fetchall()
-    _mark_results([r for (r,) in rows if r is not None], reason)
+    if rows:
+        names = dict(Strategy.objects.filter(pk__in={r[0] for r in rows}).values_list("pk", "name"))
+        codes = dict(StrategyAction.objects.filter(pk__in={r[1] for r in rows}).values_list("pk", "processor"))
+        insert_rows(result_table(), RESULT_COLUMNS, [
+            (event_id, sql.aware(received), strategy_id, names.get(strategy_id, "")[:200], True, "",
+             codes.get(action_id, ""), "cancelled", None, reason, None, 1, now)
+            for strategy_id, action_id, event_id, received in rows])
     return len(rows)
-
-
-def _mark_results(result_ids: list[int], reason: str) -> None:
-    from shoal.events.models import EventResult
-
-    for start in range(0, len(result_ids), CHUNK):
-        EventResult.objects.filter(pk__in=result_ids[start:start + CHUNK]).update(status="cancelled", error=reason)
 
 
 def cancel_pending(*, strategy_ids: list[int], reason: str) -> int:
