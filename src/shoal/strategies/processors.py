@@ -121,8 +121,8 @@ def _run_local(items: list[RunItem], specs: dict) -> dict[str, ProcessorResult]:
 
     from . import sql
 
-    done = runner.processor_calls([i.delivery_id for i in items])  # recorded by an earlier run: not again
-    todo = [i for i in items if i.delivery_id not in done]
+    done: dict[str, ProcessorResult] = {}
+    todo = items
     now = timezone.now()
     rows = [(i.delivery_id, i.code, i.customer_id, str(i.event.get("code") or "")[:64],
              str(i.event.get("id") or "")[:200], "running", "", 0, "{}", "", "{}", 1, "", now) for i in todo]
@@ -132,7 +132,7 @@ def _run_local(items: list[RunItem], specs: dict) -> dict[str, ProcessorResult]:
     models: dict[tuple, object] = {}
     closing = []
     for item in todo:
-        if item.delivery_id not in opened:  # another worker records it: its result counts
+        if item.delivery_id not in opened:  # recorded already (an earlier run, another worker): that one counts
             continue
         result = _run_one(item, specs[item.code], customers.get(item.customer_id), models)
         done[item.delivery_id] = result

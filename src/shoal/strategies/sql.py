@@ -46,7 +46,8 @@ def _sqlite_rows(rows: list[Sequence]) -> list[list]:
     seen: dict = {}
 
     def convert(value):
-        if isinstance(value, date):
+        kind = type(value)
+        if kind is datetime or kind is date:
             if value not in seen:
                 seen[value] = _sqlite(value)
             return seen[value]
@@ -129,7 +130,13 @@ def update_by_id(table: str, columns: Sequence[str], types: Sequence[str], rows:
                            f"AS v({', '.join(aliases)}) WHERE t.id = v.id{extra}",
                            [*[list(col) for col in zip(*rows, strict=True)], *params])
             return cursor.rowcount
-        sets = ", ".join(f"{_qn(c)} = %s" for c in columns)
-        sql = f"UPDATE {_qn(table)} AS t SET {sets} WHERE t.id = %s{extra}"
-        cursor.executemany(sql, _sqlite_rows([[*row[1:], row[0], *params] for row in rows]))
-        return cursor.rowcount
+        # one statement per chunk: UPDATE … FROM a VALUES list (SQLite ≥ 3.33; its columns are column1, …)
+        sets = ", ".join(f"{_qn(c)} = v.column{i + 2}" for i, c in enumerate(columns))
+        row_sql = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        total = 0
+        for chunk in _chunks(_sqlite_rows(rows), len(columns) + 1 + len(params)):
+            cursor.execute(f"UPDATE {_qn(table)} AS t SET {sets} FROM (VALUES {', '.join([row_sql] * len(chunk))}) "
+                           f"AS v WHERE t.id = v.column1{extra}",
+                           [*(x for row in chunk for x in row), *map(_sqlite, params)])
+            total += cursor.rowcount
+        return total

@@ -32,7 +32,7 @@ from ..models import Strategy, StrategyAction, StrategyStat, StrategyTask, TaskS
 logger = logging.getLogger("shoal.strategies")
 LEASE = timedelta(minutes=30)
 BATCH = 500
-CHUNK = 100  # processor calls recorded, run and closed together
+CHUNK = 250  # processor calls recorded, run and closed together
 # a processor's result → the task's status and the event history's status
 TASK_STATUS = {processors.SUCCEEDED: TaskStatus.EXECUTED, processors.PENDING: TaskStatus.EXECUTED,
                processors.SKIPPED: TaskStatus.SKIPPED, processors.FAILED: TaskStatus.FAILED}
