@@ -39,14 +39,14 @@ def _threads(*targets):
 @pytest.fixture
 def counted(monkeypatch):
     """Every processor run the workers ask for, by delivery id (before the automation app's own dedup)."""
-    runs, lock, real = Counter(), threading.Lock(), processors.run
+    runs, lock, real = Counter(), threading.Lock(), processors.run_many
 
-    def run(**kwargs):
+    def run_many(items):
         with lock:
-            runs[kwargs["delivery_id"]] += 1
-        return real(**kwargs)
+            runs.update(item.delivery_id for item in items)
+        return real(items)
 
-    monkeypatch.setattr(processors, "run", run)
+    monkeypatch.setattr(processors, "run_many", run_many)
     return runs
 
 
