@@ -56,6 +56,12 @@ def _sqlite_rows(rows: list[Sequence]) -> list[list]:
     return [[convert(v) for v in row] for row in rows]
 
 
+def _single(column) -> bool:
+    """Every value of ``column`` is the same one."""
+    first = column[0]
+    return all(v == first and type(v) is type(first) for v in column)
+
+
 def _chunks(rows: list, width: int):
     per = max(1, max_params() // max(1, width))
     for start in range(0, len(rows), per):
@@ -71,11 +77,19 @@ def insert_ignore(table: str, columns: Sequence[str], types: Sequence[str], rows
         return [] if returning else 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+            # a column holding one value in every row is sent once, not as an array (psycopg quotes each
+            # element of a text array in Python)
+            cols = list(zip(*rows, strict=True))
+            same = [_single(col) for col in cols]
+            arrays = [(i, t) for i, t in enumerate(types) if not same[i]] or [(0, types[0])]
+            names = {i: f"c{i}" for i, _ in arrays}
+            select = ", ".join(names[i] if i in names else f"%s::{t}" for i, t in enumerate(types))
             back = f" RETURNING {_columns(returning)}" if returning else ""
             cursor.execute(
-                f"INSERT INTO {_qn(table)} ({_columns(columns)}) SELECT {aliases} FROM unnest({_pg_arrays(types)}) "
-                f"AS v({aliases}) ON CONFLICT DO NOTHING{back}", [list(col) for col in zip(*rows, strict=True)])
+                f"INSERT INTO {_qn(table)} ({_columns(columns)}) SELECT {select} FROM "
+                f"unnest({_pg_arrays([t for _, t in arrays])}) AS v({', '.join(names.values())}) "
+                f"ON CONFLICT DO NOTHING{back}",
+                [*(cols[i][0] for i in range(len(types)) if i not in names), *(list(cols[i]) for i, _ in arrays)])
             return cursor.fetchall() if returning else cursor.rowcount
         head = f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES "
         row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
