@@ -82,14 +82,14 @@ function strategyEditor() {
       if (!p || !p.params.length) return "";
       return p.params.map(x => x.key + (x.required ? " *" : "") + (x.description ? ": " + x.description : "")).join("; ");
     },
-    rowsOf(ref) {
-      const part = Alpine.$data(this.$refs[ref]);
+    rowsOf(id) {
+      const part = Alpine.$data(document.getElementById(id));  // a nested component: not in this one's $refs
       if (part.unavailable) return {rows: null, incomplete: false};
       const rows = part.apiRows();
       return {rows: rows.length ? rows : null, incomplete: part.incomplete()};
     },
     body() {
-      const conditions = this.rowsOf("eventRows"), customer = this.rowsOf("customerRows");
+      const conditions = this.rowsOf("event-conditions"), customer = this.rowsOf("customer-conditions");
       if (conditions.incomplete || customer.incomplete) throw new Error(this.labels.incomplete);
       const actions = this.actions.map((a, i) => {
         let params;
