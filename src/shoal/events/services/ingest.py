@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -240,6 +240,7 @@ def _insert_keys(source: int, client_ids: list[str]) -> set[str]:
     """Insert the dedup keys; the ones that were new (the others are duplicates)."""
     if not client_ids:
         return set()
+    client_ids = sorted(client_ids)  # every request takes the key locks in one order: no deadlock between two
     table = connection.ops.quote_name(EventKey._meta.db_table)
     new: set[str] = set()
     with connection.cursor() as cursor:
@@ -449,8 +450,9 @@ def ingest(*, caller: Caller, items: list) -> list[dict]:
                                              {"retry_after": max(1, round(wait + 0.499)), "limit": limit}, status=429)
                     _write(prepared, caller, now)
                 break
-            except IntegrityError:
-                # another request created one of these customers between our read and our write: again
+            except (IntegrityError, OperationalError):
+                # another request created one of these customers between our read and our write (or two
+                # requests creating the same new customers deadlocked, and this one was chosen): again
                 if attempt == 2:
                     raise
                 for item in prepared:
