@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from shoal.accounts import services as accounts
 from shoal.core.actors import SYSTEM
@@ -14,6 +15,13 @@ FIELDS = [
     {"key": "meta", "type": "object"},
     {"key": "items", "type": "list"},
 ]
+
+
+@pytest.fixture(autouse=True)
+def chinese():
+    """The site's default language for every test here, whatever an earlier API call activated."""
+    with translation.override("zh-hans"):
+        yield
 
 
 @pytest.fixture
