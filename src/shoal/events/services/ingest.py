@@ -143,29 +143,38 @@ def _prepare(index: int, raw, max_bytes: int) -> _Item:
     return item
 
 
+def _plain_value(value) -> bool:
+    return value is None or (type(value) in (str, int))
+
+
 def _check_shape(item: _Item, raw) -> None:
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise invalid("not_object")
-    unknown = sorted(set(raw) - EVENT_KEYS)
-    if unknown:
-        raise invalid("unknown_keys", keys=", ".join(str(k)[:40] for k in unknown[:10]))
-    if not item.code or not isinstance(raw.get("event"), str) or len(raw["event"].strip()) > 64:
+    if not raw.keys() <= EVENT_KEYS:
+        unknown = sorted(str(k)[:40] for k in raw.keys() - EVENT_KEYS)
+        raise invalid("unknown_keys", keys=", ".join(unknown[:10]))
+    code = raw.get("event")
+    if not item.code or type(code) is not str or len(code) > 64 and len(code.strip()) > 64:
         raise invalid("no_event")
     client_id = raw.get("id")
-    if client_id not in (None, "") and (isinstance(client_id, bool) or not isinstance(client_id, str | int)
-                                        or len(str(client_id).strip()) > 128):
+    if client_id is not None and client_id != "" and (type(client_id) not in (str, int)
+                                                      or len(str(client_id).strip()) > 128):
         raise invalid("bad_id")
-    item.occurred_at = parse_timestamp(raw.get("timestamp"))
+    timestamp = raw.get("timestamp")
+    if timestamp is not None:
+        item.occurred_at = parse_timestamp(timestamp)
     customer = raw.get("customer")
-    if not isinstance(customer, dict) or not customer or set(customer) - CUSTOMER_KEYS \
-            or not any(customer.get(k) not in (None, "") for k in IDENTITY_KEYS) \
-            or any(v is not None and (isinstance(v, bool) or not isinstance(v, str | int)) for v in customer.values()):
+    if type(customer) is not dict or not customer or not customer.keys() <= CUSTOMER_KEYS \
+            or not all(_plain_value(v) for v in customer.values()):
         raise invalid("bad_customer")
-    item.customer = {k: v for k, v in customer.items() if v not in (None, "")}
-    data = raw.get("data", {})
+    identity = {k: v for k, v in customer.items() if v is not None and v != ""}
+    if not any(k in identity for k in IDENTITY_KEYS):
+        raise invalid("bad_customer")
+    item.customer = identity
+    data = raw.get("data")
     if data is None:
         data = {}
-    if not isinstance(data, dict):
+    elif type(data) is not dict:
         raise invalid("bad_data")
     item.data = data
 
@@ -307,12 +316,20 @@ def _resolve_customers(items: list[_Item], caller: Caller) -> None:
     if not items:
         return
     holders: dict[tuple[str, str], int] = {}
+    table = connection.ops.quote_name(Customer._meta.db_table)
     for f, values in _identities(items).items():
         ordered = sorted(values)
-        for start in range(0, len(ordered), _IN_CHUNK):
-            for value, pk in Customer.objects.filter(**{f"{f}__in": ordered[start:start + _IN_CHUNK]}) \
-                    .values_list(f, "pk"):
-                holders[(f, value)] = pk
+        column = connection.ops.quote_name(Customer._meta.get_field(f).column)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # one array parameter, however many values
+                cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(%s)", [ordered])
+                holders.update(((f, value), pk) for value, pk in cursor.fetchall())
+                continue
+            for start in range(0, len(ordered), _IN_CHUNK):
+                chunk = ordered[start:start + _IN_CHUNK]
+                cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})",
+                               chunk)
+                holders.update(((f, value), pk) for value, pk in cursor.fetchall())
     hidden = _out_of_scope(caller, set(holders.values()))
     unknown = []
     for item in items:
