@@ -318,6 +318,8 @@ def _resolve_customers(items: list[_Item], caller: Caller) -> None:
     holders: dict[tuple[str, str], int] = {}
     table = connection.ops.quote_name(Customer._meta.db_table)
     for f, values in _identities(items).items():
+        if not values:
+            continue
         ordered = sorted(values)
         column = connection.ops.quote_name(Customer._meta.get_field(f).column)
         with connection.cursor() as cursor:
