@@ -32,8 +32,7 @@ class StoredEvent:
     customer_id: int
     application_id: int | None
     client_id: str
-    data: dict  # the event's "data" object
-    payload: dict  # the whole event as received
+    data: dict  # the event's "data" object (the whole event as received is Event.payload)
 
 
 def register_event_processor(fn: Callable[[list[StoredEvent]], Any]) -> None:

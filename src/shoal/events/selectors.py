@@ -12,7 +12,7 @@ from shoal.accounts.models import Application
 from shoal.core.actors import is_system
 
 from .masking import mask_payload
-from .models import Event, EventResult, EventStat, EventStatus, EventType
+from .models import Event, EventResult, EventSource, EventStat, EventStatus, EventType
 from .reasons import reason_text
 
 
@@ -91,6 +91,7 @@ def history_items(events: list[Event], *, viewer, detail: bool = False) -> list[
             "status": e.status, "reason_code": e.reason, "reason": reason_text(e.reason, e.reason_detail),
             "customer_id": e.customer_id, "customer_created": e.customer_created, "client_id": e.client_id,
             "received_at": e.received_at, "occurred_at": e.occurred_at, "source": e.source,
+            "source_label": str(EventSource(e.source).label) if e.source in EventSource.values else e.source,
             "strategies": results.get(e.pk, []),
             "data": mask_payload(e.payload, viewer=viewer, customer_id=e.customer_id, detail=detail),
         })

@@ -28,11 +28,15 @@ def process_events() -> dict:
 
 def request_processing() -> None:
     """Enqueue ``process_events`` unless one is already waiting."""
+    from django.db import connection
     from django_tasks_db.models import DBTaskResult
 
+    table = connection.ops.quote_name(DBTaskResult._meta.db_table)
     try:
-        if DBTaskResult.objects.filter(status="READY", task_path=TASK_PATH).exists():
-            return
+        with connection.cursor() as cursor:  # a plain query: this runs after every ingest request
+            cursor.execute(f"SELECT 1 FROM {table} WHERE status = 'READY' AND task_path = %s LIMIT 1", [TASK_PATH])
+            if cursor.fetchone() is not None:
+                return
         process_events.enqueue()
     except Exception:  # the events are durable and queued; the minutely job processes them anyway
         logger.exception("could not enqueue event processing")

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -86,10 +86,11 @@ class _Item:
     occurred_at: datetime | None = None
     customer: dict | None = None
     data: dict = field(default_factory=dict)
-    event_type: EventType | None = None
+    event_type: _Type | None = None
     refusal: Refusal | None = None
     duplicate: bool = False
-    customer_obj: Any = None
+    identity: dict = field(default_factory=dict)
+    customer_id: int | None = None
     created: bool = False
 
     def refuse(self, refusal: Refusal) -> None:
@@ -142,29 +143,38 @@ def _prepare(index: int, raw, max_bytes: int) -> _Item:
     return item
 
 
+def _plain_value(value) -> bool:
+    return value is None or (type(value) in (str, int))
+
+
 def _check_shape(item: _Item, raw) -> None:
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise invalid("not_object")
-    unknown = sorted(set(raw) - EVENT_KEYS)
-    if unknown:
-        raise invalid("unknown_keys", keys=", ".join(str(k)[:40] for k in unknown[:10]))
-    if not item.code or not isinstance(raw.get("event"), str) or len(raw["event"].strip()) > 64:
+    if not raw.keys() <= EVENT_KEYS:
+        unknown = sorted(str(k)[:40] for k in raw.keys() - EVENT_KEYS)
+        raise invalid("unknown_keys", keys=", ".join(unknown[:10]))
+    code = raw.get("event")
+    if not item.code or type(code) is not str or len(code) > 64 and len(code.strip()) > 64:
         raise invalid("no_event")
     client_id = raw.get("id")
-    if client_id not in (None, "") and (isinstance(client_id, bool) or not isinstance(client_id, str | int)
-                                        or len(str(client_id).strip()) > 128):
+    if client_id is not None and client_id != "" and (type(client_id) not in (str, int)
+                                                      or len(str(client_id).strip()) > 128):
         raise invalid("bad_id")
-    item.occurred_at = parse_timestamp(raw.get("timestamp"))
+    timestamp = raw.get("timestamp")
+    if timestamp is not None:
+        item.occurred_at = parse_timestamp(timestamp)
     customer = raw.get("customer")
-    if not isinstance(customer, dict) or not customer or set(customer) - CUSTOMER_KEYS \
-            or not any(customer.get(k) not in (None, "") for k in IDENTITY_KEYS) \
-            or any(v is not None and (isinstance(v, bool) or not isinstance(v, str | int)) for v in customer.values()):
+    if type(customer) is not dict or not customer or not customer.keys() <= CUSTOMER_KEYS \
+            or not all(_plain_value(v) for v in customer.values()):
         raise invalid("bad_customer")
-    item.customer = {k: v for k, v in customer.items() if v not in (None, "")}
-    data = raw.get("data", {})
+    identity = {k: v for k, v in customer.items() if v is not None and v != ""}
+    if not any(k in identity for k in IDENTITY_KEYS):
+        raise invalid("bad_customer")
+    item.customer = identity
+    data = raw.get("data")
     if data is None:
         data = {}
-    if not isinstance(data, dict):
+    elif type(data) is not dict:
         raise invalid("bad_data")
     item.data = data
 
@@ -182,9 +192,32 @@ def _caller_refusal(caller: Caller) -> Refusal | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Type:
+    """What ingestion needs of an event type (read with one plain query)."""
+
+    pk: int
+    code: str
+    enabled: bool
+    create_customers: bool
+    fields: list
+
+
+def _types(codes: set[str]) -> dict[str, _Type]:
+    if not codes:
+        return {}
+    table = connection.ops.quote_name(EventType._meta.db_table)
+    ordered = sorted(codes)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, code, enabled, create_customers, fields FROM {table} "
+                       f"WHERE code IN ({', '.join(['%s'] * len(ordered))})", ordered)
+        rows = cursor.fetchall()
+    return {code: _Type(pk, code, bool(enabled), bool(create), json.loads(fields) if isinstance(fields, str) else fields)
+            for pk, code, enabled, create, fields in rows}
+
+
 def _match_types(items: list[_Item], caller: Caller) -> None:
-    codes = {i.code for i in items if i.code}
-    types = {t.code: t for t in EventType.objects.filter(code__in=codes)} if codes else {}
+    types = _types({i.code for i in items if i.code})
     allowed = set(caller.application.publishable_event_types or []) if caller.publishable else None
     for item in items:
         item.event_type = types.get(item.code)
@@ -205,15 +238,18 @@ def _match_types(items: list[_Item], caller: Caller) -> None:
 
 # -- writing ------------------------------------------------------------------------------------------
 def _db_time(value: datetime | None):
+    """A time as the database column takes it: as it is for PostgreSQL; for SQLite the UTC text Django
+    writes (``adapt_datetimefield_value``, without its per-call settings look-ups)."""
     if value is None or connection.vendor == "postgresql":
         return value
-    return connection.ops.adapt_datetimefield_value(value)
+    return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
 def _insert_keys(source: int, client_ids: list[str]) -> set[str]:
     """Insert the dedup keys; the ones that were new (the others are duplicates)."""
     if not client_ids:
         return set()
+    client_ids = sorted(client_ids)  # every request takes the key locks in one order: no deadlock between two
     table = connection.ops.quote_name(EventKey._meta.db_table)
     new: set[str] = set()
     with connection.cursor() as cursor:
@@ -241,28 +277,112 @@ def _customer_refusal(exc: ShoalError) -> Refusal:
     return Refusal("invalid_customer", problem=exc.message[:200])
 
 
+_IN_CHUNK = 900  # values per IN (...): SQLite's default limit is 999 variables
+
+
+def _identities(items: list[_Item]) -> dict[str, set[str]]:
+    """Each item's identity values, normalised as stored (``item.identity``); the values per field."""
+    from shoal.customers.identity import NORMALISERS, identity_fields
+
+    fields = identity_fields()
+    wanted: dict[str, set[str]] = {f: set() for f in fields}
+    for item in items:
+        values = {}
+        try:
+            for f in fields:
+                raw = item.customer.get(f)
+                if raw not in (None, ""):
+                    values[f] = NORMALISERS[f](raw, field=f)
+            if not any(values.values()):
+                raise ShoalError("identity_required", gettext("At least one identity field is needed: %(fields)s")
+                                 % {"fields": ", ".join(fields)}, {"fields": list(fields)})
+        except ShoalError as exc:
+            item.refuse(_customer_refusal(exc))
+            continue
+        item.identity = {f: v for f, v in values.items() if v}
+        for f, v in item.identity.items():
+            wanted[f].add(v)
+    return wanted
+
+
 def _resolve_customers(items: list[_Item], caller: Caller) -> None:
-    """Find each item's customer by identity (one read per identity field for the whole batch); create the
-    unknown ones (source ``api``) where the type allows it, in the order of the items."""
+    """Find each item's customer by its identity values (one query per identity field and 900 values for the
+    whole batch, reading ids only); create the unknown ones (source ``api``) where the type allows it,
+    through the customers' batch identify (in the order of the items: a customer created by an earlier
+    event of the batch is found by a later one)."""
+    from shoal.customers.models import Customer
+
+    items = [i for i in items if i.refusal is None]
     if not items:
         return
+    holders: dict[tuple[str, str], int] = {}
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    for f, values in _identities(items).items():
+        if not values:
+            continue
+        ordered = sorted(values)
+        column = connection.ops.quote_name(Customer._meta.get_field(f).column)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # one array parameter, however many values
+                cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(%s)", [ordered])
+                holders.update(((f, value), pk) for value, pk in cursor.fetchall())
+                continue
+            for start in range(0, len(ordered), _IN_CHUNK):
+                chunk = ordered[start:start + _IN_CHUNK]
+                cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})",
+                               chunk)
+                holders.update(((f, value), pk) for value, pk in cursor.fetchall())
+    hidden = _out_of_scope(caller, set(holders.values()))
+    unknown = []
+    for item in items:
+        if item.refusal is not None:
+            continue
+        found = {holders[(f, v)] for f, v in item.identity.items() if (f, v) in holders}
+        if len(found) > 1:
+            item.refuse(Refusal("customer_conflict", customers=sorted(found - hidden)))
+        elif found and found & hidden:
+            item.refuse(Refusal("invalid_customer", problem=gettext("the customer is outside your data scope")))
+        elif found:
+            item.customer_id = found.pop()
+        elif not item.event_type.create_customers:
+            item.refuse(Refusal("unknown_customer"))
+        else:
+            unknown.append(item)
+    if unknown:
+        _create_customers(unknown, caller)
+
+
+def _out_of_scope(caller: Caller, pks: set[int]) -> set[int]:
+    """Of ``pks``, the customers a user caller may not see (applications and the command line see all)."""
+    if caller.user is None or not pks:
+        return set()
+    from shoal.customers.selectors import customer_queryset
+
+    scoped = customer_queryset(actor=caller.user)
+    if not scoped.query.where:
+        return set()
+    ordered = sorted(pks)
+    visible: set[int] = set()
+    for start in range(0, len(ordered), _IN_CHUNK):
+        visible |= set(scoped.filter(pk__in=ordered[start:start + _IN_CHUNK]).values_list("pk", flat=True))
+    return pks - visible
+
+
+def _create_customers(items: list[_Item], caller: Caller) -> None:
     from shoal.customers import cleaning
     from shoal.customers.services.identify_batch import BatchIdentify
 
     batch = BatchIdentify(caller.actor, [i.customer for i in items], cleaning.enabled_definitions())
+    made = []
     for index, item in enumerate(items):
         try:
-            customer = batch.find(index)
-            if customer is None:
-                if not item.event_type.create_customers:
-                    raise Refusal("unknown_customer")
-                customer, item.created, _changed = batch.identify(index, {**item.customer, "source": "api"})
-            item.customer_obj = customer
-        except Refusal as refusal:
-            item.refuse(refusal)
+            customer, item.created, _changed = batch.identify(index, {**item.customer, "source": "api"})
+            made.append((item, customer))
         except ShoalError as exc:
             item.refuse(_customer_refusal(exc))
     batch.flush()
+    for item, customer in made:
+        item.customer_id = customer.pk
 
 
 EVENT_COLUMNS = ("received_at", "occurred_at", "application_id", "event_type_id", "event_code", "client_id",
@@ -298,7 +418,7 @@ def _write(items: list[_Item], caller: Caller, now: datetime) -> None:
         refusal = item.refusal
         rows.append([
             received, _db_time(item.occurred_at), app_id, item.event_type.pk if item.event_type else None,
-            item.code, item.client_id, item.customer_obj.pk if item.customer_obj is not None else None,
+            item.code, item.client_id, item.customer_id,
             item.created, EventStatus.FAILED if refusal else EventStatus.SUCCESS, refusal.code if refusal else "",
             _dumps(refusal.detail) if refusal else "{}", caller.source, caller.ip, item.payload,
         ])
@@ -330,6 +450,7 @@ def ingest(*, caller: Caller, items: list) -> list[dict]:
         return []
     now = timezone.now()
     with parameters.cached():
+        parameters.prefetch(MAX_EVENT_BYTES.code, RATE_LIMIT.code, "CUSTOMER_IDENTITY_FIELDS", "DEFAULT_PHONE_REGION")
         max_bytes, limit = parameters.get(MAX_EVENT_BYTES.code), parameters.get(RATE_LIMIT.code)
         prepared = [_prepare(index, raw, max_bytes) for index, raw in enumerate(items)]
         refusal = _caller_refusal(caller)
@@ -348,12 +469,13 @@ def ingest(*, caller: Caller, items: list) -> list[dict]:
                                              {"retry_after": max(1, round(wait + 0.499)), "limit": limit}, status=429)
                     _write(prepared, caller, now)
                 break
-            except IntegrityError:
-                # another request created one of these customers between our read and our write: again
+            except (IntegrityError, OperationalError):
+                # another request created one of these customers between our read and our write (or two
+                # requests creating the same new customers deadlocked, and this one was chosen): again
                 if attempt == 2:
                     raise
                 for item in prepared:
-                    item.duplicate, item.customer_obj, item.created = False, None, False
+                    item.duplicate, item.customer_id, item.created = False, None, False
                     if item.refusal is not None and item.refusal.code in ("unknown_customer", "invalid_customer",
                                                                           "customer_conflict"):
                         item.refusal = None

@@ -42,20 +42,34 @@ def _aware(value) -> datetime:
 
 
 def _load(claimed: list[tuple[int, datetime]]) -> list[StoredEvent]:
-    ids = [pk for pk, _ in claimed]
+    """The claimed events (their ``data`` only, not the whole payload), read with one query."""
+    table = connection.ops.quote_name(Event._meta.db_table)
     since = min(at for _, at in claimed)
-    rows = (Event.objects.filter(pk__in=ids, received_at__gte=since).order_by("id")
-            .values_list("id", "received_at", "occurred_at", "event_type_id", "event_code", "customer_id",
-                         "application_id", "client_id", "payload"))
+    ids = [pk for pk, _ in claimed]
+    pg = connection.vendor == "postgresql"
+    data = "payload -> 'data'" if pg else "json_extract(payload, '$.data')"
+    sql = (f"SELECT id, received_at, occurred_at, event_type_id, event_code, customer_id, application_id, client_id, "
+           f"{data} FROM {table} WHERE received_at >= %s AND id IN (SELECT value FROM json_each(%s)) ORDER BY id")
+    if pg:
+        sql = sql.replace("id IN (SELECT value FROM json_each(%s))", "id = ANY(%s)")
+        params = [since, ids]
+    else:
+        params = [str(since.astimezone(UTC).replace(tzinfo=None)), json.dumps(ids)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     events = []
-    for pk, received, occurred, type_id, code, customer_id, app_id, client_id, payload in rows:
+    for pk, received, occurred, type_id, code, customer_id, app_id, client_id, payload_data in rows:
         if customer_id is None or type_id is None:
             continue
-        payload = payload if isinstance(payload, dict) else {}
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        events.append(StoredEvent(id=pk, received_at=received, occurred_at=occurred or received,
+        if isinstance(payload_data, str):
+            payload_data = json.loads(payload_data)
+        received = _aware(received)
+        occurred = received if occurred is None or occurred == received else _aware(occurred)
+        events.append(StoredEvent(id=pk, received_at=received, occurred_at=occurred,
                                   event_type_id=type_id, event_code=code, customer_id=customer_id,
-                                  application_id=app_id, client_id=client_id, data=data, payload=payload))
+                                  application_id=app_id, client_id=client_id,
+                                  data=payload_data if isinstance(payload_data, dict) else {}))
     return events
 
 
@@ -98,7 +112,9 @@ def _upsert_stats(rows: list[tuple]) -> None:
                 [now, list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]), list(cols[4]),
                  [json.dumps(d, ensure_ascii=False) for d in cols[5]]])
             return
-        adapt = connection.ops.adapt_datetimefield_value
+        def adapt(value):  # the UTC text Django writes to SQLite
+            return str(value.astimezone(UTC).replace(tzinfo=None))
+
         stamp = adapt(now)
         for start in range(0, len(rows), 2000):
             chunk = rows[start:start + 2000]
