@@ -10,7 +10,12 @@ A gunicorn server (``shoal serve``, 2 processes × 4 threads) and one events wor
 - ``single``: 2,000 single events, one after the other (p50 / p95 / p99 latency). Target: p99 ≤ 50 ms.
 
 Checks at the end: the statistics count every accepted event exactly once; nothing is left in the queue.
-The strategies of the issue's target (20 enabled, 2 matching each event) come with the automation app.
+
+Strategies (``bench/strategy_load.py``; SHOAL_BENCH_STRATEGIES=0 leaves them out): before the measured batches,
+20 strategies are enabled of which 2 match each purchase event (3 events in 4), each with one action delayed an
+hour, so the worker's processing includes matching them and writing their tasks. At the end, SHOAL_BENCH_TASKS
+(default 100,000) of those tasks are made due and two worker processes run them (``strategy_tasks``: seconds,
+target ≤ 60, and a check that none ran twice).
 """
 
 from __future__ import annotations
@@ -84,6 +89,11 @@ def run():
         ingest(caller=caller, items=[_event(i, f"bench-{i}", "seed") for i in range(start, min(customers, start + 1000))])
     process_pending()
     seeded = {"customers": customers, "seconds": round(time.perf_counter() - started, 2)}
+    with_strategies = os.environ.get("SHOAL_BENCH_STRATEGIES", "1") != "0"
+    if with_strategies:
+        from bench import strategy_load
+
+        seeded["strategies"] = strategy_load.setup(os.environ.get("SHOAL_BENCH_STRATEGY_PROCESSOR", "bench_noop"))
     connection.close()
 
     port = _free_port()
@@ -168,6 +178,14 @@ def run():
 
     counted = sum(EventStat.objects.values_list("count", flat=True))
     succeeded = Event.objects.filter(status="success").count()
-    return {"seed": seeded, "batch": batch_result, "single": single,
-            "check": {"events_succeeded": succeeded, "stats_count_sum": counted, "exact": counted == succeeded},
-            "load_average": os.getloadavg()}
+    out = {"seed": seeded, "batch": batch_result, "single": single,
+           "check": {"events_succeeded": succeeded, "stats_count_sum": counted, "exact": counted == succeeded}}
+    if with_strategies:
+        from shoal.strategies.models import StrategyTask
+
+        purchases = Event.objects.filter(status="success", event_code="purchase", client_id__startswith="batch-").count()
+        tasks = StrategyTask.objects.filter(event_id__in=Event.objects.filter(client_id__startswith="batch-")
+                                            .values("pk")).count()
+        out["strategy_matching"] = {"purchases": purchases, "tasks": tasks, "exact": tasks == 2 * purchases}
+        out["strategy_tasks"] = strategy_load.run_two_workers(int(os.environ.get("SHOAL_BENCH_TASKS", "100000")))
+    return {**out, "load_average": os.getloadavg()}
