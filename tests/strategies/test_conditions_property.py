@@ -247,10 +247,13 @@ def test_boundaries(tree, data, expected):
 
 @st.composite
 def keyed_trees(draw):
-    """Trees that often carry an indexable eq leaf (alone or in a top ``all``)."""
-    key = {"field": draw(st.sampled_from(["status", "amount", "vip"])), "op": "eq"}
-    key["value"] = draw(st.sampled_from({"status": ["ok", "OK", "Done", ""], "amount": [1, 1.0, 100, 1.5],
-                                         "vip": [True, False]}[key["field"]]))
+    """Trees that often carry an indexable eq or in leaf (alone or in a top ``all``)."""
+    key = {"field": draw(st.sampled_from(["status", "amount", "vip"])), "op": draw(st.sampled_from(["eq", "in"]))}
+    pool = {"status": ["ok", "OK", "Done", ""], "amount": [1, 1.0, 100, 1.5], "vip": [True, False]}[key["field"]]
+    if key["op"] == "eq":
+        key["value"] = draw(st.sampled_from(pool))
+    else:
+        key["value"] = draw(st.lists(st.sampled_from([v for v in pool if v != ""]), min_size=1, max_size=3))
     shape = draw(st.sampled_from(["leaf", "all", "other"]))
     if shape == "leaf":
         return key

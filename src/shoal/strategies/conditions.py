@@ -156,17 +156,18 @@ def _chain(parts: list[Predicate], conjunction: bool) -> Predicate:
     return lambda data: first(data) or rest(data)
 
 
-def index_key(node) -> tuple[str, str, object] | None:
-    """(field key, logical type, value as the field's reader gives it) of an ``eq`` leaf that must hold for the
-    tree to hold (the tree itself, or a leaf of its top ``all``): a batch looks strategies up by it instead of
-    trying each one. None when there is none."""
+def index_key(node) -> tuple[str, str, tuple] | None:
+    """(field key, logical type, values as the field's reader gives them) of an ``eq`` or ``in`` leaf that must
+    hold for the tree to hold (the tree itself, or a leaf of its top ``all``): a batch looks strategies up by
+    the event's value of that field instead of trying each one. None when there is none."""
     leaves = [node] if isinstance(node, Leaf) else (
         [c for c in node.children if isinstance(c, Leaf)] if isinstance(node, Group) and node.kind == "all" else [])
     for leaf in leaves:
-        if leaf.op == "eq" and leaf.field.type in (TEXT, NUMBER, BOOLEAN):
-            value = _fold(leaf.field.type, leaf.value)
-            if READERS[leaf.field.type](leaf.value) is not _NOTHING:  # an eq that can hold at all
-                return leaf.field.key, leaf.field.type, value
+        if leaf.op in ("eq", "in") and leaf.field.type in (TEXT, NUMBER, BOOLEAN):
+            read = READERS[leaf.field.type]
+            values = leaf.value if leaf.op == "in" else (leaf.value,)
+            # a value no event can hold ("" for text) is left out: it matches nothing
+            return leaf.field.key, leaf.field.type, tuple(read(v) for v in values if read(v) is not _NOTHING)
     return None
 
 

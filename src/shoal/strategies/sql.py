@@ -76,6 +76,8 @@ def insert_ignore(table: str, columns: Sequence[str], types: Sequence[str], rows
     if not rows:
         return [] if returning else 0
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and not returning and len(rows) >= COPY_FROM:
+            return _copy_ignore(cursor, table, columns, rows)
         if connection.vendor == "postgresql":
             # a column holding one value in every row is sent once, not as an array (psycopg quotes each
             # element of a text array in Python)
@@ -102,6 +104,25 @@ def insert_ignore(table: str, columns: Sequence[str], types: Sequence[str], rows
                            f"RETURNING {_columns(returning)}", [v for row in chunk for v in row])
             out += cursor.fetchall()
     return out
+
+
+COPY_FROM = 500  # rows: through a temporary table written with COPY (psycopg formats the rows in C)
+
+
+def _copy_ignore(cursor, table: str, columns: Sequence[str], rows: list[Sequence]) -> int:
+    """PostgreSQL: COPY the rows into a session's temporary table shaped like ``table``'s ``columns``, then one
+    INSERT … SELECT … ON CONFLICT DO NOTHING; how many were written."""
+    from shoal.core.db import copy_rows
+
+    scratch = f"{table}_load"
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_qn(scratch)} AS SELECT {_columns(columns)} FROM "
+                   f"{_qn(table)} WITH NO DATA")
+    copy_rows(scratch, columns, rows)
+    cursor.execute(f"INSERT INTO {_qn(table)} ({_columns(columns)}) SELECT {_columns(columns)} FROM {_qn(scratch)} "
+                   f"ON CONFLICT DO NOTHING")
+    written = cursor.rowcount
+    cursor.execute(f"TRUNCATE {_qn(scratch)}")
+    return written
 
 
 def add_counts(table: str, keys: Sequence[str], key_types: Sequence[str], counters: Sequence[str],

@@ -58,7 +58,7 @@ class Compiled:
     customer_q: Q | None
     actions: tuple[Action, ...]
     position: int = 0  # in the order of the strategies
-    key: tuple | None = None  # (field, type, value) of an eq leaf that must hold (``conditions.index_key``)
+    key: tuple | None = None  # (field, type, values) of an eq/in leaf that must hold (``conditions.index_key``)
 
 
 class Dispatch:
@@ -72,8 +72,10 @@ class Dispatch:
             if s.key is None:
                 self.rest.append(s)
                 continue
-            field, kind, value = s.key
-            self.index.setdefault(field, (READERS[kind], defaultdict(list)))[1][value].append(s)
+            field, kind, values = s.key
+            by_value = self.index.setdefault(field, (READERS[kind], defaultdict(list)))[1]
+            for value in dict.fromkeys(values):
+                by_value[value].append(s)
 
     def candidates(self, data: dict) -> list[Compiled]:
         found = list(self.rest)
