@@ -45,7 +45,7 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
+        self.server.daemon_threads = False  # server_close() joins the handler threads: none outlives its test
         self.port = self.server.server_address[1]
         self.url = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

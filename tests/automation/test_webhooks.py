@@ -208,3 +208,19 @@ def test_a_worker_that_died_mid_attempt_leaves_a_lease_that_runs_out(allow_loopb
     assert webhooks.deliveries_run(now=now + timedelta(seconds=71))["succeeded"] == 1
     call.refresh_from_db()
     assert call.attempts == 2 and len(receiver.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_is_queued_for_the_workers_at_its_due_time(allow_loopback, receiver):
+    from django_tasks_db.models import DBTaskResult
+
+    customer = customer_services.customer_create(actor=None, data={"name": "周七", "mobile": "13600136000"})
+    processor, _ = _processor(receiver)
+    receiver.answers = [(503, {"Retry-After": "30"}, b""), (200, {}, b"ok")]
+    runner.processor_run(processor.code, customer_id=customer.pk, event=EVENT, delivery_id="q-1")
+    call = ProcessorCall.objects.get(key="q-1")
+    queued = DBTaskResult.objects.get(task_path="shoal.automation.webhooks.deliver")
+    assert queued.args_kwargs["args"] == [call.pk] and queued.run_after == call.next_attempt_at
+    assert webhooks.deliver.func(call.pk) == "skipped"  # not due yet: nothing is sent early
+    ProcessorCall.objects.filter(pk=call.pk).update(next_attempt_at=timezone.now())
+    assert webhooks.deliver.func(call.pk) == "succeeded" and len(receiver.requests) == 2

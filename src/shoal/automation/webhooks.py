@@ -253,5 +253,5 @@ def result_of(call: ProcessorCall) -> ProcessorResult:
         call.status, FAILED)
     return ProcessorResult(status=status, response_code=call.response_code, error=call.error,
                            duration_ms=call.duration_ms,
-                           detail={"attempts": call.attempts, "webhook_id": call.webhook_id,
+                           detail={**(call.detail or {}), "attempts": call.attempts, "webhook_id": call.webhook_id,
                                    "next_attempt_at": call.next_attempt_at.isoformat() if call.next_attempt_at else None})
