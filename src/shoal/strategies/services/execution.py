@@ -136,7 +136,7 @@ def _write(done: list[tuple], *, token: str) -> dict:
     processor rows, the per-day counters."""
     from django.db import transaction
 
-    from .matching import RESULT_COLUMNS, result_table
+    from ..history import RESULT_COLUMNS, result_table
 
     now = timezone.now()
     day = timezone.localdate(now)

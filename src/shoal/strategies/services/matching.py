@@ -33,6 +33,7 @@ from shoal.core.errors import ShoalError
 
 from .. import sql
 from ..conditions import READERS, compile_predicate, index_key, parse_event_tree
+from ..history import RESULT_COLUMNS, result_table
 from ..models import Strategy, StrategyAction, StrategyStat, StrategyTask, TaskStatus
 
 logger = logging.getLogger("shoal.strategies")
@@ -155,18 +156,10 @@ def check_customers(pairs: list[tuple]) -> list[tuple]:
     return [(e, s) for e, s in pairs if s.customer_q is None or e.customer_id in fits[s.id]]
 
 
-RESULT_COLUMNS = ("event_id", "event_received_at", "strategy_id", "strategy_name", "matched", "reason", "processor",
-                  "status", "response_code", "error", "duration_ms", "attempt", "created_at")
 TASK_COLUMNS = ("strategy_id", "action_id", "event_id", "event_received_at", "customer_id", "due_at", "status",
                 "claim", "attempts", "error", "created_at", "finished_at")
 TASK_TYPES = ("bigint", "bigint", "bigint", "timestamptz", "bigint", "timestamptz", "text", "text", "integer",
               "text", "timestamptz", "timestamptz")
-
-
-def result_table() -> str:
-    from shoal.events.models import EventResult
-
-    return EventResult._meta.db_table
 
 
 def plan(pairs: list[tuple], now: datetime) -> tuple[list, list, list]:

@@ -22,8 +22,8 @@ CHUNK = 5000
 
 def _cancel(where: str, params: list, reason: str) -> int:
     """Cancel the pending tasks matching ``where`` and say so in the event history; how many."""
+    from ..history import RESULT_COLUMNS, result_table
     from ..models import Strategy, StrategyAction
-    from .matching import RESULT_COLUMNS, result_table
 
     table = connection.ops.quote_name(StrategyTask._meta.db_table)
     now = timezone.now()
