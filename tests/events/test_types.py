@@ -156,3 +156,34 @@ def test_the_registry_api(client, personas, bearer, strategies):
     assert len(builtins.json()["created"]) == 6
     listed = client.get("/api/v1/event-types?q=birthday", **admin).json()
     assert [t["code"] for t in listed] == ["birthday"]
+
+
+def test_fields_sent_with_only_a_key_take_the_defaults(client, personas, bearer):
+    admin = bearer(personas["admin"])
+    created = client.post("/api/v1/event-types", json.dumps({"code": "bare", "name": "Bare", "fields": [{"key": "x"}]}),
+                          content_type="application/json", **admin)
+    assert created.status_code == 201, created.content
+    assert created.json()["fields"] == [{"key": "x", "type": "text", "required": False, "label": "", "remarks": ""}]
+    patched = client.patch(f"/api/v1/event-types/{created.json()['id']}", json.dumps({"fields": [{"key": "y"}]}),
+                           content_type="application/json", **admin)
+    assert patched.status_code == 200 and patched.json()["fields"][0]["key"] == "y"
+
+
+def test_the_events_api_schemas_do_not_share_names_with_other_apps():
+    """ninja names OpenAPI components by class name: a clash silently documents the wrong schema."""
+    import inspect
+
+    from ninja import Schema
+
+    from shoal import api as _api  # noqa: F401  (every router imported)
+    from shoal.events import api as events_api
+
+    mine = {name for name, obj in vars(events_api).items() if inspect.isclass(obj) and issubclass(obj, Schema)
+            and obj.__module__ == events_api.__name__}
+    schema = _api.api.get_openapi_schema()
+    for name in mine:
+        component = schema["components"]["schemas"].get(name)
+        if component is not None:
+            declared = set(getattr(events_api, name).model_fields) | {
+                f.alias for f in getattr(events_api, name).model_fields.values() if f.alias}
+            assert set(component.get("properties", {})) <= declared, name

@@ -37,7 +37,7 @@ SEND = "marketing.events.create"
 
 
 # -- schemas ---------------------------------------------------------------------------------------------
-class FieldIn(Schema):
+class EventFieldIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,7 +55,7 @@ class EventTypeIn(Schema):
     enabled: bool = True
     create_customers: bool = True
     remarks: str = Field("", max_length=255)
-    fields: list[FieldIn] = Field([], max_length=100)
+    fields: list[EventFieldIn] = Field([], max_length=100)
 
 
 class EventTypePatch(Schema):
@@ -66,10 +66,10 @@ class EventTypePatch(Schema):
     enabled: bool | None = None
     create_customers: bool | None = None
     remarks: str | None = Field(None, max_length=255)
-    fields: list[FieldIn] | None = Field(None, max_length=100)
+    fields: list[EventFieldIn] | None = Field(None, max_length=100)
 
 
-class FieldOut(Schema):
+class EventFieldOut(Schema):
     key: str
     type: str
     required: bool
@@ -85,62 +85,62 @@ class EventTypeOut(Schema):
     create_customers: bool
     remarks: str
     builtin: str
-    fields: list[FieldOut]
+    fields: list[EventFieldOut]
     created_at: datetime
     updated_at: datetime
 
 
-class Force(Schema):
+class EventTypeForce(Schema):
     force: bool = Field(False, description="Go on although strategies use the type (they are named in the 409)")
 
 
-class IdsIn(Schema):
+class EventTypeIdsIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[DbId] = Field(min_length=1, max_length=1000)
 
 
-class CopyIn(IdsIn):
+class EventTypeCopyIn(EventTypeIdsIn):
     name: str | None = Field(None, min_length=1, max_length=100, description="for one copied type only")
     code: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
-class EnableIn(IdsIn):
+class EventTypeEnableIn(EventTypeIdsIn):
     enabled: bool
     force: bool = False
 
 
-class CountOut(Schema):
+class EventTypeCountOut(Schema):
     count: int
 
 
-class BuiltinsOut(Schema):
+class EventTypeBuiltinsOut(Schema):
     created: list[str]
     skipped: list[str]
 
 
-class AcceptedOut(Schema):
+class EventAcceptedOut(Schema):
     id: str
     status: Literal["accepted", "duplicate"]
 
 
-class ItemError(Schema):
+class EventItemError(Schema):
     code: str
     message: str
     detail: dict
 
 
-class ItemResult(Schema):
+class EventItemResult(Schema):
     id: str | None
     status: Literal["accepted", "duplicate", "failed"]
-    error: ItemError | None
+    error: EventItemError | None
 
 
-class BatchResults(Schema):
-    results: list[ItemResult]
+class EventBatchResults(Schema):
+    results: list[EventItemResult]
 
 
-class HistoryFilters(Schema):
+class EventHistoryFilters(Schema):
     event: str = Field("", max_length=64, description="event type code")
     status: Literal["", "success", "failed"] = ""
     application_id: DbId | None = None
@@ -151,7 +151,7 @@ class HistoryFilters(Schema):
     page_size: int = Field(20, ge=1, le=100)
 
 
-class ProcessorResultOut(Schema):
+class EventProcessorResultOut(Schema):
     processor: str
     status: str
     response_code: int | None
@@ -161,15 +161,15 @@ class ProcessorResultOut(Schema):
     at: datetime
 
 
-class StrategyResultOut(Schema):
+class EventStrategyResultOut(Schema):
     strategy_id: int | None
     name: str
     matched: bool
     reason: str
-    processors: list[ProcessorResultOut]
+    processors: list[EventProcessorResultOut]
 
 
-class HistoryItem(Schema):
+class EventHistoryItem(Schema):
     id: int
     event: str
     event_name: str
@@ -184,15 +184,15 @@ class HistoryItem(Schema):
     received_at: datetime
     occurred_at: datetime | None
     source: str
-    strategies: list[StrategyResultOut]
+    strategies: list[EventStrategyResultOut]
 
 
-class HistoryDetail(HistoryItem):
+class EventHistoryDetail(EventHistoryItem):
     data: dict | list | str | int | float | bool | None
 
 
-class HistoryPage(Schema):
-    items: list[HistoryItem]
+class EventHistoryPage(Schema):
+    items: list[EventHistoryItem]
     total: int
     page: int
     page_size: int
@@ -214,9 +214,9 @@ def _type(type_id: int) -> EventType:
 
 def _fields(payload) -> dict:
     data = payload.dict(exclude_unset=True)
-    if data.get("fields") is not None:
-        data["fields"] = [{**f, "type": str(f["type"].value if hasattr(f["type"], "value") else f["type"])}
-                          for f in data["fields"]]
+    if data.get("fields") is not None:  # every key of each field (exclude_unset leaves out their defaults)
+        data["fields"] = [{"key": f.key, "type": FieldType(f.type).value, "required": f.required, "label": f.label,
+                           "remarks": f.remarks} for f in payload.fields]
     return data
 
 
@@ -234,20 +234,20 @@ def create_event_type(request, payload: EventTypeIn):
 
 @router.post("/event-types/copy", response={201: list[EventTypeOut]},
              summary="Copy event types (a new name and code may be given for one)")
-def copy_event_types(request, payload: CopyIn):
+def copy_event_types(request, payload: EventTypeCopyIn):
     require(request, f"{TYPES}.create")
     return 201, type_services.event_types_copy(actor=request.auth, ids=payload.ids, name=payload.name,
                                                code=payload.code)
 
 
-@router.post("/event-types/enable", response=CountOut, summary="Enable or disable event types")
-def enable_event_types(request, payload: EnableIn):
+@router.post("/event-types/enable", response=EventTypeCountOut, summary="Enable or disable event types")
+def enable_event_types(request, payload: EventTypeEnableIn):
     require(request, f"{TYPES}.edit")
     return {"count": type_services.event_types_set_enabled(actor=request.auth, ids=payload.ids,
                                                           enabled=payload.enabled, force=payload.force)}
 
 
-@router.post("/event-types/import-builtins", response=BuiltinsOut, summary="Import the built-in event types")
+@router.post("/event-types/import-builtins", response=EventTypeBuiltinsOut, summary="Import the built-in event types")
 def import_builtin_event_types(request):
     require(request, f"{TYPES}.create")
     return type_services.event_types_import_builtins(actor=request.auth)
@@ -261,7 +261,7 @@ def get_event_type(request, type_id: DbId):
 
 @router.patch("/event-types/{type_id}", response=EventTypeOut,
               summary="Edit an event type (409 naming the strategies that use it, unless force=true)")
-def update_event_type(request, type_id: DbId, payload: EventTypePatch, options: Query[Force]):
+def update_event_type(request, type_id: DbId, payload: EventTypePatch, options: Query[EventTypeForce]):
     require(request, f"{TYPES}.edit")
     return type_services.event_type_update(actor=request.auth, event_type=_type(type_id), data=_fields(payload),
                                            force=options.force)
@@ -269,7 +269,7 @@ def update_event_type(request, type_id: DbId, payload: EventTypePatch, options: 
 
 @router.delete("/event-types/{type_id}", response={204: None},
                summary="Delete an event type (409 naming the strategies that use it, unless force=true)")
-def delete_event_type(request, type_id: DbId, options: Query[Force]):
+def delete_event_type(request, type_id: DbId, options: Query[EventTypeForce]):
     require(request, f"{TYPES}.delete")
     type_services.event_type_delete(actor=request.auth, event_type=_type(type_id), force=options.force)
     return 204, None
@@ -355,7 +355,7 @@ def _outcome(result: dict) -> dict:
     return {"id": result["id"], "status": result["status"], "error": result["error"]}
 
 
-@router.post("/events", response={202: AcceptedOut}, auth=EVENT_AUTH, openapi_extra=_body(EVENT_SCHEMA),
+@router.post("/events", response={202: EventAcceptedOut}, auth=EVENT_AUTH, openapi_extra=_body(EVENT_SCHEMA),
              summary="Send one event (X-App-Key or a personal token); refused events are recorded too")
 def send_event(request):
     caller = _caller(request)
@@ -390,7 +390,7 @@ def _send_batch(request, caller: Caller, body):
     return _run(request, caller, body["events"])
 
 
-@router.post("/events/batch", response={202: BatchResults}, auth=EVENT_AUTH, openapi_extra=_body(BATCH_SCHEMA),
+@router.post("/events/batch", response={202: EventBatchResults}, auth=EVENT_AUTH, openapi_extra=_body(BATCH_SCHEMA),
              summary="Send up to 1,000 events; a result per event, in order")
 def send_events(request):
     caller = _caller(request)
@@ -413,7 +413,7 @@ def _cors(response, caller: Caller | None):
     return response
 
 
-@router.post("/events/collect", response={202: BatchResults}, auth=None, openapi_extra=_body(COLLECT_SCHEMA),
+@router.post("/events/collect", response={202: EventBatchResults}, auth=None, openapi_extra=_body(COLLECT_SCHEMA),
              summary="The page-side snippet's endpoint: events with a publishable key, from its allowed origins")
 def collect_events(request):
     from shoal.accounts.models import Application
@@ -433,8 +433,8 @@ def collect_events(request):
 
 
 # -- history and statistics -------------------------------------------------------------------------------
-@router.get("/event-history", response=HistoryPage, summary="Every received event, newest first (事件历史)")
-def event_history(request, filters: Query[HistoryFilters]):
+@router.get("/event-history", response=EventHistoryPage, summary="Every received event, newest first (事件历史)")
+def event_history(request, filters: Query[EventHistoryFilters]):
     require(request, HISTORY)
     qs = selectors.history_queryset(actor=request.auth, event=filters.event, status=filters.status,
                                     application_id=filters.application_id, customer_id=filters.customer_id,
@@ -445,7 +445,7 @@ def event_history(request, filters: Query[HistoryFilters]):
             "page": filters.page, "page_size": filters.page_size}
 
 
-@router.get("/event-history/{event_id}", response=HistoryDetail,
+@router.get("/event-history/{event_id}", response=EventHistoryDetail,
             summary="One received event with its source data (masked for the reader)")
 def event_history_item(request, event_id: DbId):
     require(request, HISTORY)
