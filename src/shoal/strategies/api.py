@@ -26,28 +26,28 @@ RowList = list[dict[str, Any]]
 
 
 # -- schemas ---------------------------------------------------------------------------------------------
-class GroupIn(Schema):
+class StrategyGroupIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
     order: DbInt | None = None
 
 
-class GroupPatch(Schema):
+class StrategyGroupPatch(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=100)
     order: DbInt | None = None
 
 
-class GroupOut(Schema):
+class StrategyGroupOut(Schema):
     id: int
     name: str
     order: int
     strategy_count: int
 
 
-class ActionIn(Schema):
+class StrategyActionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     processor: str | DbId = Field(description="a built-in processor's code (add_tag, sms…) or a custom one's code or id")
@@ -73,7 +73,7 @@ class StrategyIn(Schema):
     condition_rows: RowList | None = Field(None, min_length=1, max_length=200)
     customer_conditions: dict[str, Any] | None = None
     customer_condition_rows: RowList | None = Field(None, min_length=1, max_length=200)
-    actions: list[ActionIn] = Field(min_length=1, max_length=MAX_ACTIONS)
+    actions: list[StrategyActionIn] = Field(min_length=1, max_length=MAX_ACTIONS)
     order: DbInt | None = None
 
 
@@ -89,13 +89,13 @@ class StrategyPatch(Schema):
     condition_rows: RowList | None = Field(None, min_length=1, max_length=200)
     customer_conditions: dict[str, Any] | None = None
     customer_condition_rows: RowList | None = Field(None, min_length=1, max_length=200)
-    actions: list[ActionIn] | None = Field(None, min_length=1, max_length=MAX_ACTIONS)
+    actions: list[StrategyActionIn] | None = Field(None, min_length=1, max_length=MAX_ACTIONS)
     order: DbInt | None = None
     enabled: bool | None = Field(None, description="false disables (pending tasks are cancelled); true enables an "
                                                    "approved strategy")
 
 
-class ActionOut(Schema):
+class StrategyActionOut(Schema):
     id: int
     processor: str
     processor_id: int | None
@@ -118,7 +118,7 @@ class StrategyOut(Schema):
     condition_rows: RowList | None
     customer_conditions: dict[str, Any] | None
     customer_condition_rows: RowList | None
-    actions: list[ActionOut]
+    actions: list[StrategyActionOut]
     order: int
     enabled: bool
     review_status: Literal["approved", "pending"]
@@ -131,7 +131,7 @@ class StrategyOut(Schema):
     updated_at: datetime
 
 
-class DayOut(Schema):
+class StrategyDayOut(Schema):
     day: date
     matched: int
     run: int
@@ -140,13 +140,13 @@ class DayOut(Schema):
     skipped: int
 
 
-class ResultsOut(Schema):
+class StrategyResultsOut(Schema):
     strategy_id: int
-    days: list[DayOut]
+    days: list[StrategyDayOut]
     totals: dict[str, int]
 
 
-class TaskOut(Schema):
+class StrategyTaskOut(Schema):
     id: int
     strategy_id: int
     strategy: str | None
@@ -166,44 +166,44 @@ class TaskOut(Schema):
     duration_ms: int | None
 
 
-class TaskPage(Schema):
-    items: list[TaskOut]
+class StrategyTaskPage(Schema):
+    items: list[StrategyTaskOut]
     total: int
     page: int
     page_size: int
 
 
-class TaskFilters(Schema):
+class StrategyTaskFilters(Schema):
     status: TaskStatusName | None = None
     strategy_id: DbId | None = None
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=500)
 
 
-class IdsIn(Schema):
+class StrategyTaskIdsIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[DbId] = Field(min_length=1, max_length=10_000)
 
 
-class CancelledOut(Schema):
+class StrategyTasksCancelledOut(Schema):
     cancelled: int
 
 
 # -- groups ----------------------------------------------------------------------------------------------
-@router.get("/strategy-groups", response=list[GroupOut], summary="Strategy groups, in order")
+@router.get("/strategy-groups", response=list[StrategyGroupOut], summary="Strategy groups, in order")
 def list_groups(request):
     return selectors.group_list(actor=request.auth)
 
 
-@router.post("/strategy-groups", response={201: GroupOut}, summary="Add a strategy group")
-def create_group(request, payload: GroupIn):
+@router.post("/strategy-groups", response={201: StrategyGroupOut}, summary="Add a strategy group")
+def create_group(request, payload: StrategyGroupIn):
     group = services.group_create(actor=request.auth, data=payload.dict())
     return 201, selectors.group_out(group)
 
 
-@router.patch("/strategy-groups/{group_id}", response=GroupOut, summary="Rename or reorder a strategy group")
-def update_group(request, group_id: DbId, payload: GroupPatch):
+@router.patch("/strategy-groups/{group_id}", response=StrategyGroupOut, summary="Rename or reorder a strategy group")
+def update_group(request, group_id: DbId, payload: StrategyGroupPatch):
     group = services.group_get(actor=request.auth, pk=group_id)
     return selectors.group_out(services.group_update(actor=request.auth, group=group,
                                                      data=payload.dict(exclude_unset=True)))
@@ -274,7 +274,7 @@ def approve_strategy(request, strategy_id: DbId):
     return selectors.strategy_out(services.strategy_approve(actor=request.auth, strategy=strategy))
 
 
-@router.get("/strategies/{strategy_id}/results", response=ResultsOut,
+@router.get("/strategies/{strategy_id}/results", response=StrategyResultsOut,
             summary="Per day: events matched, actions run, succeeded, failed, skipped")
 def strategy_results(request, strategy_id: DbId, days: int = Query(30, ge=1, le=366)):  # noqa: B008
     strategy = services.strategy_get(actor=request.auth, pk=strategy_id)
@@ -282,19 +282,19 @@ def strategy_results(request, strategy_id: DbId, days: int = Query(30, ge=1, le=
 
 
 # -- tasks -----------------------------------------------------------------------------------------------
-@router.get("/strategy-tasks", response=TaskPage, summary="Strategy tasks (delayed and immediate actions)")
-def list_tasks(request, filters: Query[TaskFilters]):
+@router.get("/strategy-tasks", response=StrategyTaskPage, summary="Strategy tasks (delayed and immediate actions)")
+def list_tasks(request, filters: Query[StrategyTaskFilters]):
     total, items = selectors.task_page(actor=request.auth, status=filters.status, strategy_id=filters.strategy_id,
                                        page=filters.page, page_size=filters.page_size)
     return {"items": items, "total": total, "page": filters.page, "page_size": filters.page_size}
 
 
-@router.post("/strategy-tasks/cancel", response=CancelledOut, summary="Cancel the pending tasks among these ids")
-def cancel_tasks(request, payload: IdsIn):
+@router.post("/strategy-tasks/cancel", response=StrategyTasksCancelledOut, summary="Cancel the pending tasks among these ids")
+def cancel_tasks(request, payload: StrategyTaskIdsIn):
     return {"cancelled": task_services.tasks_cancel(actor=request.auth, ids=payload.ids)}
 
 
-@router.post("/strategy-tasks/{task_id}/cancel", response=TaskOut, summary="Cancel a pending task")
+@router.post("/strategy-tasks/{task_id}/cancel", response=StrategyTaskOut, summary="Cancel a pending task")
 def cancel_task(request, task_id: DbId):
     task = selectors.task_get(actor=request.auth, pk=task_id)
     task_services.task_cancel(actor=request.auth, task_id=task["id"])
