@@ -105,6 +105,9 @@ def _register_routers():
 
     api.add_router("/v1/", tasks_router)
     # end tasks
+    from shoal.events.api import router as events_router  # events: registry, ingestion, history
+
+    api.add_router("/v1/", events_router)
     api.add_router("/v1/", customers_router)
     # -- pools: groups and their rules (helper "groups")
     from shoal.pools.api_groups import router as pool_groups_router
@@ -126,6 +129,11 @@ def _register_routers():
 
     api.add_router("/v1/", automation_router)
     # end automation
+    # strategies: strategy groups, strategies (review, results), strategy tasks
+    from shoal.strategies.api import router as strategies_router
+
+    api.add_router("/v1/", strategies_router)
+    # end strategies
 
 
 _register_routers()

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "shoal.pools",
     "shoal.sales",
     "shoal.automation",  # processors, message templates, SMS/email/webhook delivery
+    "shoal.events",
+    "shoal.strategies",  # automation strategies and their tasks
     "shoal.setup",  # run, bootstrap, demo: the commands that know every app
 ]
 

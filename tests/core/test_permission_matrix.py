@@ -73,6 +73,16 @@ def matrix(db, personas):
     from shoal.sales.models import Task
 
     tasks = {u.pk: Task.objects.create(name="Matrix task", owner=u, creator=u) for u in personas.values()}
+    # events: a type, one recorded event, the application's publishable key (helper "events")
+    from shoal.accounts import services as account_services
+    from shoal.events.services import types as event_types
+    from shoal.events.services.ingest import Caller, ingest
+
+    event_type = event_types.event_type_create(actor=None, data={"name": "Matrix event", "code": "matrix_event"})
+    ingest(caller=Caller(application=app), items=[{"event": "matrix_event", "customer": {"mobile": "13800138000"}}])
+    from shoal.events.models import Event
+
+    account_services.application_publishable_key(actor=None, app=app)
     # automation: a custom processor and a message template (helper "delivery")
     from shoal.automation import services as automation_services
 
@@ -80,8 +90,8 @@ def matrix(db, personas):
                                                                                 "url": "https://example.com/hook"})
     template = automation_services.template_create(actor=None, data={"channel": "sms", "name": "Matrix",
                                                                      "code": "matrix", "content": "x"})
-    return {"processor": processor, "message_template": template, "message": message, "tasks": tasks,
-            "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
+    return {"event_type": event_type, "event": Event.objects.get(), "processor": processor,
+            "message_template": template, "message": message, "tasks": tasks, "group": group, "empty_group": empty_group, "assignment_rule": assignment_rule,
             "recycle_rule": recycle_rule, "group_rule": group_rule,
             "dept": dept, "role": role, "target": target, "app": app, "customer": customer, "field": field,
             "enum": enum, "item": enum.items.get(), "company": company, "saved": saved,
@@ -341,6 +351,70 @@ ENDPOINTS += [
     ("patch", "/api/v1/tasks/{task_id}", f"{TASKS}.edit", lambda w: {"progress": "done"}, _t),
     ("delete", "/api/v1/tasks/{task_id}", f"{TASKS}.delete", None, _t),
 ]
+# events (helper "events")
+EVENT_TYPES = "marketing.event_types"
+_t = lambda w: {"type_id": w["event_type"].pk}  # noqa: E731
+_one_event = {"event": "matrix_event", "customer": {"mobile": "13800138000"}}
+ENDPOINTS += [
+    ("post", "/api/v1/applications/{app_id}/publishable-key", "system.applications.edit", lambda w: {"enabled": True},
+     lambda w: {"app_id": w["app"].pk}),
+    ("get", "/api/v1/event-types", f"{EVENT_TYPES}.view", None, None),
+    ("post", "/api/v1/event-types", f"{EVENT_TYPES}.create", lambda w: {"code": "matrix_new", "name": "New"}, None),
+    ("post", "/api/v1/event-types/copy", f"{EVENT_TYPES}.create", lambda w: {"ids": [w["event_type"].pk]}, None),
+    ("post", "/api/v1/event-types/enable", f"{EVENT_TYPES}.edit",
+     lambda w: {"ids": [w["event_type"].pk], "enabled": False}, None),
+    ("post", "/api/v1/event-types/import-builtins", f"{EVENT_TYPES}.create", None, None),
+    ("get", "/api/v1/event-types/{type_id}", f"{EVENT_TYPES}.view", None, _t),
+    ("patch", "/api/v1/event-types/{type_id}", f"{EVENT_TYPES}.edit", lambda w: {"remarks": "x"}, _t),
+    ("delete", "/api/v1/event-types/{type_id}", f"{EVENT_TYPES}.delete", None, _t),
+    ("post", "/api/v1/events", "marketing.events.create", lambda w: _one_event, None),
+    ("post", "/api/v1/events/batch", "marketing.events.create", lambda w: {"events": [_one_event]}, None),
+    ("post", "/api/v1/events/collect", None, lambda w: {"key": w["app"].publishable_key, "events": []}, None),
+    ("get", "/api/v1/event-history", "marketing.event_history.view", None, None),
+    ("get", "/api/v1/event-history/{event_id}", "marketing.event_history.view", None,
+     lambda w: {"event_id": w["event"].pk}),
+    ("get", "/api/v1/customers/{customer_id}/events", "customers.customers.view", None,
+     lambda w: {"customer_id": w["customer"].pk}),
+]
+# strategies: groups, strategies, review, results, tasks (made on first use by the endpoints below)
+def _strategies(w):
+    if "strategy" not in w:
+        from shoal.strategies.models import StrategyTask
+        from shoal.strategies.services import strategies as strategy_services
+
+        w["strategy_group"] = strategy_services.group_create(actor=None, data={"name": "Matrix strategies"})
+        data = {"name": "Matrix strategy", "event": "matrix_event", "actions": [{"processor": "task"}]}
+        w["strategy"] = strategy_services.strategy_create(actor=None, data=data)
+        w["strategy_task"] = StrategyTask.objects.create(
+            strategy=w["strategy"], action=w["strategy"].actions.get(), event_id=1, customer_id=w["customer"].pk,
+            event_received_at=w["customer"].created_at, due_at=w["customer"].created_at)
+    return w
+
+
+STRATEGIES = "marketing.strategies"
+_s = lambda w: {"strategy_id": _strategies(w)["strategy"].pk}  # noqa: E731
+_st = lambda w: {"task_id": _strategies(w)["strategy_task"].pk}  # noqa: E731
+ENDPOINTS += [
+    ("get", "/api/v1/strategy-groups", f"{STRATEGIES}.view", None, None),
+    ("post", "/api/v1/strategy-groups", f"{STRATEGIES}.create", lambda w: {"name": "Matrix group 2"}, None),
+    ("patch", "/api/v1/strategy-groups/{group_id}", f"{STRATEGIES}.edit", lambda w: {"order": 3},
+     lambda w: {"group_id": _strategies(w)["strategy_group"].pk}),
+    ("delete", "/api/v1/strategy-groups/{group_id}", f"{STRATEGIES}.delete", None,
+     lambda w: {"group_id": _strategies(w)["strategy_group"].pk}),
+    ("get", "/api/v1/strategies", f"{STRATEGIES}.view", None, None),
+    ("post", "/api/v1/strategies", f"{STRATEGIES}.create",
+     lambda w: {"name": "New", "event": "matrix_event", "actions": [{"processor": "task"}]}, None),
+    ("get", "/api/v1/strategies/fields", f"{STRATEGIES}.view", None, None),
+    ("get", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.view", None, _s),
+    ("patch", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.edit", lambda w: {"order": 2}, _s),
+    ("delete", "/api/v1/strategies/{strategy_id}", f"{STRATEGIES}.delete", None, _s),
+    ("post", "/api/v1/strategies/{strategy_id}/approve", f"{STRATEGIES}.approve", None, _s),
+    ("get", "/api/v1/strategies/{strategy_id}/results", f"{STRATEGIES}.view", None, _s),
+    ("get", "/api/v1/strategy-tasks", "marketing.strategy_tasks.view", None, None),
+    ("post", "/api/v1/strategy-tasks/cancel", "marketing.strategy_tasks.cancel",
+     lambda w: {"ids": [_st(w)["task_id"]]}, None),
+    ("post", "/api/v1/strategy-tasks/{task_id}/cancel", "marketing.strategy_tasks.cancel", None, _st),
+]
 # -- automation: processors and message templates (helper "delivery")
 _proc = lambda w: {"processor_id": w["processor"].pk}  # noqa: E731
 _tmpl = lambda w: {"template_id": w["message_template"].pk}  # noqa: E731
@@ -494,6 +568,18 @@ PAGES = [
     ("admin:sales_task_add", "sales.tasks.create", None),
     ("admin:sales_task_edit", "sales.tasks.view", lambda w: [w["tasks"][w["me"].pk].pk]),
     ("admin:sales_task_customers", "sales.tasks.view", None),
+    # strategies
+    ("admin:strategies", "marketing.strategies.view", None),
+    ("admin:strategy_add", "marketing.strategies.create", None),
+    ("admin:strategy_edit", "marketing.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
+    ("admin:strategy_results", "marketing.strategies.view", lambda w: [_strategies(w)["strategy"].pk]),
+    ("admin:strategies_review", "marketing.strategies.approve", None),
+    ("admin:strategy_tasks", "marketing.strategy_tasks.view", None),
+    # events (helper "events")
+    ("admin:event_types", "marketing.event_types.view", None),
+    ("admin:event_type_add", "marketing.event_types.create", None),
+    ("admin:event_type_edit", "marketing.event_types.view", lambda w: [w["event_type"].pk]),
+    ("admin:event_history", "marketing.event_history.view", None),
     # automation (helper "delivery")
     ("admin:automation_processors", "marketing.processors.view", None),
     ("admin:automation_processor_add", "marketing.processors.create", None),

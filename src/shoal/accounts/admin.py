@@ -234,9 +234,47 @@ class RoleAdmin(ShoalModelAdmin):
 
 
 class ApplicationForm(forms.ModelForm):
+    """The application, its IP allow list and what its publishable (page-side) key may do. Lists are
+    edited one entry per line; the services check them."""
+
+    publishable_event_types_text = forms.CharField(
+        label=_("Event types the publishable key may send"), required=False,
+        widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Event codes, one per line."))
+    publishable_origins_text = forms.CharField(
+        label=_("Origins the publishable key may send from"), required=False,
+        widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Web origins such as https://shop.example.com, one per line."))
+
     class Meta:
         model = Application
-        fields = ("name", "description", "enabled")
+        fields = ("name", "description", "enabled", "ip_allow_list")
+        widgets = {"ip_allow_list": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["publishable_event_types_text"].initial = "\n".join(self.instance.publishable_event_types or [])
+            self.fields["publishable_origins_text"].initial = "\n".join(self.instance.publishable_origins or [])
+
+    def _checked(self, name, clean):
+        try:
+            return clean(self.cleaned_data.get(name) or "")
+        except ShoalError as exc:
+            raise forms.ValidationError(exc.message)
+
+    def clean_ip_allow_list(self):
+        return self._checked("ip_allow_list", services.clean_ip_allow_list)
+
+    def clean_publishable_origins_text(self):
+        return self._checked("publishable_origins_text", services.clean_origins)
+
+    def clean_publishable_event_types_text(self):
+        return self._checked("publishable_event_types_text", services.clean_event_codes)
+
+    def service_data(self) -> dict:
+        data = _form_values(self, ["name", "description", "enabled", "ip_allow_list"])
+        data["publishable_origins"] = self.cleaned_data.get("publishable_origins_text") or []
+        data["publishable_event_types"] = self.cleaned_data.get("publishable_event_types_text") or []
+        return data
 
 
 @admin.register(Application, site=site)
@@ -245,11 +283,17 @@ class ApplicationAdmin(ShoalModelAdmin):
     form = ApplicationForm
     list_display = ("name", "enabled", "key_prefix", "created_at", "last_used_at")
     list_filter = ("enabled",)
-    readonly_fields = ("key_prefix", "created_at", "last_used_at")
-    actions_detail = ["rotate_key"]
+    readonly_fields = ("key_prefix", "publishable_key", "created_at", "last_used_at")
+    fieldsets = (
+        (None, {"fields": ("name", "description", "enabled", "key_prefix", "ip_allow_list")}),
+        (_("Page-side snippet"), {"fields": ("publishable_key", "publishable_event_types_text",
+                                             "publishable_origins_text")}),
+        (None, {"fields": ("created_at", "last_used_at")}),
+    )
+    actions_detail = ["rotate_key", "publishable_key_action"]
 
     def save_model(self, request, obj, form, change):
-        data = _form_values(form, ["name", "description", "enabled"])
+        data = form.service_data()
         if change:
             services.application_update(actor=request.user, app=Application.objects.get(pk=obj.pk), data=data)
         else:
@@ -267,6 +311,16 @@ class ApplicationAdmin(ShoalModelAdmin):
         app = Application.objects.get(pk=object_id)
         raw = services.application_rotate_key(actor=request.user, app=app)
         messages.warning(request, _("New application key (shown only this once, copy it now): %(key)s") % {"key": raw})
+        return redirect("admin:accounts_application_change", object_id)
+
+    @action(description=_("New publishable key"), permissions=["change"])
+    def publishable_key_action(self, request, object_id):
+        from django.shortcuts import redirect
+
+        app = Application.objects.get(pk=object_id)
+        key = services.application_publishable_key(actor=request.user, app=app)
+        messages.success(request, _("New publishable key: %(key)s (it may sit in web pages; the old one stops working)")
+                         % {"key": key})
         return redirect("admin:accounts_application_change", object_id)
 
 

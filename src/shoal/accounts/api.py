@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
@@ -143,6 +144,17 @@ class ApplicationOut(Schema):
     key_prefix: str
     created_at: datetime
     last_used_at: datetime | None
+    ip_allow_list: list[str]
+    publishable_key: str | None
+    publishable_event_types: list[str]
+    publishable_origins: list[str]
+
+    @staticmethod
+    def resolve_ip_allow_list(obj) -> list[str]:
+        from .models import split_networks
+
+        value = obj.get("ip_allow_list") if isinstance(obj, dict) else obj.ip_allow_list
+        return value if isinstance(value, list) else split_networks(value)
 
 
 class ApplicationCreated(ApplicationOut):
@@ -155,6 +167,10 @@ class ApplicationIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=255)
     enabled: bool = True
+    ip_allow_list: list[Annotated[str, Field(max_length=64)]] = Field([], max_length=200,
+                                                                       description="CIDRs; empty: any address")
+    publishable_event_types: list[Annotated[str, Field(max_length=64)]] = Field([], max_length=500)
+    publishable_origins: list[Annotated[str, Field(max_length=200)]] = Field([], max_length=50)
 
 
 class ApplicationPatch(Schema):
@@ -163,6 +179,19 @@ class ApplicationPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=255)
     enabled: bool | None = None
+    ip_allow_list: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=200)
+    publishable_event_types: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=500)
+    publishable_origins: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=50)
+
+
+class PublishableKeyIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+
+
+class PublishableKeyOut(Schema):
+    publishable_key: str | None
 
 
 class KeyOut(Schema):
@@ -355,6 +384,15 @@ def rotate_application_key(request, app_id: DbId):
     require(request, "system.applications.edit")
     app = get_object_or_404(Application, pk=app_id)
     return {"key": services.application_rotate_key(actor=request.auth, app=app)}
+
+
+@router.post("/applications/{app_id}/publishable-key", response=PublishableKeyOut,
+             summary="Issue a new publishable (page-side, write-only) key, or withdraw it with enabled=false")
+def publishable_application_key(request, app_id: DbId, payload: PublishableKeyIn):
+    require(request, "system.applications.edit")
+    app = get_object_or_404(Application, pk=app_id)
+    return {"publishable_key": services.application_publishable_key(actor=request.auth, app=app,
+                                                                     enabled=payload.enabled)}
 
 
 @router.delete("/applications/{app_id}", response={204: None})

@@ -170,6 +170,18 @@ class Application(models.Model):
                                    related_name="+", verbose_name=_("created by"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    # Where the application may call from: CIDRs (one per line or comma separated); empty = anywhere.
+    ip_allow_list = models.TextField(_("IP allow list"), blank=True, default="",
+                                     help_text=_("Networks the application may call from, in CIDR notation "
+                                                 "(e.g. 10.0.0.0/8, 203.0.113.7), one per line; empty = any address."))
+    # A publishable, write-only key for the page-side snippet: it may only send the chosen event types,
+    # from the chosen origins (CORS). It is public by design (it sits in a web page), so it is stored as is.
+    publishable_key = models.CharField(_("publishable key"), max_length=64, unique=True, null=True, blank=True,
+                                       editable=False)
+    publishable_event_types = models.JSONField(_("event types the publishable key may send"), default=list,
+                                               blank=True)
+    publishable_origins = models.JSONField(_("origins the publishable key may send from"), default=list,
+                                           blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -190,6 +202,72 @@ class Application(models.Model):
         if not raw:
             return None
         return cls.objects.filter(key_hash=_hash_key(raw.strip()), enabled=True).first()
+
+    @classmethod
+    def for_key(cls, raw: str) -> Application | None:
+        """The application of a secret key, enabled or not (the event endpoints record a disabled
+        application's refused events)."""
+        if not raw:
+            return None
+        return cls.objects.filter(key_hash=_hash_key(raw.strip())).first()
+
+    @classmethod
+    def for_publishable_key(cls, raw: str) -> Application | None:
+        if not raw or not isinstance(raw, str) or not raw.startswith(PUBLISHABLE_PREFIX):
+            return None
+        return cls.objects.filter(publishable_key=raw.strip()).first()
+
+    def set_new_publishable_key(self) -> str:
+        self.publishable_key = PUBLISHABLE_PREFIX + secrets.token_urlsafe(24)
+        return self.publishable_key
+
+    def ip_networks(self) -> list:
+        return parse_networks(self.ip_allow_list)
+
+    def allows_ip(self, ip: str | None) -> bool:
+        """True when the allow list is empty or ``ip`` lies in one of its networks."""
+        networks = self.ip_networks()
+        if not networks:
+            return True
+        if not ip:
+            return False
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(ip.split("%")[0])
+        except ValueError:
+            return False
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address.version == net.version and address in net for net in networks)
+
+    def allows_origin(self, origin: str | None) -> bool:
+        return bool(origin) and normalise_origin(origin) in {normalise_origin(o) for o in self.publishable_origins or []}
+
+
+PUBLISHABLE_PREFIX = "shp_"
+
+
+def split_networks(text: str) -> list[str]:
+    return [part.strip() for part in (text or "").replace(",", "\n").replace(";", "\n").splitlines() if part.strip()]
+
+
+def parse_networks(text: str) -> list:
+    """The CIDRs of an allow list (invalid entries are refused when saved; here they are skipped)."""
+    import ipaddress
+
+    networks = []
+    for part in split_networks(text):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            continue
+    return networks
+
+
+def normalise_origin(origin: str) -> str:
+    """``https://Shop.Example.com/`` → ``https://shop.example.com`` (scheme://host[:port], lower case)."""
+    return (origin or "").strip().rstrip("/").lower()
 
 
 class ApiToken(models.Model):

@@ -31,6 +31,7 @@ register_action_labels({
     "application.update": _("Edit application"),
     "application.delete": _("Delete application"),
     "application.rotate_key": _("Generate a new application key"),
+    "application.publishable_key": _("Issue or withdraw a publishable key"),
     "department.create": _("Create department"),
     "department.update": _("Edit department"),
     "department.delete": _("Delete department"),

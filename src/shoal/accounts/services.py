@@ -254,13 +254,101 @@ def user_get(*, username: str) -> User:
 
 
 # -- applications and tokens -------------------------------------------------------------------
-def application_create(*, actor, name: str, description: str = "", enabled: bool = True) -> tuple[Application, str]:
+APPLICATION_FIELDS = ("name", "description", "enabled", "ip_allow_list", "publishable_event_types",
+                      "publishable_origins")
+MAX_NETWORKS = 200
+MAX_ORIGINS = 50
+
+
+def clean_ip_allow_list(value) -> str:
+    """The allow list as stored: one CIDR per line, each checked (a bare address is a /32 or /128)."""
+    import ipaddress
+
+    from .models import split_networks
+
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "\n".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise ShoalError("invalid", gettext("The IP allow list must be text"), {"field": "ip_allow_list"})
+    parts = split_networks(value)
+    if len(parts) > MAX_NETWORKS:
+        raise ShoalError("invalid", gettext("At most %(limit)s networks in the IP allow list") % {"limit": MAX_NETWORKS},
+                         {"field": "ip_allow_list"})
+    cleaned = []
+    for part in parts:
+        try:
+            cleaned.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ShoalError("invalid", gettext("%(value)s is not an IP address or network (CIDR)") % {"value": part[:60]},
+                             {"field": "ip_allow_list", "value": part[:60]})
+    return "\n".join(dict.fromkeys(cleaned))
+
+
+def clean_origins(value) -> list[str]:
+    """Web origins (``https://shop.example.com[:port]``) the publishable key may send from."""
+    from urllib.parse import urlsplit
+
+    from .models import normalise_origin
+
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", "\n").splitlines()]
+    if not isinstance(value, list):
+        raise ShoalError("invalid", gettext("Origins must be a list"), {"field": "publishable_origins"})
+    origins = []
+    for raw in value:
+        text = normalise_origin(str(raw))
+        if not text:
+            continue
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment \
+                or parts.username or parts.password:
+            raise ShoalError("invalid", gettext("%(value)s is not a web origin such as https://shop.example.com")
+                             % {"value": str(raw)[:80]}, {"field": "publishable_origins", "value": str(raw)[:80]})
+        origins.append(text)
+    if len(origins) > MAX_ORIGINS:
+        raise ShoalError("invalid", gettext("At most %(limit)s origins") % {"limit": MAX_ORIGINS},
+                         {"field": "publishable_origins"})
+    return list(dict.fromkeys(origins))
+
+
+def clean_event_codes(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.replace(",", "\n").splitlines()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ShoalError("invalid", gettext("Event types must be a list of codes"), {"field": "publishable_event_types"})
+    codes = [v.strip() for v in value if v.strip()]
+    if any(len(c) > 64 for c in codes) or len(codes) > 500:
+        raise ShoalError("invalid", gettext("Event types must be a list of codes"), {"field": "publishable_event_types"})
+    return list(dict.fromkeys(codes))
+
+
+def _application_values(data: dict) -> dict:
+    values = {key: data[key] for key in ("description", "enabled") if data.get(key) is not None}
+    if "ip_allow_list" in data:
+        values["ip_allow_list"] = clean_ip_allow_list(data["ip_allow_list"])
+    if "publishable_origins" in data:
+        values["publishable_origins"] = clean_origins(data["publishable_origins"])
+    if "publishable_event_types" in data:
+        values["publishable_event_types"] = clean_event_codes(data["publishable_event_types"])
+    return values
+
+
+def application_create(*, actor, name: str, description: str = "", enabled: bool = True,
+                       **extra) -> tuple[Application, str]:
     name = (name or "").strip()
     if not name:
         raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
     if Application.objects.filter(name=name).exists():
         raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
-    app = Application(name=name, description=description, enabled=enabled, created_by=None if is_system(actor) else actor)
+    values = _application_values({key: extra[key] for key in APPLICATION_FIELDS if key in extra})
+    app = Application(name=name, description=description, enabled=enabled, created_by=None if is_system(actor) else actor,
+                      **values)
     raw = app.set_new_key()
     app.save()
     log_operation(actor=actor, action="application.create", obj=app)
@@ -268,14 +356,14 @@ def application_create(*, actor, name: str, description: str = "", enabled: bool
 
 
 def application_update(*, actor, app: Application, data: dict) -> Application:
-    values = {key: data[key] for key in ("description", "enabled") if data.get(key) is not None}
+    values = _application_values(data)
     if data.get("name") is not None:
         values["name"] = name = data["name"].strip()
         if not name:
             raise ShoalError("invalid", gettext("Application name is required"), {"field": "name"})
         if Application.objects.filter(name=name).exclude(pk=app.pk).exists():
             raise Conflict("duplicate", gettext("An application with this name already exists"), {"field": "name"})
-    model_update(instance=app, fields=("name", "description", "enabled"), data=values)
+    model_update(instance=app, fields=APPLICATION_FIELDS, data=values)
     log_operation(actor=actor, action="application.update", obj=app, detail={"fields": sorted(data)})
     return app
 
@@ -285,6 +373,15 @@ def application_rotate_key(*, actor, app: Application) -> str:
     app.save(update_fields=["key_prefix", "key_hash"])
     log_operation(actor=actor, action="application.rotate_key", obj=app)
     return raw
+
+
+def application_publishable_key(*, actor, app: Application, enabled: bool = True) -> str | None:
+    """Issue a new publishable (page-side, write-only) key for ``app``, or withdraw it (``enabled`` False)."""
+    key = app.set_new_publishable_key() if enabled else None
+    app.publishable_key = key
+    app.save(update_fields=["publishable_key"])
+    log_operation(actor=actor, action="application.publishable_key", obj=app, detail={"enabled": enabled})
+    return key
 
 
 def application_delete(*, actor, app: Application) -> None:

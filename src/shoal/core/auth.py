@@ -82,7 +82,8 @@ class PersonalToken(HttpBearer):
 
 
 class AppKey(APIKeyHeader):
-    """``X-App-Key`` of an enabled application (for ingestion endpoints)."""
+    """``X-App-Key`` of an enabled application (for ingestion endpoints), called from an address its IP
+    allow list admits (403 ``ip_not_allowed`` otherwise)."""
 
     param_name = "X-App-Key"
 
@@ -90,6 +91,11 @@ class AppKey(APIKeyHeader):
         Application = apps.get_model("accounts", "Application")
         app = Application.from_key(key or "")
         if app is not None:
+            from .request_context import client_ip
+
+            if not app.allows_ip(client_ip(request)):
+                raise ShoalError("ip_not_allowed", _("This application may not call from this address"),
+                                 {"ip": client_ip(request)}, status=403)
             Application.objects.filter(pk=app.pk).update(last_used_at=timezone.now())
             request.application = app
         return app

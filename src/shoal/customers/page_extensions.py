@@ -33,7 +33,18 @@ class ListAction:
     permission: str  # the menu permission that offers it
 
 
+@dataclass(frozen=True)
+class DetailTabExtension:
+    """A tab of the customer detail page that an app adds (e.g. the events tab)."""
+
+    key: str  # the tab's anchor (``#key``): letters, digits and '-'
+    label: object  # lazily translated
+    render: Callable  # (request, customer) → safe HTML, or None to leave the tab out for this viewer
+    order: int = 100
+
+
 LIST_COLUMNS: dict[str, ListColumn] = {}
+DETAIL_TABS: dict[str, DetailTabExtension] = {}
 LIST_FILTERS: list = []  # admin list filters (SimpleListFilter classes)
 LIST_ACTIONS: dict[str, ListAction] = {}
 DETAIL_PANELS: list[Callable] = []  # (request, customer) → safe HTML shown under the detail page's header
@@ -56,6 +67,20 @@ def register_list_action(list_action: ListAction) -> None:
 def register_detail_panel(panel: Callable) -> None:
     if panel not in DETAIL_PANELS:
         DETAIL_PANELS.append(panel)
+
+
+def register_detail_tab(tab: DetailTabExtension) -> None:
+    DETAIL_TABS[tab.key] = tab
+
+
+def detail_tabs(request, customer) -> list[dict]:
+    """The apps' tabs this viewer sees on this customer: ``[{"key", "label", "html"}]``, in order."""
+    tabs = []
+    for tab in sorted(DETAIL_TABS.values(), key=lambda t: (t.order, t.key)):
+        html = tab.render(request, customer)
+        if html is not None:
+            tabs.append({"key": tab.key, "label": tab.label, "html": html})
+    return tabs
 
 
 def register_timeline_action_labels(labels: dict[str, object]) -> None:

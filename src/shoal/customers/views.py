@@ -183,6 +183,7 @@ def customer_detail(request, pk):
         "attachment_max_mb": attachments.max_mb(),
         "configured_tabs": tabs.tabs_for(customer),
         "panels": [panel(request, customer) for panel in page_extensions.DETAIL_PANELS],
+        "extension_tabs": page_extensions.detail_tabs(request, customer),
         "can_edit": can_edit,
         "can_view_companies": viewer.has_shoal_perm("customers.companies.view"),
         "edit_url": reverse("admin:customers_customer_change", args=[customer.pk]),

@@ -184,10 +184,10 @@ class BatchIdentify:
         return self._placement
 
     # -- the rules of customer_identify, customer_create and customer_update, in memory
-    def identify(self, index: int, item) -> tuple[Customer, bool, list[str]]:
-        if not isinstance(item, dict):
-            raise ShoalError("invalid_value", gettext("Each item must be an object"), {})
-        data = dict(item)
+    def find(self, index: int) -> Customer | None:
+        """The customer item ``index`` identifies (one created earlier in the batch included: its id comes
+        with ``flush``), or None; the errors ``identify`` gives (no identity value, values of different
+        customers, a customer outside the actor's scope)."""
         standard = self.unique[index]
         if isinstance(standard, ShoalError):
             raise standard
@@ -202,11 +202,18 @@ class BatchIdentify:
             raise identity_conflict([(f, c.pk) for f, c in found],
                                      visible={c.pk for c in customers if self._in_scope(c)})
         if customers:
-            customer = customers[0]
-            if not self._in_scope(customer):
+            if not self._in_scope(customers[0]):
                 raise out_of_scope_conflict(f for f, _ in found)
-            return customer, False, self._update(customer, data)
-        return self._create(data), True, []
+            return customers[0]
+        return None
+
+    def identify(self, index: int, item) -> tuple[Customer, bool, list[str]]:
+        if not isinstance(item, dict):
+            raise ShoalError("invalid_value", gettext("Each item must be an object"), {})
+        customer = self.find(index)
+        if customer is not None:
+            return customer, False, self._update(customer, dict(item))
+        return self._create(dict(item)), True, []
 
     def _check_unique(self, values: dict, *, exclude: Customer | None = None) -> None:
         """As :func:`check_unique`, against the in-memory holders."""
