@@ -111,3 +111,21 @@ def test_the_customer_detail_has_an_events_tab(admin_client, app, purchase):
     assert 'data-tab="events"' in html and 'id="customer-events"' in html
     assert "购买" in html and "&quot;amount&quot;: 8" in html
     assert "该客户的事件历史" in html
+
+
+def test_the_application_page_keeps_the_allow_list_and_the_snippet_settings(admin_client, app):
+    url = reverse("admin:accounts_application_change", args=[app.pk])
+    page = admin_client.get(url).content.decode()
+    assert "IP 白名单" in page and "页面代码片段" in page
+    response = admin_client.post(url, {
+        "name": "ERP", "description": "", "enabled": "on", "ip_allow_list": "10.0.0.0/8\n203.0.113.7",
+        "publishable_event_types_text": "login\nclick", "publishable_origins_text": "https://Shop.example.com/"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    app.refresh_from_db()
+    assert app.ip_allow_list == "10.0.0.0/8\n203.0.113.7/32"
+    assert (app.publishable_event_types, app.publishable_origins) == (["login", "click"], ["https://shop.example.com"])
+    bad = admin_client.post(url, {"name": "ERP", "enabled": "on", "ip_allow_list": "10.0.0.0/33"})
+    assert bad.status_code == 200 and "10.0.0.0/33" in bad.content.decode()
+    action = admin_client.get(reverse("admin:accounts_application_publishable_key_action", args=[app.pk]), follow=True)
+    app.refresh_from_db()
+    assert app.publishable_key.startswith("shp_") and app.publishable_key in action.content.decode()
