@@ -73,7 +73,7 @@ def test_register_a_type_and_read_the_history(live_server, browser_page, roles):
     assert "缺少必填字段 rep_amount" in failed.inner_text()
     row = page.locator("tbody.history-row[data-status=success]")
     row.locator("button").first.click()
-    assert row.locator("pre.source-data").is_visible()
+    row.locator("pre.source-data").wait_for(state="visible")  # shown by Alpine after the click
     source = row.locator("pre.source-data").inner_text()
     assert "138****8000" in source and "13800138000" not in source
     assert "还款成功发送短信" in row.inner_text()

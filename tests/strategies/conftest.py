@@ -41,7 +41,16 @@ def _count(*, customer, event_data, params, context):
     return result(SUCCEEDED, "")
 
 
-registry.register_processor(ProcessorSpec(code="test_count", label="Count (test)", run=_count, order=999))
+TEST_PROCESSOR = ProcessorSpec(code="test_count", label="Count (test)", run=_count, order=999)
+
+
+@pytest.fixture(autouse=True)
+def _test_processor():
+    """``test_count`` is registered for these tests only (the registry is the process's: other tests list it)."""
+    registry.register_processor(TEST_PROCESSOR)
+    yield
+    if registry.PROCESSORS.get(TEST_PROCESSOR.code) is TEST_PROCESSOR:
+        del registry.PROCESSORS[TEST_PROCESSOR.code]
 
 
 @pytest.fixture

@@ -300,6 +300,7 @@ EVENT_SCHEMA = {
                                                       "mobile": {"type": "string"}, "email": {"type": "string"}}},
         "data": {"type": "object"},
     },
+    "additionalProperties": False,  # an unknown key is refused (reason unknown_keys)
 }
 
 
@@ -368,16 +369,18 @@ def send_event(request):
     return 202, {"id": result["id"], "status": result["status"]}
 
 
-BATCH_SCHEMA = {"type": "object", "required": ["events"],
+BATCH_SCHEMA = {"type": "object", "required": ["events"], "additionalProperties": False,
                 "properties": {"events": {"type": "array", "maxItems": MAX_BATCH, "items": EVENT_SCHEMA}}}
 
 
-def _batch_body(request, body=None):
-    """The parsed body when it is a batch (``{"events": [≤ 1000]}``), else a BadBody."""
+def _batch_body(request, body=None, allowed=frozenset({"events"})):
+    """The parsed body when it is a batch (``{"events": [≤ 1000]}``, no other key than ``allowed``), else a
+    BadBody."""
     body = _parse(request) if body is None else body
     if isinstance(body, BadBody):
         return body
-    if not isinstance(body, dict) or not isinstance(body.get("events"), list) or len(body["events"]) > MAX_BATCH:
+    if (not isinstance(body, dict) or not isinstance(body.get("events"), list) or len(body["events"]) > MAX_BATCH
+            or not body.keys() <= allowed):
         return BadBody(request.body[:500].decode("utf-8", "replace"), "bad_batch")
     return body
 
@@ -401,7 +404,7 @@ def send_events(request):
     return JsonResponse({"results": [_outcome(r) for r in results]}, status=202)
 
 
-COLLECT_SCHEMA = {"type": "object", "required": ["key", "events"],
+COLLECT_SCHEMA = {"type": "object", "required": ["key", "events"], "additionalProperties": False,
                   "properties": {"key": {"type": "string", "description": "the application's publishable key"},
                                  "events": BATCH_SCHEMA["properties"]["events"]}}
 
@@ -420,7 +423,7 @@ def collect_events(request):
 
     parsed = _parse(request)
     key = parsed.get("key") if isinstance(parsed, dict) else None
-    body = _batch_body(request, parsed)
+    body = _batch_body(request, parsed, frozenset({"key", "events"}))
     app = Application.for_publishable_key(key if isinstance(key, str) else "")
     if app is None:
         return _error(request, 401, "unauthorized", gettext("Unknown publishable key"))

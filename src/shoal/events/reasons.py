@@ -34,7 +34,7 @@ PROBLEMS = {
     "bad_customer": _('"customer" must be an object with ent_user_id, mobile or email'),
     "unknown_keys": _("unknown keys: %(keys)s"),
     "bad_json": _("the body is not valid JSON"),
-    "bad_batch": _('send {"events": [ … ]} with at most 1000 events'),
+    "bad_batch": _('send {"events": [ … ]} with at most 1000 events and no other key'),
 }
 
 
