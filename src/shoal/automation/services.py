@@ -158,17 +158,22 @@ def processor_create(*, actor, data: dict) -> tuple[Processor, str]:
 
 def processor_update(*, actor, processor: Processor, data: dict) -> Processor:
     check_permission(actor, f"{PROCESSORS_MENU}.edit")
-    values = _clean_processor(data, instance=processor)
+    return _save_changes(actor, processor, _clean_processor(data, instance=processor), "processor.update",
+                         _("A processor with this code exists"))
+
+
+def _save_changes(actor, obj, values: dict, action: str, duplicate: str):
+    """Write the cleaned ``values`` onto ``obj`` and log ``action``; a taken code is a 409 saying ``duplicate``."""
     for name, value in values.items():
-        setattr(processor, name, value)
-    processor.updated_at = timezone.now()
+        setattr(obj, name, value)
+    obj.updated_at = timezone.now()
     try:
         with transaction.atomic():
-            processor.save()
-            log_operation(actor=actor, action="processor.update", obj=processor, detail={"fields": sorted(values)})
+            obj.save()
+            log_operation(actor=actor, action=action, obj=obj, detail={"fields": sorted(values)})
     except IntegrityError:
-        raise Conflict("duplicate", _("A processor with this code exists"), {"field": "code"})
-    return processor
+        raise Conflict("duplicate", duplicate, {"field": "code"})
+    return obj
 
 
 def processor_rotate_secret(*, actor, processor: Processor) -> str:
@@ -255,17 +260,8 @@ def template_create(*, actor, data: dict) -> MessageTemplate:
 
 def template_update(*, actor, template: MessageTemplate, data: dict) -> MessageTemplate:
     check_permission(actor, f"{TEMPLATES_MENU}.edit")
-    values = _clean_template(data, instance=template)
-    for name, value in values.items():
-        setattr(template, name, value)
-    template.updated_at = timezone.now()
-    try:
-        with transaction.atomic():
-            template.save()
-            log_operation(actor=actor, action="message_template.update", obj=template, detail={"fields": sorted(values)})
-    except IntegrityError:
-        raise Conflict("duplicate", _("A template of this channel has this code"), {"field": "code"})
-    return template
+    return _save_changes(actor, template, _clean_template(data, instance=template), "message_template.update",
+                         _("A template of this channel has this code"))
 
 
 def template_delete(*, actor, template: MessageTemplate) -> None:
