@@ -114,7 +114,7 @@ def _membership_update(set_sql: str, set_params: list, where_sql: str, where_par
                     cursor.execute(f"UPDATE {m} SET {set_sql} WHERE id IN ({pk_sql}) AND {where_sql}",
                                    set_params + pk_params + where_params)
                 out += [(r[1], r[2]) for r in rows]
-    return out
+    return sorted(out)  # by customer id on both databases (RETURNING order is not defined)
 
 
 # -- logs and timeline ----------------------------------------------------------------------------------
