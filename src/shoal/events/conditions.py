@@ -7,6 +7,9 @@ events), over the per-customer statistics:
   time of the customer's last (first) event of the type; ops ``within_last_days older_than_days`` (whole
   days), ``gt gte lt lte`` (an ISO date-time), ``between`` ([from, to]), ``is_empty`` (no such event) and
   ``is_not_empty``. A customer without such an event matches none but ``is_empty``;
+- the condition rows (the advanced query page and every page that reuses them): three row fields, "event
+  count", "last event time" and "first event time", each with the event type picked from the registry
+  (``{"field": "event_count", "event": "<code>", "op": "gt", "value": 3}``);
 - custom SQL: ``event_count('<code>')`` (a number, 0 without events), ``last_event('<code>')`` and
   ``first_event('<code>')`` (a time, NULL without events), e.g. ``event_count('login') > 3``.
 
@@ -20,10 +23,18 @@ from datetime import UTC, timedelta
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from sqlglot import exp
 
-from shoal.segments.extensions import NodeKind, SqlFunction, register_node_kind, register_sql_function
+from shoal.segments.catalog import DATETIME, NUMBER
+from shoal.segments.extensions import (
+    NodeKind,
+    RowField,
+    SqlFunction,
+    register_node_kind,
+    register_row_field,
+    register_sql_function,
+)
 from shoal.segments.sql import TABLE, sql_error
 from shoal.segments.tree import MAX_NUMBER, condition_error
 
@@ -199,3 +210,19 @@ register_sql_function(SqlFunction("last_event", check=_checker("last_event"), re
                                   predicate=False))
 register_sql_function(SqlFunction("first_event", check=_checker("first_event"), render=_renderer("first_at", ""),
                                   predicate=False))
+
+
+# -- the condition rows -----------------------------------------------------------------------------
+def type_choices(viewer=None) -> list[dict]:
+    """Every event type by name, in code point order on both databases (code stored); the rows offer the enabled
+    ones."""
+    return [{"value": code, "label": name, "enabled": enabled}
+            for name, code, enabled in sorted(EventType.objects.values_list("name", "code", "enabled"))]
+
+
+for _key, _label, _type, _ops in (
+        ("event_count", pgettext_lazy("condition field", "Event count"), NUMBER, COUNT_OPS),
+        ("last_event", pgettext_lazy("condition field", "Last event time"), DATETIME, TIME_OPS),
+        ("first_event", pgettext_lazy("condition field", "First event time"), DATETIME, TIME_OPS)):
+    register_row_field(RowField(_key, _label, _type, _ops, arg="event", arg_label=pgettext_lazy("condition field", "Event type"),
+                                choices=type_choices, group=pgettext_lazy("condition field", "Events")))

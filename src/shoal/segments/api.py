@@ -12,7 +12,7 @@ from shoal.customers import extensions, masking
 from shoal.customers.api import CustomerOut
 
 from . import services
-from .catalog import OPERATORS, field_catalog
+from .catalog import OPERATORS, field_catalog, row_field_catalog
 from .masked import EXACT_OPS
 from .rows import ordered_operators, rows_to_tree
 from .selectors import saved_query_list, segment_page, segment_queryset, validate
@@ -62,6 +62,18 @@ class OkOut(Schema):
     ok: bool
 
 
+class ArgChoice(Schema):
+    value: str
+    label: str
+    enabled: bool
+
+
+class FieldArg(Schema):
+    key: str = Field(description="the row's (and the node's) key of the argument, e.g. event")
+    label: str
+    choices: list[ArgChoice]
+
+
 class FieldInfo(Schema):
     key: str
     label: str
@@ -69,6 +81,10 @@ class FieldInfo(Schema):
     operators: list[str]
     choices: list[str]
     custom: bool
+    group: str = Field("", description="the heading the page lists the field under (row fields: e.g. Events)")
+    arg: FieldArg | None = Field(
+        None, description="a row field (not a column: not sortable): the row {field, <arg.key>: choice, op, value} "
+                          "stands for the node {field: {<arg.key>: choice, op, value}}")
 
 
 class SavedQueryOut(Schema):
@@ -177,7 +193,8 @@ def segment_fields(request, filter_only: bool = False):
         out.append({"key": spec.key, "label": spec.label, "type": spec.type,
                     "operators": ordered_operators(operators), "choices": list(spec.choices),
                     "custom": spec.is_json})
-    return out
+    taken = {item["key"] for item in out}
+    return out + [item for item in row_field_catalog(viewer=request.auth) if item["key"] not in taken]
 
 
 @router.get("/saved-queries", response=list[SavedQueryOut])

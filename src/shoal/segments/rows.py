@@ -6,6 +6,10 @@ Unbalanced parentheses give an error naming the row (1-based).
 
 A row may also be a whole node of a registered kind (``{"tags_any": [ids]}``: the page's tag
 pickers): such rows are AND-ed with the condition of the other rows, wherever they stand.
+
+A row whose field is a registered row field and that carries its argument
+(``{"field": "event_count", "event": "purchase", "op": "gt", "value": 3}``) is a condition like the others
+(parentheses, AND/OR) that stands for the node ``{"event_count": {"event": "purchase", "op": "gt", "value": 3}}``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 
-from .extensions import is_node_row
+from .extensions import is_node_row, row_field_of
 from .tree import MAX_DEPTH
 
 # The operators in the order the page offers them: the most used first (equals, not equals, one of…),
@@ -34,7 +38,23 @@ def clean_rows(rows: list[dict]) -> list[dict]:
     """The rows as kept with a saved query (to reload them as they were written, parentheses
     included): only the row keys; :func:`rows_to_tree` checks them."""
     rows_to_tree(rows)
-    return [row if is_node_row(row) else {k: row[k] for k in ROW_KEYS if k in row} for row in rows]
+    return [row if is_node_row(row) else {k: row[k] for k in _row_keys(row) if k in row} for row in rows]
+
+
+def _row_keys(row: dict) -> tuple[str, ...]:
+    row_field = row_field_of(row)
+    return ROW_KEYS + (row_field.arg,) if row_field is not None else ROW_KEYS
+
+
+def row_leaf(row: dict) -> dict:
+    """The condition a (condition) row stands for: a field leaf, or the node of its row field."""
+    leaf = {"op": row.get("op")}
+    if row.get("op") not in ("is_empty", "is_not_empty"):
+        leaf["value"] = row.get("value")
+    row_field = row_field_of(row)
+    if row_field is None:
+        return {"field": row.get("field"), **leaf}
+    return {row_field.key: {row_field.arg: row.get(row_field.arg), **leaf}}
 
 
 def _count(parens, char: str, row: int) -> int:
@@ -71,10 +91,7 @@ def _condition_rows(numbered: list[tuple[int, dict]]) -> dict:
             raise ShoalError("invalid_rows", gettext("row %(row)s: parentheses may nest at most %(limit)s levels deep")
                              % {"row": i, "limit": MAX_DEPTH}, {"row": i, "limit": MAX_DEPTH})
         tokens += [("(", i)] * opening
-        leaf = {"field": row.get("field"), "op": row.get("op")}
-        if row.get("op") not in ("is_empty", "is_not_empty"):
-            leaf["value"] = row.get("value")
-        tokens.append((leaf, i))
+        tokens.append((row_leaf(row), i))
         closing = _count(row.get("rparen"), ")", i)
         depth -= min(closing, depth)  # more ')' than open is reported by the parser, naming the row
         tokens += [(")", i)] * min(closing, MAX_DEPTH + 1)

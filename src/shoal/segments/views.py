@@ -30,6 +30,7 @@ def condition_labels() -> dict:
                 "is_not_empty": _("is not empty"), "within_last_days": _("within the last N days"),
                 "older_than_days": _("more than N days ago")},
         "commaSeparated": _("values separated by commas"),
+        "disabledChoice": _("%(name)s (disabled)"),
         "timeZone": settings.TIME_ZONE,
         "enums": _enum_labels(),
     }

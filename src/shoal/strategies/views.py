@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
+from shoal.segments.catalog import row_field_condition
 from shoal.segments.views import condition_labels
 
 from . import processors, selectors
@@ -228,10 +229,11 @@ def describe(node, labels: dict, ops: dict) -> str:
             return f" {word} ".join(parts)
     if "not" in node:
         return f"{pgettext('query logic', 'NOT')} ({describe(node['not'], labels, ops)})"
-    if "field" in node:
-        value = node.get("value")
-        text = "" if "value" not in node else " " + json.dumps(value, ensure_ascii=False)
-        return f"{labels.get(node['field'], node['field'])} {ops.get(node.get('op'), node.get('op'))}{text}"
+    row_field = row_field_condition(node)  # a customer condition {"event_count": {"event": …, "op": …, "value": …}}
+    if "field" in node or row_field is not None:
+        title, leaf = row_field if row_field is not None else (labels.get(node["field"], node["field"]), node)
+        text = "" if "value" not in leaf else " " + json.dumps(leaf.get("value"), ensure_ascii=False)
+        return f"{title} {ops.get(leaf.get('op'), leaf.get('op'))}{text}"
     return json.dumps(node, ensure_ascii=False)
 
 

@@ -22,6 +22,7 @@ from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import NotFound, ShoalError, error_response
 from shoal.core.views import page
 from shoal.customers import masking
+from shoal.segments.catalog import row_field_condition
 from shoal.segments.rows import rows_to_tree
 from shoal.segments.selectors import validate
 from shoal.segments.views import condition_labels
@@ -297,11 +298,12 @@ def _rows_text(rows: list[dict], words: dict) -> str:
     """Condition rows in words: (城市 equals 深圳 AND 资产 greater than 1000)."""
     from shoal.segments.catalog import field_catalog
 
-    catalog = field_catalog()
+    catalog, titles = field_catalog(), {}
     parts = []
     for i, row in enumerate(rows):
         spec = catalog.get(row.get("field"))
-        text = " ".join(p for p in (spec.label if spec else str(row.get("field")),
+        row_field = row_field_condition(row, cache=titles)  # "Event count (Purchase)"
+        text = " ".join(p for p in (row_field[0] if row_field else (spec.label if spec else str(row.get("field"))),
                                     words["ops"].get(row.get("op"), str(row.get("op"))),
                                     _value_text(row.get("value"),
                                                 (words.get("enums") or {}).get(row.get("field")))) if p)
@@ -320,6 +322,11 @@ def _tree_text(node, words: dict, catalog: dict, *, top: bool = True) -> str:
                                     words["ops"].get(node.get("op"), str(node.get("op"))),
                                     _value_text(node.get("value"), (words.get("enums") or {}).get(node.get("field"))),
                                     _value_text(node.get("value2"))) if p)
+    row_field = row_field_condition(node)  # {"event_count": {"event": …, "op": …, "value": …}}
+    if row_field is not None:
+        title, body = row_field
+        return " ".join(p for p in (title, words["ops"].get(body.get("op"), str(body.get("op"))),
+                                    _value_text(body.get("value"))) if p)
     if isinstance(node, dict) and len(node) == 1:
         (kind, body), = node.items()
         if kind in ("all", "any") and isinstance(body, list):

@@ -1,7 +1,9 @@
 /* The condition rows of the advanced-query builder (parentheses, field, operator, value, AND/OR), shared by the
    advanced query page and the auto-tag rule editor. A page mixes conditionRows(labelsId) into its Alpine
    component (labels: the JSON of segments.views.condition_labels) and defines mode and changed(); a page with
-   pickers (whole nodes such as {"tags_any": [ids]}) overrides isPickerNode, pickerRows and pickNode. */
+   pickers (whole nodes such as {"tags_any": [ids]}) overrides isPickerNode, pickerRows and pickNode.
+   Row fields (a field with an argument, e.g. "event count" of an event type: the fields with `arg`) are
+   listed under their heading; such a row is sent as {field, <arg.key>: choice, op, value}. */
 function shoalCsrf() { return document.querySelector("input[name=csrfmiddlewaretoken]").value; }
 
 async function shoalCall(method, url, body) {
@@ -30,6 +32,25 @@ function conditionRows(labelsId) {
     pickerRows() { return []; },
     pickNode(node) {},
     field(row) { return this.fields.find(f => f.key === row.field) || {type: "text", operators: [], choices: []}; },
+    plainFields() { return this.fields.filter(f => !f.arg); },
+    fieldGroups() {
+      // the row fields under their headings, in the order the server lists them
+      const groups = [];
+      this.fields.filter(f => f.arg).forEach(f => {
+        let group = groups.find(g => g.label === f.group);
+        if (!group) { group = {label: f.group, fields: []}; groups.push(group); }
+        group.fields.push(f);
+      });
+      return groups;
+    },
+    argChoices(row) {
+      // the enabled choices, and the one the row names if it is not (a disabled event type of a saved row)
+      const arg = this.field(row).arg;
+      if (!arg) return [];
+      const shown = arg.choices.filter(c => c.enabled || c.value === row.arg);
+      if (row.arg && !shown.some(c => c.value === row.arg)) shown.push({value: row.arg, label: row.arg, enabled: false});
+      return shown;
+    },
     ops(row) { return this.field(row).operators; },
     noValue(row) { return row.op === "is_empty" || row.op === "is_not_empty"; },
     isList(row) { return row.op === "in" || row.op === "not_in"; },
@@ -41,7 +62,7 @@ function conditionRows(labelsId) {
     },
     addRow() {
       // an empty row: no field yet (ignored until one is chosen)
-      this.rows.push({key: ++conditionRowSeq, lparen: "", field: "", op: "", value: "", value2: "", rparen: "", logic: "and"});
+      this.rows.push({key: ++conditionRowSeq, lparen: "", field: "", arg: "", op: "", value: "", value2: "", rparen: "", logic: "and"});
     },
     activeRows() { return this.rows.filter(r => r.field); },
     enumLabel(field, code) {
@@ -74,8 +95,12 @@ function conditionRows(labelsId) {
       return this.scalar(row, row.value);
     },
     apiRows() {
-      return this.activeRows().map(r => ({lparen: r.lparen, field: r.field, op: r.op, value: this.rowValue(r),
-                                  rparen: r.rparen, logic: r.logic})).concat(this.pickerRows());
+      return this.activeRows().map(r => {
+        const row = {lparen: r.lparen, field: r.field, op: r.op, value: this.rowValue(r), rparen: r.rparen, logic: r.logic};
+        const arg = this.field(r).arg;
+        if (arg) row[arg.key] = r.arg;
+        return row;
+      }).concat(this.pickerRows());
     },
     async tree() {
       if (!this.activeRows().length && !this.pickerRows().length) return null;
@@ -93,7 +118,7 @@ function conditionRows(labelsId) {
     },
     incomplete() {
       // a half-written condition (no operator, no value, open parentheses) is not sent to the server yet
-      return this.mode === "rows" && (!this.balanced() || this.activeRows().some(r => !r.op || (!this.noValue(r) &&
+      return this.mode === "rows" && (!this.balanced() || this.activeRows().some(r => !r.op || (this.field(r).arg && !r.arg) || (!this.noValue(r) &&
         (r.value === "" || r.value === null || (this.isList(r) && !this.rowValue(r).length) ||
          (r.op === "between" && (r.value2 === "" || r.value2 === null))))));
     },
@@ -103,8 +128,9 @@ function conditionRows(labelsId) {
       if (Array.isArray(value) && r.op === "between") { value2 = value[1] === null ? "" : value[1]; value = value[0]; }
       else if (Array.isArray(value)) value = value.join(", ");
       if (typeof value === "boolean") value = String(value);
-      return {key: ++conditionRowSeq, lparen: r.lparen || "", field: r.field || "", op: r.op || "", value: value === null ? "" : value,
-              value2, rparen: r.rparen || "", logic: r.logic || "and"};
+      const arg = this.field(r).arg;
+      return {key: ++conditionRowSeq, lparen: r.lparen || "", field: r.field || "", arg: arg && r[arg.key] ? String(r[arg.key]) : "",
+              op: r.op || "", value: value === null ? "" : value, value2, rparen: r.rparen || "", logic: r.logic || "and"};
     },
     treeToRows(tree) {
       // A query saved without its rows (e.g. through the API): rows with the parentheses the tree
@@ -128,11 +154,15 @@ function conditionRows(labelsId) {
           return;
         }
         if (node.not) { walk(node.not, logic, parentKind); return; }  // NOT is kept only in SQL/JSON; shown as its inner rows
-        let value = node.value === undefined ? "" : node.value, value2 = "";
-        if (Array.isArray(value) && node.op === "between") { value2 = value[1]; value = value[0]; }
+        // a row field's node ({event_count: {event, op, value}}) is a row like a field's leaf
+        const rowField = this.fields.find(f => f.arg && node[f.key] && typeof node[f.key] === "object" && Object.keys(node).length === 1);
+        const leaf = rowField ? node[rowField.key] : node;
+        let value = leaf.value === undefined ? "" : leaf.value, value2 = "";
+        if (Array.isArray(value) && leaf.op === "between") { value2 = value[1]; value = value[0]; }
         else if (Array.isArray(value)) value = value.join(", ");
-        rows.push({key: ++conditionRowSeq, lparen: "", field: node.field, op: node.op, value: value === null ? "" : value,
-                   value2, rparen: "", logic});
+        rows.push({key: ++conditionRowSeq, lparen: "", field: rowField ? rowField.key : node.field,
+                   arg: rowField && leaf[rowField.arg.key] ? String(leaf[rowField.arg.key]) : "", op: leaf.op,
+                   value: value === null ? "" : value, value2, rparen: "", logic});
       };
       if (tree) walk(tree, "and", null);
       return rows.length ? rows : [];
