@@ -154,3 +154,23 @@ def test_rules_and_strategies_say_event_conditions_in_words(purchase):
     with translation.override("en"):
         assert describe(json.loads(json.dumps(COUNT_NODE)), {}, {"gt": "greater than"}) == \
             "Event count (购买) greater than 1"
+
+
+@pytest.mark.django_db
+def test_a_group_rule_page_saves_event_rows_says_them_and_gives_them_back(client, personas, purchase):
+    from django.urls import reverse
+
+    from shoal.pools.models import GroupRule
+    from shoal.pools.services import groups as group_services
+
+    group = group_services.group_create(actor=None, data={"name": "复购组"})
+    client.force_login(personas["admin"])
+    url = reverse("admin:pool_group_rules")
+    response = client.post(url, {"form": "rule", "name": "常买客户", "order": "1", "enabled": "on", "mode": "rows",
+                                 "rows": json.dumps([COUNT_ROW]), "source": "", "target": group.pk})
+    assert response.status_code == 302
+    rule = GroupRule.objects.get(name="常买客户")
+    assert rule.rows == [COUNT_ROW] and rule.query == COUNT_NODE
+    assert "事件次数（购买） 大于 1" in client.get(url).content.decode()
+    edit = client.get(reverse("admin:pool_group_rule_edit", args=[rule.pk])).content.decode()
+    assert '&quot;event&quot;: &quot;purchase&quot;' in edit  # the rows the editor re-opens, event type included
