@@ -14,8 +14,7 @@ from shoal.customers.models import Customer, CustomField
 from shoal.events.conditions import COUNT_OPS, TIME_OPS
 from shoal.events.models import EventStat
 from shoal.events.services import types
-from shoal.segments.catalog import row_field_catalog, row_field_condition
-from shoal.segments.rows import clean_rows, rows_to_tree
+from shoal.segments.rows import clean_rows, row_field_catalog, row_field_condition, rows_to_tree
 from shoal.segments.services import saved_query_create
 from shoal.strategies.views import describe
 from shoal.tags.models import Tag, TagCategory, TagRule

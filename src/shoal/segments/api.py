@@ -12,9 +12,9 @@ from shoal.customers import extensions, masking
 from shoal.customers.api import CustomerOut
 
 from . import services
-from .catalog import OPERATORS, field_catalog, row_field_catalog
+from .catalog import OPERATORS, field_catalog
 from .masked import EXACT_OPS
-from .rows import ordered_operators, rows_to_tree
+from .rows import ordered_operators, row_field_catalog, rows_to_tree
 from .selectors import saved_query_list, segment_page, segment_queryset, validate
 from .sql import guarded
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import pgettext
 
 from shoal.customers import standard
-
-from .extensions import row_field_node, row_field_of, row_fields
 
 # Logical types
 TEXT, NUMBER, DATE, DATETIME, BOOLEAN, ENUM, MULTI_ENUM = ("text", "number", "date", "datetime", "boolean",
@@ -101,50 +99,3 @@ def field_catalog() -> dict[str, FieldSpec]:
             normalise="lower" if cf.type == "email" else ("phone" if cf.type == "phone" else None),
             choices=tuple(items.get(cf.enum_group_id, ())), storage_type=cf.type))
     return specs
-
-
-def row_field_catalog(*, viewer=None) -> list[dict]:
-    """The row fields other apps register (``extensions.RowField``: e.g. the events app's event count, last and
-    first event time), as the condition rows list them: key, label, logical type, operators (in the page's
-    order), the argument with its choices, and the heading. A row field without any choice is left out."""
-    from .rows import ordered_operators  # rows → tree → catalog
-
-    out = []
-    for row_field in row_fields():
-        choices = [{"value": str(c["value"]), "label": str(c["label"]), "enabled": bool(c.get("enabled", True))}
-                   for c in row_field.choices(viewer)]
-        if not choices:
-            continue
-        out.append({"key": row_field.key, "label": str(row_field.label), "type": row_field.type,
-                    "operators": ordered_operators(row_field.operators), "choices": [], "custom": False,
-                    "group": str(row_field.group),
-                    "arg": {"key": row_field.arg, "label": str(row_field.arg_label), "choices": choices}})
-    return out
-
-
-def row_field_condition(item, *, cache: dict | None = None) -> tuple[str, dict] | None:
-    """``(title, condition)`` of a row field's row (``{"field": "event_count", "event": "purchase", "op", "value"}``)
-    or node (``{"event_count": {"event": "purchase", "op", "value"}}``): the title in words, "Event count
-    (Purchase)", and the dict holding ``op`` and ``value``; None for anything else."""
-    row_field = row_field_of(item)
-    if row_field is not None:
-        return row_field_title(row_field.key, item.get(row_field.arg), cache=cache), item
-    if isinstance(item, dict) and len(item) == 1:
-        (key, body), = item.items()
-        row_field = row_field_node(key)
-        if row_field is not None and isinstance(body, dict):
-            return row_field_title(key, body.get(row_field.arg), cache=cache), body
-    return None
-
-
-def row_field_title(key: str, choice, *, cache: dict | None = None) -> str | None:
-    """A row field with its argument in words, "Event count (Purchase)" (the choice's label, its value when
-    unknown), or None when ``key`` is no row field. ``cache`` keeps the choices between calls."""
-    row_field = row_field_node(key)
-    if row_field is None:
-        return None
-    cache = {} if cache is None else cache
-    if key not in cache:
-        cache[key] = {str(c["value"]): str(c["label"]) for c in row_field.choices(None)}
-    label = cache[key].get(str(choice), str(choice))
-    return gettext("%(field)s (%(choice)s)") % {"field": row_field.label, "choice": label}

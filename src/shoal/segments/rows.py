@@ -1,4 +1,4 @@
-"""The UI's row form → condition tree.
+"""The UI's row form → condition tree; the row fields the rows offer (``extensions.RowField``) and their words.
 
 A row is ``{"lparen": "((", "field": "...", "op": "...", "value": ..., "rparen": ")", "logic": "and"|"or"}``;
 ``logic`` joins a row to the next one (ignored on the last row). AND binds tighter than OR.
@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 
-from .extensions import is_node_row, row_field_of
+from .extensions import is_node_row, row_field_node, row_field_of, row_fields
 from .tree import MAX_DEPTH
 
 # The operators in the order the page offers them: the most used first (equals, not equals, one of…),
@@ -142,3 +142,48 @@ class _Parser:
             self.pos += 1
             return token
         raise ShoalError("invalid_rows", gettext("row %(row)s: a condition is missing here") % {"row": row}, {"row": row})
+
+
+def row_field_catalog(*, viewer=None) -> list[dict]:
+    """The row fields other apps register (``extensions.RowField``: e.g. the events app's event count, last and
+    first event time), as the condition rows list them: key, label, logical type, operators (in the page's
+    order), the argument with its choices, and the heading. A row field without any choice is left out."""
+    out = []
+    for row_field in row_fields():
+        choices = [{"value": str(c["value"]), "label": str(c["label"]), "enabled": bool(c.get("enabled", True))}
+                   for c in row_field.choices(viewer)]
+        if not choices:
+            continue
+        out.append({"key": row_field.key, "label": str(row_field.label), "type": row_field.type,
+                    "operators": ordered_operators(row_field.operators), "choices": [], "custom": False,
+                    "group": str(row_field.group),
+                    "arg": {"key": row_field.arg, "label": str(row_field.arg_label), "choices": choices}})
+    return out
+
+
+def row_field_condition(item, *, cache: dict | None = None) -> tuple[str, dict] | None:
+    """``(title, condition)`` of a row field's row (``{"field": "event_count", "event": "purchase", "op", "value"}``)
+    or node (``{"event_count": {"event": "purchase", "op", "value"}}``): the title in words, "Event count
+    (Purchase)", and the dict holding ``op`` and ``value``; None for anything else."""
+    row_field = row_field_of(item)
+    if row_field is not None:
+        return row_field_title(row_field.key, item.get(row_field.arg), cache=cache), item
+    if isinstance(item, dict) and len(item) == 1:
+        (key, body), = item.items()
+        row_field = row_field_node(key)
+        if row_field is not None and isinstance(body, dict):
+            return row_field_title(key, body.get(row_field.arg), cache=cache), body
+    return None
+
+
+def row_field_title(key: str, choice, *, cache: dict | None = None) -> str | None:
+    """A row field with its argument in words, "Event count (Purchase)" (the choice's label, its value when
+    unknown), or None when ``key`` is no row field. ``cache`` keeps the choices between calls."""
+    row_field = row_field_node(key)
+    if row_field is None:
+        return None
+    cache = {} if cache is None else cache
+    if key not in cache:
+        cache[key] = {str(c["value"]): str(c["label"]) for c in row_field.choices(None)}
+    label = cache[key].get(str(choice), str(choice))
+    return gettext("%(field)s (%(choice)s)") % {"field": row_field.label, "choice": label}

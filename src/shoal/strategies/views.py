@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
-from shoal.segments.catalog import row_field_condition
+from shoal.segments.rows import row_field_condition
 from shoal.segments.views import condition_labels
 
 from . import processors, selectors

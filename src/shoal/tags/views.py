@@ -22,8 +22,7 @@ from shoal.core.auth import page_requires, require_page, user_can
 from shoal.core.errors import NotFound, ShoalError, error_response
 from shoal.core.views import page
 from shoal.customers import masking
-from shoal.segments.catalog import row_field_condition
-from shoal.segments.rows import rows_to_tree
+from shoal.segments.rows import row_field_condition, rows_to_tree
 from shoal.segments.selectors import validate
 from shoal.segments.views import condition_labels
 
