@@ -5,8 +5,10 @@ twice, saves the query and re-opens it with the condition as written; on an auto
 zh-hans and in English (screenshots in SHOAL_DATA_DIR)."""
 
 import os
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from shoal.accounts import services as accounts
 from shoal.core.actors import SYSTEM
@@ -111,6 +113,20 @@ def test_event_count_on_the_query_page_is_saved_and_reopened(live_server, browse
     assert _selected_text(page, arg) == "购买"
     assert page.locator(f"{row} >> select.row-op").input_value() == "gt"
     assert page.locator(f"{row} >> input.row-value").input_value() == "1"
+    page.wait_for_function(COUNT.format(1))
+    assert page.inner_text("#query-error") == ""
+
+    # another event field keeps the event type: first 购买 before tomorrow (local time) is both buyers
+    page.select_option(f"{row} >> select.row-field", "first_event")
+    assert page.locator(arg).input_value() == "purchase"
+    assert page.eval_on_selector_all(f"{row} >> select.row-op option", "os => os.map(o => o.value)") == [
+        "gt", "gte", "lt", "lte", "between", "within_last_days", "older_than_days", "is_empty", "is_not_empty"]
+    page.select_option(f"{row} >> select.row-op", "lt")
+    assert page.get_attribute(f"{row} >> input.row-value", "type") == "datetime-local"
+    tomorrow = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    page.fill(f"{row} >> input.row-value", tomorrow)
+    page.wait_for_function(COUNT.format(2))
+    page.select_option(f"{row} >> select.row-op", "is_empty")  # never bought: 王五
     page.wait_for_function(COUNT.format(1))
     assert page.inner_text("#query-error") == ""
 

@@ -43,6 +43,12 @@ function conditionRows(labelsId) {
       });
       return groups;
     },
+    pickField(row) {
+      // a new field: its first operator, no value; the event type stays when moving between the event fields
+      const arg = this.field(row).arg;
+      if (!arg || !arg.choices.some(c => c.value === row.arg)) row.arg = "";
+      row.op = this.ops(row)[0] || ""; row.value = ""; row.value2 = "";
+    },
     argChoices(row) {
       // the enabled choices, and the one the row names if it is not (a disabled event type of a saved row)
       const arg = this.field(row).arg;
