@@ -62,16 +62,16 @@ class OkOut(Schema):
     ok: bool
 
 
-class ArgChoice(Schema):
+class RowFieldChoice(Schema):
     value: str
     label: str
     enabled: bool
 
 
-class FieldArg(Schema):
+class RowFieldArg(Schema):
     key: str = Field(description="the row's (and the node's) key of the argument, e.g. event")
     label: str
-    choices: list[ArgChoice]
+    choices: list[RowFieldChoice]
 
 
 class FieldInfo(Schema):
@@ -82,7 +82,7 @@ class FieldInfo(Schema):
     choices: list[str]
     custom: bool
     group: str = Field("", description="the heading the page lists the field under (row fields: e.g. Events)")
-    arg: FieldArg | None = Field(
+    arg: RowFieldArg | None = Field(
         None, description="a row field (not a column: not sortable): the row {field, <arg.key>: choice, op, value} "
                           "stands for the node {field: {<arg.key>: choice, op, value}}")
 
