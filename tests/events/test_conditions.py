@@ -209,3 +209,21 @@ def test_event_functions_take_one_known_code(world, sql, words):
     with pytest.raises(ShoalError) as caught:
         validate(sql=sql)
     assert words in caught.value.message
+
+
+@pytest.mark.django_db
+def test_auto_tags_reading_event_statistics_are_re_read_in_full_by_the_daily_refresh(login):
+    """Events change the statistics without a write to the customer: a tag rule reading them counts as relative
+    (the daily job re-reads it in full), in a tree or in custom SQL."""
+    from shoal.tags import services as tag_services
+    from shoal.tags.conditions import is_relative
+    from shoal.tags.models import Tag, TagCategory
+
+    count = {"event_count": {"event": "login", "op": "gt", "value": 3}}
+    assert is_relative(query=count) and is_relative(query={"not": {"first_event": {"event": "login", "op": "is_empty"}}})
+    assert is_relative(sql="event_count('login') > 3") and is_relative(sql="last_event('login') IS NULL")
+    assert not is_relative(query={"field": "city", "op": "eq", "value": "x"}) and not is_relative(sql="city = 'x'")
+    tag = Tag.objects.create(name="常登录", category=TagCategory.objects.create(name="行为"), kind="auto")
+    tag_services.rule_create(actor=SYSTEM, tag=tag, data={"query": count})
+    tag.refresh_from_db()
+    assert tag.relative

@@ -201,15 +201,15 @@ def _renderer(column: str, default: str):
     return render
 
 
-register_node_kind(NodeKind("event_count", parse=_parse_count, compile=compile_count))
-register_node_kind(NodeKind("last_event", parse=_parse_time, compile=compile_last))
-register_node_kind(NodeKind("first_event", parse=_parse_time, compile=compile_first))
+register_node_kind(NodeKind("event_count", parse=_parse_count, compile=compile_count, volatile=True))
+register_node_kind(NodeKind("last_event", parse=_parse_time, compile=compile_last, volatile=True))
+register_node_kind(NodeKind("first_event", parse=_parse_time, compile=compile_first, volatile=True))
 register_sql_function(SqlFunction("event_count", check=_checker("event_count"), render=_renderer("count", "0"),
-                                  predicate=False))
+                                  predicate=False, volatile=True))
 register_sql_function(SqlFunction("last_event", check=_checker("last_event"), render=_renderer("last_at", ""),
-                                  predicate=False))
+                                  predicate=False, volatile=True))
 register_sql_function(SqlFunction("first_event", check=_checker("first_event"), render=_renderer("first_at", ""),
-                                  predicate=False))
+                                  predicate=False, volatile=True))
 
 
 # -- the condition rows -----------------------------------------------------------------------------

@@ -42,6 +42,9 @@ class NodeKind:
     key: str
     parse: Callable[..., Any]  # (body, *, path: str, context: Context) -> value
     compile: Callable[[Any], Any]  # value -> Q
+    # its answer may change with no write to the customer (events arriving): a stored rule using it is
+    # re-read in full by the daily refresh, as a rule comparing with today
+    volatile: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class SqlFunction:
     check: Callable[..., None]  # (node: sqlglot exp.Anonymous, *, context: Context) -> None
     render: Callable[[Any, str], str]  # (node, vendor) -> SQL text
     predicate: bool = True  # true or false: may stand alone as a rule or under AND/OR/NOT
+    volatile: bool = False  # as NodeKind.volatile
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,11 @@ from shoal.segments.extensions import (
     NodeKind,
     Picker,
     SqlFunction,
+    node_kind,
     register_node_kind,
     register_picker,
     register_sql_function,
+    sql_function,
 )
 from shoal.segments.sql import TABLE, sql_error
 from shoal.segments.tree import MAX_LIST, condition_error
@@ -190,11 +192,16 @@ def referenced_tag_ids(*, query=None, sql: str = "") -> set[int]:
     return ids
 
 
+def _volatile_node(node: dict) -> bool:
+    return any(kind is not None and kind.volatile for kind in map(node_kind, node))
+
+
 def is_relative(*, query=None, sql: str = "") -> bool:
     """The rule compares with today (its answer changes with the date alone): ``within_last_days`` /
     ``older_than_days`` leaves; ``days_ago(n)``, CURRENT_DATE, CURRENT_TIMESTAMP, now() or a 'now' /
-    'today' text in custom SQL. Such rules are re-evaluated in full by the daily refresh."""
-    if query is not None and any(node.get("op") in RELATIVE_OPS for node in _walk(query)):
+    'today' text in custom SQL. Or it reads what changes with no write to the customer: a volatile node kind
+    or SQL function (the events' ``event_count``…). Such rules are re-evaluated in full by the daily refresh."""
+    if query is not None and any(node.get("op") in RELATIVE_OPS or _volatile_node(node) for node in _walk(query)):
         return True
     tree = _sql_tree(sql)
     if tree is None:
@@ -202,7 +209,8 @@ def is_relative(*, query=None, sql: str = "") -> bool:
     for node in tree.walk():
         if isinstance(node, exp.CurrentDate | exp.CurrentTimestamp | exp.CurrentTime):
             return True
-        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "days_ago":
+        if isinstance(node, exp.Anonymous) and (str(node.this).lower() == "days_ago" or (
+                sql_function(node.this) is not None and sql_function(node.this).volatile)):
             return True
         if isinstance(node, exp.Literal) and node.is_string and node.this.strip().lower() in RELATIVE_WORDS:
             return True
