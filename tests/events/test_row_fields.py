@@ -3,6 +3,7 @@ catalogue lists event count, last and first event time with the event types to p
 stored) and the operators the compiler accepts; a row of them is a condition among the others (parentheses,
 AND/OR) that becomes the event node; saved rows keep the event type; rules and strategies say them in words."""
 
+import html
 import json
 from datetime import timedelta
 
@@ -173,3 +174,19 @@ def test_a_group_rule_page_saves_event_rows_says_them_and_gives_them_back(client
     assert "事件次数（购买） 大于 1" in client.get(url).content.decode()
     edit = client.get(reverse("admin:pool_group_rule_edit", args=[rule.pk])).content.decode()
     assert '&quot;event&quot;: &quot;purchase&quot;' in edit  # the rows the editor re-opens, event type included
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language, expected", [
+    ("zh-hans", ["event_count('编码')：客户该类型事件的次数", "has_tag(id)"]),
+    ("en", ["event_count('code'): how many events of that type", "last_event('code'): the time",
+            "first_event('code'): the time", "has_tag(id): the customer has the tag"]),
+])
+def test_the_custom_sql_help_names_every_registered_function(client, personas, language, expected):
+    client.force_login(personas["admin"])
+    client.cookies["django_language"] = language
+    response = client.get("/query/")
+    assert response.status_code == 200
+    text = html.unescape(response.content.decode())
+    for line in expected:
+        assert line in text

@@ -23,7 +23,7 @@ from datetime import UTC, timedelta
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from sqlglot import exp
 
 from shoal.segments.catalog import DATETIME, NUMBER
@@ -205,11 +205,17 @@ register_node_kind(NodeKind("event_count", parse=_parse_count, compile=compile_c
 register_node_kind(NodeKind("last_event", parse=_parse_time, compile=compile_last, volatile=True))
 register_node_kind(NodeKind("first_event", parse=_parse_time, compile=compile_first, volatile=True))
 register_sql_function(SqlFunction("event_count", check=_checker("event_count"), render=_renderer("count", "0"),
-                                  predicate=False, volatile=True))
+                                  predicate=False, volatile=True,
+                                  help=gettext_lazy("event_count('code'): how many events of that type the customer has "
+                                                    "(0 when none).")))
 register_sql_function(SqlFunction("last_event", check=_checker("last_event"), render=_renderer("last_at", ""),
-                                  predicate=False, volatile=True))
+                                  predicate=False, volatile=True,
+                                  help=gettext_lazy("last_event('code'): the time of the customer's last event of that "
+                                                    "type.")))
 register_sql_function(SqlFunction("first_event", check=_checker("first_event"), render=_renderer("first_at", ""),
-                                  predicate=False, volatile=True))
+                                  predicate=False, volatile=True,
+                                  help=gettext_lazy("first_event('code'): the time of the customer's first event of that "
+                                                    "type.")))
 
 
 # -- the condition rows -----------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class SqlFunction:
     render: Callable[[Any, str], str]  # (node, vendor) -> SQL text
     predicate: bool = True  # true or false: may stand alone as a rule or under AND/OR/NOT
     volatile: bool = False  # as NodeKind.volatile
+    help: Any = ""  # a (lazy) translated line for the custom SQL help on the query page
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,11 @@ def sql_function(name) -> SqlFunction | None:
 
 def sql_function_names() -> list[str]:
     return sorted(_SQL_FUNCTIONS)
+
+
+def sql_function_help() -> list[str]:
+    """The help lines of the registered custom SQL functions (query page), in name order."""
+    return [str(_SQL_FUNCTIONS[name].help) for name in sorted(_SQL_FUNCTIONS) if _SQL_FUNCTIONS[name].help]
 
 
 def pickers() -> list[Picker]:

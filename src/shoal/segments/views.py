@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 from shoal.core.auth import page_requires
 from shoal.core.views import page
 
-from .extensions import pickers
+from .extensions import pickers, sql_function_help
 
 
 def _enum_labels() -> dict[str, dict[str, str]]:
@@ -50,4 +50,5 @@ def query_page(request):
                     for p in pickers()],
         "personalTag": _("%(name)s (personal)"),
     }
-    return page(request, "segments/query.html", {"title": _("Advanced query"), "labels": labels})
+    return page(request, "segments/query.html", {"title": _("Advanced query"), "labels": labels,
+                                                 "sql_help": sql_function_help()})

@@ -219,6 +219,7 @@ def is_relative(*, query=None, sql: str = "") -> bool:
 
 for _key, _compile in (("tags_any", _compile_any), ("tags_all", _compile_all), ("tags_none", _compile_none)):
     register_node_kind(NodeKind(_key, parse=_parse_ids, compile=_compile))
-register_sql_function(SqlFunction("has_tag", check=_check_has_tag, render=_render_has_tag))
+register_sql_function(SqlFunction("has_tag", check=_check_has_tag, render=_render_has_tag,
+                                  help=_("has_tag(id): the customer has the tag with this id.")))
 register_picker(Picker("tags_any", _("Include tags (any of)"), tag_choices))
 register_picker(Picker("tags_none", _("Exclude tags (none of)"), tag_choices))
