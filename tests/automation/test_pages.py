@@ -34,17 +34,31 @@ def test_registering_a_processor_shows_its_secret_once(client, admin):
         "name": "感谢信", "url": "https://hooks.example.com/thanks", "method": "POST", "timeout": "5", "enabled": "on",
         "param_name": ["email", "", ""], "param_value": ["${email}", "", ""],
         "header_name": ["X-Token", ""], "header_value": ["t", ""], "body": '{"name": "${user_name}"}'})
-    assert response.status_code == 200
-    html = response.content.decode()
     processor = Processor.objects.get()
-    assert processor.secret in html and "只显示这一次" in html
+    secret_url = reverse("admin:automation_processor_secret", args=[processor.pk])
+    assert response.status_code == 302 and response["Location"] == secret_url  # a reload registers nothing twice
+    shown = client.get(secret_url)
+    html = shown.content.decode()
+    assert processor.secret in html and "只显示这一次" in html and "no-store" in shown["Cache-Control"]
     assert (processor.params, processor.headers, processor.body, processor.timeout) == (
         {"email": "${email}"}, {"X-Token": "t"}, {"name": "${user_name}"}, 5)
+    again = client.get(secret_url, follow=True)  # once only: the edit page, saying so
+    assert processor.secret not in again.content.decode() and "只显示一次" in again.content.decode()
+    assert again.redirect_chain[-1][0] == reverse("admin:automation_processor_edit", args=[processor.pk])
     edit = client.get(reverse("admin:automation_processor_edit", args=[processor.pk])).content.decode()
     assert processor.secret not in edit and "${user_name}" in edit
-    renewed = client.post(reverse("admin:automation_processor_secret", args=[processor.pk])).content.decode()
+    renewed = client.post(secret_url, follow=True).content.decode()
+    old = processor.secret
     processor.refresh_from_db()
-    assert processor.secret in renewed
+    assert processor.secret != old and processor.secret in renewed
+    assert Processor.objects.count() == 1
+
+
+def test_a_missing_template_field_is_named_in_words(client, admin):
+    response = client.post(reverse("admin:automation_template_add", args=["sms"]), {"name": "验证码", "code": "c1"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "form-errors" in html
+    assert "内容 为必填项" in html and "content" not in re.findall(r'class="form-errors[^>]*>([^<]*)<', html)[0]
 
 
 def test_a_refused_url_is_a_form_error_not_a_500(client, admin):
@@ -114,3 +128,18 @@ def test_the_email_log_masks_addresses(client, admin):
     assert "邮件发送日志" in html and "z***@example.com" in html and "zhang@example.com" not in html
     assert "138****8000" not in html  # the SMS entry is on the other log
     assert "已发送" in html
+
+
+def test_the_secret_page_needs_the_processor_permissions(client, roles):
+    from shoal.accounts.models import Role
+
+    processor, secret = services.processor_create(actor=None, data={"name": "钩子", "url": "https://example.com/h"})
+    url = reverse("admin:automation_processor_secret", args=[processor.pk])
+    client.force_login(make_user("nobody", None))
+    assert client.get(url).status_code == 403 and client.post(url).status_code == 403
+    viewer = Role.objects.create(name="只读", code="proc_view", permissions=["marketing.processors.view"])
+    client.force_login(make_user("viewer", viewer))
+    assert client.get(url).status_code == 302  # nothing waiting for this session: the edit page
+    assert client.post(url).status_code == 403  # renewing needs the edit permission
+    processor.refresh_from_db()
+    assert processor.secret == secret

@@ -2,7 +2,9 @@
 
 * no import cycle inside ``src/shoal`` (module-level and function-level imports alike);
 * ``shoal.core`` imports no app (the apps are ``settings.INSTALLED_APPS`` under ``shoal.`` but core);
-* no block of six or more lines copied between two modules of ``src/`` (migrations aside).
+* no block of six or more lines copied between two modules of ``src/`` (migrations aside);
+* no app uses another app's (or core's) private names (``from shoal.x.m import _name``, ``m._name``): an
+  app calls what the other one offers publicly (a few older uses are listed, to be made public by their owners).
 
 Each check is also run on a small made-up tree, so a checker that sees nothing cannot pass."""
 
@@ -151,6 +153,60 @@ def _meaningful_lines(path: Path) -> list[tuple[int, str]]:
     return kept
 
 
+def app_of(module: str) -> str:
+    """``shoal.<app>`` of a module (``shoal.core`` for core's)."""
+    return ".".join(module.split(".")[:2])
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")
+
+
+def private_uses(src: Path) -> list[tuple[str, str]]:
+    """(module, name used) for each private name of another app that a module imports or reads off a module
+    it imported (``from shoal.a.m import _f``; ``from shoal.a import m`` then ``m._f``)."""
+    known = modules(src)
+    found = set()
+    for module, path in known.items():
+        is_package = path.name == "__init__.py"
+        tree = ast.parse(path.read_text(), str(path))
+        aliases = {}  # local name -> module of another app
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    package = module.split(".") if is_package else module.split(".")[:-1]
+                    package = package[:len(package) - node.level + 1]
+                    base = ".".join(package + ([base] if base else []))
+                for alias in node.names:
+                    full = f"{base}.{alias.name}"
+                    if full in known:
+                        aliases[alias.asname or alias.name] = full
+                    elif _private(alias.name) and app_of(base) != app_of(module):
+                        found.add((module, full))
+            elif isinstance(node, ast.Import):
+                aliases.update({alias.asname: alias.name for alias in node.names if alias.asname and alias.name in known})
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and _private(node.attr)
+                    and node.value.id in aliases and app_of(aliases[node.value.id]) != app_of(module)):
+                found.add((module, f"{aliases[node.value.id]}.{node.attr}"))
+    return sorted(found)
+
+
+# older uses of another app's private names, outside the apps that keep to the rule; the list only shrinks
+PRIVATE_USES_KNOWN = {
+    ("shoal.imports.mapping", "shoal.customers.cleaning._standard_enum_groups"),
+    ("shoal.imports.pipeline", "shoal.customers.demo._first_id"),
+    ("shoal.imports.pipeline", "shoal.customers.demo._secondary_indexes"),
+    ("shoal.imports.pipeline", "shoal.customers.masking._mask_value"),
+    ("shoal.imports.services", "shoal.customers.masking._mask_value"),
+    ("shoal.pools.services.operations", "shoal.customers.selectors._department_user_ids"),
+    ("shoal.pools.views_groups", "shoal.tags.views._rule_data"),
+    ("shoal.pools.views_groups", "shoal.tags.views._rule_summary"),
+    ("shoal.sales.selectors_tasks", "shoal.customers.selectors._department_user_ids"),
+}
+
+
 def copied_blocks(src: Path, size: int = COPY_LINES) -> list[list[tuple[str, int]]]:
     """Places (file, first line) of each run of ``size`` meaningful lines found in two modules or more."""
     seen = defaultdict(list)
@@ -185,6 +241,13 @@ def test_no_block_of_six_lines_is_copied_between_modules():
         ", ".join(f"{file}:{line}" for file, line in places) for places in found)
 
 
+def test_no_app_uses_another_apps_private_names():
+    found = private_uses(SRC)
+    new = [use for use in found if use not in PRIVATE_USES_KNOWN]
+    assert not new, "private names of another app (make them public there, with a docstring):\n" + "\n".join(
+        f"{module} uses {name}" for module, name in new)
+
+
 # -- the checkers themselves see what they must -------------------------------------------------------
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
@@ -212,6 +275,25 @@ def test_the_checkers_find_a_cycle_through_a_function_level_import_and_core_impo
     assert cycles(graph) == [["shoal.core.auth", "shoal.core.errors", "shoal.customers.api", "shoal.core.auth"]]
     assert core_imports_of_apps(graph, {"shoal.customers", "shoal.segments"}) == [
         ("shoal.core.errors", "shoal.customers.api")]
+
+
+def test_the_checker_finds_private_names_imported_or_read_across_apps(tmp_path):
+    src = _tree(tmp_path, {
+        "shoal/__init__.py": "",
+        "shoal/core/__init__.py": "",
+        "shoal/core/db.py": "def _helper():\n    pass\n",
+        "shoal/automation/__init__.py": "",
+        "shoal/automation/runner.py": "from shoal.core.db import _helper\n\ndef _validated():\n    pass\n",
+        "shoal/automation/views.py": "from . import runner\nrunner._validated()\n",  # its own app: allowed
+        "shoal/strategies/__init__.py": "",
+        "shoal/strategies/a.py": "from shoal.automation import runner\n\ndef f():\n    return runner._validated()\n",
+        "shoal/strategies/b.py": "def f():\n    from shoal.automation.runner import _validated, __doc__\n",
+        "shoal/strategies/c.py": "import shoal.automation.runner as r\nr._validated\nr.__name__\n",
+    })
+    assert private_uses(src) == [("shoal.automation.runner", "shoal.core.db._helper"),
+                                 ("shoal.strategies.a", "shoal.automation.runner._validated"),
+                                 ("shoal.strategies.b", "shoal.automation.runner._validated"),
+                                 ("shoal.strategies.c", "shoal.automation.runner._validated")]
 
 
 @pytest.mark.parametrize("blank_and_comments", [False, True])

@@ -167,23 +167,3 @@ def test_fields_sent_with_only_a_key_take_the_defaults(client, personas, bearer)
     patched = client.patch(f"/api/v1/event-types/{created.json()['id']}", json.dumps({"fields": [{"key": "y"}]}),
                            content_type="application/json", **admin)
     assert patched.status_code == 200 and patched.json()["fields"][0]["key"] == "y"
-
-
-def test_the_events_api_schemas_do_not_share_names_with_other_apps():
-    """ninja names OpenAPI components by class name: a clash silently documents the wrong schema."""
-    import inspect
-
-    from ninja import Schema
-
-    from shoal import api as _api  # noqa: F401  (every router imported)
-    from shoal.events import api as events_api
-
-    mine = {name for name, obj in vars(events_api).items() if inspect.isclass(obj) and issubclass(obj, Schema)
-            and obj.__module__ == events_api.__name__}
-    schema = _api.api.get_openapi_schema()
-    for name in mine:
-        component = schema["components"]["schemas"].get(name)
-        if component is not None:
-            declared = set(getattr(events_api, name).model_fields) | {
-                f.alias for f in getattr(events_api, name).model_fields.values() if f.alias}
-            assert set(component.get("properties", {})) <= declared, name

@@ -132,7 +132,7 @@ class IdsIn(Schema):
     ids: list[DbId] = Field(min_length=1, max_length=1000)
 
 
-class CountOut(Schema):
+class UserCountOut(Schema):
     count: int
 
 
@@ -311,7 +311,7 @@ def list_users(request, q: str = "", is_active: bool | None = None,
     return qs
 
 
-@router.post("/users/reset-password", response=CountOut, summary="Batch reset to the initial password")
+@router.post("/users/reset-password", response=UserCountOut, summary="Batch reset to the initial password")
 def reset_passwords(request, payload: IdsIn):
     require(request, "system.users.reset_password")
     return {"count": services.users_reset_password(actor=request.auth, user_ids=payload.ids)}

@@ -89,7 +89,8 @@ def sms_send(*, mobile: str, template: MessageTemplate | None, values: placehold
                             variables=variables)
     except Exception as exc:  # a provider's bug must not leave the row "sending"
         logger.exception("SMS provider %s failed", getattr(gateway, "name", gateway))
-        sent = sms.SendResult(ok=False, error=str(exc) or type(exc).__name__)
+        sent = sms.SendResult(ok=False, error=_("The SMS provider failed: %(error)s")
+                              % {"error": str(exc) or type(exc).__name__})
     status = (MessageStatus.LOGGED if sent.logged_only else MessageStatus.SENT) if sent.ok else MessageStatus.FAILED
     _end(row, status=status, error=sent.error, provider=getattr(gateway, "name", ""), message_id=sent.message_id)
     out = _result_of(row, started)
@@ -135,7 +136,9 @@ def email_send(*, to: str, template: MessageTemplate | None, values: placeholder
     try:
         message.send()
     except Exception as exc:  # SMTP refusals, connection errors, TLS errors: recorded, not raised
-        _end(row, status=MessageStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], provider="smtp")
+        _end(row, status=MessageStatus.FAILED, provider="smtp",
+             error=(_("The SMTP server did not take the email: %(error)s")
+                    % {"error": f"{type(exc).__name__}: {exc}"})[:2000])
     else:
         _end(row, status=MessageStatus.SENT, provider="smtp", message_id=message.extra_headers.get("Message-ID", ""))
     return _result_of(row, started)

@@ -122,6 +122,7 @@ class ProcessorCall(models.Model):
             models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="call_due_idx"),
             models.Index(fields=["claimed_until"], condition=models.Q(status="running"), name="call_lease_idx"),
             models.Index(fields=["processor", "status"], name="call_processor_idx"),
+            models.Index(fields=["created_at"], name="call_created_idx"),  # the retention
         ]
 
 

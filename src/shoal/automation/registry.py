@@ -1,5 +1,5 @@
 """What the automation app plugs into: permissions and menus, pages, operation-log words, the SMS and email
-processors, and the webhook retry sweep."""
+processors, the webhook retry sweep and the logs' retention."""
 
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -10,7 +10,7 @@ from shoal.core.processors import register_processor
 from shoal.core.site import site
 from shoal.schedules.registry import register_job
 
-from . import messaging, views
+from . import messaging, params, views  # noqa: F401  (params: the log retention)
 
 for _menu in (
     Menu("marketing.processors", _("Processor registry"), "marketing", CRUD, "admin:automation_processors",
@@ -57,3 +57,12 @@ def deliveries_job():
     from .webhooks import deliveries_run
 
     return deliveries_run()
+
+
+@register_job("automation.prune", cron="50 3 * * *",
+              description=gettext_noop("Remove processor calls and SMS and email logs older than "
+                                       "AUTOMATION_LOG_RETENTION_DAYS"))
+def prune_job():
+    from .retention import prune_logs
+
+    return prune_logs()

@@ -6,6 +6,8 @@ strategies call — and checking an action's parameters when a strategy is saved
   nothing and answers the recorded result. A custom HTTP processor's call is a durable webhook delivery
   (first attempt now, retries by the workers: ``shoal.automation.webhooks``); its result is ``pending``
   while retries remain.
+- :func:`processor_run_batch` does what :func:`processor_run` does for many actions at once (the strategy
+  workers' path): built-in ones recorded, run and closed in a few statements, custom ones one by one.
 - :func:`processor_validate_params` checks an action's parameters against the processor's schema and, with
   ``available_keys`` (the event type's field keys), that every ``${placeholder}`` is defined.
 - :func:`placeholders_missing` is that check for any text or JSON-like template.
@@ -13,20 +15,24 @@ strategies call — and checking an action's parameters when a strategy is saved
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
+from shoal.core import batch_sql
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.processors import (
     FAILED,
     PROCESSORS,
     SKIPPED,
+    SUCCEEDED,
     ProcessorContext,
     ProcessorResult,
     ProcessorSpec,
@@ -135,29 +141,54 @@ def processor_run(code_or_id, *, customer_id: int | None, event: dict | None = N
         return ProcessorResult(FAILED, error=exc.message)
     customer = Customer.objects.filter(pk=customer_id).first() if customer_id is not None else None
     event = dict(event or {})
-    event_data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    values = placeholders.Values(event_data=event_data, customer=customer,
-                                 event={"id": event.get("id"), "code": event.get("code") or event.get("event"),
-                                        "timestamp": event.get("timestamp")})
     if isinstance(target, Processor):
-        return _run_custom(target, key=key, customer_id=customer_id, event=event, values=values)
+        return _run_custom(target, key=key, customer_id=customer_id, event=event,
+                           values=_values(event, customer))
     call = _open_call(key, target.code, customer_id, event)
     if call is None:
         return call_result(_recorded(key))
-    try:
-        model = _validated(target, params)
-        if customer_id is not None and customer is None:
-            result = ProcessorResult(FAILED, error=_("Customer %(id)s not found") % {"id": customer_id})
-        else:
-            context = ProcessorContext(delivery_id=key, processor_code=target.code, event=event, values=values)
-            result = target.run(customer=customer, event_data=event_data, params=model, context=context)
-    except ShoalError as exc:
-        result = ProcessorResult(FAILED, error=exc.message, detail={"code": exc.code})
-    except Exception as exc:  # a processor's bug: recorded on the call, the strategy goes on
-        logger.exception("processor %s failed", target.code)
-        result = ProcessorResult(FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+    result = _run_builtin(target, key=key, params=params, customer_id=customer_id, customer=customer, event=event)
     _close_call(call, result)
     return result
+
+
+def _event_data(event: dict) -> dict:
+    return event.get("data") if isinstance(event.get("data"), dict) else {}
+
+
+def _values(event: dict, customer) -> placeholders.Values:
+    return placeholders.Values(event_data=_event_data(event), customer=customer,
+                               event={"id": event.get("id"), "code": event.get("code") or event.get("event"),
+                                      "timestamp": event.get("timestamp")})
+
+
+def _run_builtin(spec: ProcessorSpec, *, key: str, params, customer_id, customer, event: dict,
+                 models: dict | None = None) -> ProcessorResult:
+    """One built-in processor's run for a recorded call (never raises). ``models``: validated parameters by
+    (code, parameters) shared by the runs of one batch."""
+    try:
+        if models is None:
+            model = _validated(spec, params)
+        else:
+            cache_key = (spec.code, json.dumps(params, sort_keys=True, default=str))
+            if cache_key not in models:
+                try:
+                    models[cache_key] = _validated(spec, params)
+                except ShoalError as exc:
+                    models[cache_key] = exc
+            model = models[cache_key]
+            if isinstance(model, ShoalError):
+                raise model
+        if customer_id is not None and customer is None:
+            return ProcessorResult(FAILED, error=_("Customer %(id)s not found") % {"id": customer_id})
+        context = ProcessorContext(delivery_id=key, processor_code=spec.code, event=event,
+                                   values=_values(event, customer))
+        return spec.run(customer=customer, event_data=_event_data(event), params=model, context=context)
+    except ShoalError as exc:
+        return ProcessorResult(FAILED, error=exc.message, detail={"code": exc.code})
+    except Exception as exc:  # a processor's bug: recorded on the call, the strategy goes on
+        logger.exception("processor %s failed", spec.code)
+        return ProcessorResult(FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
 
 
 def _open_call(key: str, code: str, customer_id, event: dict) -> ProcessorCall | None:
@@ -172,12 +203,18 @@ def _open_call(key: str, code: str, customer_id, event: dict) -> ProcessorCall |
 
 
 def _close_call(call: ProcessorCall, result: ProcessorResult) -> None:
-    status = {"succeeded": CallStatus.SUCCEEDED, "skipped": CallStatus.SKIPPED}.get(result.status, CallStatus.FAILED)
-    detail = {k: v for k, v in (result.detail or {}).items() if isinstance(v, str | int | float | bool | list | dict)
-              or v is None}
     ProcessorCall.objects.filter(pk=call.pk).update(
-        status=status, response_code=result.response_code, error=result.error[:5000], duration_ms=result.duration_ms,
-        detail=detail, finished_at=timezone.now())
+        status=_closed_status(result), response_code=result.response_code, error=result.error[:5000],
+        duration_ms=result.duration_ms, detail=_storable_detail(result), finished_at=timezone.now())
+
+
+def _closed_status(result: ProcessorResult) -> str:
+    return {SUCCEEDED: CallStatus.SUCCEEDED, SKIPPED: CallStatus.SKIPPED}.get(result.status, CallStatus.FAILED).value
+
+
+def _storable_detail(result: ProcessorResult) -> dict:
+    return {k: v for k, v in (result.detail or {}).items() if isinstance(v, str | int | float | bool | list | dict)
+            or v is None}
 
 
 def _run_custom(processor: Processor, *, key: str, customer_id, event: dict,
@@ -190,3 +227,72 @@ def _run_custom(processor: Processor, *, key: str, customer_id, event: dict,
         webhooks.attempt(call.pk)
         call.refresh_from_db()
     return call_result(call)
+
+
+# -- many actions at once -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunItem:
+    """One action of a batch: run once per ``delivery_id``."""
+
+    delivery_id: str
+    code: str  # a built-in's code, or a custom processor's code
+    processor_id: int | None  # a custom processor's id (None for a built-in)
+    customer_id: int
+    event: dict  # {"id", "code", "timestamp", "data"}
+    params: dict
+
+
+CALL_COLUMNS = ("key", "processor_code", "customer_id", "event_code", "event_id", "status", "error", "duration_ms",
+                "detail", "webhook_id", "request", "attempts", "claim_token", "created_at")
+CALL_TYPES = ("text", "text", "bigint", "text", "text", "text", "text", "integer", "jsonb", "text", "jsonb",
+              "smallint", "text", "timestamptz")
+
+
+def processor_run_batch(items: list[RunItem]) -> dict[str, ProcessorResult]:
+    """Run many actions, each once per delivery id, as :func:`processor_run` runs one; the result of each by
+    delivery id. Built-in processors run as a batch: their calls are recorded in one statement before any runs
+    (a delivery id already recorded, by an earlier run or another worker, runs nothing and answers the
+    recorded result), the customers are read in one query, each processor runs, then the calls are closed in
+    one statement. Custom HTTP processors (durable webhook deliveries) and unknown codes go through
+    :func:`processor_run` one by one. Never raises for a processor's failure."""
+    results: dict[str, ProcessorResult] = {}
+    local = [i for i in items if i.processor_id is None and i.code in PROCESSORS]
+    for item in items:
+        if item.processor_id is not None or item.code not in PROCESSORS:
+            results[item.delivery_id] = processor_run(
+                item.processor_id if item.processor_id is not None else item.code, customer_id=item.customer_id,
+                event=item.event, params=item.params, delivery_id=item.delivery_id)
+    if local:
+        results.update(_run_builtin_batch(local))
+    return results
+
+
+def _run_builtin_batch(items: list[RunItem]) -> dict[str, ProcessorResult]:
+    from shoal.customers.models import Customer
+
+    done: dict[str, ProcessorResult] = {}
+    now = timezone.now()
+    rows = [(i.delivery_id, i.code, i.customer_id, str(i.event.get("code") or "")[:64],
+             str(i.event.get("id") or "")[:200], CallStatus.RUNNING.value, "", 0, "{}", "", "{}", 1, "", now) for i in items]
+    opened = dict(batch_sql.insert_ignore(ProcessorCall._meta.db_table, CALL_COLUMNS, CALL_TYPES, rows,
+                                          returning=("key", "id")))
+    customers = Customer.objects.in_bulk(sorted({i.customer_id for i in items if i.delivery_id in opened}))
+    models: dict[tuple, object] = {}
+    closing = []
+    for item in items:
+        if item.delivery_id not in opened:  # recorded already (an earlier run, another worker): that one counts
+            continue
+        result = _run_builtin(PROCESSORS[item.code], key=item.delivery_id, params=item.params,
+                              customer_id=item.customer_id, customer=customers.get(item.customer_id),
+                              event=item.event, models=models)
+        done[item.delivery_id] = result
+        closing.append((opened[item.delivery_id], _closed_status(result), result.response_code,
+                        (result.error or "")[:5000], result.duration_ms,
+                        json.dumps(_storable_detail(result), default=str), timezone.now()))
+    batch_sql.update_by_id(ProcessorCall._meta.db_table,
+                           ("status", "response_code", "error", "duration_ms", "detail", "finished_at"),
+                           ("text", "integer", "text", "integer", "jsonb", "timestamptz"), closing)
+    missing = [i.delivery_id for i in items if i.delivery_id not in done]
+    if missing:
+        done.update(processor_calls(missing))
+    return done

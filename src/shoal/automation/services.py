@@ -69,17 +69,24 @@ def processor_dict(p: Processor) -> dict:
             "updated_at": p.updated_at}
 
 
+def _label(model, field: str) -> str:
+    """The field's name as people read it (its verbose name, translated), for messages."""
+    return str(model._meta.get_field(field).verbose_name)
+
+
 def _text_map(value, field: str) -> dict[str, str]:
+    def refused():
+        return ShoalError("invalid", _("%(field)s must be an object of names and values")
+                          % {"field": _label(Processor, field)}, {"field": field})
+
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ShoalError("invalid", _("%(field)s must be an object of names and values") % {"field": field},
-                         {"field": field})
+        raise refused()
     out = {}
     for k, v in value.items():
         if not str(k).strip() or len(str(k)) > 200 or (v is not None and not isinstance(v, str | int | float | bool)):
-            raise ShoalError("invalid", _("%(field)s must be an object of names and values") % {"field": field},
-                             {"field": field})
+            raise refused()
         out[str(k).strip()] = "" if v is None else (json.dumps(v) if isinstance(v, bool) else str(v))
     return out
 
@@ -231,10 +238,11 @@ def _clean_template(data: dict, *, instance: MessageTemplate | None) -> dict:
         value = "" if value is None else str(value)
         value = value if field in ("content", "html") else value.strip()
         if required and not value.strip():
-            raise ShoalError("invalid", _("%(field)s is required") % {"field": field}, {"field": field})
-        if len(value) > limit:
-            raise ShoalError("invalid", _("%(field)s is too long (at most %(n)s characters)") % {"field": field, "n": limit},
+            raise ShoalError("invalid", _("%(field)s is required") % {"field": _label(MessageTemplate, field)},
                              {"field": field})
+        if len(value) > limit:
+            raise ShoalError("invalid", _("%(field)s is too long (at most %(n)s characters)")
+                             % {"field": _label(MessageTemplate, field), "n": limit}, {"field": field})
         out[field] = value
     if "code" in out and not CODE.match(out["code"]) and not out["code"].isdigit():
         raise ShoalError("invalid", _("A code is a letter then letters, digits, _ or - (at most 64)"), {"field": "code"})

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from shoal.core.auth import page_requires, require_page, user_can
@@ -95,7 +96,7 @@ def processor_edit_page(request, pk=None):
         try:
             if processor is None:
                 processor, secret = services.processor_create(actor=request.user, data=data)
-                return _secret_page(request, processor, secret, created=True)
+                return _show_secret_once(request, processor, secret, created=True)
             services.processor_update(actor=request.user, processor=processor, data=data)
         except ShoalError as exc:
             error, field = exc.message, (exc.detail or {}).get("field", "")
@@ -120,21 +121,38 @@ def processor_edit_page(request, pk=None):
     })
 
 
-def _secret_page(request, processor, secret: str, *, created: bool):
-    return page(request, "automation/processor_secret.html", {
-        "title": _("Processor %(name)s") % {"name": processor.name}, "processor": processor, "secret": secret,
-        "created": created})
+SECRET_KEY = "automation.processor_secret"
 
 
-@require_POST
-@page_requires(f"{PROCESSORS}.edit")
+def _show_secret_once(request, processor, secret: str, *, created: bool):
+    """Post/redirect/get: the secret waits in the session (server-side) for the one page that shows it, so a
+    reload neither registers the processor again nor shows the secret twice."""
+    request.session[SECRET_KEY] = {"processor": processor.pk, "secret": secret, "created": created}
+    return redirect("admin:automation_processor_secret", pk=processor.pk)
+
+
+@never_cache
+@page_requires(f"{PROCESSORS}.view")
 def processor_secret_view(request, pk):
+    """GET: the secret just made (once); POST: renew the secret."""
     try:
         processor = services.processor_get(actor=request.user, pk=pk)
     except NotFound:
         raise Http404(_("Processor not found"))
-    secret = services.processor_rotate_secret(actor=request.user, processor=processor)
-    return _secret_page(request, processor, secret, created=False)
+    if request.method == "POST":
+        require_page(request, f"{PROCESSORS}.edit")
+        return _show_secret_once(request, processor, services.processor_rotate_secret(actor=request.user,
+                                                                                       processor=processor),
+                                 created=False)
+    waiting = request.session.get(SECRET_KEY) or {}
+    if waiting.get("processor") != processor.pk:
+        messages.info(request, _("The signing secret is shown only once, when it is made. Renew it to get a new "
+                                 "one."))
+        return redirect("admin:automation_processor_edit", pk=processor.pk)
+    del request.session[SECRET_KEY]
+    return page(request, "automation/processor_secret.html", {
+        "title": _("Processor %(name)s") % {"name": processor.name}, "processor": processor,
+        "secret": waiting["secret"], "created": waiting.get("created", False)})
 
 
 @require_POST

@@ -57,13 +57,13 @@ class IdentifyOut(Schema):
     changed: list[str]
 
 
-class BatchIn(Schema):
+class IdentifyBatchIn(Schema):
     model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
 
     customers: list[dict[str, Any]] = Field(min_length=1, max_length=services.BATCH_LIMIT)
 
 
-class BatchOut(Schema):
+class IdentifyBatchOut(Schema):
     results: list[dict[str, Any]]
 
 
@@ -156,11 +156,11 @@ class StatusIn(Schema):
     status: CustomerStatus
 
 
-class CountOut(Schema):
+class CustomerCountOut(Schema):
     count: int
 
 
-class FieldOut(Schema):
+class CustomFieldOut(Schema):
     id: int
     key: str
     label: str
@@ -327,9 +327,9 @@ def identify_customer(request, payload: CustomerIn):
     return {"id": result.customer.pk, "created": result.created, "changed": result.changed}
 
 
-@router.post("/customers/identify/batch", response=BatchOut, auth=ANY_AUTH,
+@router.post("/customers/identify/batch", response=IdentifyBatchOut, auth=ANY_AUTH,
              summary="Identify up to 1000 customers; a result per item")
-def identify_customers_batch(request, payload: BatchIn):
+def identify_customers_batch(request, payload: IdentifyBatchIn):
     _require_customer_writer(request)
     return {"results": services.customer_identify_batch(actor=request.auth, items=payload.customers)}
 
@@ -360,7 +360,7 @@ def create_customer(request, payload: CustomerIn):
     return 201, extensions.extend_outputs([data], viewer=request.auth)[0]
 
 
-@router.post("/customers/status", response=CountOut, summary="Ban or enable customers (data kept)")
+@router.post("/customers/status", response=CustomerCountOut, summary="Ban or enable customers (data kept)")
 def set_customers_status(request, payload: StatusIn):
     require(request, "customers.customers.edit")
     ids = list(selectors.customer_queryset(actor=request.auth).filter(pk__in=payload.ids)
@@ -399,25 +399,25 @@ def customer_timeline(request, customer_id: int = Path(..., ge=-BIG - 1, le=BIG)
 
 
 # -- custom fields -------------------------------------------------------------------------------
-@router.get("/fields", response=list[FieldOut], summary="Custom field definitions")
+@router.get("/fields", response=list[CustomFieldOut], summary="Custom field definitions")
 def list_fields(request):
     require(request, "system.fields.view")
     return CustomField.objects.all()
 
 
-@router.post("/fields", response={201: FieldOut})
+@router.post("/fields", response={201: CustomFieldOut})
 def create_field(request, payload: FieldIn):
     require(request, "system.fields.create")
     return 201, services.custom_field_create(actor=request.auth, **payload.dict())
 
 
-@router.get("/fields/{field_id}", response=FieldOut)
+@router.get("/fields/{field_id}", response=CustomFieldOut)
 def get_field(request, field_id: DbId):
     require(request, "system.fields.view")
     return selectors.get_or_404(CustomField, field_id)
 
 
-@router.patch("/fields/{field_id}", response=FieldOut,
+@router.patch("/fields/{field_id}", response=CustomFieldOut,
               summary="Edit a field; a type change converts every stored value or is refused")
 def update_field(request, field_id: DbId, payload: FieldPatch):
     require(request, "system.fields.edit")

@@ -26,7 +26,7 @@ from shoal.core.request_context import client_ip
 from shoal.core.schemas import DbId
 
 from . import selectors
-from .models import EventSource, EventType, FieldType
+from .models import EventFieldType, EventSource, EventType
 from .services import types as type_services
 from .services.ingest import MAX_BATCH, BadBody, Caller, ingest, loads
 
@@ -41,7 +41,7 @@ class EventFieldIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    type: FieldType = FieldType.TEXT
+    type: EventFieldType = EventFieldType.TEXT
     required: bool = False
     label: str = Field("", max_length=100)
     remarks: str = Field("", max_length=255)
@@ -215,7 +215,7 @@ def _type(type_id: int) -> EventType:
 def _fields(payload) -> dict:
     data = payload.dict(exclude_unset=True)
     if data.get("fields") is not None:  # every key of each field (exclude_unset leaves out their defaults)
-        data["fields"] = [{"key": f.key, "type": FieldType(f.type).value, "required": f.required, "label": f.label,
+        data["fields"] = [{"key": f.key, "type": EventFieldType(f.type).value, "required": f.required, "label": f.label,
                            "remarks": f.remarks} for f in payload.fields]
     return data
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from .models import FieldType as T
+from .models import EventFieldType as T
 
 
 def _f(key, kind, label, required=False):

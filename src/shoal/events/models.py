@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 
-class FieldType(models.TextChoices):
+class EventFieldType(models.TextChoices):
     TEXT = "text", _("Text")
     NUMBER = "number", _("Number")
     BOOLEAN = "boolean", _("Boolean")

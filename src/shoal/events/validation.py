@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from shoal.core.errors import ShoalError
 
-from .models import FieldType
+from .models import EventFieldType as FieldType
 from .reasons import Refusal
 
 CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")

@@ -24,7 +24,7 @@ from shoal.core.errors import ShoalError
 from shoal.core.views import page
 
 from . import selectors
-from .models import EventStatus, EventType, FieldType
+from .models import EventFieldType, EventStatus, EventType
 from .services import types as type_services
 
 TYPES = "marketing.event_types"
@@ -147,7 +147,7 @@ def event_type_form(request, type_id=None):
     return page(request, "events/type_form.html", {
         "title": _("Register an event type") if event_type is None else _("Event type %(name)s") % {"name": event_type.name},
         "event_type": event_type, "values": values, "error": error, "can_write": can_write,
-        "field_types": FieldType.choices, "rows_json": json.dumps(values["fields"], ensure_ascii=False),
+        "field_types": EventFieldType.choices, "rows_json": json.dumps(values["fields"], ensure_ascii=False),
         "can_delete": event_type is not None and user_can(request.user, f"{TYPES}.delete"),
     })
 

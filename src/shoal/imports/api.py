@@ -95,7 +95,7 @@ class ColumnOut(Schema):
     field_label: str
 
 
-class FieldOut(Schema):
+class ImportFieldOut(Schema):
     key: str
     label: str
 
@@ -107,14 +107,14 @@ class RowErrorOut(Schema):
     reason: str
 
 
-class PreviewOut(Schema):
+class ImportPreviewOut(Schema):
     file_name: str
     kind: str
     encoding: str | None
     delimiter: str | None
     columns: list[ColumnOut]
     unknown_columns: list[str]
-    fields: list[FieldOut]
+    fields: list[ImportFieldOut]
     rows: list[list[Any]]
     summary: dict[str, int]
     errors: list[RowErrorOut]
@@ -200,7 +200,7 @@ def create_import(request, options: Form[ImportOptionsForm], file: File[Uploaded
     return 201, {"id": run.pk}
 
 
-@router.post("/imports/preview", response=PreviewOut, summary="Preview an import: first rows, mapping, counts (writes nothing)",
+@router.post("/imports/preview", response=ImportPreviewOut, summary="Preview an import: first rows, mapping, counts (writes nothing)",
              openapi_extra={"responses": {413: {"description": "The file is larger than IMPORT_MAX_MB"}}})
 @decorate_view(capped_upload)
 def preview_import(request, options: Form[ImportOptionsForm], file: File[UploadedFile]):

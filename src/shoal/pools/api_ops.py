@@ -31,7 +31,7 @@ def _name(user) -> str | None:
     return (user.name or user.username) if user is not None else None
 
 
-class BatchIn(Schema):
+class PoolBatchIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
@@ -40,7 +40,7 @@ class BatchIn(Schema):
     salesperson_id: DbId | None = None
 
 
-class BatchOut(Schema):
+class PoolBatchOut(Schema):
     action: str
     done: int
     skipped: int
@@ -59,7 +59,7 @@ class TransferIn(Schema):
     reason: str = Field(min_length=1, max_length=255)
 
 
-class TransferDone(BatchOut):
+class TransferDone(PoolBatchOut):
     id: int
 
 
@@ -184,9 +184,9 @@ class RecycleLogOut(Schema):
         return obj.rule.name if obj.rule else None
 
 
-@router.post("/customers/batch", response=BatchOut,
+@router.post("/customers/batch", response=PoolBatchOut,
              summary="Group, assign, return, recycle-bin, restore or claim customers (one or a selection)")
-def customers_batch(request, payload: BatchIn):
+def customers_batch(request, payload: PoolBatchIn):
     return operations.customers_batch(actor=calling_user(request), action=payload.action,
                                       customer_ids=payload.customer_ids, group_id=payload.group_id,
                                       salesperson_id=payload.salesperson_id)

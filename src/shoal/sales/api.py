@@ -65,7 +65,7 @@ class FollowUpFilters(Schema):
     salesperson_id: DbId | None = None
 
 
-class TaskOut(Schema):
+class FollowUpTaskOut(Schema):
     id: int
     customer_id: int | None
     group_id: int | None
@@ -76,7 +76,7 @@ class TaskOut(Schema):
     done_at: datetime | None
 
 
-class RequestedTaskOut(TaskOut):
+class RequestedTaskOut(FollowUpTaskOut):
     priority: str = Field(description="low, medium, high or urgent")
 
     @staticmethod
@@ -97,7 +97,7 @@ class TaskRequestOut(Schema):
     group_id: int
 
 
-class TaskFilters(Schema):
+class FollowUpTaskFilters(Schema):
     status: Literal["open", "done", "all"] = "open"
 
 
@@ -115,9 +115,9 @@ def list_follow_ups(request, filters: Query[FollowUpFilters]):
                                    salesperson_id=filters.salesperson_id)
 
 
-@router.get("/follow-up-tasks", response=list[TaskOut], summary="The caller's follow-up tasks, by due time")
+@router.get("/follow-up-tasks", response=list[FollowUpTaskOut], summary="The caller's follow-up tasks, by due time")
 @paginate(Pages, page_size=50)
-def list_tasks(request, filters: Query[TaskFilters]):
+def list_tasks(request, filters: Query[FollowUpTaskFilters]):
     return services.task_list(actor=calling_user(request), status=None if filters.status == "all" else filters.status)
 
 

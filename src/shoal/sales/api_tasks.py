@@ -136,14 +136,14 @@ class BatchSet(Schema):
     due_at: datetime | None = Field(None, description="null clears the deadline")
 
 
-class BatchIn(Schema):
+class TaskBatchIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[DbId] = Field(..., min_length=1, max_length=services.BATCH_MAX)
     set: BatchSet
 
 
-class BatchOut(Schema):
+class TaskBatchOut(Schema):
     changed: int
 
 
@@ -179,9 +179,9 @@ def list_tasks(request, filters: Query[TaskFilters]):
     return {"items": _out(request, items), "total": total}
 
 
-@router.post("/tasks/batch", response=BatchOut,
+@router.post("/tasks/batch", response=TaskBatchOut,
              summary="Change the owner, priority, progress or deadline of many tasks (ids outside the scope: 404)")
-def batch_tasks(request, payload: BatchIn):
+def batch_tasks(request, payload: TaskBatchIn):
     changed = services.task_batch_update(actor=calling_user(request), ids=payload.ids,
                                          changes=payload.set.dict(exclude_unset=True))
     return {"changed": changed}

@@ -46,14 +46,14 @@ class SearchOut(Schema):
     items: list[CustomerOut]
 
 
-class RuleIn(Schema):
+class SegmentRuleIn(Schema):
     model_config = ConfigDict(extra="forbid")  # a misspelt key is a 400, not ignored
 
     query: dict | None = None
     sql: str | None = Field(None, max_length=4000)
 
 
-class PreviewOut(Schema):
+class SegmentPreviewOut(Schema):
     count: int
     sample: list[CustomerOut]
 
@@ -138,8 +138,8 @@ def search_customers(request, payload: SearchIn):
     return {"total": total, "page": payload.page, "page_size": payload.page_size, "items": items}
 
 
-@router.post("/segments/preview", response=PreviewOut, summary="Count and a sample of the customers a rule matches")
-def preview_segment(request, payload: RuleIn):
+@router.post("/segments/preview", response=SegmentPreviewOut, summary="Count and a sample of the customers a rule matches")
+def preview_segment(request, payload: SegmentRuleIn):
     require(request, "customers.customers.view")
     user = request.auth
     if payload.query is None and not payload.sql:
@@ -171,7 +171,7 @@ def rows_to_query(request, payload: RowsIn):
 
 
 @router.post("/segments/validate", response=OkOut, summary="Check a condition tree or custom SQL")
-def validate_segment(request, payload: RuleIn):
+def validate_segment(request, payload: SegmentRuleIn):
     require(request, "customers.customers.view")
     validate(query=payload.query, sql=payload.sql, masked=masking.masked_field_keys(viewer=request.auth),
              viewer=request.auth)

@@ -125,7 +125,7 @@ class TagFilters(Schema):
     q: str = Field("", max_length=100, description="name contains")
 
 
-class RuleIn(Schema):
+class TagRuleIn(Schema):
     """A condition tree (``query``), custom SQL (``sql``) or the page's condition rows (``rows``), with
     include-tags (has any of) and exclude-tags (has none of)."""
 
@@ -151,7 +151,7 @@ class RuleOut(Schema):
     updated_at: datetime
 
 
-class PreviewOut(Schema):
+class TagRulePreviewOut(Schema):
     count: int
     sample: list[CustomerOut]
 
@@ -254,7 +254,7 @@ def _rule(tag, rule_id) -> TagRule:
     return rule
 
 
-def _rule_data(payload: RuleIn) -> dict:
+def _rule_data(payload: TagRuleIn) -> dict:
     data = payload.dict(exclude_unset=True)
     if data.get("rows") is not None and data.get("query") is None:
         data["query"] = rows_to_tree(data["rows"])
@@ -365,14 +365,14 @@ def list_rules(request, tag_id: DbId):
 
 
 @router.post("/tags/{tag_id}/rules", response={201: RuleOut}, summary="Add a rule to an auto tag")
-def create_rule(request, tag_id: DbId, payload: RuleIn):
+def create_rule(request, tag_id: DbId, payload: TagRuleIn):
     require(request, "customers.tags.create")
     tag = selectors.tag_get(actor=request.auth, pk=tag_id)
     return 201, services.rule_create(actor=request.auth, tag=tag, data=_rule_data(payload))
 
 
 @router.patch("/tags/{tag_id}/rules/{rule_id}", response=RuleOut)
-def update_rule(request, tag_id: DbId, rule_id: DbId, payload: RuleIn):
+def update_rule(request, tag_id: DbId, rule_id: DbId, payload: TagRuleIn):
     require(request, "customers.tags.edit")
     rule = _rule(selectors.tag_get(actor=request.auth, pk=tag_id), rule_id)
     return services.rule_update(actor=request.auth, rule=rule, data=_rule_data(payload))
@@ -385,9 +385,9 @@ def delete_rule(request, tag_id: DbId, rule_id: DbId):
     return 204, None
 
 
-@router.post("/tags/{tag_id}/preview", response=PreviewOut,
+@router.post("/tags/{tag_id}/preview", response=TagRulePreviewOut,
              summary="Count and a masked sample of the customers a rule would give the tag (in the caller's scope)")
-def preview_rule(request, tag_id: DbId, payload: RuleIn):
+def preview_rule(request, tag_id: DbId, payload: TagRuleIn):
     require(request, "customers.customers.view")
     tag = selectors.tag_get(actor=request.auth, pk=tag_id)
     data = _rule_data(payload)

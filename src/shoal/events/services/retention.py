@@ -5,41 +5,18 @@ the cut-off, the default partition, SQLite) is deleted in chunks."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.db import connection
-from django.utils import timezone
-
-from shoal.core import parameters
+from shoal.core.retention import cutoff_of, delete_before
 
 from .. import partitions
 from ..models import Event, EventResult
 from ..params import RETENTION_DAYS
 
-CHUNK = 20000
-
-
-def _delete_before(model, column: str, cutoff) -> int:
-    table = connection.ops.quote_name(model._meta.db_table)
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    value = cutoff if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(cutoff)
-    total = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM {table} WHERE {column} < %s "
-                           f"LIMIT {CHUNK})", [value])
-            deleted = cursor.rowcount
-        total += max(deleted, 0)
-        if deleted < CHUNK:
-            return total
-
 
 def prune_history(*, days: int | None = None, now=None) -> dict:
-    days = int(days if days is not None else parameters.get(RETENTION_DAYS.code))
-    cutoff = (now or timezone.now()) - timedelta(days=days)
+    cutoff = cutoff_of(RETENTION_DAYS.code, days=days, now=now)
     dropped = partitions.drop_expired(cutoff)
-    deleted = _delete_before(Event, "received_at", cutoff)
-    results = _delete_before(EventResult, "event_received_at", cutoff)
+    deleted = delete_before(Event, "received_at", cutoff)[Event]
+    results = delete_before(EventResult, "event_received_at", cutoff)[EventResult]
     created = partitions.ensure_partitions()
     return {"cutoff": cutoff.isoformat(), "partitions_dropped": dropped, "events_deleted": deleted,
             "results_deleted": results, "partitions_created": created}

@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from shoal.core import batch_sql as sql
 from shoal.core.db import insert_rows
 
-from .. import processors, sql
+from .. import processors
 from ..models import Strategy, StrategyAction, StrategyStat, StrategyTask, TaskStatus
 
 logger = logging.getLogger("shoal.strategies")

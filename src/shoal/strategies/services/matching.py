@@ -27,11 +27,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from shoal.core import batch_sql as sql
 from shoal.core.actors import SYSTEM
 from shoal.core.db import ids_subquery, insert_rows
 from shoal.core.errors import ShoalError
 
-from .. import sql
 from ..conditions import READERS, compile_predicate, index_key, parse_event_tree
 from ..history import RESULT_COLUMNS, result_table
 from ..models import Strategy, StrategyAction, StrategyStat, StrategyTask, TaskStatus

@@ -9,11 +9,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shoal.core import batch_sql as sql
 from shoal.core.db import insert_rows
 from shoal.core.errors import Conflict
 from shoal.core.oplog import log_operation
 
-from .. import sql
 from ..models import StrategyTask, TaskStatus
 from ..permissions import TASKS_CANCEL, require
 

@@ -1,6 +1,6 @@
-"""The few set-based statements of the strategy workers, for PostgreSQL and SQLite: insert many rows
-skipping those whose unique key exists (one statement per batch), add to per-day counters, update many
-rows by id from parallel lists."""
+"""The few set-based statements of the batch workers (strategy tasks, processor calls), for PostgreSQL and
+SQLite: insert many rows skipping those whose unique key exists (one statement per batch), add to per-day
+counters, update many rows by id from parallel lists."""
 
 from __future__ import annotations
 
