@@ -27,6 +27,18 @@ def test_the_registry_lists_builtins_in_chinese(client, admin):
     for words in ("处理器注册中心", "注册处理器", "打标签", "发送短信", "发送邮件", "分配", "内置", "扩展", "外部发邮件系统",
                   "https://mail.example.com/send"):
         assert words in html, words
+    # the action parameters by name, the key beside it (what the strategy's action names)
+    for words in ("标签 (tag_id)", "分组 (group_id)", "业务员 (salesperson_id)", "消息模板 (template)",
+                  "手机号 (mobile)", "截止时间（几小时后） (due_hours)", "接收人 (to)"):
+        assert words in html, words
+
+
+def test_every_builtin_parameter_has_a_name_for_people():
+    from shoal.core.processors import builtin_processors
+
+    for spec in builtin_processors():
+        keys = set((spec.params.model_json_schema().get("properties") or {}).keys())
+        assert keys <= set(spec.param_labels), (spec.code, keys - set(spec.param_labels))
 
 
 def test_registering_a_processor_shows_its_secret_once(client, admin):

@@ -205,9 +205,13 @@ def check_template(channel: str, params) -> None:
 
 SMS = ProcessorSpec("sms", pgettext_lazy("processor", "Send SMS"), run_sms, SmsParams, template_params=("mobile", "variables"),
                     description=gettext_lazy("Sends an SMS from a message template to the customer's mobile."),
+                    param_labels={"template": pgettext_lazy("processor parameter", "Template"), "mobile": pgettext_lazy("processor parameter", "Mobile"),
+                                  "variables": pgettext_lazy("processor parameter", "Template variables")},
                     order=50, placeholders=_template_placeholders(Channel.SMS),
                     check=lambda params: check_template(Channel.SMS, params))
 EMAIL = ProcessorSpec("email", pgettext_lazy("processor", "Send email"), run_email, EmailParams, template_params=("to", "variables"),
                       description=gettext_lazy("Sends an email from a message template to the customer's address."),
+                      param_labels={"template": pgettext_lazy("processor parameter", "Template"), "to": pgettext_lazy("processor parameter", "Recipient"),
+                                    "variables": pgettext_lazy("processor parameter", "Template variables")},
                       order=60, placeholders=_template_placeholders(Channel.EMAIL),
                       check=lambda params: check_template(Channel.EMAIL, params))

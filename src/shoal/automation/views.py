@@ -33,7 +33,7 @@ EXTRA_ROWS = 3
 @page_requires(f"{PROCESSORS}.view")
 def processor_list_page(request):
     builtins = [{"code": s.code, "name": str(s.label), "description": str(s.description),
-                 "params": sorted((s.params.model_json_schema().get("properties") or {}).keys())}
+                 "params": s.param_names()}
                 for s in builtin_processors()]
     return page(request, "automation/processors.html", {
         "title": _("Processor registry"), "builtins": builtins,

@@ -63,6 +63,12 @@ class ProcessorSpec:
     placeholders: Callable[[BaseModel], tuple[set[str], set[str]]] | None = None
     # a check of the validated parameters against the database (the tag exists…): raises ShoalError
     check: Callable[[BaseModel], None] | None = None
+    # the parameters' names for people (lazy translations by key): the registry page shows "name (key)"
+    param_labels: dict[str, Any] = field(default_factory=dict)
+
+    def param_names(self) -> list[str]:
+        keys = sorted((self.params.model_json_schema().get("properties") or {}).keys())
+        return [f"{self.param_labels[k]} ({k})" if k in self.param_labels else k for k in keys]
 
 
 PROCESSORS: dict[str, ProcessorSpec] = {}

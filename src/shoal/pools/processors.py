@@ -90,7 +90,9 @@ def assign(*, customer, event_data, params: AssignParams, context):
 
 
 GROUP = ProcessorSpec("group", pgettext_lazy("processor", "Group"), group, GroupParams, order=20, check=check_group,
+                      param_labels={"group_id": pgettext_lazy("processor parameter", "Group")},
                       description=gettext_lazy("Puts the customer in a group's public sea."))
 ASSIGN = ProcessorSpec("assign", pgettext_lazy("processor", "Assign"), assign, AssignParams, order=21, check=check_group,
+                       param_labels={"group_id": pgettext_lazy("processor parameter", "Group"), "salesperson_id": pgettext_lazy("processor parameter", "Salesperson")},
                        description=gettext_lazy("Assigns the customer in a group: to a chosen salesperson, or by "
                                                 "the group's assignment rules."))

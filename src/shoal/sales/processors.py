@@ -89,7 +89,11 @@ def notify(*, customer, event_data, params: NotifyParams, context):
 
 
 TASK = ProcessorSpec("task", pgettext_lazy("processor", "Create task"), task, TaskParams, template_params=("name", "details"),
+                     param_labels={"name": pgettext_lazy("processor parameter", "Task name"), "details": pgettext_lazy("processor parameter", "Details"), "type": pgettext_lazy("processor parameter", "Task type"),
+                                   "priority": pgettext_lazy("processor parameter", "Priority"),
+                                   "due_hours": pgettext_lazy("processor parameter", "Deadline (hours later)")},
                      order=70, description=gettext_lazy("Creates a task for the customer's salesperson."))
 NOTIFY = ProcessorSpec("notify", pgettext_lazy("processor", "In-site notification"), notify, NotifyParams,
                        template_params=("title", "body"), order=80,
+                       param_labels={"title": pgettext_lazy("processor parameter", "Title"), "body": pgettext_lazy("processor parameter", "Body"), "to": pgettext_lazy("processor parameter", "Recipients")},
                        description=gettext_lazy("Notifies the customer's salespeople (or group admins) in Shoal."))

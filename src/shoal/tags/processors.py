@@ -60,6 +60,8 @@ def remove_tag(*, customer, event_data, params: TagParams, context):
 
 
 ADD_TAG = ProcessorSpec("add_tag", pgettext_lazy("processor", "Add tag"), add_tag, TagParams, order=10, check=check,
+                        param_labels={"tag_id": pgettext_lazy("processor parameter", "Tag")},
                         description=gettext_lazy("Gives a manual tag to the customer."))
 REMOVE_TAG = ProcessorSpec("remove_tag", pgettext_lazy("processor", "Remove tag"), remove_tag, TagParams, order=11, check=check,
+                           param_labels={"tag_id": pgettext_lazy("processor parameter", "Tag")},
                            description=gettext_lazy("Takes a manual tag from the customer."))
