@@ -238,3 +238,23 @@ def test_the_row_generator_process_stops_even_when_this_process_ignores_sigterm(
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert rows == _rows(3, n=450)  # the same rows as made in-process
+
+
+@pytest.mark.django_db
+def test_the_demo_has_tags_with_quality_scores_and_the_built_in_event_types():
+    from django.db.models import Sum
+
+    from shoal.events.models import EventType
+    from shoal.tags.models import Tag, Tagging
+
+    call_command("demo", customers=300, seed=2, verbosity=0)
+    tags = {t.name: t for t in Tag.objects.all()}
+    assert {"高净值", "付费客户", "企业版", "一线城市", "重点跟进"} == set(tags)
+    # the auto tags were refreshed: customers have them, and each customer's quality is the sum of its tags' scores
+    assert Tagging.objects.filter(tag=tags["付费客户"]).count() == tags["付费客户"].customer_count > 0
+    expected = sum(t.score for t in Tag.objects.all() for _ in range(Tagging.objects.filter(tag=t).count()))
+    assert Customer.objects.aggregate(total=Sum("quality_score"))["total"] == expected > 0
+    assert EventType.objects.filter(enabled=True).count() >= 6
+    # a second load adds customers, not tags
+    call_command("demo", customers=10, seed=3, verbosity=0)
+    assert Tag.objects.count() == 5

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from shoal.accounts import demo
+from shoal.core.actors import SYSTEM
 
 
 class Command(BaseCommand):
@@ -47,8 +48,17 @@ class Command(BaseCommand):
                 f"Demo customers loaded: {result['customers']:,} customers, {result['memberships']:,} group "
                 f"memberships in {result['seconds']} s ({rate:,.0f}/s; rows {result['phases']['rows']} s, "
                 f"index rebuild {result['phases']['indexes']} s)"))
+            from shoal.events.services.types import event_types_import_builtins
             from shoal.pools.demo import ensure_demo_rules
+            from shoal.tags.demo import ensure_demo_tags
 
+            tags = ensure_demo_tags()  # before the pool rules: the assignment shares out by quality
+            if tags:
+                self.stdout.write(self.style.SUCCESS(
+                    f"Demo tags created and refreshed: {tags['tags']} tags, {tags['taggings']:,} taggings"))
+            events = event_types_import_builtins(actor=SYSTEM)
+            if events["created"]:
+                self.stdout.write(self.style.SUCCESS(f"Built-in event types: {', '.join(events['created'])}"))
             pools = ensure_demo_rules()
             if pools:
                 self.stdout.write(self.style.SUCCESS(
