@@ -438,8 +438,9 @@ def shown_customers(*, actor, customer_ids) -> dict[int, dict]:
     ids = sorted({int(i) for i in customer_ids if i is not None})
     if not ids:
         return {}
-    rows = list(customers_by_ids(actor=actor, ids=ids))  # probed per id: a page holds a few hundred
-    shown = mask_customer_rows(rows, viewer=actor, context="list")
+    # probed per id (a page holds a few hundred); the two fields shown, read and masked alone
+    rows = list(customers_by_ids(actor=actor, ids=ids).only("id", "name", "mobile").order_by())
+    shown = mask_customer_rows(rows, viewer=actor, context="list", fields=("name", "mobile"))
     return {c.pk: {"id": c.pk, "name": s.get("name") or "", "mobile": s.get("mobile") or ""}
             for c, s in zip(rows, shown, strict=True)}
 
@@ -460,12 +461,15 @@ def task_dict(task: Task, *, customers: dict[int, dict], names: dict[int, str],
     }
 
 
-def user_names(user_ids) -> dict[int, str]:
+def user_names(user_ids, *, known: User | None = None) -> dict[int, str]:
+    """user id → name (or user name); ``known``: a user at hand (the viewer: their own tasks need no query)."""
     ids = sorted({int(i) for i in user_ids if i is not None})
-    if not ids:
-        return {}
-    return {pk: name or username for pk, name, username in
-            User.objects.filter(pk__in=ids).values_list("pk", "name", "username")}
+    names = {known.pk: known.name or known.username} if isinstance(known, User) and known.pk in ids else {}
+    ids = [pk for pk in ids if pk not in names]
+    if ids:
+        names.update((pk, name or username) for pk, name, username in
+                     User.objects.filter(pk__in=ids).values_list("pk", "name", "username"))
+    return names
 
 
 def task_rows(tasks, *, actor, bounds: DayBounds | None = None) -> list[dict]:
@@ -473,7 +477,7 @@ def task_rows(tasks, *, actor, bounds: DayBounds | None = None) -> list[dict]:
     the names of their owners and creators (a handful of people: no join per task)."""
     tasks = list(tasks)
     customers = shown_customers(actor=actor, customer_ids=[t.customer_id for t in tasks])
-    names = user_names([t.owner_id for t in tasks] + [t.creator_id for t in tasks])
+    names = user_names([t.owner_id for t in tasks] + [t.creator_id for t in tasks], known=actor)
     bounds = bounds or DayBounds.at(tz=user_zone(actor))
     return [task_dict(t, customers=customers, names=names, bounds=bounds) for t in tasks]
 
