@@ -14,6 +14,7 @@ from shoal.sales.models import Notification, Task, TaskProgress, TaskType
 from shoal.sales.services import reminders
 from shoal.schedules.registry import JOBS
 from tests.conftest import make_user
+from tests.sales.plans import plan
 
 NOW = timezone.now().replace(microsecond=0)
 
@@ -116,20 +117,6 @@ def test_an_overdue_task_is_noticed_once_and_each_owner_gets_one_notice_per_run(
     assert "新任务" in latest.title and "任务1" not in latest.body
 
 
-def _plan(sql: str, params) -> str:
-    """The database's plan of a query, as text (PostgreSQL: sequential scans off, so that a table of a few rows is
-    read through an index when one can answer, as it is at a million)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql, params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-            cursor.execute("RESET enable_seqscan")
-            return plan
-        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        return "\n".join(str(row[-1]) for row in cursor.fetchall())
-
-
 @pytest.mark.django_db
 def test_a_task_closed_before_its_reminder_is_never_read_again():
     """A task closed before its reminder time keeps ``reminded_at`` empty; the minute job must not read it again
@@ -142,8 +129,8 @@ def test_a_task_closed_before_its_reminder_is_never_read_again():
     assert reminders.send_due_reminders(now=NOW)["reminded"] == 1
     assert not Task.objects.filter(pk__in=[t.pk for t in closed], reminded_at__isnull=False).exists()
     at = connection.ops.adapt_datetimefield_value(NOW)
-    assert "task_remind_open_idx" in _plan(reminders.candidates_sql("reminded_at", "remind_at", "<="), [at, 100])
-    assert "task_overdue_idx" in _plan(reminders.candidates_sql("overdue_notified_at", "due_at", "<"), [at, 100])
+    assert "task_remind_open_idx" in plan(reminders.candidates_sql("reminded_at", "remind_at", "<="), [at, 100])
+    assert "task_overdue_idx" in plan(reminders.candidates_sql("overdue_notified_at", "due_at", "<"), [at, 100])
     assert Notification.objects.filter(user=owner).count() == 1
     assert Task.objects.get(pk=open_one.pk).reminded_at is not None
     # reopened, a task whose reminder time has passed is open and not reminded: it is reminded on the next run

@@ -149,10 +149,12 @@ def ranking_rows(*, people: list[int], start, end) -> list[dict]:
 
 
 def _ranking_rows(people: list[int], start, end) -> list[dict]:
+    # every column from followup_sales_cover_idx (salesperson, created_at, customer, effective, call_seconds): an
+    # index-only read (counting "id" made the database read each row from the table: ~17,000 blocks for a day)
     return list(FollowUp.objects.filter(salesperson_id__in=people, created_at__gte=start, created_at__lt=end)
                 .order_by().values("salesperson_id")
-                .annotate(customers=Count("customer_id", distinct=True), effective=Count("id", filter=Q(effective=True)),
-                          seconds=Sum("call_seconds")))
+                .annotate(customers=Count("customer_id", distinct=True),
+                          effective=Count("customer_id", filter=Q(effective=True)), seconds=Sum("call_seconds")))
 
 
 def _measure(row: dict, measure: str) -> int:
