@@ -19,7 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from shoal.accounts.models import DataScope, Department, User
+from shoal.accounts.models import DataScope, User
 from shoal.core.workbench import (
     Board,
     BoardContent,
@@ -34,6 +34,7 @@ from shoal.core.workbench import (
     week_start,
 )
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.customers.selectors import _department_user_ids as department_user_ids
 
 from .models import OPEN_PROGRESS, FollowUp, Task, TaskType
 
@@ -55,12 +56,12 @@ def task_center_url(**query) -> str:
 
 # -- whose work a viewer sees ------------------------------------------------------------------------------------
 def _department_user_ids(actor: User, *, below: bool) -> set[int]:
-    dept_ids: set[int] = set()
-    for dept in Department.objects.filter(users=actor):
-        dept_ids |= dept.descendant_ids() if below else {dept.pk}
-    if not dept_ids:
-        return set()
-    return set(User.objects.filter(departments__in=dept_ids).values_list("pk", flat=True))
+    """The users of the actor's departments (``below``: and of every department below them), in one query."""
+    if below:
+        return set(department_user_ids(actor))
+    members = User.departments.through.objects
+    mine = members.filter(user_id=actor.pk).values("department_id")
+    return set(members.filter(department_id__in=mine).values_list("user_id", flat=True))
 
 
 def team_ids(actor) -> list[int]:
