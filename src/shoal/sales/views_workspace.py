@@ -101,16 +101,16 @@ def follow_up_form_context(*, action: str, values=None, error: ShoalError | None
 
 # -- the workspace ------------------------------------------------------------------------------------------
 def workspace_rows(tasks, *, actor) -> list[dict]:
-    """A page of tasks as shown: the customer masked (list context, ``masking.mask_customer_rows``), the names of
-    their groups, their tags and last follow-up, and the number for a ``tel:`` link only when the viewer may see
-    it unmasked. A fixed number of queries, whatever the page size."""
+    """A page of tasks as shown: the customer's name and mobile masked (list context, ``masking.mask_customer_rows``:
+    the row shows those two), the names of their groups, their tags and last follow-up, and the number for a
+    ``tel:`` link only when the viewer may see it unmasked. A fixed number of queries, whatever the page size."""
     from shoal.tags.selectors import customer_tags
 
     tasks = list(tasks)
     customers = [t.customer for t in tasks]
     ids = {c.pk for c in customers}
     with parameters.cached():  # masking reads its parameters (the phone region…) once, not once a row
-        shown = masking.mask_customer_rows(customers, viewer=actor, context="list")
+        shown = masking.mask_customer_rows(customers, viewer=actor, context="list", fields=("name", "mobile"))
         callable_ids = masking.unmasked_ids(viewer=actor, customers=customers)
     groups: dict[int, list[dict]] = {pk: [] for pk in ids}
     for customer_id, group_id, name in (CustomerGroupMembership.objects.filter(customer_id__in=ids)
