@@ -2,9 +2,9 @@
 board, one after the other: the most a user waits), and ``GET /api/v1/workbench``, for a salesperson, a manager of
 the 50 salespeople (three departments) and an admin (data scope "all").
 
-Data: the same as ``bench_sales`` (its ``ensure_work``: the demo customers, 5 groups and 50 salespeople, as many
-tasks as customers and twice as many follow-up records over the last 60 days), plus today's and yesterday's share
-of those records. Targets: the whole workbench ≤ 300 ms, each board ≤ 300 ms (p95).
+Data: the same as ``bench_sales`` (``bench.world`` with its work: the demo customers, 5 groups and 50
+salespeople, as many tasks as customers and twice as many follow-up records over the last 60 days, today's and
+yesterday's among them). Targets: the whole workbench ≤ 300 ms, each board ≤ 300 ms (p95).
 
     export SHOAL_BENCH_DATA_DIR=$(mktemp -d)        # keep it: a second run reuses the loaded database
     SHOAL_BENCH_SIZES=1000000 scripts/bench.sh workbench
@@ -13,11 +13,9 @@ of those records. Targets: the whole workbench ≤ 300 ms, each board ≤ 300 ms
 
 from __future__ import annotations
 
-import os
-
-from bench.bench_customers import ensure_customers, sizes, timed
-from bench.bench_sales import _board_urls, _manager_of_all, ensure_work
-from bench.bench_scope import _repeat, _user, ensure_memberships, ensure_people
+from bench.bench_customers import timed
+from bench.bench_sales import _board_urls
+from bench.world import each_size, manager_of_all, repeat, user
 
 
 def persona_figures(user, n: int) -> dict:
@@ -49,33 +47,15 @@ def persona_figures(user, n: int) -> dict:
 
 
 def run():
-    from django.db import connection
-
-    os.environ.setdefault("SHOAL_FAST_HASHER", "1")
-    out = {}
-    for size in sizes():
-        figures: dict = {}
-        load = ensure_customers(size)
-        if load == "too_many":
-            out[str(size)] = {"skipped": "the database has more customers already; run each size separately"}
-            continue
-        people = ensure_people()
-        figures["memberships"] = ensure_memberships(people)
-        figures["work"] = ensure_work(size, people)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
+    def measure(people: dict) -> dict:
         from shoal.accounts.demo import ensure_default_roles
         from shoal.accounts.models import User
 
-        n = _repeat()
-        personas = {"salesperson": User.objects.get(pk=people["sales"][0][0]),
-                    "manager_of_50": _manager_of_all(people),
-                    "admin": _user("bench_workbench_admin", ensure_default_roles()["admin"])}
-        for label, user in personas.items():
-            figures[label] = persona_figures(user, n)
-        out[str(size)] = figures
-    return {"sizes": out}
+        personas = {"salesperson": User.objects.get(pk=people["sales"][0][0]), "manager_of_50": manager_of_all(people),
+                    "admin": user("bench_workbench_admin", ensure_default_roles()["admin"])}
+        return {label: persona_figures(u, repeat()) for label, u in personas.items()}
+
+    return each_size(measure, work=True)
 
 
 if __name__ == "__main__":

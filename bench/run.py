@@ -32,6 +32,9 @@ def main(argv: list[str]) -> int:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
+    from shoal.core.warm import freeze
+
+    freeze()  # as the server does at start (shoal.wsgi): the timings are those of a server process
     import bench
 
     names = [m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")]

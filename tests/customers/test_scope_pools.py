@@ -100,6 +100,27 @@ def test_department_manager_sees_departments_salespeople_and_administered_groups
     assert names(manager) == {"a2", "both", "h1", "h_sea"}
 
 
+def test_a_department_managers_people_are_read_in_one_query_at_any_depth(roles, django_assert_num_queries):
+    """The users of the actor's departments and every department below them, whatever the depth of the tree, in
+    one query (a department manager's pages and boards ask several times a request)."""
+    top, other = Department.objects.create(name="华东"), Department.objects.create(name="华南")
+    mid = Department.objects.create(name="上海", parent=top)
+    low = Department.objects.create(name="浦东", parent=mid)
+    aside = Department.objects.create(name="杭州", parent=top)
+    manager = make_user("dept_manager", roles["manager"])
+    manager.departments.add(top)
+    people = {d.name: make_user(f"dept_{i}", roles["salesperson"]) for i, d in enumerate((top, mid, low, aside, other))}
+    for d in (top, mid, low, aside, other):
+        people[d.name].departments.add(d)
+    with django_assert_num_queries(1):
+        ids = selectors._department_user_ids(manager)
+    assert ids == sorted([manager.pk] + [people[n].pk for n in ("华东", "上海", "浦东", "杭州")])
+    low_manager = make_user("low_manager", roles["manager"])
+    low_manager.departments.add(low, other)
+    assert selectors._department_user_ids(low_manager) == sorted([low_manager.pk, people["浦东"].pk, people["华南"].pk])
+    assert selectors._department_user_ids(make_user("no_department", roles["manager"])) == []
+
+
 def test_all_scope_sees_everyone(pools):
     assert names(pools["admin"]) == set(pools["c"])
 

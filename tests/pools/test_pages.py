@@ -83,6 +83,29 @@ def test_company_sea_lists_customers_in_no_group_masked(client, personas, world)
     assert not shown(html_of(client, personas["manager"], "admin:pools_company_sea"), c["company"])
 
 
+def test_a_sea_page_reads_the_masking_parameters_once_whatever_its_rows(client, personas, world):
+    """Masking a page of customers reads the phone region (and whether masking is on) once, not once a row: the
+    page's queries do not grow with its rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(personas["admin"])
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(reverse("admin:pools_company_sea")).content.decode()
+        return html, [q["sql"] for q in ctx.captured_queries]
+
+    html, few = queries()  # one customer in the company sea
+    assert "138****0001" in html
+    Customer.objects.bulk_create([Customer(name=f"公海{i}", mobile=f"+861390000{i:04d}") for i in range(25)])
+    html, full = queries()  # a full page: 20 rows
+    assert html.count("139****") == 20
+    region = [sql for sql in full if "DEFAULT_PHONE_REGION" in sql]
+    assert len(region) <= 1, region
+    assert len(full) == len(few), (len(few), len(full))
+
+
 def test_company_sea_search(client, personas, world):
     c = world["c"]
     html = html_of(client, personas["admin"], "admin:pools_company_sea", {"q": "公海客户"})

@@ -14,6 +14,7 @@ from shoal.sales.models import Notification, Task, TaskProgress, TaskType
 from shoal.sales.services import reminders
 from shoal.schedules.registry import JOBS
 from tests.conftest import make_user
+from tests.sales.plans import plan
 
 NOW = timezone.now().replace(microsecond=0)
 
@@ -114,6 +115,28 @@ def test_an_overdue_task_is_noticed_once_and_each_owner_gets_one_notice_per_run(
     assert reminders.send_overdue_notices(now=NOW + timedelta(hours=1))["overdue"] == 1
     latest = Notification.objects.filter(user=owner, kind="task_overdue").order_by("-pk").first()
     assert "新任务" in latest.title and "任务1" not in latest.body
+
+
+@pytest.mark.django_db
+def test_a_task_closed_before_its_reminder_is_never_read_again():
+    """A task closed before its reminder time keeps ``reminded_at`` empty; the minute job must not read it again
+    every minute for ever: the reminders (and the overdue notices) read partial indexes of the open tasks only,
+    which the database uses because the claim names their condition (a bound parameter would not do on SQLite)."""
+    owner = make_user("rem_closed")
+    closed = [task(owner, remind=NOW - timedelta(days=d), due=NOW - timedelta(days=d), progress=p)
+              for d in (1, 2) for p in (TaskProgress.DONE, TaskProgress.CANCELLED)]
+    open_one = task(owner, remind=NOW - timedelta(minutes=1))
+    assert reminders.send_due_reminders(now=NOW)["reminded"] == 1
+    assert not Task.objects.filter(pk__in=[t.pk for t in closed], reminded_at__isnull=False).exists()
+    at = connection.ops.adapt_datetimefield_value(NOW)
+    assert "task_remind_open_idx" in plan(reminders.candidates_sql("reminded_at", "remind_at", "<="), [at, 100])
+    assert "task_overdue_idx" in plan(reminders.candidates_sql("overdue_notified_at", "due_at", "<"), [at, 100])
+    assert Notification.objects.filter(user=owner).count() == 1
+    assert Task.objects.get(pk=open_one.pk).reminded_at is not None
+    # reopened, a task whose reminder time has passed is open and not reminded: it is reminded on the next run
+    Task.objects.filter(pk=closed[0].pk).update(progress=TaskProgress.IN_PROGRESS)
+    assert reminders.send_due_reminders(now=NOW + timedelta(minutes=1))["reminded"] == 1
+    assert Notification.objects.filter(key=f"task_remind:{closed[0].pk}").exists()
 
 
 @pytest.mark.django_db

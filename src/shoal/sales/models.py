@@ -116,9 +116,20 @@ class Task(models.Model):
         verbose_name_plural = _("tasks")
         indexes = [models.Index(fields=["owner", "progress", "due_at"], name="task_owner_idx"),
                    models.Index(fields=["creator", "progress", "due_at"], name="task_creator_idx"),
+                   # the task list ("mine" / "created", every progress, by deadline): a page is the first rows of
+                   # the index, not a sort of all the owner's tasks (20,000 for a busy salesperson)
+                   models.Index(fields=["owner", "due_at", "id"], name="task_owner_due_idx"),
+                   models.Index(fields=["creator", "due_at", "id"], name="task_creator_due_idx"),
                    models.Index(fields=["customer", "progress"], name="task_customer_idx"),
-                   models.Index(fields=["remind_at"], condition=models.Q(reminded_at__isnull=True),
-                                name="task_remind_idx"),
+                   # the reminders (sales/services/reminders.py) read open tasks not yet reminded: a task closed
+                   # before its reminder time leaves the index (it is never reminded, never read again)
+                   models.Index(fields=["remind_at"], name="task_remind_open_idx",
+                                condition=models.Q(reminded_at__isnull=True,
+                                                   progress__in=["not_started", "in_progress"])),
+                   # the follow-up workspace: the owner's open follow-up tasks alone
+                   models.Index(fields=["owner", "-priority", "due_at"], name="task_follow_up_open_idx",
+                                condition=models.Q(type="follow_up", customer__isnull=False,
+                                                   progress__in=["not_started", "in_progress"])),
                    # the overdue notices (sales/services/reminders.py) read open tasks not yet noticed
                    models.Index(fields=["due_at"], name="task_overdue_idx",
                                 condition=models.Q(overdue_notified_at__isnull=True,

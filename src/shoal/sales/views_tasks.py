@@ -110,14 +110,26 @@ class Center:
 
 # -- the center -------------------------------------------------------------------------------------------
 def _labels() -> dict:
+    """The labels in words, translated once here (a lazy label is translated again, and escaped through a new lazy
+    class, each time a template shows it: hundreds of times on a board)."""
     return {
-        "progress": dict(TaskProgress.choices),
-        "priority": {PRIORITY_CODES[TaskPriority(v)]: label for v, label in TaskPriority.choices},
-        "type": dict(TaskType.choices),
+        "progress": {v: str(label) for v, label in TaskProgress.choices},
+        "priority": {PRIORITY_CODES[TaskPriority(v)]: str(label) for v, label in TaskPriority.choices},
+        "type": {v: str(label) for v, label in TaskType.choices},
         "views": {"mine": _("Assigned to me"), "created": _("Created by me"), "all": _("All tasks I see")},
         "group_bys": {"date": _("By date"), "progress": _("By progress"), "priority": _("By priority")},
         "modes": {"board": _("Grouped view"), "list": _("List view")},
     }
+
+
+_URL_ID = 987654321987
+
+
+def url_pattern(name: str):
+    """``name``'s URL (one id argument) reversed once: ``url_pattern(name)(42)`` → ``/…/42/…`` (a page of rows is
+    not a ``reverse()`` a row)."""
+    head, _sep, tail = reverse(name, args=[_URL_ID]).rpartition(str(_URL_ID))
+    return lambda pk: f"{head}{int(pk)}{tail}"
 
 
 def _shown(rows: list[dict], labels: dict, query: str, tz) -> list[dict]:
@@ -125,6 +137,7 @@ def _shown(rows: list[dict], labels: dict, query: str, tz) -> list[dict]:
     up to 300 cards: lookups and ``{% url %}`` in the template cost more than the queries)."""
     base = reverse("admin:sales_tasks")
     tail = f"?{query}" if query else ""
+    customer_url = url_pattern("admin:customers_customer_detail")
     for row in rows:
         pk = row["id"]
         row["priority_label"] = labels["priority"].get(row["priority"], row["priority"])
@@ -139,8 +152,7 @@ def _shown(rows: list[dict], labels: dict, query: str, tz) -> list[dict]:
         row["done_url"] = f"{base}{pk}/done/{tail}"
         row["field_url"] = f"{base}{pk}/field/{tail}"
         row["delete_url"] = f"{base}{pk}/delete/{tail}"
-        row["customer_url"] = reverse("admin:customers_customer_detail", args=[row["customer_id"]]) \
-            if row["customer"] else ""
+        row["customer_url"] = customer_url(row["customer_id"]) if row["customer"] else ""
     return rows
 
 

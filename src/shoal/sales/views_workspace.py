@@ -45,6 +45,7 @@ from .services.follow_ups import (
     tasks_with_customers,
     workspace_tasks,
 )
+from .views_tasks import url_pattern
 
 PAGE_SIZE = 20
 PRIORITY_CLASSES = {
@@ -100,16 +101,16 @@ def follow_up_form_context(*, action: str, values=None, error: ShoalError | None
 
 # -- the workspace ------------------------------------------------------------------------------------------
 def workspace_rows(tasks, *, actor) -> list[dict]:
-    """A page of tasks as shown: the customer masked (list context, ``masking.mask_customer_rows``), the names of
-    their groups, their tags and last follow-up, and the number for a ``tel:`` link only when the viewer may see
-    it unmasked. A fixed number of queries, whatever the page size."""
+    """A page of tasks as shown: the customer's name and mobile masked (list context, ``masking.mask_customer_rows``:
+    the row shows those two), the names of their groups, their tags and last follow-up, and the number for a
+    ``tel:`` link only when the viewer may see it unmasked. A fixed number of queries, whatever the page size."""
     from shoal.tags.selectors import customer_tags
 
     tasks = list(tasks)
     customers = [t.customer for t in tasks]
     ids = {c.pk for c in customers}
     with parameters.cached():  # masking reads its parameters (the phone region…) once, not once a row
-        shown = masking.mask_customer_rows(customers, viewer=actor, context="list")
+        shown = masking.mask_customer_rows(customers, viewer=actor, context="list", fields=("name", "mobile"))
         callable_ids = masking.unmasked_ids(viewer=actor, customers=customers)
     groups: dict[int, list[dict]] = {pk: [] for pk in ids}
     for customer_id, group_id, name in (CustomerGroupMembership.objects.filter(customer_id__in=ids)
@@ -118,11 +119,31 @@ def workspace_rows(tasks, *, actor) -> list[dict]:
         groups[customer_id].append({"group_id": group_id, "group": name})
     tags = customer_tags(actor=actor, customer_ids=ids)
     last = last_follow_ups(ids)
-    return [{"task": t, "customer": t.customer, "shown": s, "groups": groups[t.customer_id],
-             "tags": tags.get(t.customer_id, []), "last": last.get(t.customer_id, {}),
-             "priority_class": PRIORITY_CLASSES.get(t.priority, ""),
-             "tel": t.customer.mobile if t.customer_id in callable_ids else ""}
-            for t, s in zip(tasks, shown, strict=True)]
+    now = timezone.now()
+    priorities = {value: str(label) for value, label in TaskPriority.choices}
+    quality = _("quality %(score)s")
+    # the urls of a row from one reverse() each, the times in the user's time zone: made here, not in the template
+    # (a {% url %} or a |date a row costs more than the page's queries)
+    detail, record = url_pattern("admin:customers_customer_detail"), url_pattern("admin:sales_workspace_record_form")
+    rows = []
+    for t, s in zip(tasks, shown, strict=True):
+        its_tags = tags.get(t.customer_id, [])
+        rows.append({
+            "task": t, "customer": t.customer, "shown": s, "groups": groups[t.customer_id],
+            "tags": its_tags[:4], "more_tags": max(0, len(its_tags) - 4), "last": last.get(t.customer_id, {}),
+            "priority_class": PRIORITY_CLASSES.get(t.priority, ""), "priority_label": priorities.get(t.priority, ""),
+            "tel": t.customer.mobile if t.customer_id in callable_ids else "",
+            "quality": quality % {"score": t.customer.quality_score},
+            "detail_url": detail(t.customer_id), "record_url": record(t.pk),
+            "last_text": _local_text(t.customer.last_follow_up_at), "due_text": _local_text(t.due_at),
+            "overdue": t.due_at is not None and t.due_at < now,
+        })
+    return rows
+
+
+def _local_text(value) -> str:
+    """A time as the page shows it: in the user's time zone (the current one), to the minute."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 @page_requires(FOLLOW_UP_VIEW)

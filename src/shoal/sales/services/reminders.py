@@ -52,19 +52,35 @@ def email_on() -> bool:
 _COLUMNS = "id, owner_id, name, type, due_at, remind_at, details"
 
 
+# the open progresses written out (our own constants), not bound: SQLite uses a partial index only when the query
+# names its condition's values (task_remind_open_idx, task_overdue_idx: open tasks not yet reminded / noticed)
+OPEN_SQL = ", ".join(f"'{p.value}'" for p in OPEN_PROGRESS)
+
+
+def candidates_sql(mark: str, due: str, op: str) -> str:
+    """The open tasks with ``due op %s`` and no ``mark``, at most ``%s``: read from the partial index of the open
+    tasks not yet marked (a closed task is not in it)."""
+    table = connection.ops.quote_name(Task._meta.db_table)
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    return (f"SELECT id FROM {table} WHERE {due} {op} %s AND {mark} IS NULL AND progress IN ({OPEN_SQL}) "
+            f"ORDER BY {due}, id LIMIT %s{lock}")
+
+
+def _claim_sql(mark: str, due: str, op: str) -> str:
+    """The claim: the candidates marked ``%s``, returned."""
+    table = connection.ops.quote_name(Task._meta.db_table)
+    # the candidates in a materialized CTE: evaluated once (an IN (subquery … LIMIT) may be run again by the
+    # planner and take more than ``limit`` rows)
+    return (f"WITH c AS MATERIALIZED ({candidates_sql(mark, due, op)}) "
+            f"UPDATE {table} SET {mark} = %s WHERE id IN (SELECT id FROM c) AND {mark} IS NULL RETURNING {_COLUMNS}")
+
+
 def _claim(mark: str, due: str, op: str, now: datetime, limit: int) -> list[dict]:
     """Mark up to ``limit`` open tasks with ``due op now`` whose ``mark`` is empty; their rows (this call's only:
     the ``mark IS NULL`` of the UPDATE is checked again on the locked row)."""
-    table = connection.ops.quote_name(Task._meta.db_table)
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    placeholders = ", ".join(["%s"] * len(OPEN_PROGRESS))
-    # the candidates in a materialized CTE: evaluated once (an IN (subquery … LIMIT) may be run again by the
-    # planner and take more than ``limit`` rows)
-    sql = (f"WITH c AS MATERIALIZED (SELECT id FROM {table} WHERE {due} {op} %s AND {mark} IS NULL "
-           f"AND progress IN ({placeholders}) ORDER BY {due}, id LIMIT %s{lock}) "
-           f"UPDATE {table} SET {mark} = %s WHERE id IN (SELECT id FROM c) AND {mark} IS NULL RETURNING {_COLUMNS}")
+    sql = _claim_sql(mark, due, op)
     at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores it (SQLite: naive UTC text)
-    params = [at, *[str(p) for p in OPEN_PROGRESS], limit, at]
+    params = [at, limit, at]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [c[0] for c in cursor.description]
