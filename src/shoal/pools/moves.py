@@ -118,6 +118,13 @@ def _membership_update(set_sql: str, set_params: list, where_sql: str, where_par
 
 
 # -- logs and timeline ----------------------------------------------------------------------------------
+def row_time(value: datetime) -> datetime | str:
+    """A time as the rows of ``insert_rows`` carry it: on SQLite the text its datetime adapter (registered by
+    Django: ``isoformat(" ")``) would write, made once per move instead of once per row and column (900,000
+    adaptations in a 100k assignment and recycling); PostgreSQL's COPY takes the datetime."""
+    return value.isoformat(" ") if connection.vendor == "sqlite" else value
+
+
 # Rows go in by customer id: the logs' and timeline's customer-first indexes then take them in order (a run's
 # customers come in quality order, i.e. at random places of those indexes, which costs a page read each).
 def _first(row):
@@ -127,18 +134,20 @@ def _first(row):
 def _group_log(ctx: Context, customer_ids: Sequence[int], from_group: int | None, to_group: int | None,
                *, rule_id: int | None = None) -> None:
     rule = rule_id if rule_id is not None else (ctx.rule_id if ctx.auto else None)
+    at = row_time(ctx.now)
     insert_rows(GroupLog._meta.db_table, ["customer_id", "from_group_id", "to_group_id", "auto", "rule_id",
                                           "operator_id", "at"],
-                [[pk, from_group, to_group, ctx.auto, rule, ctx.operator_id, ctx.now] for pk in sorted(customer_ids)])
+                [[pk, from_group, to_group, ctx.auto, rule, ctx.operator_id, at] for pk in sorted(customer_ids)])
 
 
 def _assignment_log(ctx: Context, rows: Sequence[tuple[int, int | None, int | None]], group_id: int | None,
                     kind: str) -> None:
     """rows: (customer id, new salesperson, previous salesperson)."""
+    at = row_time(ctx.now)
     insert_rows(AssignmentLog._meta.db_table,
                 ["customer_id", "group_id", "salesperson_id", "previous_salesperson_id", "kind", "auto", "rule_id",
                  "operator_id", "at"],
-                [[pk, group_id, new, old, kind, ctx.auto, ctx.rule_id, ctx.operator_id, ctx.now]
+                [[pk, group_id, new, old, kind, ctx.auto, ctx.rule_id, ctx.operator_id, at]
                  for pk, new, old in sorted(rows, key=_first)])
 
 
@@ -152,11 +161,28 @@ def _timeline(ctx: Context, entries: Sequence[tuple[int, str, dict]], kind: str 
         return
     import json
 
-    dumps = json.dumps  # as Django's JSONField stores them
+    # as Django's JSONField stores them; a move's entries share a few texts and details (one per group or
+    # salesperson): each distinct one is encoded once (keyed by the object: callers share the dict)
+    texts: dict[str, str] = {}
+    details: dict[int, str] = {}
+
+    def text_json(text: str) -> str:
+        out = texts.get(text)
+        if out is None:
+            out = texts[text] = json.dumps(text)
+        return out
+
+    def detail_json(detail: dict) -> str:
+        out = details.get(id(detail))
+        if out is None:
+            out = details[id(detail)] = json.dumps({**detail, "auto": ctx.auto})
+        return out
+
+    at = row_time(ctx.now)
     insert_rows(TimelineEntry._meta.db_table,
                 ["customer_id", "kind", "field", "old", "new", "actor_id", "actor_name", "created_at", "detail"],
-                [[pk, kind, "", None, dumps(text), ctx.operator_id, ctx.operator_name, ctx.now,
-                  dumps({**detail, "auto": ctx.auto})] for pk, text, detail in sorted(entries, key=_first)])
+                [[pk, kind, "", None, text_json(text), ctx.operator_id, ctx.operator_name, at, detail_json(detail)]
+                 for pk, text, detail in sorted(entries, key=_first)])
 
 
 # -- moves ----------------------------------------------------------------------------------------------
@@ -181,7 +207,8 @@ def join_group(customer_ids: Sequence[int], group_id: int, ctx: Context, *,
     if joined:
         _group_log(ctx, joined, from_group_id, group_id)
         name = ctx.group_name(group_id)
-        _timeline(ctx, [(pk, name, {"action": "join_group", "group": name, "group_id": group_id}) for pk in joined])
+        detail = {"action": "join_group", "group": name, "group_id": group_id}
+        _timeline(ctx, [(pk, name, detail) for pk in joined])
     return joined
 
 
@@ -213,7 +240,8 @@ def _leave(customer_ids, group_id, ctx, *, to_group_id, kind, group_log: bool = 
         _assignment_log(ctx, assigned, group_id, kind)
         _close_tasks([(pk, old) for pk, _, old in assigned], group_id, ctx)
     name = ctx.group_name(group_id)
-    _timeline(ctx, [(pk, f"{name} →", {"action": "leave_group", "group": name, "group_id": group_id}) for pk in ids])
+    detail = {"action": "leave_group", "group": name, "group_id": group_id}
+    _timeline(ctx, [(pk, f"{name} →", detail) for pk in ids])
     return left
 
 
@@ -266,9 +294,10 @@ def unassign(customer_ids: Sequence[int], group_id: int, ctx: Context, *,
         _close_tasks(moved, group_id, ctx)
         name = ctx.group_name(group_id)
         names = ctx.user_names(old for _, old in moved)
-        _timeline(ctx, [(pk, f"{names.get(old, '')} → {name}",
-                         {"action": kind, "group": name, "group_id": group_id, "previous": names.get(old, "")})
-                        for pk, old in moved])
+        per_user = {old: (f"{names.get(old, '')} → {name}",  # one text and detail per previous salesperson
+                          {"action": kind, "group": name, "group_id": group_id, "previous": names.get(old, "")})
+                    for old in {old for _, old in moved}}
+        _timeline(ctx, [(pk, *per_user[old]) for pk, old in moved])
     return [(pk, old) for pk, old in moved]
 
 
@@ -284,16 +313,18 @@ def _after_assign(done: Sequence[tuple[int, int]], group_id: int, ctx: Context, 
     if task:
         from shoal.sales.models import Task, TaskPriority, TaskProgress, TaskType
 
+        at, due = row_time(ctx.now), row_time(ctx.now + TASK_DUE)
         insert_rows(Task._meta.db_table,
                     ["type", "owner_id", "customer_id", "group_id", "name", "due_at", "priority", "progress",
                      "details", "created_at", "updated_at"],
-                    [[TaskType.FOLLOW_UP, user, pk, group_id, "", ctx.now + TASK_DUE, TaskPriority.MEDIUM,
-                      TaskProgress.NOT_STARTED, "", ctx.now, ctx.now] for pk, user in done])
+                    [[TaskType.FOLLOW_UP, user, pk, group_id, "", due, TaskPriority.MEDIUM,
+                      TaskProgress.NOT_STARTED, "", at, at] for pk, user in done])
     name = ctx.group_name(group_id)
     names = ctx.user_names(user for _, user in done)
-    _timeline(ctx, [(pk, f"{name} → {names.get(user, '')}",
-                     {"action": kind, "group": name, "group_id": group_id, "salesperson": names.get(user, ""),
-                      "salesperson_id": user}) for pk, user in done])
+    per_user = {user: (f"{name} → {names.get(user, '')}",  # one text and detail per salesperson
+                       {"action": kind, "group": name, "group_id": group_id, "salesperson": names.get(user, ""),
+                        "salesperson_id": user}) for user in {user for _, user in done}}
+    _timeline(ctx, [(pk, *per_user[user]) for pk, user in done])
 
 
 def _close_tasks(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context) -> None:
@@ -303,10 +334,13 @@ def _close_tasks(pairs: Sequence[tuple[int, int]], group_id: int, ctx: Context) 
 
     t = _table(Task)
     for chunk in batched([(pk, user) for pk, user in pairs if user is not None], CHUNK):
-        with connection.cursor() as cursor:  # one UPDATE … FROM (customer, salesperson) pairs per chunk
+        # one UPDATE … FROM (customer, salesperson) pairs per chunk, each pair looked up on task_customer_idx: the
+        # unary ``+`` keeps SQLite off the group and owner indexes (every task of a run has the same group, so
+        # a probe by group read all of them once per pair: quadratic, 100,000 × 100,000 in a 100k recycle)
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"{_PAIRS[connection.vendor == 'postgresql']} UPDATE {t} SET progress = %s, done_at = %s, updated_at = %s "
-                f"FROM v WHERE {t}.customer_id = v.c AND {t}.owner_id = v.u AND {t}.group_id = %s "
+                f"FROM v WHERE {t}.customer_id = v.c AND +{t}.owner_id = v.u AND +{t}.group_id = %s "
                 f"AND {t}.progress IN (%s, %s)",
                 [*_pairs_params(chunk), TaskProgress.CANCELLED, ctx.now, ctx.now, group_id, *OPEN_PROGRESS])
 

@@ -90,6 +90,7 @@ def recycle_rule(rule: RecycleRule, *, actor=SYSTEM, now: datetime | None = None
     qs = due_memberships(rule, cutoff, fields).order_by("pk").values_list(
         "pk", "customer_id", "salesperson_id", "assigned_at", base)
     recycled, last = 0, 0
+    at = moves.row_time(now)
     while True:
         with transaction.atomic():
             lock_groups(group_id)
@@ -107,7 +108,7 @@ def recycle_rule(rule: RecycleRule, *, actor=SYSTEM, now: datetime | None = None
             insert_rows(RecycleRecord._meta.db_table,
                         ["customer_id", "group_id", "salesperson_id", "rule_id", "target", "assigned_at",
                          "last_follow_up_at", "at"],
-                        [[pk, group_id, old, rule.pk, rule.target, info[pk][1], info[pk][2], now] for pk, old in moved])
+                        [[pk, group_id, old, rule.pk, rule.target, info[pk][1], info[pk][2], at] for pk, old in moved])
             if rule.cooldown_days:
                 _upsert_cooldowns([(pk, group_id, old) for pk, old in moved if old is not None],
                                   now + timedelta(days=rule.cooldown_days))
