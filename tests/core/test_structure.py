@@ -200,10 +200,8 @@ PRIVATE_USES_KNOWN = {
     ("shoal.imports.pipeline", "shoal.customers.demo._secondary_indexes"),
     ("shoal.imports.pipeline", "shoal.customers.masking._mask_value"),
     ("shoal.imports.services", "shoal.customers.masking._mask_value"),
-    ("shoal.pools.services.operations", "shoal.customers.selectors._department_user_ids"),
     ("shoal.pools.views_groups", "shoal.tags.views._rule_data"),
     ("shoal.pools.views_groups", "shoal.tags.views._rule_summary"),
-    ("shoal.sales.selectors_tasks", "shoal.customers.selectors._department_user_ids"),
 }
 
 

@@ -113,12 +113,12 @@ def test_a_department_managers_people_are_read_in_one_query_at_any_depth(roles, 
     for d in (top, mid, low, aside, other):
         people[d.name].departments.add(d)
     with django_assert_num_queries(1):
-        ids = selectors._department_user_ids(manager)
+        ids = selectors.department_user_ids(manager)
     assert ids == sorted([manager.pk] + [people[n].pk for n in ("华东", "上海", "浦东", "杭州")])
     low_manager = make_user("low_manager", roles["manager"])
     low_manager.departments.add(low, other)
-    assert selectors._department_user_ids(low_manager) == sorted([low_manager.pk, people["浦东"].pk, people["华南"].pk])
-    assert selectors._department_user_ids(make_user("no_department", roles["manager"])) == []
+    assert selectors.department_user_ids(low_manager) == sorted([low_manager.pk, people["浦东"].pk, people["华南"].pk])
+    assert selectors.department_user_ids(make_user("no_department", roles["manager"])) == []
 
 
 def test_all_scope_sees_everyone(pools):

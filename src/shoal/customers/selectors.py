@@ -21,7 +21,7 @@ from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomFiel
 LIST_FIELDS = tuple(n for n in standard.names() if n != "company")  # company: by company_id
 
 
-def _department_user_ids(actor: User) -> list[int]:
+def department_user_ids(actor: User) -> list[int]:
     """Users of the actor's departments and every department below them (a literal list), in one query: the
     departments below by a recursive CTE (every page and board of a department manager asks, some of them thrice)."""
     if not isinstance(actor, User) or actor.pk is None:
@@ -140,7 +140,7 @@ def membership_scope(*, actor) -> MembershipScope | None:
     if scope in (DataScope.GROUPS, DataScope.DEPARTMENTS):
         admin_groups = sorted(CustomerGroup.objects.filter(admins=actor).values_list("pk", flat=True))
     if scope == DataScope.DEPARTMENTS:
-        users.update(_department_user_ids(actor))
+        users.update(department_user_ids(actor))
     sea_groups = sorted(set(CustomerGroup.objects.filter(salespeople=actor, public_sea_visible=True)
                             .values_list("pk", flat=True)) - set(admin_groups))
     return MembershipScope(users=tuple(sorted(users)), admin_groups=tuple(admin_groups), sea_groups=tuple(sea_groups))

@@ -34,7 +34,7 @@ from shoal.core.workbench import (
     week_start,
 )
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
-from shoal.customers.selectors import _department_user_ids as department_user_ids
+from shoal.customers.selectors import department_user_ids
 
 from .models import OPEN_PROGRESS, FollowUp, Task, TaskType
 

@@ -33,7 +33,7 @@ from shoal.core.auth import user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.customers.masking import mask_customer_rows
 from shoal.customers.models import CustomerGroup
-from shoal.customers.selectors import _department_user_ids, customers_by_ids
+from shoal.customers.selectors import customers_by_ids, department_user_ids
 
 from .models import OPEN_PROGRESS, PRIORITY_CODES, PRIORITY_VALUES, Task, TaskPriority, TaskProgress, TaskType
 
@@ -210,7 +210,7 @@ def task_team(*, actor) -> Team | None:
         groups = sorted(CustomerGroup.objects.filter(admins=actor).values_list("pk", flat=True))
         users |= _group_member_ids(groups)
     if scope == DataScope.DEPARTMENTS:
-        users |= set(_department_user_ids(actor))
+        users |= set(department_user_ids(actor))
     users.discard(actor.pk)
     return Team(users=tuple(sorted(users)), groups=tuple(groups))
 
@@ -280,7 +280,7 @@ def assignable_user_ids(*, actor) -> set[int] | None:
     if actor.data_scope() == DataScope.ALL:
         return None
     groups = list(CustomerGroup.objects.filter(admins=actor).values_list("pk", flat=True))
-    return {actor.pk} | set(_department_user_ids(actor)) | _group_member_ids(groups)
+    return {actor.pk} | set(department_user_ids(actor)) | _group_member_ids(groups)
 
 
 def assignable_users(*, actor) -> QuerySet[User]:

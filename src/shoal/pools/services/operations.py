@@ -26,7 +26,7 @@ from shoal.core.db import ids_subquery
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.oplog import log_operation
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
-from shoal.customers.selectors import _department_user_ids, customer_queryset
+from shoal.customers.selectors import customer_queryset, department_user_ids
 from shoal.sales.services.notifications import assignment_notices
 
 from .. import moves
@@ -87,7 +87,7 @@ def _held_q(actor, group_id: int | None) -> Q:
     if scope in (DataScope.GROUPS, DataScope.DEPARTMENTS):
         q |= Q(group__admins=actor)
     if scope == DataScope.DEPARTMENTS:
-        q |= Q(salesperson__in=_department_user_ids(actor))
+        q |= Q(salesperson__in=department_user_ids(actor))
     return q
 
 
@@ -445,7 +445,7 @@ def _people_q(actor, fields: Sequence[str]) -> Q | None:
     for f in fields:
         q |= Q(**{f"{f}_id__in": people})
         if scope == DataScope.DEPARTMENTS:
-            q |= Q(**{f"{f}__in": _department_user_ids(actor)})
+            q |= Q(**{f"{f}__in": department_user_ids(actor)})
     return q
 
 
