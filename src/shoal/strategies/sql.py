@@ -40,20 +40,26 @@ def _sqlite(value):
     return value
 
 
-def _sqlite_rows(rows: list[Sequence]) -> list[list]:
-    """``rows`` with their date-times as SQLite text: each distinct time converted once (a batch repeats the
-    same few: the events' times, now)."""
-    seen: dict = {}
+class _SqliteValues(dict):
+    """Values → as SQLite's columns of Django hold them, each distinct one converted once."""
 
-    def convert(value):
-        kind = type(value)
-        if kind is datetime or kind is date:
-            if value not in seen:
-                seen[value] = _sqlite(value)
-            return seen[value]
-        return value
+    def __missing__(self, value):
+        out = self[value] = _sqlite(value)
+        return out
 
-    return [[convert(v) for v in row] for row in rows]
+
+def _sqlite_rows(rows: list[Sequence]) -> list[tuple]:
+    """``rows`` with their date-times as SQLite text. Column by column: only the columns that hold a date or
+    a date-time are converted, each distinct value once (a batch repeats the same few: the events' times,
+    now)."""
+    if not rows:
+        return []
+    columns = list(zip(*rows, strict=True))
+    for i, column in enumerate(columns):
+        kinds = set(map(type, column))
+        if datetime in kinds or date in kinds:
+            columns[i] = map(_SqliteValues().__getitem__, column)
+    return list(zip(*columns, strict=True))
 
 
 def _single(column) -> bool:
