@@ -74,6 +74,26 @@ def _chunks(rows: list, width: int):
         yield rows[start:start + per]
 
 
+def insert_new(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence]) -> int:
+    """``insert_ignore(…, returning=None)`` for rows whose keys are expected to be new (an event's tasks:
+    the batch's transaction makes each event's once; the unique key backs that up). PostgreSQL: COPY
+    straight into the table inside a savepoint (the rows are written once, not through a scratch table);
+    should a key exist after all, back to the savepoint and insert skipping the existing keys. How many
+    rows were written."""
+    if connection.vendor != "postgresql" or len(rows) < COPY_FROM:
+        return insert_ignore(table, columns, types, rows, returning=None)
+    from django.db import IntegrityError, transaction
+
+    from shoal.core.db import copy_rows
+
+    try:
+        with transaction.atomic():
+            copy_rows(table, columns, rows)
+    except IntegrityError:
+        return insert_ignore(table, columns, types, rows, returning=None)
+    return len(rows)
+
+
 def insert_ignore(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence], *,
                   returning: Sequence[str] | None):
     """INSERT the ``rows`` (values in the order of ``columns``; ``types``: their PostgreSQL types) ``ON

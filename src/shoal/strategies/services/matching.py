@@ -222,7 +222,7 @@ def process_events(events) -> dict:
     if not pairs:
         return {"matched": 0, "tasks": 0}
     tasks, matched, skipped = plan(pairs, now)
-    written = sql.insert_ignore(StrategyTask._meta.db_table, TASK_COLUMNS, TASK_TYPES, tasks, returning=None)
+    written = sql.insert_new(StrategyTask._meta.db_table, TASK_COLUMNS, TASK_TYPES, tasks)
     if written < len(tasks):  # some events had been turned into tasks already: their history is not written twice
         fresh = set(StrategyTask.objects.filter(event_id__in={row[2] for row in tasks}, created_at=now)
                     .values_list("strategy_id", "action_id", "event_id"))

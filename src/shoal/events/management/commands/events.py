@@ -114,11 +114,16 @@ class Command(BaseCommand):
         started = time.monotonic()
         progress = ProgressLine(self.stderr, lambda done, _total, seconds: (
             f"  events processed: {done:,}  ({seconds:.1f} s)"), verbose=verbose)
+        before = 0
+
+        def committed(done_in_call):  # after each committed batch: the summary counts it even if stopped next
+            total["processed"] = before + done_in_call
+            progress(total["processed"], 0)
+
         try:
             while True:
-                result = process_pending(batch=max(1, options["batch"]),
-                                         progress=lambda n: progress(total["processed"] + n, 0))
-                total["processed"] += result["processed"]
+                before = total["processed"]
+                result = process_pending(batch=max(1, options["batch"]), progress=committed)
                 total["batches"] += result["batches"]
                 if not options.get("follow"):
                     break
