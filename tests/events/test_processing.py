@@ -41,6 +41,38 @@ def test_statistics_count_and_keep_the_first_and_last_time_and_the_last_data(app
 
 
 @pytest.mark.django_db
+def test_events_at_the_same_time_keep_the_data_of_the_last_one_received(app, purchase):
+    at = "2026-11-02T10:00:00Z"
+    send(app, *(event(i, customer={"ent_user_id": "a"}, data={"amount": i}, timestamp=at) for i in (1, 2, 3)))
+    process_pending()
+    assert EventStat.objects.get().last_data == {"amount": 3}
+    send(app, event(4, customer={"ent_user_id": "a"}, data={"amount": 4}, timestamp=at),
+         event(5, customer={"ent_user_id": "a"}, data={"amount": 5}, timestamp="2026-11-01T10:00:00Z"))
+    process_pending()
+    stat = EventStat.objects.get()
+    assert (stat.count, stat.last_data) == (5, {"amount": 4})  # a tie with the statistics: the later batch
+
+
+@pytest.mark.django_db
+def test_an_event_without_data_counts_with_empty_data(app, purchase, login):
+    seen = []
+
+    def collect(events):
+        seen.extend(e.data for e in events)
+
+    register_event_processor(collect)
+    try:
+        body = event(1, code="login")
+        del body["data"]
+        assert send(app, body)[0]["status"] == "accepted"
+        process_pending()
+    finally:
+        unregister_event_processor(collect)
+    assert seen == [{}]
+    assert EventStat.objects.get().last_data == {}
+
+
+@pytest.mark.django_db
 def test_an_event_without_timestamp_counts_at_its_receipt(app, purchase):
     body = event(1)
     send(app, body)
