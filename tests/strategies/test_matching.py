@@ -137,3 +137,13 @@ def test_an_event_processed_again_gets_no_second_task_nor_history_row(event_type
     assert EventResult.objects.filter(matched=True, processor="").count() == 4 * n
     assert not StrategyTask.objects.values("strategy_id", "action_id", "event_id").annotate(
         n=Count("id")).filter(n__gt=1).exists()
+
+
+def test_history_rows_keep_names_with_backslashes_tabs_and_new_lines(event_type, editor, approver, calls):
+    from shoal.events.models import EventResult
+    from shoal.strategies.models import Strategy
+
+    strategy = approved_strategy(editor, approver, name="大单 \\N\\t")
+    Strategy.objects.filter(pk=strategy.pk).update(name="大单\t\\N \\t\n\r新")  # as a raw write could leave it
+    send({"data": {"amount": 150}})
+    assert EventResult.objects.get(matched=True).strategy_name == "大单\t\\N \\t\n\r新"

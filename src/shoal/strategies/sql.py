@@ -74,6 +74,61 @@ def _chunks(rows: list, width: int):
         yield rows[start:start + per]
 
 
+# -- PostgreSQL: COPY … FROM STDIN in text format, formatted here column by column ----------------------------
+# psycopg's ``Copy.write_row`` adapts every value of every row (~4 µs a row of 12); the strategies' rows are
+# ints, a few distinct times and strings, None, booleans: each column is turned into text in one pass (the
+# distinct values of a column once), then the rows joined (~1 µs a row).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+class _CopyValues(dict):
+    """The COPY text of the values of one column (a column holds values of one type, and None)."""
+
+    def __missing__(self, value):
+        out = self[value] = _copy_value(value)
+        return out
+
+
+def _copy_column(column) -> Sequence[str]:
+    kinds = set(map(type, column))
+    if kinds == {int}:
+        return list(map(str, column))
+    if len(kinds - {type(None)}) > 1:  # True == 1 == 1.0 as keys: no shared cache across types
+        return [_copy_value(v) for v in column]
+    return list(map(_CopyValues().__getitem__, column))
+
+
+def copy_text(table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
+    """PostgreSQL: write ``rows`` (ints, strings, date-times, booleans, None) into ``table``'s ``columns``
+    with one COPY. Errors come out as Django's (IntegrityError…)."""
+    if not rows:
+        return
+    text = "\n".join(map("\t".join, zip(*map(_copy_column, zip(*rows, strict=True)), strict=True))) + "\n"
+    with connection.cursor() as cursor, connection.wrap_database_errors, \
+            cursor.cursor.copy(f"COPY {_qn(table)} ({_columns(columns)}) FROM STDIN") as copy:
+        copy.write(text)
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
+    """Plain INSERT of many rows: PostgreSQL one COPY (``copy_text``), elsewhere ``core.db.insert_rows``."""
+    if connection.vendor == "postgresql":
+        copy_text(table, columns, rows)
+        return
+    from shoal.core.db import insert_rows as insert
+
+    insert(table, columns, rows)
+
+
 def insert_new(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence]) -> int:
     """``insert_ignore(…, returning=None)`` for rows whose keys are expected to be new (an event's tasks:
     the batch's transaction makes each event's once; the unique key backs that up). PostgreSQL: COPY
@@ -84,11 +139,9 @@ def insert_new(table: str, columns: Sequence[str], types: Sequence[str], rows: l
         return insert_ignore(table, columns, types, rows, returning=None)
     from django.db import IntegrityError, transaction
 
-    from shoal.core.db import copy_rows
-
     try:
         with transaction.atomic():
-            copy_rows(table, columns, rows)
+            copy_text(table, columns, rows)
     except IntegrityError:
         return insert_ignore(table, columns, types, rows, returning=None)
     return len(rows)

@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from shoal.core.actors import SYSTEM
-from shoal.core.db import ids_subquery, insert_rows
+from shoal.core.db import ids_subquery
 from shoal.core.errors import ShoalError
 
 from .. import sql
@@ -230,7 +230,7 @@ def process_events(events) -> dict:
         done = {(row[2], row[0]) for row in tasks}
         matched = [row for row in matched if (row[0], row[2]) in done]
         skipped = [row for row in skipped if (row[0], row[2]) in done]
-    insert_rows(result_table(), RESULT_COLUMNS, matched + skipped)
+    sql.insert_rows(result_table(), RESULT_COLUMNS, matched + skipped)
     stats: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     days: dict = {}
     for row in matched:
