@@ -120,13 +120,16 @@ def copy_text(table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
 
 
 def insert_rows(table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
-    """Plain INSERT of many rows: PostgreSQL one COPY (``copy_text``), elsewhere ``core.db.insert_rows``."""
+    """Plain INSERT of many rows: PostgreSQL one COPY (``copy_text``); SQLite one prepared statement for every
+    row, date-times written as Django writes them (as the tasks and the ORM)."""
+    if not rows:
+        return
     if connection.vendor == "postgresql":
         copy_text(table, columns, rows)
         return
-    from shoal.core.db import insert_rows as insert
-
-    insert(table, columns, rows)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {_qn(table)} ({_columns(columns)}) VALUES "
+                           f"({', '.join(['%s'] * len(columns))})", _sqlite_rows(rows))
 
 
 def insert_new(table: str, columns: Sequence[str], types: Sequence[str], rows: list[Sequence]) -> int:

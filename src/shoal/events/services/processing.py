@@ -32,10 +32,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _time_sql(column: str) -> str:
     """A date-time column as the worker reads it: PostgreSQL gives microseconds since the epoch (an integer,
     turned into a datetime here: Django's loader of timestamptz is Python code, ~10 µs a value), SQLite its
-    stored UTC text."""
+    stored UTC text (an expression: not parsed by the driver's converter of ``datetime`` columns, value by
+    value; ``_Times`` converts each distinct one once)."""
     if connection.vendor == "postgresql":
         return f"(extract(epoch FROM {column}) * 1000000)::bigint"
-    return column
+    return f"CAST({column} AS TEXT)"
 
 
 class _Times(dict):
