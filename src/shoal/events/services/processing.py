@@ -167,8 +167,11 @@ def process_batch(limit: int = BATCH) -> int:
 
 
 def process_pending(*, batch: int = BATCH, max_seconds: float | None = None,
-                    progress: Callable[[int], None] | None = None) -> dict:
-    """Process batches until the queue is empty (or ``max_seconds`` have passed)."""
+                    progress: Callable[[int], None] | None = None, until_short: bool = False) -> dict:
+    """Process batches until the queue is empty (or ``max_seconds`` have passed). ``until_short``: stop after
+    a batch that was not full too (the queue was drained; a worker that follows the queue waits a moment
+    before the next batch: the events arriving meanwhile make one larger batch instead of many small ones,
+    and on SQLite the requests waiting to write get the lock)."""
     started = time.monotonic()
     done = batches = 0
     while True:
@@ -180,6 +183,8 @@ def process_pending(*, batch: int = BATCH, max_seconds: float | None = None,
         if progress is not None:
             progress(done)
         if max_seconds is not None and time.monotonic() - started > max_seconds:
+            break
+        if until_short and claimed < batch:
             break
     ratelimit.prune()
     return {"processed": done, "batches": batches, "seconds": round(time.monotonic() - started, 3),
