@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -188,7 +187,7 @@ def run():
     finally:
         web.terminate()
         for proc in workers:
-            proc.send_signal(signal.SIGINT)  # a worker stops between batches and prints its summary
+            proc.terminate()  # a worker stops on SIGTERM and prints its summary
         by_worker = [_worker_summary(proc) for proc in workers]
         try:
             web.wait(timeout=15)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -201,16 +202,41 @@ print(json.dumps(process_pending(batch=500)))
 """
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(app, purchase, tmp_path):
-    for start in range(0, 3000, 1000):
-        send(app, *[{**e, "id": f"k{start + i}"} for i, e in enumerate(_events(1000, 250))])
+def _worker_env() -> dict:
+    """The environment of a worker subprocess on the test database."""
     settings = connection.settings_dict
     if connection.vendor == "postgresql":
         url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     else:
         url = f"sqlite:///{settings['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "shoal.settings"}
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "shoal.settings"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_following_worker_processes_what_arrives_and_stops_on_sigterm(app, purchase):
+    worker = subprocess.Popen([sys.executable, "-m", "shoal.cli", "events", "-v", "0", "process", "--follow",
+                               "--interval", "0.05", "--batch", "100"], env=_worker_env(), stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        for start in range(0, 600, 200):
+            send(app, *[{**e, "id": f"f{start + i}"} for i, e in enumerate(_events(200, 30))])
+        deadline = time.monotonic() + 120
+        while PendingEvent.objects.exists() and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+    finally:
+        worker.terminate()
+        out, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0
+    assert json.loads(out.strip().splitlines()[-1])["processed"] == 600
+    assert not PendingEvent.objects.exists()
+    assert sum(EventStat.objects.values_list("count", flat=True)) == 600
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(app, purchase, tmp_path):
+    for start in range(0, 3000, 1000):
+        send(app, *[{**e, "id": f"k{start + i}"} for i, e in enumerate(_events(1000, 250))])
+    env = _worker_env()
 
     def worker(mode):
         return subprocess.run([sys.executable, "-c", KILL_SCRIPT, mode], env=env, capture_output=True, text=True,

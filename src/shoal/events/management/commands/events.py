@@ -6,6 +6,8 @@ A line that is not JSON is recorded as a refused event, as the API would. No rat
 ``shoal events process [--follow]``: process the accepted events waiting in the queue now, in this process
 (statistics, strategies); ``--follow`` keeps going: each time it has drained the queue (a batch not full)
 it waits ``--interval`` seconds before it looks again (what arrived meanwhile makes one larger batch).
+Ctrl-C or SIGTERM stops it (a batch in progress is rolled back, left to the next worker) and it prints its
+summary.
 
 ``shoal events prune``: remove event history older than EVENTS_RETENTION_DAYS now.
 
@@ -14,6 +16,7 @@ A progress line goes to stderr; the last line on stdout is one JSON object (the 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -121,6 +124,10 @@ class Command(BaseCommand):
             total["processed"] = before + done_in_call
             progress(total["processed"], 0)
 
+        def stop(signum, frame):  # SIGTERM (systemd, a supervisor) stops it as Ctrl-C does
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             while True:
                 before = total["processed"]
