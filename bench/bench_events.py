@@ -1,7 +1,8 @@
 """Events (issue 14): ingestion end to end over real HTTP, and single-event latency.
 
-A gunicorn server (``shoal serve``, 2 processes × 4 threads) and one events worker (``shoal events process
---follow``) run as subprocesses on the benchmark's database; clients post over HTTP with an application key.
+A gunicorn server (``shoal serve``, 2 processes × 4 threads) and SHOAL_BENCH_EVENT_WORKERS events workers
+(``shoal events process --follow``, default 1) run as subprocesses on the benchmark's database; clients post over
+HTTP with an application key.
 
 - ``batch``: SHOAL_BENCH_EVENTS events (default 100,000) in batches of 1,000 from 2 client threads, for
   SHOAL_BENCH_EVENT_CUSTOMERS customers (default 20,000, created by a first pass; 1 % of the measured events
@@ -9,7 +10,8 @@ A gunicorn server (``shoal serve``, 2 processes × 4 threads) and one events wor
   processed into the per-customer statistics (the queue is empty). Target: ≥ 5,000 events/s.
 - ``single``: 2,000 single events, one after the other (p50 / p95 / p99 latency). Target: p99 ≤ 50 ms.
 
-Checks at the end: the statistics count every accepted event exactly once; nothing is left in the queue.
+Checks at the end: the statistics count every accepted event exactly once (with two workers too: each batch is
+claimed by one of them); nothing is left in the queue.
 
 Strategies (``bench/strategy_load.py``; SHOAL_BENCH_STRATEGIES=0 leaves them out): before the measured batches,
 20 strategies are enabled of which 2 match each purchase event (3 events in 4), each with one action delayed an
@@ -47,15 +49,29 @@ def _event(i: int, customer: str, prefix: str) -> dict:
             "data": {"amount": i % 997, "sku": f"SKU{i % 50}", "channel": "app"} if i % 4 else {"device": "ios"}}
 
 
-def _wait_queue_empty(worker, timeout: float = 600) -> float:
+def _wait_queue_empty(workers, timeout: float = 600) -> float:
     from shoal.events.models import PendingEvent
 
     deadline = time.perf_counter() + timeout
     while PendingEvent.objects.exists():
-        if time.perf_counter() > deadline or worker.poll() is not None:
-            raise RuntimeError("the worker did not empty the queue")
+        if time.perf_counter() > deadline or any(w.poll() is not None for w in workers):
+            raise RuntimeError("the workers did not empty the queue")
         time.sleep(0.02)
     return time.perf_counter()
+
+
+def _worker_summary(proc) -> dict:
+    """The JSON summary an events worker prints when it stops (``processed``: the events it claimed)."""
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return {}
+    lines = (out or "").strip().splitlines()
+    try:
+        return json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
 
 
 def run():
@@ -68,7 +84,7 @@ def run():
 
     from shoal.accounts import services as accounts
     from shoal.core.actors import SYSTEM
-    from shoal.events.models import Event, EventStat
+    from shoal.events.models import Event, EventResult, EventStat
     from shoal.events.services import types
     from shoal.events.services.ingest import Caller, ingest
     from shoal.events.services.processing import process_pending
@@ -100,8 +116,9 @@ def run():
     env = {**os.environ, "WEB_CONCURRENCY": "2"}
     web = subprocess.Popen([sys.executable, "-m", "shoal.cli", "serve", "--port", str(port)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "shoal.cli", "events", "-v", "0", "process", "--follow",
-                               "--interval", "0.05"], env=env, stdout=subprocess.DEVNULL)
+    workers = [subprocess.Popen([sys.executable, "-m", "shoal.cli", "events", "-v", "0", "process", "--follow",
+                                 "--interval", "0.05"], env=env, stdout=subprocess.PIPE, text=True)
+               for _ in range(max(1, int(os.environ.get("SHOAL_BENCH_EVENT_WORKERS", "1"))))]
     base = f"http://127.0.0.1:{port}"
     headers = {"X-App-Key": key}
     try:
@@ -144,7 +161,7 @@ def run():
         for t in threads:
             t.join()
         accepted_at = time.perf_counter()
-        done_at = _wait_queue_empty(worker)
+        done_at = _wait_queue_empty(workers)
         seconds = done_at - t0
         batch_result = {
             "events": total, "statuses": statuses, "accept_seconds": round(accepted_at - t0, 2),
@@ -163,29 +180,36 @@ def run():
                 samples.append((time.perf_counter() - t) * 1000)
                 if resp.status_code != 202:
                     raise RuntimeError(resp.text)
-        _wait_queue_empty(worker)
+        _wait_queue_empty(workers)
         single = {"n": len(samples), "p50_ms": round(statistics.median(samples), 2),
                   "p95_ms": _percentile(samples, 0.95), "p99_ms": _percentile(samples, 0.99),
                   "max_ms": round(max(samples), 2)}
     finally:
-        for proc in (web, worker):
-            proc.terminate()
-        for proc in (web, worker):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        web.terminate()
+        for proc in workers:
+            proc.terminate()  # a worker stops on SIGTERM and prints its summary
+        by_worker = [_worker_summary(proc) for proc in workers]
+        try:
+            web.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            web.kill()
 
     counted = sum(EventStat.objects.values_list("count", flat=True))
     succeeded = Event.objects.filter(status="success").count()
-    out = {"seed": seeded, "batch": batch_result, "single": single,
-           "check": {"events_succeeded": succeeded, "stats_count_sum": counted, "exact": counted == succeeded}}
+    measured = statuses.get("accepted", 0) + len(samples)  # the seed was processed in this process
+    processed = [w.get("processed") for w in by_worker]
+    out = {"event_workers": len(workers), "seed": seeded, "batch": batch_result, "single": single,
+           "check": {"events_succeeded": succeeded, "stats_count_sum": counted, "exact": counted == succeeded,
+                     "processed_by_worker": processed, "each_once": sum(filter(None, processed)) == measured}}
     if with_strategies:
         from shoal.strategies.models import StrategyTask
 
         purchases = Event.objects.filter(status="success", event_code="purchase", client_id__startswith="batch-").count()
         tasks = StrategyTask.objects.filter(event_id__in=Event.objects.filter(client_id__startswith="batch-")
                                             .values("pk")).count()
-        out["strategy_matching"] = {"purchases": purchases, "tasks": tasks, "exact": tasks == 2 * purchases}
+        matched = EventResult.objects.filter(event_id__in=Event.objects.filter(client_id__startswith="batch-")
+                                             .values("pk"), matched=True, processor="").count()
+        out["strategy_matching"] = {"purchases": purchases, "tasks": tasks, "history_matched": matched,
+                                    "exact": tasks == matched == 2 * purchases}
         out["strategy_tasks"] = strategy_load.run_two_workers(int(os.environ.get("SHOAL_BENCH_TASKS", "100000")))
     return {**out, "load_average": os.getloadavg()}

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -38,6 +39,38 @@ def test_statistics_count_and_keep_the_first_and_last_time_and_the_last_data(app
     assert stat.last_data == {"amount": 2}  # the latest event's data, not the last one received
     assert EventStat.objects.get(event_type=login).count == 1
     assert not PendingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_events_at_the_same_time_keep_the_data_of_the_last_one_received(app, purchase):
+    at = "2026-11-02T10:00:00Z"
+    send(app, *(event(i, customer={"ent_user_id": "a"}, data={"amount": i}, timestamp=at) for i in (1, 2, 3)))
+    process_pending()
+    assert EventStat.objects.get().last_data == {"amount": 3}
+    send(app, event(4, customer={"ent_user_id": "a"}, data={"amount": 4}, timestamp=at),
+         event(5, customer={"ent_user_id": "a"}, data={"amount": 5}, timestamp="2026-11-01T10:00:00Z"))
+    process_pending()
+    stat = EventStat.objects.get()
+    assert (stat.count, stat.last_data) == (5, {"amount": 4})  # a tie with the statistics: the later batch
+
+
+@pytest.mark.django_db
+def test_an_event_without_data_counts_with_empty_data(app, purchase, login):
+    seen = []
+
+    def collect(events):
+        seen.extend(e.data for e in events)
+
+    register_event_processor(collect)
+    try:
+        body = event(1, code="login")
+        del body["data"]
+        assert send(app, body)[0]["status"] == "accepted"
+        process_pending()
+    finally:
+        unregister_event_processor(collect)
+    assert seen == [{}]
+    assert EventStat.objects.get().last_data == {}
 
 
 @pytest.mark.django_db
@@ -169,16 +202,41 @@ print(json.dumps(process_pending(batch=500)))
 """
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(app, purchase, tmp_path):
-    for start in range(0, 3000, 1000):
-        send(app, *[{**e, "id": f"k{start + i}"} for i, e in enumerate(_events(1000, 250))])
+def _worker_env() -> dict:
+    """The environment of a worker subprocess on the test database."""
     settings = connection.settings_dict
     if connection.vendor == "postgresql":
         url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     else:
         url = f"sqlite:///{settings['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "shoal.settings"}
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "shoal.settings"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_following_worker_processes_what_arrives_and_stops_on_sigterm(app, purchase):
+    worker = subprocess.Popen([sys.executable, "-m", "shoal.cli", "events", "-v", "0", "process", "--follow",
+                               "--interval", "0.05", "--batch", "100"], env=_worker_env(), stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        for start in range(0, 600, 200):
+            send(app, *[{**e, "id": f"f{start + i}"} for i, e in enumerate(_events(200, 30))])
+        deadline = time.monotonic() + 120
+        while PendingEvent.objects.exists() and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+    finally:
+        worker.terminate()
+        out, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0
+    assert json.loads(out.strip().splitlines()[-1])["processed"] == 600
+    assert not PendingEvent.objects.exists()
+    assert sum(EventStat.objects.values_list("count", flat=True)) == 600
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(app, purchase, tmp_path):
+    for start in range(0, 3000, 1000):
+        send(app, *[{**e, "id": f"k{start + i}"} for i, e in enumerate(_events(1000, 250))])
+    env = _worker_env()
 
     def worker(mode):
         return subprocess.run([sys.executable, "-c", KILL_SCRIPT, mode], env=env, capture_output=True, text=True,

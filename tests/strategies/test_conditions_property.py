@@ -279,3 +279,38 @@ def test_the_strategy_index_finds_exactly_the_strategies_that_match(rules, data)
                         {**event, "vip": True}):
             expected = [s.id for s in compiled if holds(rules[s.id], variant)]
             assert [s.id for s in dispatch.candidates(variant) if s.predicate(variant)] == expected, (rules, variant)
+
+
+# -- a batch: strategies looked up by value and their answers kept per distinct values (``matching.Dispatch``)
+CONFUSABLE = [1, 1.0, True, "1", 0, 0.0, False, "0", "", None, ["red"], {"a": 1}]
+
+
+@st.composite
+def confusable_events(draw):
+    """Events that often repeat the same values, or values equal in Python but not to a condition
+    (``1``, ``1.0``, ``True``), or values that cannot be a dictionary key (lists, objects)."""
+    data = draw(events())
+    for key in draw(st.lists(st.sampled_from(sorted(OPS)), max_size=3)):
+        data[key] = draw(st.sampled_from(CONFUSABLE))
+    return data
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(strategy_trees=st.lists(trees, min_size=1, max_size=5), data=st.lists(confusable_events(), min_size=1,
+                                                                            max_size=8))
+def test_a_batch_matches_each_event_as_its_strategies_one_by_one(strategy_trees, data):
+    from shoal.events.hooks import StoredEvent
+    from shoal.strategies.conditions import field_keys, index_key
+    from shoal.strategies.services.matching import Action, Compiled, Dispatch, match
+
+    compiled = []
+    for n, raw in enumerate(strategy_trees):
+        tree = parse_event_tree(raw, FIELDS)
+        compiled.append(Compiled(n, f"s{n}", 1, None, None, compile_predicate(tree, now=NOW), None,
+                                 (Action(n, "test", None, None),), n, index_key(tree), field_keys(tree)))
+    batch = [StoredEvent(id=i, received_at=NOW, occurred_at=NOW, event_type_id=1, event_code="t", customer_id=i,
+                         application_id=None, client_id=str(i), data=d)
+             for i, d in enumerate(data + data)]  # each one twice: the second time from what was kept
+    got = [(e.id, s.id) for e, s in match(batch, {1: Dispatch(compiled)})]
+    expected = [(e.id, n) for e in batch for n, raw in enumerate(strategy_trees) if holds(raw, e.data)]
+    assert got == expected

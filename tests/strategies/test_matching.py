@@ -4,6 +4,7 @@ the event history and the results show."""
 from datetime import timedelta
 
 import pytest
+from django.db.models import Count
 from django.utils import timezone
 
 from shoal.strategies.models import StrategyStat, StrategyTask, TaskStatus
@@ -114,3 +115,35 @@ def test_a_failing_processor_fails_the_task(event_type, editor, approver):
     run_due()
     (task,) = _tasks()
     assert task.status == TaskStatus.FAILED and task.error
+
+
+def test_an_event_processed_again_gets_no_second_task_nor_history_row(event_type, editor, approver, calls):
+    """Belt and braces under the batch's transaction: the unique key (strategy, action, event). A batch large
+    enough to be copied straight into the table (PostgreSQL) holds events whose tasks exist (put back in the
+    queue by hand) and new ones: the copy is undone and the rows are inserted skipping the existing keys."""
+    from shoal.core.batch_sql import COPY_FROM
+    from shoal.events.models import Event, EventResult, PendingEvent
+
+    for name in ("A", "B"):
+        approved_strategy(editor, approver, name=name, conditions=None, actions=[{"processor": "test_count",
+                                                                                  "delay_hours": 1}])
+    n = COPY_FROM // 2 + 10  # two tasks an event: past the copy threshold
+    send(*({"data": {"amount": i}} for i in range(n)))
+    assert len(_tasks()) == 2 * n
+    PendingEvent.objects.bulk_create([PendingEvent(event_id=e.pk, received_at=e.received_at)
+                                      for e in Event.objects.order_by("id")[:n // 2]])
+    send(*({"data": {"amount": i}} for i in range(n)))  # in the same batch as the events put back
+    assert len(_tasks()) == 4 * n
+    assert EventResult.objects.filter(matched=True, processor="").count() == 4 * n
+    assert not StrategyTask.objects.values("strategy_id", "action_id", "event_id").annotate(
+        n=Count("id")).filter(n__gt=1).exists()
+
+
+def test_history_rows_keep_names_with_backslashes_tabs_and_new_lines(event_type, editor, approver, calls):
+    from shoal.events.models import EventResult
+    from shoal.strategies.models import Strategy
+
+    strategy = approved_strategy(editor, approver, name="大单 \\N\\t")
+    Strategy.objects.filter(pk=strategy.pk).update(name="大单\t\\N \\t\n\r新")  # as a raw write could leave it
+    send({"data": {"amount": 150}})
+    assert EventResult.objects.get(matched=True).strategy_name == "大单\t\\N \\t\n\r新"

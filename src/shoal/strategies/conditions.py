@@ -171,6 +171,17 @@ def index_key(node) -> tuple[str, str, tuple] | None:
     return None
 
 
+def field_keys(node) -> frozenset[str]:
+    """The keys of the event's fields a parsed tree reads (its predicate depends on nothing else)."""
+    if isinstance(node, Leaf):
+        return frozenset((node.field.key,))
+    if isinstance(node, Group):
+        return frozenset().union(*(field_keys(child) for child in node.children))
+    if isinstance(node, Not):
+        return field_keys(node.child)
+    return frozenset()
+
+
 NEGATIVE = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
 
 

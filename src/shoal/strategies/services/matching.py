@@ -29,10 +29,10 @@ from django.utils import timezone
 
 from shoal.core import batch_sql as sql
 from shoal.core.actors import SYSTEM
-from shoal.core.db import ids_subquery, insert_rows
+from shoal.core.db import ids_subquery
 from shoal.core.errors import ShoalError
 
-from ..conditions import READERS, compile_predicate, index_key, parse_event_tree
+from ..conditions import READERS, compile_predicate, field_keys, index_key, parse_event_tree
 from ..history import RESULT_COLUMNS, result_table
 from ..models import Strategy, StrategyAction, StrategyStat, StrategyTask, TaskStatus
 
@@ -60,15 +60,26 @@ class Compiled:
     actions: tuple[Action, ...]
     position: int = 0  # in the order of the strategies
     key: tuple | None = None  # (field, type, values) of an eq/in leaf that must hold (``conditions.index_key``)
+    fields: frozenset = frozenset()  # the keys of the event's fields its conditions read
 
 
 class Dispatch:
     """The strategies of one event type, looked up by the value of a field an ``eq`` of theirs needs (20
-    strategies on ``kind`` cost a dictionary look-up, not 20 predicates), the others tried one by one."""
+    strategies on ``kind`` cost a dictionary look-up, not 20 predicates), the others tried one by one.
+
+    ``fitting(data)``: the strategies whose event conditions hold, in order. The answer depends only on the
+    values of the fields the conditions read, so it is kept per distinct tuple of those values (with their
+    types: ``1``, ``1.0`` and ``True`` are not the same value to a condition) for the batch: events that
+    agree on them (the same sku, channel…) cost one look-up. Values that cannot be a key (lists, objects)
+    are evaluated each time."""
+
+    MEMO = 4096  # distinct value tuples kept per batch
 
     def __init__(self, strategies: list[Compiled]):
         self.rest: list[Compiled] = []
         self.index: dict[str, tuple] = {}
+        self.fields = tuple(sorted({f for s in strategies for f in s.fields}))
+        self.memo: dict[tuple, list[Compiled]] = {}
         for s in strategies:
             if s.key is None:
                 self.rest.append(s)
@@ -86,6 +97,20 @@ class Dispatch:
                 found += hits
         if len(found) > 1:
             found.sort(key=lambda s: s.position)
+        return found
+
+    def fitting(self, data: dict) -> list[Compiled]:
+        values = tuple(map(data.get, self.fields))
+        key = (values, tuple(map(type, values)))
+        try:
+            return self.memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # a list or an object among the values
+            key = None
+        found = [s for s in self.candidates(data) if s.predicate is None or s.predicate(data)]
+        if key is not None and len(self.memo) < self.MEMO:
+            self.memo[key] = found
         return found
 
 
@@ -120,7 +145,8 @@ def load_strategies(type_ids, *, now: datetime) -> dict[int, Dispatch]:
         if actions.get(s.pk):
             out[s.event_type_id].append(Compiled(s.pk, s.name, s.event_type_id, s.valid_from, s.valid_to, predicate,
                                                  customer_q, tuple(actions[s.pk]), position,
-                                                 index_key(tree) if tree is not None else None))
+                                                 index_key(tree) if tree is not None else None,
+                                                 field_keys(tree) if tree is not None else frozenset()))
     return {type_id: Dispatch(compiled) for type_id, compiled in out.items()}
 
 
@@ -131,13 +157,12 @@ def match(events, strategies: dict[int, Dispatch]) -> list[tuple]:
         dispatch = strategies.get(e.event_type_id)
         if dispatch is None:
             continue
-        for s in dispatch.candidates(e.data):
+        for s in dispatch.fitting(e.data):
             if s.valid_from is not None and e.received_at < s.valid_from:
                 continue
             if s.valid_to is not None and e.received_at > s.valid_to:
                 continue
-            if s.predicate is None or s.predicate(e.data):
-                pairs.append((e, s))
+            pairs.append((e, s))
     return pairs
 
 
@@ -197,7 +222,7 @@ def process_events(events) -> dict:
     if not pairs:
         return {"matched": 0, "tasks": 0}
     tasks, matched, skipped = plan(pairs, now)
-    written = sql.insert_ignore(StrategyTask._meta.db_table, TASK_COLUMNS, TASK_TYPES, tasks, returning=None)
+    written = sql.insert_new(StrategyTask._meta.db_table, TASK_COLUMNS, TASK_TYPES, tasks)
     if written < len(tasks):  # some events had been turned into tasks already: their history is not written twice
         fresh = set(StrategyTask.objects.filter(event_id__in={row[2] for row in tasks}, created_at=now)
                     .values_list("strategy_id", "action_id", "event_id"))
@@ -205,7 +230,7 @@ def process_events(events) -> dict:
         done = {(row[2], row[0]) for row in tasks}
         matched = [row for row in matched if (row[0], row[2]) in done]
         skipped = [row for row in skipped if (row[0], row[2]) in done]
-    insert_rows(result_table(), RESULT_COLUMNS, matched + skipped)
+    sql.insert_rows(result_table(), RESULT_COLUMNS, matched + skipped)
     stats: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     days: dict = {}
     for row in matched:

@@ -4,7 +4,10 @@ key the events are sent by the command line itself (no application; ids deduplic
 A line that is not JSON is recorded as a refused event, as the API would. No rate limit applies.
 
 ``shoal events process [--follow]``: process the accepted events waiting in the queue now, in this process
-(statistics, strategies); ``--follow`` keeps going, looking for new ones every ``--interval`` seconds.
+(statistics, strategies); ``--follow`` keeps going: each time it has drained the queue (a batch not full)
+it waits ``--interval`` seconds before it looks again (what arrived meanwhile makes one larger batch).
+Ctrl-C or SIGTERM stops it (a batch in progress is rolled back, left to the next worker) and it prints its
+summary.
 
 ``shoal events prune``: remove event history older than EVENTS_RETENTION_DAYS now.
 
@@ -13,6 +16,7 @@ A progress line goes to stderr; the last line on stdout is one JSON object (the 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -36,7 +40,7 @@ class Command(BaseCommand):
         send.add_argument("--process", action="store_true", help="process the accepted events afterwards")
         process = sub.add_parser("process", help="process the queued events now")
         process.add_argument("--follow", action="store_true", help="keep processing new events until stopped")
-        process.add_argument("--interval", type=float, default=0.5, help="seconds between looks (--follow)")
+        process.add_argument("--interval", type=float, default=0.5, help="seconds to wait after draining the queue (--follow)")
         process.add_argument("--batch", type=int, default=2000, help="events per transaction")
         sub.add_parser("prune", help="remove event history older than EVENTS_RETENTION_DAYS")
 
@@ -114,16 +118,25 @@ class Command(BaseCommand):
         started = time.monotonic()
         progress = ProgressLine(self.stderr, lambda done, _total, seconds: (
             f"  events processed: {done:,}  ({seconds:.1f} s)"), verbose=verbose)
+        before = 0
+
+        def committed(done_in_call):  # after each committed batch: the summary counts it even if stopped next
+            total["processed"] = before + done_in_call
+            progress(total["processed"], 0)
+
+        def stop(signum, frame):  # SIGTERM (systemd, a supervisor) stops it as Ctrl-C does
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             while True:
-                result = process_pending(batch=max(1, options["batch"]),
-                                         progress=lambda n: progress(total["processed"] + n, 0))
-                total["processed"] += result["processed"]
+                before = total["processed"]
+                size = max(1, options["batch"])
+                result = process_pending(batch=size, progress=committed, until_short=bool(options.get("follow")))
                 total["batches"] += result["batches"]
                 if not options.get("follow"):
                     break
-                if not result["processed"]:
-                    time.sleep(max(0.05, options["interval"]))
+                time.sleep(max(0.05, options["interval"]))  # it returns when the queue was drained
         except KeyboardInterrupt:
             pass
         progress.end()
