@@ -7,11 +7,11 @@ Per batch, set-based:
 1. the enabled, approved strategies of the batch's event types are read once and compiled (event
    conditions → a Python predicate, customer conditions → a ``Q``);
 2. every event is matched in memory: its type, the validity window (on the time it was received), the
-   event conditions;
+   event conditions (answered once per distinct values of the fields they read: ``Dispatch.fitting``);
 3. customer conditions: one query per strategy over the batch's matched customers;
-4. one multi-row INSERT each of the event-history results (a "matched" row per event and strategy, a row
-   per action: pending, or skipped when its time has passed), of the tasks (``ON CONFLICT DO NOTHING``),
-   and of the per-day counters.
+4. one statement each for the event-history results (a "matched" row per event and strategy, a row per
+   skipped action), the tasks (PostgreSQL: COPY in a savepoint, ``ON CONFLICT DO NOTHING`` should a key
+   exist; SQLite: ``ON CONFLICT DO NOTHING``) and the per-day counters.
 Tasks due now are run by the tasks job right after the commit (``transaction.on_commit``), never here.
 """
 
