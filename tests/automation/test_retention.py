@@ -4,13 +4,12 @@ automation prune``); newer ones and calls still waiting for a retry stay; twice,
 as once."""
 
 import json
-import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from shoal.automation.models import (
@@ -24,6 +23,7 @@ from shoal.automation.models import (
 from shoal.automation.retention import prune_logs
 from shoal.core import parameters, retention
 from shoal.schedules.registry import JOBS
+from tests.together import at_once
 
 
 def _call(key: str, days: int, status=CallStatus.SUCCEEDED, attempts: int = 0) -> ProcessorCall:
@@ -122,23 +122,7 @@ def test_two_workers_pruning_at_once_delete_each_row_once(monkeypatch):
     DeliveryAttempt.objects.bulk_create(DeliveryAttempt(call=c, number=1) for c in calls[::2])
     MessageLog.objects.bulk_create(MessageLog(channel=Channel.SMS, recipient="1", created_at=old) for _ in range(600))
     _call("new", 1)
-    results, errors, start = [], [], threading.Barrier(2)
-
-    def worker():
-        try:
-            start.wait()
-            results.append(prune_logs())
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
+    results = at_once(prune_logs)
     assert sum(r["calls_deleted"] for r in results) == 1000
     assert sum(r["attempts_deleted"] for r in results) == 500
     assert sum(r["sms_deleted"] for r in results) == 600

@@ -5,7 +5,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from django.utils import timezone
 from shoal.automation import runner, services, webhooks
 from shoal.automation.models import CallStatus, DeliveryAttempt, Processor, ProcessorCall
 from shoal.customers import services as customer_services
+from tests.together import at_once
 
 
 def verify(secret: str, request: dict) -> bool:
@@ -171,26 +171,7 @@ def test_two_workers_make_each_attempt_once(allow_loopback, receiver):
     keys = [f"w-{i}" for i in range(40)]
     for key in keys:
         webhooks.call_create(processor=processor, key=key, customer_id=customer.pk, event=EVENT, values=values)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def worker():
-        from django.db import connection
-
-        try:
-            barrier.wait()
-            results.append(webhooks.deliveries_run())
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
+    results = at_once(webhooks.deliveries_run, timeout=60)
     ids = [r["headers"]["webhook-id"] for r in receiver.requests]
     assert len(ids) == 40 and len(set(ids)) == 40
     assert sum(r["attempted"] for r in results) == 40

@@ -2,16 +2,15 @@
 own database connections) are accepted once, recorded once and counted once; dedup holds for ever (the keys
 outlive the history)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from shoal.events.models import Event, EventKey, EventStat
 from shoal.events.services.processing import process_pending
 from shoal.events.services.retention import prune_history
+from tests.together import at_once
 
 from .conftest import event, send
 
@@ -19,24 +18,7 @@ from .conftest import event, send
 @pytest.mark.django_db(transaction=True)
 def test_the_same_events_sent_at_once_by_four_requests_are_accepted_once(app, purchase):
     batch = [event(i, customer={"ent_user_id": f"c{i % 7}"}) for i in range(200)]
-    barrier = threading.Barrier(4)
-    outcomes, errors = [], []
-
-    def request():
-        try:
-            barrier.wait()
-            outcomes.append(send(app, *batch))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=request) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    outcomes = at_once(lambda: send(app, *batch), 4)
     statuses = [r["status"] for results in outcomes for r in results]
     assert statuses.count("accepted") == 200 and statuses.count("duplicate") == 600
     for index in range(200):  # each event accepted by exactly one request

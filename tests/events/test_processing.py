@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from shoal.customers.models import Customer
 from shoal.events.hooks import register_event_processor, unregister_event_processor
 from shoal.events.models import Event, EventResult, EventStat, PendingEvent
 from shoal.events.services.processing import process_batch, process_pending
+from tests.together import at_once
 
 from .conftest import event, send
 
@@ -158,23 +158,11 @@ def _events(n: int, customers: int) -> list[dict]:
 def test_two_workers_at_once_process_every_event_once(app, purchase):
     for start in range(0, 3000, 1000):
         send(app, *[{**e, "id": f"w{start + i}"} for i, e in enumerate(_events(1000, 50))])
-    errors = []
-
     def worker():
-        try:
-            while process_batch(100):
-                pass
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        while process_batch(100):
+            pass
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    at_once(worker)
     assert sum(EventStat.objects.values_list("count", flat=True)) == 3000
     assert EventStat.objects.count() == 50
     assert not PendingEvent.objects.exists()

@@ -1,7 +1,6 @@
 """Task reminders and overdue notices: at the reminder time, exactly once per task (two runs, two workers at once,
 the claim itself), overdue once per task, in a few statements for thousands, by email through a real SMTP server."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from shoal.sales.services import reminders
 from shoal.schedules.registry import JOBS
 from tests.conftest import make_user
 from tests.sales.plans import plan
+from tests.together import at_once
 
 NOW = timezone.now().replace(microsecond=0)
 
@@ -70,24 +70,8 @@ def test_two_workers_at_once_remind_each_task_exactly_once():
     owners = [make_user(f"rem_w{i}") for i in range(3)]
     ids = [t.pk for t in Task.objects.bulk_create(
         [Task(owner=owners[i % 3], name=f"t{i}", remind_at=NOW - timedelta(seconds=i)) for i in range(300)])]
-    barrier, results, errors = threading.Barrier(2), [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            for _ in range(3):
-                results.append(reminders.send_due_reminders(now=NOW, batch=40)["reminded"])
-        except Exception as exc:  # pragma: no cover - shown by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    results = at_once(lambda: sum(reminders.send_due_reminders(now=NOW, batch=40)["reminded"] for _ in range(3)),
+                      timeout=60)
     assert sum(results) == 300
     keys = list(Notification.objects.filter(kind="task_reminder").values_list("key", flat=True))
     assert len(keys) == 300 and set(keys) == {f"task_remind:{pk}" for pk in ids}

@@ -1,10 +1,8 @@
 """Refresh against a plain-Python evaluation; incremental refresh == full refresh after random edits
 (Hypothesis); two refreshes at once write nothing twice."""
 
-import threading
 
 import pytest
-from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +12,7 @@ from shoal.customers.models import Customer
 from shoal.tags import services
 from shoal.tags.models import Tag, TagCategory, Tagging, TagHistory
 from shoal.tags.refresh import refresh
+from tests.together import at_once
 
 from .conftest import assert_scores_are_sums, tag_sets
 
@@ -156,24 +155,7 @@ def test_two_refreshes_at_once_write_each_change_once(make_tag):
                                                                      "city": ["深圳", "广州"][i % 2]}) for i in range(60)]
     tags = [make_tag(f"t{i}", score=i, rules=[{"query": {"field": "city", "op": "eq", "value": ["深圳", "广州"][i % 2]}}])
             for i in range(6)]
-    results, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(refresh(full=True))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = at_once(lambda: refresh(full=True))
     assert sum(r["added"] for r in results) == 6 * 30
     assert TagHistory.objects.filter(action="add").count() == 6 * 30 == Tagging.objects.count()
     for tag in tags:
