@@ -24,15 +24,12 @@ import time
 from datetime import timedelta
 
 from bench.bench_customers import sizes, timed
+from bench.world import repeat
 
 SALESPEOPLE = 200
 DEPARTMENTS = 10
 CUSTOMERS = 5000
 CHUNK = 50_000
-
-
-def _repeat() -> int:
-    return int(os.environ.get("SHOAL_BENCH_REPEAT") or 20)
 
 
 def ensure_people() -> dict:
@@ -174,7 +171,7 @@ def run():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"VACUUM ANALYZE {Task._meta.db_table}")
-        out[str(size)] = {"data": data, **figures(people, _repeat())}
+        out[str(size)] = {"data": data, **figures(people, repeat())}
     return {"sizes": out, "target": "page_board p95 <= 150 ms at 1000000", "load_average": os.getloadavg()}
 
 

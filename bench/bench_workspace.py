@@ -22,14 +22,12 @@ import os
 import time
 
 from bench.bench_customers import ensure_customers, sizes, timed
+from bench.world import repeat
 
 OTHERS = 50
 EVERY = 200  # the bench salesperson's share of the customers
 URL = "/sales/follow-up-tasks/"
 
-
-def _repeat() -> int:
-    return int(os.environ.get("SHOAL_BENCH_REPEAT") or 20)
 
 
 def ensure_people() -> dict:
@@ -139,7 +137,7 @@ def run():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
-        result["salesperson"] = figures(people["sales"], _repeat())
+        result["salesperson"] = figures(people["sales"], repeat())
         out[str(size)] = result
     return {"sizes": out}
 
