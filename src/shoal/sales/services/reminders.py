@@ -135,22 +135,30 @@ def _reminder_notices(rows: list[dict]) -> list[Notice]:
     return notices
 
 
+def _send_claimed(mark: str, field: str, op: str, now: datetime, batch: int, build) -> tuple[int, int, int]:
+    """Claim the open tasks due by ``field`` batch by batch (``mark`` set in the same transaction: once per task,
+    also with two workers), notify what ``build(rows)`` makes of each batch, then email it when mail is on.
+    Returns (tasks, notices, emails)."""
+    tasks = notified = emailed = 0
+    mail = email_on()
+    while True:
+        with transaction.atomic():
+            rows = _claim(mark, field, op, now, batch)
+            notices = build(rows)
+            notify_many(notices, now=now)
+        tasks += len(rows)
+        notified += len(notices)
+        if mail:
+            emailed += email_notices(notices)
+        if len(rows) < batch:
+            return tasks, notified, emailed
+
+
 def send_due_reminders(*, now: datetime | None = None, batch: int = BATCH) -> dict:
     """Remind the owners of the open tasks whose reminder time has come, once per task.
     ``{"reminded": tasks, "emailed": emails, "seconds"}``."""
     started, now = time.perf_counter(), now or timezone.now()
-    reminded = emailed = 0
-    mail = email_on()
-    while True:
-        with transaction.atomic():
-            rows = _claim("reminded_at", "remind_at", "<=", now, batch)
-            notices = _reminder_notices(rows)
-            notify_many(notices, now=now)
-        reminded += len(rows)
-        if mail:
-            emailed += email_notices(notices)
-        if len(rows) < batch:
-            break
+    reminded, _notified, emailed = _send_claimed("reminded_at", "remind_at", "<=", now, batch, _reminder_notices)
     return {"reminded": reminded, "emailed": emailed, "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -184,18 +192,6 @@ def send_overdue_notices(*, now: datetime | None = None, batch: int = BATCH) -> 
     """Tell owners of the open tasks past their deadline, once per task (``overdue_notified_at``).
     ``{"overdue": tasks, "notified": notices, "emailed": emails, "seconds"}``."""
     started, now = time.perf_counter(), now or timezone.now()
-    overdue = notified = emailed = 0
-    mail = email_on()
-    while True:
-        with transaction.atomic():
-            rows = _claim("overdue_notified_at", "due_at", "<", now, batch)
-            notices = _overdue_notices(rows)
-            notify_many(notices, now=now)
-        overdue += len(rows)
-        notified += len(notices)
-        if mail:
-            emailed += email_notices(notices)
-        if len(rows) < batch:
-            break
+    overdue, notified, emailed = _send_claimed("overdue_notified_at", "due_at", "<", now, batch, _overdue_notices)
     return {"overdue": overdue, "notified": notified, "emailed": emailed,
             "seconds": round(time.perf_counter() - started, 3)}
