@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -203,8 +204,11 @@ class ShoalModelAdmin(ModelAdmin):
             refused[ORDER_VAR] = reason
         if not refused:
             filters = [key for key in request.GET if key not in skip]
+            # a filter's value may fail in the database (PostgreSQL then needs the savepoint to go on); a plain
+            # GET has none to fail, and its error is raised as it is: no transaction around it
+            guard = transaction.atomic() if filters or request.method != "GET" else nullcontext()
             try:
-                with transaction.atomic():
+                with guard:
                     response = super().changelist_view(request, extra_context)
             except UNCONVERTIBLE:
                 if not filters or request.method != "GET":

@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from shoal.accounts.models import User
-from shoal.core import parameters
+from shoal.core import request_memo
 from shoal.core.auth import ANY_AUTH, calling_user, require
 from shoal.core.pagination import MAX_PAGE, Pages
 from shoal.core.schemas import BIG, DbId, DbInt
@@ -337,17 +337,20 @@ def identify_customers_batch(request, payload: IdentifyBatchIn):
 @router.get("/customers", response=CustomerPage, summary="Customers in the caller's data scope (masked)")
 def list_customers(request, filters: Query[ListFilters]):
     require(request, "customers.customers.view")
-    user = calling_user(request)
+    with request_memo.active():  # the scope, the parameters and the sensitive fields read once
+        return _list_customers(calling_user(request), filters)
+
+
+def _list_customers(user, filters: ListFilters) -> dict:
     qs = selectors.customer_list(actor=user, q=filters.q, status=filters.status, source=filters.source,
                                  created_from=filters.created_from, created_to=filters.created_to)
     plain = not (filters.q.strip() or filters.status or filters.source or filters.created_from or filters.created_to)
     scope = selectors.membership_scope(actor=user) if plain else None
     count = selectors.customer_count(actor=user, qs=qs, plain=plain, scope=scope)
-    with parameters.cached():
-        rows = selectors.customer_page_rows(actor=user, qs=qs.select_related(None), total=count, plain=plain,
-                                            scope=scope,
-                                            offset=(filters.page - 1) * filters.page_size, limit=filters.page_size)
-        items = extensions.list_outputs(rows, viewer=user)
+    rows = selectors.customer_page_rows(actor=user, qs=qs.select_related(None), total=count, plain=plain,
+                                        scope=scope, offset=(filters.page - 1) * filters.page_size,
+                                        limit=filters.page_size)
+    items = extensions.list_outputs(rows, viewer=user)
     return {"items": items, "count": count, "page": filters.page, "page_size": filters.page_size}
 
 

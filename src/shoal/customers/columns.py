@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from shoal.core import request_memo
+
 from . import page_extensions, standard
 from .models import Customer, CustomerListPreference, CustomField
 
@@ -19,7 +21,8 @@ def _label(code: str) -> str:
 
 
 def custom_list_fields() -> list[CustomField]:
-    return list(CustomField.objects.filter(enabled=True, show_in_list=True))
+    return list(request_memo.memo("custom_list_fields",
+                                  lambda: list(CustomField.objects.filter(enabled=True, show_in_list=True))))
 
 
 def available(definitions: list[CustomField] | None = None) -> list[dict]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 
 from shoal.accounts.models import MaskingPolicy, User
-from shoal.core import parameters
+from shoal.core import parameters, request_memo
 from shoal.core.actors import is_system
 
 from . import standard
@@ -101,7 +101,8 @@ def mask_email(value: str | None) -> str | None:
 
 def sensitive_custom_fields() -> dict[str, str]:
     """Custom field keys whose values are masked, with their type (phone or email)."""
-    return dict(CustomField.objects.filter(type__in=[FieldType.PHONE, FieldType.EMAIL]).values_list("key", "type"))
+    return dict(request_memo.memo("sensitive_custom_fields", lambda: dict(
+        CustomField.objects.filter(type__in=[FieldType.PHONE, FieldType.EMAIL]).values_list("key", "type"))))
 
 
 def masked_field_keys(*, viewer) -> frozenset[str]:

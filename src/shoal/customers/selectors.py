@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext
 
 from shoal.accounts.models import DataScope, Department, User
+from shoal.core import request_memo
 from shoal.core.actors import is_system
 from shoal.core.errors import NotFound, ShoalError
 
@@ -132,6 +133,11 @@ def membership_scope(*, actor) -> MembershipScope | None:
         return None
     if not isinstance(actor, User) or not actor.is_active:
         return MembershipScope()
+    # read once per list request (the queryset, the paginator's count and pages each ask)
+    return request_memo.memo(("membership_scope", actor.pk), lambda: _membership_scope(actor))
+
+
+def _membership_scope(actor: User) -> MembershipScope | None:
     scope = actor.data_scope()
     if scope == DataScope.ALL:
         return None

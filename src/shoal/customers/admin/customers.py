@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateFilter
 from unfold.decorators import action, display
 
-from shoal.core import parameters
+from shoal.core import parameters, request_memo
 from shoal.core.actors import SYSTEM
 from shoal.core.admin_mixins import ShoalModelAdmin
 from shoal.core.auth import user_can
@@ -188,7 +188,13 @@ class CustomerAdmin(ShoalModelAdmin):
             return HttpResponseRedirect(request.path + ("?" + params.urlencode() if params else ""))
         extra_context = {**(extra_context or {}), "per_page_choices": PER_PAGE_CHOICES,
                          "per_page": request.session.get("customers_per_page", 20)}
-        return super().changelist_view(request, extra_context)
+        if request.method != "GET":  # actions write: nothing read once for the request
+            return super().changelist_view(request, extra_context)
+        with request_memo.active():  # the scope, the columns, the masking parameter read once
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()  # the template reads them too
+            return response
 
     STANDARD_COLUMN_DISPLAY = {"id": "id_link", "name": "name_link", "mobile": "shown_mobile",
                                "phone": "shown_phone", "email": "shown_email", "source": "source_label",
