@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
         from .site import site
 
         admin_lists.install()  # unfold list pages: headers once per page, not once per row
+        admin_lists.install_fast_cells()  # and the cells from a plan made once per page
         from .views import parameters_page
 
         site.register_page("system/parameters/", parameters_page, "parameters")
