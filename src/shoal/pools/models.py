@@ -158,7 +158,8 @@ class AssignmentLog(models.Model):
     auto = models.BooleanField(_("automatic"), default=False)
     rule_id = models.IntegerField(_("rule"), null=True, blank=True)  # an assignment or recycle rule, by kind
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+", verbose_name=_("operator"), db_index=False)
+                                 related_name="+", verbose_name=_("operator"), db_index=False,
+                                 db_constraint=False)
     at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
@@ -167,7 +168,10 @@ class AssignmentLog(models.Model):
         verbose_name_plural = _("assignment log")
         indexes = [models.Index(fields=["-at", "-id"], name="assignlog_at_idx"),
                    models.Index(fields=["customer", "-at"], name="assignlog_customer_idx"),
-                   models.Index(fields=["salesperson", "kind", "at"], name="assignlog_claims_idx")]
+                   # the daily claim and request limits (salesperson = …): entries without a salesperson (recycling,
+                   # returns) stay out of it
+                   models.Index(fields=["salesperson", "kind", "at"], name="assignlog_claims_idx",
+                                condition=models.Q(salesperson__isnull=False))]
 
 
 class RecycleRecord(models.Model):

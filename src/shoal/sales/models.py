@@ -85,18 +85,21 @@ OPEN_PROGRESS = (TaskProgress.NOT_STARTED, TaskProgress.IN_PROGRESS)  # a task s
 class Task(models.Model):
     """任务: a normal task, or a follow-up task (跟进任务) linked to a customer: done when its owner records a
     follow-up of the customer, cancelled when the owner no longer holds the customer. The pools write
-    follow-up tasks in bulk (``pools.moves``): every column here has a value there too."""
+    follow-up tasks in bulk (``pools.moves``): every column here has a value there too. No declared database
+    foreign keys (Django's on_delete still deletes or clears the tasks of a deleted user, customer or group):
+    their deferred checks at commit were a large part of a pool run on PostgreSQL."""
 
     type = models.CharField(_("type"), max_length=16, choices=TaskType.choices, default=TaskType.NORMAL)
     name = models.CharField(_("name"), max_length=200, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks",
-                              verbose_name=_("owner"), db_index=False)  # task_owner_idx
+                              verbose_name=_("owner"), db_index=False, db_constraint=False)  # task_owner_idx
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+", verbose_name=_("creator"), db_index=False)  # task_creator_idx
+                                related_name="+", verbose_name=_("creator"), db_index=False, db_constraint=False)  # task_creator_idx
     customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="+", verbose_name=_("customer"), db_index=False)  # task_customer_idx
+                                 related_name="+", verbose_name=_("customer"), db_index=False,
+                                 db_constraint=False)  # task_customer_idx
     group = models.ForeignKey("customers.CustomerGroup", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+", verbose_name=_("group"))
+                              related_name="+", verbose_name=_("group"), db_constraint=False)
     due_at = models.DateTimeField(_("deadline"), null=True, blank=True)
     priority = models.PositiveSmallIntegerField(_("priority"), choices=TaskPriority.choices,
                                                 default=TaskPriority.MEDIUM)
@@ -115,16 +118,19 @@ class Task(models.Model):
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
         indexes = [models.Index(fields=["owner", "progress", "due_at"], name="task_owner_idx"),
-                   models.Index(fields=["creator", "progress", "due_at"], name="task_creator_idx"),
+                   # the creator's lists: tasks without a creator (the pools' follow-up tasks) stay out of their indexes
+                   models.Index(fields=["creator", "progress", "due_at"], name="task_creator_idx",
+                                condition=models.Q(creator__isnull=False)),
                    # the task list ("mine" / "created", every progress, by deadline): a page is the first rows of
                    # the index, not a sort of all the owner's tasks (20,000 for a busy salesperson)
                    models.Index(fields=["owner", "due_at", "id"], name="task_owner_due_idx"),
-                   models.Index(fields=["creator", "due_at", "id"], name="task_creator_due_idx"),
+                   models.Index(fields=["creator", "due_at", "id"], name="task_creator_due_idx",
+                                condition=models.Q(creator__isnull=False)),
                    models.Index(fields=["customer", "progress"], name="task_customer_idx"),
                    # the reminders (sales/services/reminders.py) read open tasks not yet reminded: a task closed
                    # before its reminder time leaves the index (it is never reminded, never read again)
                    models.Index(fields=["remind_at"], name="task_remind_open_idx",
-                                condition=models.Q(reminded_at__isnull=True,
+                                condition=models.Q(remind_at__isnull=False, reminded_at__isnull=True,
                                                    progress__in=["not_started", "in_progress"])),
                    # the follow-up workspace: the owner's open follow-up tasks alone
                    models.Index(fields=["owner", "-priority", "due_at"], name="task_follow_up_open_idx",

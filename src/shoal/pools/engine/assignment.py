@@ -110,7 +110,7 @@ def _sea_customers(group_id: int, rule: AssignmentRule, fields,
         qs = qs.filter(pk__in=list(customer_ids))
     qs = (qs.filter(rule_q(rule, fields))
           .order_by("-quality_score", "pk").values_list("pk", "quality_score", "invited_by_id"))
-    return list(qs.iterator(chunk_size=20_000))
+    return list(qs)  # a plain read: a server-side cursor (PostgreSQL) only added round trips
 
 
 def _holders(group_id: int, inviter_ids: set[int]) -> dict[int, int]:
