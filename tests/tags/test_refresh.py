@@ -232,3 +232,30 @@ def test_converting_a_custom_field_stamps_the_customers_it_changes():
                                           data={"type": "integer"})
     customer.refresh_from_db()
     assert customer.attributes["level"] == 12 and customer.updated_at > before
+
+
+def test_a_first_full_pass_into_empty_taggings_builds_their_indexes_afterwards(make_tag, monkeypatch):
+    from shoal.tags import refresh as refresh_module
+    from shoal.tags import store
+
+    monkeypatch.setattr(refresh_module, "INDEXES_AFTER", 0)
+    cs = people()
+    sz = make_tag("深圳客户", score=5, rules=[{"query": {"field": "city", "op": "eq", "value": "深圳"}}])
+    ads = make_tag("广告客户", score=-2, rules=[{"query": {"field": "source", "op": "eq", "value": "ads"}}])
+    indexes = sorted(name for name, _sql in store.secondary_indexes())
+    assert "tagging_customer_idx" in indexes
+    dropped = []
+    drop = store.drop_indexes
+    monkeypatch.setattr(store, "drop_indexes", lambda found: (dropped.extend(found), drop(found)))
+    result = refresh()
+    assert sorted(name for name, _sql in dropped) == indexes  # the first pass into an empty table dropped them
+    assert sorted(name for name, _sql in store.secondary_indexes()) == indexes  # and built them again
+    assert set(result["phases"]) >= {"evaluate", "write", "history", "scores", "indexes"}
+    assert tag_sets() == {sz.pk: {cs[0].pk, cs[3].pk}, ads.pk: {c.pk for c in cs[1::2]}}
+    assert TagHistory.objects.filter(action="add").count() == 5
+    assert_scores_are_sums()
+    dropped.clear()
+    customer_services.customer_update(actor=SYSTEM, customer=cs[1], data={"city": "深圳"})
+    refresh(full=True)  # the table is not empty now: the indexes stay
+    assert dropped == [] and tag_sets()[sz.pk] == {cs[0].pk, cs[1].pk, cs[3].pk}
+    assert_scores_are_sums()

@@ -18,6 +18,7 @@ skips the tags the first holds, so nothing is written twice."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -40,10 +41,13 @@ from . import rules as rule_logic
 from . import store
 from .models import Tag, Tagging, TagHistory, TagKind, TagSource
 
+log = logging.getLogger(__name__)
+
 RANGE = 50_000  # customer ids per range
 IN_BATCH = 5_000  # candidate ids per query in incremental mode (one JSON / array parameter)
 CLAIM_MINUTES = 30
 CACHE_KIB = 256 * 1024  # SQLite page cache during a full pass
+INDEXES_AFTER = 10_000  # customers from which a first full pass builds the taggings' indexes after its rows
 FULL_SWITCH = 0.2  # an incremental refresh that would re-read more than this share of customers goes full
 
 
@@ -205,6 +209,7 @@ class Run:
         self.added = self.removed = 0
         self.evaluated: set[int] = set()  # customers re-read by incremental tags
         self.evaluated_full = 0
+        self.phases: dict[str, float] = defaultdict(float)  # seconds per phase: evaluate, write, history, scores
 
     # evaluation (reads, outside any transaction)
     def _match(self, tags: list[Tag], *, lo: int | None = None, hi: int | None = None,
@@ -214,12 +219,15 @@ class Run:
         a queryset cost seconds of Python). A tag whose rule the database refuses is left out (``failed``);
         the others are answered."""
         tags = [t for t in tags if t.pk not in self.failed]
+        started = time.perf_counter()
         try:
             return self._match_all(tags, lo=lo, hi=hi, ids=ids)
         except (DatabaseError, ShoalError) as error:
             if len(tags) == 1:
                 self.failed[tags[0].pk] = getattr(error, "message", None) or str(error).splitlines()[0][:200]
                 return {}
+        finally:
+            self.phases["evaluate"] += time.perf_counter() - started
         matched: dict[int, dict[int, int]] = {}
         for tag in tags:  # find the tag that fails; answer the others one by one
             matched.update(self._match([tag], lo=lo, hi=hi, ids=ids))
@@ -317,6 +325,9 @@ class Run:
 
     def _write(self, plans, changed_here: dict[int, set[int]]) -> None:
         deltas: dict[int, int] = defaultdict(int)
+        clock = time.perf_counter
+        started = clock()
+        history = 0.0
         with transaction.atomic():
             scores = store.locked_scores(t.pk for t, *_rest in plans)
             by_ids: dict[int, dict[int, dict[int, str]]] = {}  # id(ordered) → current taggings of those customers
@@ -345,6 +356,7 @@ class Run:
                     insert = store.insert_taggings
                 added = insert(tag.pk, adds, source=TagSource.RULE, at=self.now,
                                expires_at=expiry_for(tag, self.now)) if adds else []
+                t0 = clock()
                 if removed:
                     store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.RULE, at=self.now)
                 by_rule: dict[int, list[int]] = defaultdict(list)
@@ -353,6 +365,7 @@ class Run:
                 for rule_id, ids in by_rule.items():
                     store.insert_history(tag.pk, ids, action=TagHistory.ADD, source=TagSource.RULE, at=self.now,
                                          rule_id=rule_id)
+                history += clock() - t0
                 score = scores.get(tag.pk, 0)
                 if score:
                     for c in added:
@@ -364,7 +377,15 @@ class Run:
                     Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added) - len(removed))
                 self.added += len(added)
                 self.removed += len(removed)
+            t0 = clock()
             store.add_scores(deltas)
+            scores_seconds = clock() - t0
+            t0 = clock()
+        commit = clock() - t0
+        self.phases["history"] += history
+        self.phases["scores"] += scores_seconds
+        self.phases["commit"] += commit
+        self.phases["write"] += clock() - started - history - scores_seconds - commit
 
 
 @contextmanager
@@ -421,10 +442,24 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
                     candidates[tag.pk] = sorted(ids)
         # Cleared before the rules are read: a rule saved from now on sets it again, for the next run.
         Tag.objects.filter(pk__in=full_ids).update(needs_full=False)
+        # A first full pass of every auto tag into an empty taggings table (the first refresh after an install or
+        # an import): the secondary indexes are built once afterwards, not row by row (as the demo loader does);
+        # measured on SQLite at 12M taggings: 31 s with the (customer, tag) index, 15 s + 7 s to build it.
+        dropped: list[tuple[str, str]] = []
+        if (restrict is None and full_ids and tag_ids is None and full_ids == {t.pk for t in tags}
+                and not Tagging.objects.exists() and Customer.objects.count() >= INDEXES_AFTER):
+            dropped = store.secondary_indexes()
+            store.drop_indexes(dropped)
         try:
             run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
-            with _page_cache(full_ids):
-                run.run()
+            try:
+                with _page_cache(full_ids):
+                    run.run()
+            finally:
+                if dropped:
+                    t0 = time.perf_counter()
+                    store.create_indexes(dropped)
+                    run.phases["indexes"] = time.perf_counter() - t0
         except BaseException:
             Tag.objects.filter(pk__in=full_ids).update(needs_full=True)  # the pass did not finish
             raise
@@ -444,6 +479,8 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
     evaluated = run.evaluated_full if full_ids else len(run.evaluated)
     result = {"tags": len(tags) - len(run.failed), "evaluated": evaluated, "added": run.added,
               "removed": run.removed, "seconds": round(time.monotonic() - started, 3), "skipped": skipped}
+    result["phases"] = {name: round(seconds, 3) for name, seconds in run.phases.items()}
+    log.info("tags refresh: %s", result)
     if run.failed:
         result["failed"] = [{"tag": pk, "error": message} for pk, message in sorted(run.failed.items())]
     return result

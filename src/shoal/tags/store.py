@@ -7,7 +7,6 @@ writers (a refresh and the expiry job, two API calls) can never record a change 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -135,16 +134,23 @@ def insert_history(tag_id: int, customer_ids: Sequence[int], *, action: str, sou
 
 
 def add_scores(deltas: dict[int, int]) -> None:
-    """``quality_score += delta`` for each customer: one statement per distinct delta (and batch)."""
-    by_delta: dict[int, list[int]] = defaultdict(list)
-    for customer_id, delta in deltas.items():
-        if delta:
-            by_delta[delta].append(customer_id)
+    """``quality_score += delta`` for each customer: one statement per batch, the (id, delta) pairs passed as one
+    parameter (SQLite: a JSON array of pairs; PostgreSQL: two arrays) and joined by id (one statement per distinct
+    delta and batch made ~30 statements per range of a full pass)."""
+    pairs = sorted((c, d) for c, d in deltas.items() if d)
     with connection.cursor() as cursor:
-        for delta, ids in by_delta.items():
-            for chunk in _batches(sorted(ids)):
-                cursor.execute(f"UPDATE {CUSTOMER} SET quality_score = quality_score + %s WHERE {ids_in('id')}",
-                               [delta, ids_param(chunk)])
+        for start in range(0, len(pairs), BATCH):
+            chunk = pairs[start:start + BATCH]
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    f"UPDATE {CUSTOMER} SET quality_score = quality_score + d.delta FROM "
+                    f"(SELECT json_extract(value, '$[0]') AS cid, json_extract(value, '$[1]') AS delta "
+                    f"FROM json_each(%s)) AS d WHERE {CUSTOMER}.id = d.cid", [json.dumps(chunk)])
+            else:
+                cursor.execute(
+                    f"UPDATE {CUSTOMER} AS c SET quality_score = c.quality_score + d.delta "
+                    f"FROM unnest(%s::bigint[], %s::int[]) AS d(cid, delta) WHERE c.id = d.cid",
+                    [[c for c, _d in chunk], [d for _c, d in chunk]])
 
 
 def add_score_to_tagged(tag_id: int, delta: int) -> None:
@@ -175,6 +181,32 @@ def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
     from .models import Tag
 
     return dict(Tag.objects.select_for_update().filter(pk__in=list(tag_ids)).order_by("pk").values_list("pk", "score"))
+
+
+def secondary_indexes() -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the taggings' indexes other than the key."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                           "AND sql IS NOT NULL", [TAGGING])
+        else:
+            cursor.execute("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s "
+                           "AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                           "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))"
+                           "::regclass)", [TAGGING])
+        return list(cursor.fetchall())
+
+
+def drop_indexes(indexes: list[tuple[str, str]]) -> None:
+    with connection.cursor() as cursor:
+        for name, _sql in indexes:
+            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
+
+
+def create_indexes(indexes: list[tuple[str, str]]) -> None:
+    with connection.cursor() as cursor:
+        for _name, sql in indexes:
+            cursor.execute(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
 
 
 def purge_orphans() -> int:
