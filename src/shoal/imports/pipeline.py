@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -431,17 +431,15 @@ class Writer:
         slots = [(position[k], self._value_prep(k)) for k in self.std_keys]
         dump = self._attrs_prep()
         attr_defaults = self.attr_defaults
-        rows = []
-        for c in creates:
-            row = template.copy()
-            std = c.std
-            for (at, prep), key in zip(slots, self.std_keys, strict=True):
-                value = std.get(key)
-                if value is not None:
-                    row[at] = prep(value)
-            row[attrs_at] = dump({**attr_defaults, **c.attrs} if attr_defaults else c.attrs)
-            rows.append(row)
-        ids = _insert_customers(self.columns, rows)
+        # built a column at a time: constants shared, each imported column one comprehension
+        values = [[constant] * len(creates) for constant in template]
+        stds = [c.std for c in creates]
+        for (at, prep), key in zip(slots, self.std_keys, strict=True):
+            default = template[at]
+            values[at] = [default if v is None else prep(v) for v in [std.get(key) for std in stds]]
+        attrs = [c.attrs for c in creates]
+        values[attrs_at] = [dump({**attr_defaults, **a}) for a in attrs] if attr_defaults else [dump(a) for a in attrs]
+        ids = _insert_customers(self.columns, values)
         if self.write_timeline:
             entries = [TimelineEntry(customer_id=pk, kind=TimelineKind.CREATED, actor_id=self.user_id,
                                      actor_name=self.actor_name, created_at=now,
@@ -458,9 +456,9 @@ class Writer:
         return (lambda v: v if type(v) is str else prep(v))
 
     def _attrs_prep(self):
-        if connection.vendor == "sqlite":
-            return lambda attrs: json.dumps(attrs, ensure_ascii=False) if attrs else "{}"
-        return self.preps["attributes"]
+        # JSON text (PostgreSQL: COPY text into the jsonb column): json.dumps(…, ensure_ascii=False), made once
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        return lambda attrs: encode(attrs) if attrs else "{}"
 
     def _update(self, updates: list[tuple[Candidate, int]], now: datetime) -> tuple[list[int], int, list[int]]:
         if not updates:
@@ -547,22 +545,99 @@ class Writer:
                 batch_size=2000)
 
 
-def _insert_customers(columns: list[str], rows: list[list]) -> list[int]:
-    """Insert customer rows; their new ids in order. SQLite: ids from the table's high mark and one
-    executemany (the caller's transaction already holds the write lock: nobody inserts in between)."""
+def _insert_customers(columns: list[str], values: list[list]) -> list[int]:
+    """Insert customer rows given as ``values``, one list per column; their new ids in order. SQLite: ids from
+    the table's high mark and one executemany (the caller's transaction already holds the write lock: nobody
+    inserts in between)."""
+    if connection.vendor == "postgresql":
+        texts = [_copy_column(column) for column in values]
+        if all(t is not None for t in texts):
+            return _copy_customers(columns, texts)
     if connection.vendor != "sqlite":
-        return insert_rows(Customer._meta.db_table, columns, rows, returning="id")
+        return insert_rows(Customer._meta.db_table, columns, list(zip(*values, strict=True)), returning="id")
     from shoal.customers.demo import _first_id
 
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         first = _first_id(cursor)
-        ids = list(range(first, first + len(rows)))
-        for row, pk in zip(rows, ids, strict=True):
-            row.append(pk)
+        ids = list(range(first, first + len(values[0])))
         names = ", ".join(qn(c) for c in [*columns, "id"])
         cursor.executemany(f"INSERT INTO {qn(Customer._meta.db_table)} ({names}) VALUES "
-                           f"({', '.join(['%s'] * (len(columns) + 1))})", rows)
+                           f"({', '.join(['%s'] * (len(columns) + 1))})", zip(*values, ids, strict=True))
+    return ids
+
+
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
+
+
+def _copy_escaped(values: list[str]) -> list[str]:
+    """Text for COPY's text format: backslash, tab, newline and carriage return escaped (a column at a time:
+    most columns have none of them and are kept as they are)."""
+    joined = "".join(values)
+    if not any(c in joined for c in _COPY_SPECIAL):
+        return values
+    return [v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            for v in values]
+
+
+def _copy_column(column: list) -> list[str] | None:
+    """A column of database-ready values as COPY text (NULL as \\N); None for a kind of value not handled
+    here (the rows then go through psycopg's own COPY formatting)."""
+    from psycopg.types.json import Jsonb
+
+    n = len(column)
+    kinds = set(map(type, column))
+    kinds.discard(type(None))
+    if not kinds:
+        return ["\\N"] * n
+    if len(kinds) > 1:
+        return None
+    kind = kinds.pop()
+    if issubclass(kind, bool):
+        def text(v):
+            return "t" if v else "f"
+    elif issubclass(kind, int):
+        text = int.__repr__
+    elif kind is str:
+        text = None
+    elif issubclass(kind, str):  # text choices
+        text = str.__str__
+    elif kind is date:
+        text = date.isoformat
+    elif kind is datetime and all(v is None or v.tzinfo is not None for v in column):
+        text = datetime.isoformat
+    elif kind is Jsonb:
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+
+        def text(v):
+            return encode(v.obj)
+    else:
+        return None
+    first = column[0]
+    if first is not None and column.count(first) == n:  # a constant: converted once
+        return _copy_escaped([first if text is None else text(first)]) * n
+    present = [v for v in column if v is not None]
+    escaped = _copy_escaped(present if text is None else [text(v) for v in present])
+    if len(present) == n:
+        return escaped
+    it = iter(escaped)
+    return ["\\N" if v is None else next(it) for v in column]
+
+
+def _copy_customers(columns: list[str], texts: list[list[str]]) -> list[int]:
+    """PostgreSQL: the rows written as one COPY text built a column at a time; their new ids in order."""
+    table = Customer._meta.db_table
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [table, len(texts[0])])
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+    texts = [*texts, list(map(str, ids))]
+    data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+    names = ", ".join(qn(c) for c in [*columns, "id"])
+    with connection.cursor() as cursor, connection.wrap_database_errors, \
+            cursor.cursor.copy(f"COPY {qn(table)} ({names}) FROM STDIN") as copy:
+        copy.write(data)
     return ids
 
 
