@@ -262,7 +262,9 @@ def _holders(field_name: str, values: list[str]) -> dict[str, int]:
     column = connection.ops.quote_name(field_name)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(%s)", [values])
+            # the values as one JSON text (psycopg dumps a list parameter value by value, in Python)
+            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(ARRAY("
+                           f"SELECT jsonb_array_elements_text(%s::jsonb)))", [json.dumps(values)])
         else:
             cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} IN (SELECT value FROM json_each(%s))",
                            [json.dumps(values)])
