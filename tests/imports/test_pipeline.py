@@ -379,3 +379,47 @@ def test_a_large_file_into_an_empty_table_is_bulk_loaded_with_its_indexes_rebuil
     again = run_import(write_csv(tmp_path, [["新名字", "13800000001", "", "上海"]], name="again.csv"))
     assert again.summary()["updated"] == 1  # a table with customers: the ordinary path, identities matched
     assert Customer.objects.get(mobile="+8613800000001").city == "上海"
+
+
+def test_copy_text_a_column_at_a_time():
+    """PostgreSQL's bulk load writes COPY text built per column: escapes, NULLs, constants and kinds."""
+    from datetime import UTC, date, datetime
+
+    from psycopg.types.json import Jsonb
+
+    from shoal.customers.models import CustomerStatus
+    from shoal.imports.pipeline import _copy_column
+
+    assert _copy_column(["a\tb", "c\\d", None, "e\nf\r", "\\N"]) == ["a\\tb", "c\\\\d", "\\N", "e\\nf\\r", "\\\\N"]
+    assert _copy_column(["x", "y"]) == ["x", "y"]
+    assert _copy_column([None, None]) == ["\\N", "\\N"]
+    assert _copy_column([True, False, None]) == ["t", "f", "\\N"]
+    assert _copy_column([3, None, 0]) == ["3", "\\N", "0"]
+    assert _copy_column([CustomerStatus.ACTIVE] * 2) == [str(CustomerStatus.ACTIVE.value)] * 2
+    assert _copy_column([date(2024, 3, 5), None]) == ["2024-03-05", "\\N"]
+    when = datetime(2024, 3, 5, 1, 2, 3, tzinfo=UTC)
+    assert _copy_column([when]) == [when.isoformat()]
+    assert _copy_column([datetime(2024, 3, 5)]) is None  # naive: left to psycopg
+    assert _copy_column([Jsonb({"k": "制\t"})]) == ['{"k": "制\\\\t"}']
+    assert _copy_column([1, "a"]) is None  # mixed kinds: left to psycopg
+
+
+def test_a_batch_classified_a_column_at_a_time_answers_as_row_by_row(tmp_path):
+    """classify_batch gives the candidates, counts and errors of classify called row by row."""
+    from shoal.imports import mapping as M
+    from shoal.imports.pipeline import Classifier, Result
+    from shoal.imports.reading import open_table
+
+    rows = [["李丽", "13812345678", "a@example.com"], ["", "", ""], ["  ", " ", ""], ["王", "12345", ""],
+            ["张", "13812345678", ""], ["赵", "", "a@example.com"], ["钱", "", ""], ["孙", "+86 139 1234 5678", "b@x.cn"],
+            ["周", "13912345678", ""], ["吴", "13712345678"]]
+    path = write_csv(tmp_path, rows, header=["姓名", "手机号", "邮箱"])
+    with open_table(path) as table:
+        batch = list(table.rows())
+        mapping = M.build_mapping(table.header, None)
+    one, many = Classifier(mapping), Classifier(mapping)
+    r1, r2 = Result(), Result()
+    expected = [c for c in (one.classify(n, cells, r1) for n, cells in batch) if c is not None]
+    assert many.classify_batch(batch[:4], r2) + many.classify_batch(batch[4:], r2) == expected
+    assert r1.counts == r2.counts and r1.errors == r2.errors
+    assert r2.counts["empty"] == 2 and r2.counts["duplicate"] >= 1 and r2.counts["invalid"] >= 2

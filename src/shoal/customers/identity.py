@@ -64,6 +64,16 @@ def _fast_cn_mobile(raw, region: str | None) -> str | None:
     return "+86" + national if _cn_mobile.fullmatch(national) else None
 
 
+def cn_mobile_fast_path():
+    """The test ``_fast_cn_mobile`` applies to 11 plain ASCII digits starting with 1 (region CN): a match gives
+    "+86" + the digits, no match leaves them to ``normalise_mobile``. For callers converting many cells."""
+    global _cn_mobile
+    if _cn_mobile is None:
+        desc = phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
+        _cn_mobile = re.compile(f"(?:{desc.national_number_pattern})", re.ASCII)
+    return _cn_mobile.fullmatch
+
+
 def normalise_mobile(raw, *, field: str = "mobile", region: str | None = None) -> str:
     """A valid phone number in E.164, or ShoalError naming ``field``."""
     fast = _fast_cn_mobile(raw, region)

@@ -167,6 +167,7 @@ def converter(target: Target, cache: dict) -> Callable[[str], object]:
         if isinstance(hit, ShoalError):
             raise ShoalError(hit.code, hit.message)
         return hit
+    remembered.seen = seen  # read directly by the column-at-a-time classification
     return remembered
 
 
@@ -182,7 +183,11 @@ def _raw_converter(target: Target, cache: dict) -> Callable[[str], object]:
         return _inviter_converter()
     if key == "mobile":
         region = identity.default_region()
-        return lambda raw: identity.normalise_mobile(raw, region=region)
+
+        def mobile(raw: str) -> str:
+            return identity.normalise_mobile(raw, region=region)
+        mobile.plain_mobile = region == "CN"  # 11 plain digits: identity.cn_mobile_fast_path() decides
+        return mobile
     if key == "email":
         return identity.normalise_email
     if key == "ent_user_id":

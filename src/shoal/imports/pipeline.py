@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import json
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -136,6 +137,79 @@ class Classifier:
             seen[pair] = number
         return Candidate(number, std, attrs, uniques)
 
+    def classify_batch(self, batch: list[tuple[int, list[str]]], result: Result) -> list[Candidate]:
+        """``classify`` for a batch of rows, with the same answers: each column's cells converted as a list
+        (no per-row dispatch), then the rows put together in order (duplicates need the file's order)."""
+        if not batch:
+            return []
+        counts = result.counts
+        counts["rows"] += len(batch)
+        rows = [cells for _, cells in batch]
+        width = min(map(len, rows))
+        first_bad: dict[int, tuple[int, str, str]] = {}  # row position -> (column position, raw, message)
+        std_cols, std_keys, attr_cols, attr_keys = [], [], [], []
+        for position, (index, key, custom, convert) in enumerate(self.columns):
+            if index < width:
+                column = [cells[index] for cells in rows]
+            else:
+                column = [cells[index] if index < len(cells) else "" for cells in rows]
+            values, bad = _convert_column(column, convert, key)
+            for r, message in bad:
+                if r not in first_bad:
+                    first_bad[r] = (position, column[r], message)
+            (attr_cols if custom else std_cols).append(values)
+            (attr_keys if custom else std_keys).append(key)
+        std_rows = list(zip(*std_cols, strict=True)) if std_cols else [()] * len(rows)
+        attr_rows = list(zip(*attr_cols, strict=True)) if attr_cols else [()] * len(rows)
+        identity_fields = self.identity
+        unique_keys = self.uniques
+        seen = self.seen
+        candidates = []
+        for r, (number, cells) in enumerate(batch):
+            joined = "".join(cells)
+            if not joined or joined.isspace():
+                counts["empty"] += 1
+                continue
+            bad = first_bad.get(r)
+            if bad is not None:
+                position, raw, message = bad
+                index, key = self.columns[position][:2]
+                self._fail(result, number, self.header[index], raw, self._worded(key, message))
+                continue
+            std = {k: v for k, v in zip(std_keys, std_rows[r], strict=True) if v is not None}
+            attrs = {k: v for k, v in zip(attr_keys, attr_rows[r], strict=True) if v is not None}
+            uniques = [(k, std[k]) for k in unique_keys if std.get(k)]
+            for k, _ in uniques:
+                if k in identity_fields:
+                    break
+            else:
+                self._fail(result, number, self.first_identity_header, "",
+                           gettext("No identity value: fill in one of %(fields)s")
+                           % {"fields": ", ".join(self.labels.get(f, f) for f in identity_fields)})
+                continue
+            clash = False
+            for key, value in uniques:
+                earlier = seen.get((key, value))
+                if earlier is not None:
+                    clash = True
+                    if key in identity_fields:
+                        counts["duplicate"] += 1
+                        result.errors.append(RowError(
+                            number, self._header_of(key), cells[self.index_of[key]],
+                            gettext("Same %(field)s as row %(row)s (the first row is imported)")
+                            % {"field": self.labels.get(key, key), "row": earlier}, "duplicate"))
+                    else:
+                        self._fail(result, number, self._header_of(key), cells[self.index_of[key]],
+                                   gettext("Same %(field)s as row %(row)s, which is another customer")
+                                   % {"field": self.labels.get(key, key), "row": earlier})
+                    break
+            if clash:
+                continue
+            for pair in uniques:
+                seen[pair] = number
+            candidates.append(Candidate(number, std, attrs, uniques))
+        return candidates
+
     def _worded(self, key: str, message: str) -> str:
         """"mobile: not a valid…" → "手机号: not a valid…": the field's label, not its key."""
         for sep in (":", "："):
@@ -152,6 +226,33 @@ class Classifier:
         return None
 
 
+def _convert_column(column: list[str], convert, key: str) -> tuple[list, list[tuple[int, str]]]:
+    """The converted values of a column's cells (None for a blank cell) and its bad cells (position, message)."""
+    values: list = [None] * len(column)
+    bad: list[tuple[int, str]] = []
+    fast = identity.cn_mobile_fast_path() if key == "mobile" and getattr(convert, "plain_mobile", False) else None
+    seen = getattr(convert, "seen", None)
+    for r, raw in enumerate(column):
+        if not raw or raw.isspace():
+            continue
+        if fast is not None and len(raw) == 11 and raw[0] == "1" and raw.isascii() and raw.isdigit() and fast(raw):
+            values[r] = "+86" + raw  # what normalise_mobile answers for these (its own fast path)
+            continue
+        if seen is not None:
+            hit = seen.get(raw, _MISSING)
+            if hit is not _MISSING and not isinstance(hit, ShoalError):
+                values[r] = hit
+                continue
+        try:
+            values[r] = convert(raw)
+        except ShoalError as exc:
+            bad.append((r, exc.message))
+    return values, bad
+
+
+_MISSING = object()
+
+
 # -- matching against the database ------------------------------------------------------------------------
 def _holders(field_name: str, values: list[str]) -> dict[str, int]:
     """{value: customer id} of the customers holding these values of a unique field (one query)."""
@@ -161,7 +262,9 @@ def _holders(field_name: str, values: list[str]) -> dict[str, int]:
     column = connection.ops.quote_name(field_name)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(%s)", [values])
+            # the values as one JSON text (psycopg dumps a list parameter value by value, in Python)
+            cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(ARRAY("
+                           f"SELECT jsonb_array_elements_text(%s::jsonb)))", [json.dumps(values)])
         else:
             cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} IN (SELECT value FROM json_each(%s))",
                            [json.dumps(values)])
@@ -330,17 +433,15 @@ class Writer:
         slots = [(position[k], self._value_prep(k)) for k in self.std_keys]
         dump = self._attrs_prep()
         attr_defaults = self.attr_defaults
-        rows = []
-        for c in creates:
-            row = template.copy()
-            std = c.std
-            for (at, prep), key in zip(slots, self.std_keys, strict=True):
-                value = std.get(key)
-                if value is not None:
-                    row[at] = prep(value)
-            row[attrs_at] = dump({**attr_defaults, **c.attrs} if attr_defaults else c.attrs)
-            rows.append(row)
-        ids = _insert_customers(self.columns, rows)
+        # built a column at a time: constants shared, each imported column one comprehension
+        values = [[constant] * len(creates) for constant in template]
+        stds = [c.std for c in creates]
+        for (at, prep), key in zip(slots, self.std_keys, strict=True):
+            default = template[at]
+            values[at] = [default if v is None else prep(v) for v in [std.get(key) for std in stds]]
+        attrs = [c.attrs for c in creates]
+        values[attrs_at] = [dump({**attr_defaults, **a}) for a in attrs] if attr_defaults else [dump(a) for a in attrs]
+        ids = _insert_customers(self.columns, values)
         if self.write_timeline:
             entries = [TimelineEntry(customer_id=pk, kind=TimelineKind.CREATED, actor_id=self.user_id,
                                      actor_name=self.actor_name, created_at=now,
@@ -357,9 +458,9 @@ class Writer:
         return (lambda v: v if type(v) is str else prep(v))
 
     def _attrs_prep(self):
-        if connection.vendor == "sqlite":
-            return lambda attrs: json.dumps(attrs, ensure_ascii=False) if attrs else "{}"
-        return self.preps["attributes"]
+        # JSON text (PostgreSQL: COPY text into the jsonb column): json.dumps(…, ensure_ascii=False), made once
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        return lambda attrs: encode(attrs) if attrs else "{}"
 
     def _update(self, updates: list[tuple[Candidate, int]], now: datetime) -> tuple[list[int], int, list[int]]:
         if not updates:
@@ -446,22 +547,99 @@ class Writer:
                 batch_size=2000)
 
 
-def _insert_customers(columns: list[str], rows: list[list]) -> list[int]:
-    """Insert customer rows; their new ids in order. SQLite: ids from the table's high mark and one
-    executemany (the caller's transaction already holds the write lock: nobody inserts in between)."""
+def _insert_customers(columns: list[str], values: list[list]) -> list[int]:
+    """Insert customer rows given as ``values``, one list per column; their new ids in order. SQLite: ids from
+    the table's high mark and one executemany (the caller's transaction already holds the write lock: nobody
+    inserts in between)."""
+    if connection.vendor == "postgresql":
+        texts = [_copy_column(column) for column in values]
+        if all(t is not None for t in texts):
+            return _copy_customers(columns, texts)
     if connection.vendor != "sqlite":
-        return insert_rows(Customer._meta.db_table, columns, rows, returning="id")
+        return insert_rows(Customer._meta.db_table, columns, list(zip(*values, strict=True)), returning="id")
     from shoal.customers.demo import _first_id
 
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         first = _first_id(cursor)
-        ids = list(range(first, first + len(rows)))
-        for row, pk in zip(rows, ids, strict=True):
-            row.append(pk)
+        ids = list(range(first, first + len(values[0])))
         names = ", ".join(qn(c) for c in [*columns, "id"])
         cursor.executemany(f"INSERT INTO {qn(Customer._meta.db_table)} ({names}) VALUES "
-                           f"({', '.join(['%s'] * (len(columns) + 1))})", rows)
+                           f"({', '.join(['%s'] * (len(columns) + 1))})", zip(*values, ids, strict=True))
+    return ids
+
+
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
+
+
+def _copy_escaped(values: list[str]) -> list[str]:
+    """Text for COPY's text format: backslash, tab, newline and carriage return escaped (a column at a time:
+    most columns have none of them and are kept as they are)."""
+    joined = "".join(values)
+    if not any(c in joined for c in _COPY_SPECIAL):
+        return values
+    return [v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            for v in values]
+
+
+def _copy_column(column: list) -> list[str] | None:
+    """A column of database-ready values as COPY text (NULL as \\N); None for a kind of value not handled
+    here (the rows then go through psycopg's own COPY formatting)."""
+    from psycopg.types.json import Jsonb
+
+    n = len(column)
+    kinds = set(map(type, column))
+    kinds.discard(type(None))
+    if not kinds:
+        return ["\\N"] * n
+    if len(kinds) > 1:
+        return None
+    kind = kinds.pop()
+    if issubclass(kind, bool):
+        def text(v):
+            return "t" if v else "f"
+    elif issubclass(kind, int):
+        text = int.__repr__
+    elif kind is str:
+        text = None
+    elif issubclass(kind, str):  # text choices
+        text = str.__str__
+    elif kind is date:
+        text = date.isoformat
+    elif kind is datetime and all(v is None or v.tzinfo is not None for v in column):
+        text = datetime.isoformat
+    elif kind is Jsonb:
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+
+        def text(v):
+            return encode(v.obj)
+    else:
+        return None
+    first = column[0]
+    if first is not None and column.count(first) == n:  # a constant: converted once
+        return _copy_escaped([first if text is None else text(first)]) * n
+    present = [v for v in column if v is not None]
+    escaped = _copy_escaped(present if text is None else [text(v) for v in present])
+    if len(present) == n:
+        return escaped
+    it = iter(escaped)
+    return ["\\N" if v is None else next(it) for v in column]
+
+
+def _copy_customers(columns: list[str], texts: list[list[str]]) -> list[int]:
+    """PostgreSQL: the rows written as one COPY text built a column at a time; their new ids in order."""
+    table = Customer._meta.db_table
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [table, len(texts[0])])
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+    texts = [*texts, list(map(str, ids))]
+    data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+    names = ", ".join(qn(c) for c in [*columns, "id"])
+    with connection.cursor() as cursor, connection.wrap_database_errors, \
+            cursor.cursor.copy(f"COPY {qn(table)} ({names}) FROM STDIN") as copy:
+        copy.write(data)
     return ids
 
 
@@ -479,9 +657,24 @@ def process(run: ImportRun, table: Table, *, actor, write: bool, worker: str = "
     from shoal.core.db import sqlite_page_cache
 
     # the phone region, identity fields…: read once, not once per cell; SQLite: the customers' indexes cached
-    with parameters.cached(), (sqlite_page_cache(PAGE_CACHE_KIB) if write else contextlib.nullcontext()):
+    with parameters.cached(), (sqlite_page_cache(PAGE_CACHE_KIB) if write else contextlib.nullcontext()), \
+            _gc_paused():
         return _process(run, table, actor=actor, write=write, worker=worker, progress=progress, sample=sample,
                         report=report)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while importing: a batch makes hundreds of thousands of containers (no
+    cycles) and each collection walked them all (a third of unpickling a batch). Restored after, collected once."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+            gc.collect()
 
 
 @dataclass
@@ -498,24 +691,22 @@ class Chunk:
 def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int) -> Iterator[Chunk]:
     sampled = 0
     for batch in batched(table.rows(), size):
+        last = batch[-1][0]
         if resume_after and batch[-1][0] <= resume_after:  # committed before: only remember its identities
-            scratch = Result()
-            for number, cells in batch:
-                classifier.classify(number, cells, scratch)
+            classifier.classify_batch(batch, Result())
             continue
         part = Result()
-        candidates = []
-        for number, cells in batch:
-            if number <= resume_after:
-                classifier.classify(number, cells, Result())
-                continue
-            if sampled < sample:
-                part.sample.append(list(cells))
-                sampled += 1
-            c = classifier.classify(number, cells, part)
-            if c is not None:
-                candidates.append(c)
-        yield Chunk(batch[-1][0], candidates, part.errors, part.counts, part.sample, table.progress())
+        done = 0
+        if resume_after:  # the batch's rows committed before: only remember their identities
+            while done < len(batch) and batch[done][0] <= resume_after:
+                done += 1
+            classifier.classify_batch(batch[:done], Result())
+            batch = batch[done:]
+        if sampled < sample:
+            part.sample.extend(list(cells) for _, cells in batch[:sample - sampled])
+            sampled += len(part.sample)
+        candidates = classifier.classify_batch(batch, part)
+        yield Chunk(last, candidates, part.errors, part.counts, part.sample, table.progress())
 
 
 PAGE_CACHE_KIB = 131072  # 128 MB
@@ -528,6 +719,8 @@ def _produce(make, sender, receiver) -> None:
     receiver.close()  # only the parent reads: when it dies the pipe breaks and this process ends
     from django.db import connections
 
+    gc.disable()  # this process lives for one import and makes no cycles worth collecting
+    gc.freeze()
     kept = []  # the parent's database connections: never used nor closed here (closing would end the parent's)
     for conn in connections.all(initialized_only=True):
         kept.append(conn.connection)
