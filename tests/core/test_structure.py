@@ -197,7 +197,6 @@ def private_uses(src: Path) -> list[tuple[str, str]]:
 PRIVATE_USES_KNOWN = {
     ("shoal.imports.mapping", "shoal.customers.cleaning._standard_enum_groups"),
     ("shoal.imports.pipeline", "shoal.customers.demo._first_id"),
-    ("shoal.imports.pipeline", "shoal.customers.demo._secondary_indexes"),
     ("shoal.imports.pipeline", "shoal.customers.masking._mask_value"),
     ("shoal.imports.services", "shoal.customers.masking._mask_value"),
     ("shoal.pools.views_groups", "shoal.tags.views._rule_data"),

@@ -356,10 +356,10 @@ def test_files_in_chinese_encodings_are_detected_and_imported(tmp_path, encoding
 def _customer_indexes() -> set[str]:
     from django.db import connection
 
-    from shoal.customers.demo import _secondary_indexes
+    from shoal.core.db import secondary_indexes
 
     with connection.cursor() as cursor:
-        return {name for name, _ in _secondary_indexes(cursor, Customer._meta.db_table)}
+        return {name for name, _ in secondary_indexes(cursor, Customer._meta.db_table)}
 
 
 def test_a_large_file_into_an_empty_table_is_bulk_loaded_with_its_indexes_rebuilt(tmp_path, monkeypatch):

@@ -53,6 +53,27 @@ def row_checkbox(pk) -> str:
 
 
 # -- the cells of a page, planned once per page ------------------------------------------------------------------
+def _coerce_field_name(field_name, field_index: int) -> str:
+    """A column's name as Django's admin writes it in the cell's class (its private helper of that name)."""
+    if callable(field_name):
+        return "lambda" + str(field_index) if field_name.__name__ == "<lambda>" else field_name.__name__
+    return field_name
+
+
+def _get_non_gfk_field(opts, name):
+    """The model field a column names, as Django's admin finds it (its private helper of that name): generic
+    foreign keys and reverse relations are not fields here, and ``<fk>_id`` is not its foreign key."""
+    from django.contrib.admin.utils import FieldIsAForeignKeyColumnName
+    from django.core.exceptions import FieldDoesNotExist
+
+    field = opts.get_field(name)
+    if field.is_relation and ((field.many_to_one and not field.related_model) or field.one_to_many):
+        raise FieldDoesNotExist()
+    if field.is_relation and not field.many_to_many and hasattr(field, "attname") and field.attname == name:
+        raise FieldIsAForeignKeyColumnName()
+    return field
+
+
 class _Column:
     """How one column's cells are read and drawn, decided once per changelist (unfold decides it per cell)."""
 
@@ -60,8 +81,7 @@ class _Column:
                  "label", "dropdown", "header")
 
     def __init__(self, cl, index: int, name, headers, empty):
-        from django.contrib.admin.templatetags.admin_list import _coerce_field_name
-        from django.contrib.admin.utils import FieldIsAForeignKeyColumnName, _get_non_gfk_field
+        from django.contrib.admin.utils import FieldIsAForeignKeyColumnName
         from django.core.exceptions import FieldDoesNotExist
         from django.utils.html import conditional_escape
         from django.utils.translation import gettext

@@ -180,3 +180,29 @@ def write_changes(model, dirty: list[tuple[object, set[str]]], *, stamp: str = "
             sets = [f"{qn(f.column)} = CASE WHEN %s THEN %s ELSE {qn(f.column)} END" for _, f in columns]
             sql = f"UPDATE {table} SET {', '.join(sets + [f'{qn(updated_at.column)} = %s'])} WHERE {qn(pk.column)} = %s"
             cursor.executemany(sql, [[*row[1:], stamp_value, row[0]] for row in rows])
+
+
+def secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the indexes of ``table`` that back no constraint: what a bulk load into an
+    empty table drops first and builds again after the rows (``drop_indexes`` / ``create_indexes``)."""
+    if connection.vendor == "sqlite":
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                       "AND sql IS NOT NULL", [table])
+    else:
+        cursor.execute("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s "
+                       "AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                       "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)",
+                       [table])
+    return list(cursor.fetchall())
+
+
+def drop_indexes(cursor, indexes: Iterable[tuple[str, str]]) -> None:
+    for name, _sql in indexes:
+        cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
+
+
+def create_indexes(cursor, indexes: Iterable[tuple[str, str]]) -> None:
+    """Build them again (those that exist meanwhile are left as they are)."""
+    for _name, sql in indexes:
+        cursor.execute(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+                       .replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1))

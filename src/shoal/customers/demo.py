@@ -36,7 +36,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from shoal.core.actors import SYSTEM
-from shoal.core.db import insert_rows
+from shoal.core.db import insert_rows, secondary_indexes
 
 from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, EnumGroup, EnumItem
 
@@ -273,19 +273,6 @@ class _Table:
         insert_rows(self.model._meta.db_table, self.names, rows)
 
 
-def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
-    """(name, CREATE statement) of the indexes of ``table`` that back no constraint."""
-    if connection.vendor == "sqlite":
-        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
-                       "AND sql IS NOT NULL", [table])
-    else:
-        cursor.execute("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s "
-                       "AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
-                       "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)",
-                       [table])
-    return list(cursor.fetchall())
-
-
 def _existing(cursor, column: str, values: list[str]) -> set[str]:
     """The ``values`` some customer already has in ``column`` (one query per batch)."""
     if not values:
@@ -451,10 +438,10 @@ def load_customers(*, count: int, seed: int = 1, now: datetime | None = None,
             existing = Customer.objects.exists()
             dropped = []
             if count >= DROP_INDEXES_FROM and (not existing or count >= Customer.objects.count()):
-                dropped = _secondary_indexes(cursor, table)
+                dropped = secondary_indexes(cursor, table)
                 if existing:  # the identity indexes answer the per-batch clash checks against the rows there
                     dropped = [(name, sql) for name, sql in dropped if name not in IDENTITY_INDEXES]
-                dropped += _secondary_indexes(cursor, CustomerGroupMembership._meta.db_table)
+                dropped += secondary_indexes(cursor, CustomerGroupMembership._meta.db_table)
                 for name, _ in dropped:
                     cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
             next_id = _first_id(cursor)  # SQLite: a write before our next insert makes it fail, never clash

@@ -853,7 +853,7 @@ def _bulk_load(run: ImportRun, worker: str):
     identities need no look-up: the file's own duplicates are already out, and a rebuilt unique index would
     refuse any left (the whole import then rolls back: nothing half-done). A worker killed meanwhile leaves
     nothing; the run starts again from its first row."""
-    from shoal.customers.demo import _secondary_indexes
+    from shoal.core.db import secondary_indexes
 
     # committed first: the run is not taken for stalled while the transaction hides its heartbeats
     ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=timezone.now() + BULK_GRACE)
@@ -864,7 +864,7 @@ def _bulk_load(run: ImportRun, worker: str):
             cursor.execute(f"LOCK TABLE {qn(table)} IN EXCLUSIVE MODE")
         if Customer.objects.exists():  # someone was quicker: no bulk load after all
             raise ShoalError("import_retry", gettext("Customers arrived meanwhile; start the import again"))
-        dropped = _secondary_indexes(cursor, table)
+        dropped = secondary_indexes(cursor, table)
         for name, _ in dropped:
             cursor.execute(f"DROP INDEX {qn(name)}")
         yield

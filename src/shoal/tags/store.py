@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from shoal.core import db
 from shoal.core.db import copy_rows
 
 TAGGING = "tags_tagging"
@@ -186,27 +187,17 @@ def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
 def secondary_indexes() -> list[tuple[str, str]]:
     """(name, CREATE statement) of the taggings' indexes other than the key."""
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
-                           "AND sql IS NOT NULL", [TAGGING])
-        else:
-            cursor.execute("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s "
-                           "AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
-                           "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))"
-                           "::regclass)", [TAGGING])
-        return list(cursor.fetchall())
+        return db.secondary_indexes(cursor, TAGGING)
 
 
 def drop_indexes(indexes: list[tuple[str, str]]) -> None:
     with connection.cursor() as cursor:
-        for name, _sql in indexes:
-            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
+        db.drop_indexes(cursor, indexes)
 
 
 def create_indexes(indexes: list[tuple[str, str]]) -> None:
     with connection.cursor() as cursor:
-        for _name, sql in indexes:
-            cursor.execute(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+        db.create_indexes(cursor, indexes)
 
 
 def purge_orphans() -> int:
