@@ -46,7 +46,9 @@ def test_custom_field_customer_list_and_detail(live_server, browser_page, roles)
     other = page.locator('[data-custom-field="wechat_no"]')
     assert "WeChat number" in other.inner_text() and "wx_browser_42" in other.inner_text()
     page.screenshot(path=os.path.join(SHOTS, "customer-detail.png"), full_page=True)
-    page.click("a[data-tab=timeline]")
+    page.click("a[data-tab=timeline]")  # the tab's script runs after the click: wait for it (it raced under load)
+    page.wait_for_selector("#tab-timeline", state="visible")
+    page.wait_for_selector("#tab-other", state="hidden")
     assert page.locator("#tab-timeline").is_visible() and not page.locator("#tab-other").is_visible()
 
     # 4. the list shows it in its column; the name leads back to the detail page
