@@ -49,7 +49,6 @@ def _fast_cn_mobile(raw, region: str | None) -> str | None:
     dashes; None for anything else (the full parse decides). Valid exactly when libphonenumber's own
     pattern for Chinese mobiles matches, so the answer is the one of the full parse, about 30 times
     faster (a test compares the two)."""
-    global _cn_mobile
     if type(raw) is not str or len(raw) > 24:
         return None
     match = _CN_MOBILE_SPELLING.fullmatch(raw.strip().replace(" ", "").replace("-", ""))
@@ -58,10 +57,7 @@ def _fast_cn_mobile(raw, region: str | None) -> str | None:
     prefix, national = match.groups()
     if prefix not in ("+86", "0086") and (region or default_region()) != "CN":
         return None
-    if _cn_mobile is None:
-        desc = phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile
-        _cn_mobile = re.compile(f"(?:{desc.national_number_pattern})", re.ASCII)
-    return "+86" + national if _cn_mobile.fullmatch(national) else None
+    return "+86" + national if cn_mobile_fast_path()(national) else None
 
 
 def cn_mobile_fast_path():
