@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from shoal.core.errors import ShoalError
+from shoal.core.errors import NotFound, ShoalError
 from shoal.core.models import OperationLog
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership, TimelineEntry
 from shoal.pools.models import AssignmentKind, AssignmentLog, Cooldown, GroupLog, Transfer
@@ -244,7 +244,9 @@ def test_two_simultaneous_claims_one_wins(personas, roles):
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    # the loser either finds the customers still in the sea and claims none of them (done 0), or checks its reach
+    # after the winner committed: they are then in another's private sea, outside its scope (404, nothing done)
+    assert len(errors) + len(results) == 2 and all(isinstance(e, NotFound) for e in errors)
     assert sum(r["done"] for r in results.values()) == 20
     assert AssignmentLog.objects.filter(kind=AssignmentKind.CLAIM).count() == 20
     assert CustomerGroupMembership.objects.filter(group=g, salesperson__isnull=False).count() == 20
