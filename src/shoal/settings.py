@@ -173,6 +173,8 @@ MEDIA_ROOT = DATA_DIR / "media"
 SHOAL_ATTACHMENTS_ROOT = os.environ.get("SHOAL_ATTACHMENTS_ROOT") or str(DATA_DIR / "attachments")
 # "Refresh now" of auto tags runs in the request up to this many customers; beyond, it is queued as a job.
 SHOAL_TAG_REFRESH_INLINE_MAX = int(os.environ.get("SHOAL_TAG_REFRESH_INLINE_MAX", "50000"))
+# Full refreshes of auto tags evaluate the rules they can in process (numpy over columns fetched once per range).
+SHOAL_TAG_COLUMNAR = os.environ.get("SHOAL_TAG_COLUMNAR", "1") != "0"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

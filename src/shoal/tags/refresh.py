@@ -37,6 +37,7 @@ from shoal.core.errors import ShoalError
 from shoal.customers.models import Customer
 from shoal.segments.catalog import field_catalog
 
+from . import columnar
 from . import rules as rule_logic
 from . import store
 from .models import Tag, Tagging, TagHistory, TagKind, TagSource
@@ -301,7 +302,7 @@ class Run:
             plans = []
             full = [t for t in level if t.pk in self.full_ids]
             if full:
-                for tag_id, matched in self._match(full, lo=lo, hi=hi).items():
+                for tag_id, matched in columnar.match(self, full, lo, hi).items():  # in process, or SQL
                     plans.append((self.by_pk[tag_id], matched, None, (lo, hi)))
             groups: dict[tuple[int, ...], list[Tag]] = {}
             for tag in level:
