@@ -37,9 +37,8 @@ from shoal.core.errors import ShoalError
 from shoal.customers.models import Customer
 from shoal.segments.catalog import field_catalog
 
-from . import columnar
+from . import columnar, store
 from . import rules as rule_logic
-from . import store
 from .models import Tag, Tagging, TagHistory, TagKind, TagSource
 
 log = logging.getLogger(__name__)
