@@ -48,8 +48,8 @@ ORDERED_OPS = {"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", 
 TEXT_OPS = {"eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "is_empty",
             "is_not_empty"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-DATE_SHAPE, DATETIME_SHAPE = "0000-00-00", "0000-00-00T00:00:00Z"
-DIGITS = {ord(d): "0" for d in "123456789"}
+# the canonical forms of dates and date-times in custom fields (PostgreSQL compares other forms by its collation)
+CANONICAL = {DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", DATETIME: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
 
 
 class Unsupported(Exception):
@@ -62,6 +62,11 @@ def enabled() -> bool:
 
 def _ascii_upper(text: str) -> str:
     return text.encode().upper().decode()  # bytes.upper folds ASCII letters only; UTF-8 sequences are kept
+
+
+def _caseless_beyond_ascii(text: str) -> bool:
+    """No letter outside ASCII has a case here (CJK, digits…): every database folds this text as ASCII does."""
+    return text.upper() == _ascii_upper(text) and text.lower() == text.encode().lower().decode()
 
 
 # -- how the database folds letters ------------------------------------------------------------------------
@@ -113,7 +118,7 @@ def _check(node, fold: str | None) -> set[str]:
         if not spec.is_json and not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             raise Unsupported(f"number {value!r}")  # Django rounds floats for integer columns
     if spec.type == TEXT and _folds(spec, op):
-        if fold is None or any(not isinstance(v, str) or (fold == "unicode" and v.upper() != _ascii_upper(v))
+        if fold is None or any(not isinstance(v, str) or (fold == "unicode" and not _caseless_beyond_ascii(v))
                                for v in values):
             raise Unsupported("case")
     if spec.type in (DATE, DATETIME) and not all(isinstance(v, date) for v in values):
@@ -184,6 +189,10 @@ def _sqlite_slots(spec: FieldSpec) -> dict[str, Slot]:
         value = f"attributes -> {path}" if spec.type == NUMBER else f"json_extract(attributes, {path})"
         return {"codes": codes, "text": Slot(f"COALESCE({value}, '')", "text")}
     column = connection.ops.quote_name(spec.column)
+    if spec.type in (TEXT, ENUM):
+        # a column of TEXT affinity holds text or NULL (numbers written to it become text; only a BLOB written by
+        # hand could be something else); NULL and "" are both empty and equal nothing
+        return {"text": Slot(f"COALESCE({column}, '')", "text")}
     expected = "integer" if spec.type == NUMBER else "text"
     codes = Slot(f"CASE typeof({column}) WHEN 'null' THEN 'n' WHEN '{expected}' THEN 'v' ELSE 'x' END", "codes")
     if spec.type == NUMBER:
@@ -194,7 +203,10 @@ def _sqlite_slots(spec: FieldSpec) -> dict[str, Slot]:
 def _postgresql_slots(spec: FieldSpec) -> dict[str, Slot]:
     if spec.is_json:
         value = f"(attributes -> '{spec.key}')"
-        codes = Slot(f"CASE jsonb_typeof({value}) WHEN 'string' THEN 's' WHEN 'number' THEN 'i' WHEN 'boolean' "
+        string = "'s'"
+        if spec.type in CANONICAL:  # another form is unsure: the database's collation orders it
+            string = f"CASE WHEN ({value} #>> '{{}}') ~ '{CANONICAL[spec.type]}' THEN 's' ELSE 'x' END"
+        codes = Slot(f"CASE jsonb_typeof({value}) WHEN 'string' THEN {string} WHEN 'number' THEN 'i' WHEN 'boolean' "
                      f"THEN (CASE WHEN {value} = 'true'::jsonb THEN 't' ELSE 'f' END) WHEN 'null' THEN 'n' "
                      f"WHEN 'array' THEN 'a' WHEN 'object' THEN 'o' ELSE 'm' END", "codes")
         if spec.type == BOOLEAN:
@@ -265,6 +277,8 @@ def fetch(fields: dict[str, FieldSpec], lo: int, hi: int):
     columns: dict[str, dict[str, np.ndarray]] = {key: {} for key in fields}
     for (key, name, kind), value in zip(order, values, strict=True):
         columns[key][name] = _decode(value, kind, vendor, count)
+        if kind == "text":
+            columns[key]["joined"] = value  # the texts as fetched: folded at once if a rule ignores case
     return ids, columns
 
 
@@ -277,7 +291,8 @@ class Column:
     def __init__(self, spec: FieldSpec, raw: dict[str, np.ndarray], fold: str | None, vendor: str):
         self.spec, self.fold = spec, fold
         codes = raw.get("codes")
-        n = len(next(iter(raw.values())))
+        self.joined = raw.get("joined")
+        n = len(raw["codes"] if codes is not None else raw["text"])
         self.unsure = np.zeros(n, dtype=bool)
         self.text = self.number = self.flag = None
         self._folded = self._unfoldable = None
@@ -304,9 +319,6 @@ class Column:
             self.text = text
             self.empty = missing | (string & (text == ""))
             self.unsure = ~(missing | string)
-            if kind in (DATE, DATETIME):
-                shape = np.strings.translate(text, DIGITS)
-                self.unsure |= string & (text != "") & (shape != (DATE_SHAPE if kind == DATE else DATETIME_SHAPE))
             return
         # a standard column: NULL is empty where the column may hold it (present() tests it only then)
         self.empty = (codes == b"n") if codes is not None and spec.nullable else np.zeros(n, dtype=bool)
@@ -322,11 +334,11 @@ class Column:
 
     def folded(self, unsure: np.ndarray) -> np.ndarray:
         if self._folded is None:
-            joined = SEPARATOR.join(self.text.tolist()) if len(self.text) else ""
+            joined = self.joined if self.joined is not None else SEPARATOR.join(self.text.tolist())
             folded = _ascii_upper(joined)
             self._folded = np.array(folded.split(SEPARATOR), dtype=np.dtypes.StringDType())
-            if self.fold == "unicode" and joined.upper() != folded:
-                self._unfoldable = np.strings.upper(self.text) != self._folded
+            if self.fold == "unicode" and not _caseless_beyond_ascii(joined):
+                self._unfoldable = np.array([not _caseless_beyond_ascii(text) for text in self.text.tolist()])
         if self._unfoldable is not None:
             unsure |= self._unfoldable
         return self._folded
@@ -482,7 +494,8 @@ def _evaluate(plan: Plan, ids: np.ndarray, raw, fold):
     if n and np.any(ids[1:] < ids[:-1]):  # the aggregates follow the rows' order: sort them together
         order = np.argsort(ids, kind="stable")
         ids = ids[order]
-        raw = {key: {name: array[order] for name, array in slots.items()} for key, slots in raw.items()}
+        raw = {key: {name: array[order] for name, array in slots.items() if name != "joined"}
+               for key, slots in raw.items()}
     evaluator = Evaluator(plan.fields, raw, fold, connection.vendor) if n else None
     result: dict[int, dict[int, int]] = {}
     all_unsure = np.zeros(n, dtype=bool)
