@@ -95,12 +95,16 @@ def _exact_number(value) -> bool:
     return len(text.lstrip("-")) <= EXACT_CHARS and "e" not in text and "inf" not in text and "nan" not in text
 
 
-def _check(node, fold: str | None) -> set[str]:
-    """The fields the tree reads; raises Unsupported for anything numpy does not answer exactly."""
+def _check(node, fold: str | None, ops: dict[str, set[str]]) -> None:
+    """Adds the fields the tree reads (and the operators it applies to them) to ``ops``; raises Unsupported for
+    anything numpy does not answer exactly."""
     if isinstance(node, Group):
-        return set().union(*(_check(child, fold) for child in node.children))
+        for child in node.children:
+            _check(child, fold, ops)
+        return
     if isinstance(node, Not):
-        return _check(node.child, fold)
+        _check(node.child, fold, ops)
+        return
     if not isinstance(node, Leaf):  # a registered kind (tags_any…): reads taggings
         raise Unsupported(type(node).__name__)
     spec, op, value = node.field, node.op, node.value
@@ -125,7 +129,7 @@ def _check(node, fold: str | None) -> set[str]:
         raise Unsupported("relative")
     if spec.type == DATETIME and not all(isinstance(v, datetime) and v.tzinfo is not None for v in values):
         raise Unsupported("naive")
-    return {spec.key}
+    ops.setdefault(spec.key, set()).add(op)
 
 
 def _folds(spec: FieldSpec, op: str) -> bool:
@@ -140,22 +144,27 @@ class Plan:
         self.compiled: list[tuple[int, list[tuple[int, object]]]] = []
         self.sql_tags = []
         self.fields: dict[str, FieldSpec] = {}
+        ops: dict[str, set[str]] = {}
         for tag in tags:
             try:
                 rules = []
+                used: dict[str, set[str]] = {}
                 for rule in run.rules[tag.pk]:
                     if rule.sql or rule.include_tags or rule.exclude_tags:
                         raise Unsupported("sql or tags")
                     node = None if rule.query is None else parse(rule.query, run.catalog)
-                    keys = set() if node is None else _check(node, fold)
-                    rules.append((rule.pk, node, keys))
+                    if node is not None:
+                        _check(node, fold, used)
+                    rules.append((rule.pk, node))
             except Unsupported:
                 self.sql_tags.append(tag)
                 continue
-            self.compiled.append((tag.pk, [(rule_id, node) for rule_id, node, _keys in rules]))
-            for _rule_id, _node, keys in rules:
-                for key in keys:
-                    self.fields[key] = run.catalog[key]
+            self.compiled.append((tag.pk, rules))
+            for key, applied in used.items():
+                self.fields[key] = run.catalog[key]
+                ops.setdefault(key, set()).update(applied)
+        # fields only tested for emptiness: one code per customer, computed as the compiler's present() is
+        self.presence = frozenset(key for key, applied in ops.items() if applied <= {"is_empty", "is_not_empty"})
 
 
 class State:
@@ -251,10 +260,31 @@ def _decode(value, kind: str, vendor: str, count: int) -> np.ndarray:
     return out
 
 
-def fetch(fields: dict[str, FieldSpec], lo: int, hi: int):
+def _presence_slot(spec: FieldSpec, vendor: str) -> Slot:
+    """"v" where the field has a value, "n" where it is empty: ``compiler.present`` (``JSONValuePresent``)."""
+    if spec.is_json:
+        if vendor == "sqlite":
+            path = f"'$.\"{spec.key}\"'"
+            return Slot(f"CASE COALESCE(json_type(attributes, {path}), 'null') WHEN 'null' THEN 'n' "
+                        f"WHEN 'text' THEN (CASE WHEN json_extract(attributes, {path}) = '' THEN 'n' ELSE 'v' END) "
+                        f"WHEN 'array' THEN (CASE WHEN json_array_length(attributes, {path}) = 0 THEN 'n' ELSE 'v' END) "
+                        f"ELSE 'v' END", "codes")
+        value = f"(attributes -> '{spec.key}')"
+        return Slot(f"CASE WHEN COALESCE(jsonb_typeof({value}), 'null') = 'null' OR {value} = '\"\"'::jsonb "
+                    f"OR {value} = '[]'::jsonb THEN 'n' ELSE 'v' END", "codes")
+    column = connection.ops.quote_name(spec.column)
+    empty = [f"{column} IS NULL"] if spec.nullable else []
+    if spec.type in (TEXT, ENUM):
+        empty.append(f"{column} = ''")
+    return Slot(f"CASE WHEN {' OR '.join(empty)} THEN 'n' ELSE 'v' END" if empty else "'v'", "codes")
+
+
+def fetch(fields: dict[str, FieldSpec], lo: int, hi: int, presence=frozenset()):
     """(ids, {key: {slot name: array}}) of the customers in [lo, hi), in one statement."""
     vendor = connection.vendor
-    slots = {key: (_sqlite_slots if vendor == "sqlite" else _postgresql_slots)(spec) for key, spec in fields.items()}
+    slots = {key: ({"presence": _presence_slot(spec, vendor)} if key in presence
+                   else (_sqlite_slots if vendor == "sqlite" else _postgresql_slots)(spec))
+             for key, spec in fields.items()}
     inner, outer, order = [], [], []
     for key, named in slots.items():
         for name, slot in named.items():
@@ -292,6 +322,10 @@ class Column:
         self.spec, self.fold = spec, fold
         codes = raw.get("codes")
         self.joined = raw.get("joined")
+        if "presence" in raw:
+            self.empty = raw["presence"] == b"n"
+            self.unsure = np.zeros(len(self.empty), dtype=bool)
+            return
         n = len(raw["codes"] if codes is not None else raw["text"])
         self.unsure = np.zeros(n, dtype=bool)
         self.text = self.number = self.flag = None
@@ -308,7 +342,7 @@ class Column:
             if kind == NUMBER:
                 number = codes == b"i"
                 exact = number & (np.strings.str_len(text) <= EXACT_CHARS + (np.strings.startswith(text, "-")))
-                for letter in "eEnNiI":  # exponents, and anything that is no plain decimal
+                for letter in "eE":  # exponents (a JSON number has no other letter)
                     exact &= np.strings.find(text, letter) < 0
                 self.number = np.full(n, np.nan)
                 self.number[exact] = text[exact].astype(np.float64)
@@ -460,7 +494,7 @@ def match(run, tags, lo: int, hi: int) -> dict[int, dict[int, int]]:
     if plan.compiled:
         try:
             with transaction.atomic():  # a database error must not break the caller's transaction
-                ids, raw = fetch(plan.fields, lo, hi)
+                ids, raw = fetch(plan.fields, lo, hi, plan.presence)
             result, unsure_ids, unsure_tags = _evaluate(plan, ids, raw, state.fold)
         except Exception as error:  # noqa: BLE001 — anything unexpected: this range through SQL
             log.warning("tags columnar: range [%s, %s) through SQL: %s", lo, hi, error)
