@@ -12,7 +12,7 @@ full ≤ 35 s, no-change ≤ 2 s, 1% changed ≤ 5 s, peak memory ≤ 1 GB.
 The reference, in the same run right after the full refresh: ``hand_written``, the fastest hand-written refresh of
 the same rules (bench/handwritten_tags.py: numpy over columns fetched once, bulk write into a scratch table; its
 per-tag counts are checked against Shoal's taggings, ``mismatched_tags``), and ``full_vs_hand``, Shoal's full
-refresh time over it (issue 10: ≤ 2). Needs numpy (``pip install -e .[bench]``; scripts/bench.sh installs it).
+refresh time over it (issue 10: ≤ 2).
 """
 
 from __future__ import annotations

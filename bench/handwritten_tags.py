@@ -13,7 +13,7 @@ What a developer who knows the data would write (docs/performance-notes.md, "Eva
    ``INSERT … SELECT ?, value FROM json_each(?)`` per tag in one transaction; PostgreSQL one binary ``COPY`` into
    the table without key, then the primary key built once.
 
-Needs numpy (``pip install -e .[bench]``); the product does not.
+Needs numpy (a dependency of the product since ``shoal.tags.columnar``).
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def _in(spec: FieldSpec, values: list) -> Q:
         text = F(spec.column) if not spec.is_json else IndexableKeyTextTransform(spec.key, "attributes")
         return Q(TextInIgnoringCase(text, values))
     if spec.is_json and spec.type in (DATE, DATETIME):  # ISO text, as in _temporal
-        convert = (lambda v: v.isoformat()) if spec.type == DATE else _utc_text
+        convert = (lambda v: v.isoformat()) if spec.type == DATE else utc_text
         return Q(In(IndexableKeyTextTransform(spec.key, "attributes"), [convert(v) for v in values]))
     return Q(**{f"{_lhs(spec)}__in": values})
 
@@ -156,7 +156,7 @@ def _temporal(spec: FieldSpec, op: str, value) -> Q:
     if spec.is_json:
         # stored as ISO text: dates "YYYY-MM-DD", date-times "YYYY-MM-DDTHH:MM:SSZ" (UTC): text order is time order
         lhs = IndexableKeyTextTransform(spec.key, "attributes")
-        convert = (lambda v: v.isoformat()) if is_date else _utc_text
+        convert = (lambda v: v.isoformat()) if is_date else utc_text
         if op == "between":
             low, high = value
             return Q(_kt_cmp(lhs, "gte", convert(low))) & Q(_kt_cmp(lhs, "lte", convert(high)))
@@ -164,7 +164,8 @@ def _temporal(spec: FieldSpec, op: str, value) -> Q:
     return _ordered(spec.column, op, value)
 
 
-def _utc_text(value: datetime) -> str:
+def utc_text(value: datetime) -> str:
+    """A date-time as custom fields store it (ISO text in UTC, ``…Z``): what their conditions compare with."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from shoal.customers.jsonkeys import SAFE_KEY
 from shoal.customers.models import Customer
 from shoal.segments.catalog import BOOLEAN, DATE, DATETIME, ENUM, NUMBER, TEXT, FieldSpec
-from shoal.segments.compiler import NEGATIVE, _utc_text
+from shoal.segments.compiler import NEGATIVE, utc_text
 from shoal.segments.tree import Group, Leaf, Not, parse
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ ORDERED_OPS = {"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", 
 TEXT_OPS = {"eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "is_empty",
             "is_not_empty"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+IN_BATCH = 5_000  # unsure customers per SQL statement (as refresh.IN_BATCH: one JSON / array parameter)
 # the canonical forms of dates and date-times in custom fields (PostgreSQL compares other forms by its collation)
 CANONICAL = {DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", DATETIME: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
 
@@ -393,7 +394,7 @@ def _db_value(spec: FieldSpec, value):
 
 
 def _json_text(spec: FieldSpec, value) -> str:
-    return value.isoformat() if spec.type == DATE else _utc_text(value)
+    return value.isoformat() if spec.type == DATE else utc_text(value)
 
 
 class Evaluator:
@@ -507,8 +508,6 @@ def match(run, tags, lo: int, hi: int) -> dict[int, dict[int, int]]:
     if unsure_tags:
         by_pk = {t.pk: t for t in tags}
         chosen = [by_pk[tag_id] for tag_id in unsure_tags]
-        from .refresh import IN_BATCH
-
         listed = unsure_ids.tolist()
         for start in range(0, len(listed), IN_BATCH):
             batch = listed[start:start + IN_BATCH]
