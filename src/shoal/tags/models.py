@@ -136,6 +136,12 @@ class Tagging(models.Model):
     source = models.CharField(_("source"), max_length=16, choices=TagSource.choices)
     applied_at = models.DateTimeField(_("applied at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    # An add not yet written to the history (a full refresh's bulk adds): the id its history row has (reserved
+    # when the tagging was written) and the rule that gave it. The history reads these taggings as its add rows
+    # (``selectors.history_feed``); when the tagging goes (any removal, the customer's deletion) its add row is
+    # written first (``store.log_adds``), with that id. NULL: the add is in the history table.
+    history_id = models.BigIntegerField(null=True, blank=True)
+    rule_id = models.IntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("tagging")
@@ -143,6 +149,9 @@ class Tagging(models.Model):
         indexes = [
             models.Index(fields=["customer", "tag"], name="tagging_customer_idx"),
             models.Index(fields=["expires_at"], name="tagging_expiry_idx", condition=models.Q(expires_at__isnull=False)),
+            # the adds not in the history table, newest first (history page, API, a dependent tag's refresh)
+            models.Index(fields=["applied_at", "history_id"], name="tagging_unlogged_idx",
+                         condition=models.Q(history_id__isnull=False)),
         ]
 
 

@@ -59,26 +59,85 @@ def insert_taggings(tag_id: int, customer_ids: Sequence[int], *, source: str, at
     return added
 
 
-def insert_new_taggings(tag_id: int, customer_ids: Sequence[int], *, source: str, at: datetime,
-                        expires_at: datetime | None) -> list[int]:
-    """:func:`insert_taggings` for a refresh's bulk writes, where the caller has checked in its transaction that
-    the customers exist and found them untagged: no join and no ids sent back (a million ids through RETURNING
-    cost seconds). Should a pair exist after all, the ids tagged now are read back (the rows of this instant)."""
+BULK_HISTORY_SEQUENCE = "tags_bulk_history_id"  # PostgreSQL (migration tags/0002): ids from 2**40 on
+BULK_HISTORY_LOCK = 0x7461677368697374  # advisory lock of the reservations (PostgreSQL)
+
+
+def reserve_history_ids(count: int) -> int:
+    """Reserve ``count`` history ids for adds not written to the history table yet (a full refresh's bulk adds:
+    their taggings carry the ids); the first of them. In the caller's write transaction.
+
+    PostgreSQL: from a sequence of its own whose ids start at 2**40, far above the table's (so no insert's id can
+    fall in a reserved block, and nothing else is locked); reservations take turns on an advisory lock.
+    SQLite: the table's own ``AUTOINCREMENT`` counter moves on (one writer at a time)."""
+    if count <= 0:
+        return 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BULK_HISTORY_LOCK])
+            cursor.execute(f"SELECT setval('{BULK_HISTORY_SEQUENCE}', nextval('{BULK_HISTORY_SEQUENCE}') + %s - 1)",
+                           [count])
+            return cursor.fetchone()[0] - count + 1
+        cursor.execute("UPDATE sqlite_sequence SET seq = MAX(seq, (SELECT COALESCE(MAX(id), 0) FROM "
+                       f"{HISTORY})) + %s WHERE name = %s RETURNING seq", [count, HISTORY])
+        row = cursor.fetchone()
+        if row is None:  # no row was ever inserted: the counter does not exist yet
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {HISTORY}")
+            last = cursor.fetchone()[0] + count
+            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [HISTORY, last])
+            return last - count + 1
+        return row[0] - count + 1
+
+
+def insert_unlogged_taggings(tag_id: int, by_rule: dict[int, list[int]], *, at: datetime,
+                             expires_at: datetime | None, first_id: int) -> list[int]:
+    """A full refresh's bulk adds (source ``rule``): the taggings carry their history ids (``first_id`` on,
+    reserved with :func:`reserve_history_ids`) and rules, and no history row is written (the history reads
+    them as its add rows until they go). The caller has checked in its transaction that the customers exist and
+    found them untagged (no join; no ids sent back: a million ids through RETURNING cost seconds); should a pair
+    exist after all, the ids tagged now are read back by their history ids. The customer ids tagged."""
     added: list[int] = []
-    tail = " WHERE 1" if connection.vendor == "sqlite" else ""  # SQLite: SELECT … ON CONFLICT needs a WHERE
+    tail = " WHERE 1" if connection.vendor == "sqlite" else ""
+    if connection.vendor == "sqlite":
+        rows = "json_each(%s)"
+        ordinal = "key"  # 0, 1, …
+    else:
+        rows = "unnest(%s::bigint[]) WITH ORDINALITY AS u(value, ord)"
+        ordinal = "(ord - 1)"
+    next_id = first_id
+    with connection.cursor() as cursor:
+        for rule_id, ids in sorted(by_rule.items()):
+            for chunk in _batches(sorted(ids)):
+                cursor.execute(
+                    f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id) "
+                    f"SELECT %s, value, %s, %s, %s, %s + {ordinal}, %s FROM {rows}{tail} ON CONFLICT DO NOTHING",
+                    [tag_id, "rule", _dt(at), _dt(expires_at), next_id, rule_id, ids_param(chunk)])
+                if cursor.rowcount == len(chunk):
+                    added.extend(chunk)
+                else:
+                    cursor.execute(f"SELECT customer_id FROM {TAGGING} WHERE tag_id = %s AND history_id >= %s "
+                                   f"AND history_id < %s", [tag_id, next_id, next_id + len(chunk)])
+                    added.extend(row[0] for row in cursor.fetchall())
+                next_id += len(chunk)
+    return added
+
+
+_LOG_COLUMNS = "id, customer_id, tag_id, action, source, rule_id, actor_id, actor_name, at"
+_LOG_SELECT = f"history_id, customer_id, tag_id, 'add', source, rule_id, NULL, '', applied_at FROM {TAGGING}"
+
+
+def log_adds(tag_id: int | None, customer_ids: Sequence[int]) -> int:
+    """Before taggings go: the adds of those not in the history table yet are written to it, with their reserved
+    ids (so a removal's history shows when and by which rule the tag came). ``tag_id`` None: every tag of these
+    customers (they are being deleted). How many rows were written."""
+    written = 0
+    tag_sql, tag_params = ("tag_id = %s AND ", [tag_id]) if tag_id is not None else ("", [])
     with connection.cursor() as cursor:
         for chunk in _batches(sorted(customer_ids)):
-            cursor.execute(
-                f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at) "
-                f"SELECT %s, value, %s, %s, %s FROM {_id_rows()}{tail} ON CONFLICT DO NOTHING",
-                [tag_id, source, _dt(at), _dt(expires_at), ids_param(chunk)])
-            if cursor.rowcount == len(chunk):
-                added.extend(chunk)
-                continue
-            cursor.execute(f"SELECT customer_id FROM {TAGGING} WHERE tag_id = %s AND source = %s AND applied_at = %s "
-                           f"AND {ids_in('customer_id')}", [tag_id, source, _dt(at), ids_param(chunk)])
-            added.extend(row[0] for row in cursor.fetchall())
-    return added
+            cursor.execute(f"INSERT INTO {HISTORY} ({_LOG_COLUMNS}) SELECT {_LOG_SELECT} WHERE {tag_sql}"
+                           f"{ids_in('customer_id')} AND history_id IS NOT NULL", [*tag_params, ids_param(chunk)])
+            written += cursor.rowcount
+    return written
 
 
 def existing_customers(customer_ids: Sequence[int]) -> set[int]:
@@ -97,23 +156,37 @@ def _id_rows() -> str:
 
 
 def delete_taggings(tag_id: int, customer_ids: Sequence[int] | None = None, *,
-                    sources: Iterable[str] | None = None) -> list[int]:
+                    sources: Iterable[str] | None = None, log: bool = True) -> list[int]:
     """Remove the tag from these customers (all of its customers when ``customer_ids`` is None), only taggings
-    of ``sources`` when given; the customer ids actually untagged."""
+    of ``sources`` when given; the customer ids actually untagged. The adds of the removed taggings not in the
+    history table yet are written to it in the same statement (PostgreSQL: a data-modifying WITH, so two
+    removals of one tagging cannot both log it) or just before (SQLite: one writer at a time); ``log`` False:
+    not (the tag is being deleted with its history)."""
     removed: list[int] = []
     source_sql, source_params = "", []
     if sources is not None:
         sources = list(sources)
         source_sql = f" AND source IN ({', '.join(['%s'] * len(sources))})"
         source_params = sources
+    where, params = f"tag_id = %s{source_sql}", [tag_id, *source_params]
+    chunks = [None] if customer_ids is None else list(_batches(sorted(customer_ids)))
     with connection.cursor() as cursor:
-        if customer_ids is None:
-            cursor.execute(f"DELETE FROM {TAGGING} WHERE tag_id = %s{source_sql} RETURNING customer_id",
-                           [tag_id, *source_params])
-            return [row[0] for row in cursor.fetchall()]
-        for chunk in _batches(sorted(customer_ids)):
-            cursor.execute(f"DELETE FROM {TAGGING} WHERE tag_id = %s AND {ids_in('customer_id')}"
-                           f"{source_sql} RETURNING customer_id", [tag_id, ids_param(chunk), *source_params])
+        for chunk in chunks:
+            chunk_where, chunk_params = where, params
+            if chunk is not None:
+                chunk_where, chunk_params = f"{where} AND {ids_in('customer_id')}", [*params, ids_param(chunk)]
+            if not log:
+                cursor.execute(f"DELETE FROM {TAGGING} WHERE {chunk_where} RETURNING customer_id", chunk_params)
+            elif connection.vendor == "postgresql":
+                cursor.execute(
+                    f"WITH gone AS (DELETE FROM {TAGGING} WHERE {chunk_where} RETURNING *), "
+                    f"logged AS (INSERT INTO {HISTORY} ({_LOG_COLUMNS}) SELECT "
+                    f"{_LOG_SELECT.replace(TAGGING, 'gone')} WHERE history_id IS NOT NULL) "
+                    f"SELECT customer_id FROM gone", chunk_params)
+            else:
+                cursor.execute(f"INSERT INTO {HISTORY} ({_LOG_COLUMNS}) SELECT {_LOG_SELECT} WHERE {chunk_where} "
+                               f"AND history_id IS NOT NULL", chunk_params)
+                cursor.execute(f"DELETE FROM {TAGGING} WHERE {chunk_where} RETURNING customer_id", chunk_params)
             removed.extend(row[0] for row in cursor.fetchall())
     return removed
 
@@ -201,8 +274,13 @@ def create_indexes(indexes: list[tuple[str, str]]) -> None:
 
 
 def purge_orphans() -> int:
-    """Taggings of customers or tags that no longer exist (deleted by some path that skipped the ORM): removed."""
+    """Taggings of customers or tags that no longer exist (deleted by some path that skipped the ORM): removed
+    (the adds of a customer's taggings not in the history table yet are written to it first: the history
+    outlives the customer)."""
     with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {HISTORY} ({_LOG_COLUMNS}) SELECT {_LOG_SELECT} WHERE history_id IS NOT NULL "
+                       f"AND NOT EXISTS (SELECT 1 FROM {CUSTOMER} c WHERE c.id = {TAGGING}.customer_id) "
+                       f"AND EXISTS (SELECT 1 FROM {TAG} t WHERE t.id = {TAGGING}.tag_id)")
         cursor.execute(f"DELETE FROM {TAGGING} WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMER} c "
                        f"WHERE c.id = {TAGGING}.customer_id) OR NOT EXISTS (SELECT 1 FROM {TAG} t "
                        f"WHERE t.id = {TAGGING}.tag_id)")
