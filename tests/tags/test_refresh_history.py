@@ -144,3 +144,48 @@ def test_a_dependent_tag_sees_its_dependency_s_full_pass(make_tag, settings):
     assert second["evaluated"] < len(cs)
     assert tag_sets()[b.pk] == {cs[1].pk}  # 广州 and ads; cs[3] lost B
     assert (refresh(full=True)["added"], refresh(full=True)["removed"]) == (0, 0)
+
+
+def test_history_pages_are_newest_first_across_passes_tags_and_rules(make_tag, settings):
+    """Pages of the history are slices of one order by (time, id), newest first, whatever mix of history rows and
+    carried adds of several passes (a tag with two rules, a tag refreshed in full twice) they hold."""
+    settings.SHOAL_TAG_CHANGE_MARGIN_SECONDS = 0
+    cs = people(12)
+    south = make_tag("华南", score=1, rules=[CITY("广州"), CITY("深圳")])
+    ads = make_tag("广告", score=2, rules=[{"query": {"field": "source", "op": "eq", "value": "ads"}}])
+    manual = make_tag("手动", kind="manual")
+    refresh()
+    services.apply_tag(actor=SYSTEM, tag=manual, customer_ids=[c.pk for c in cs[:5]])
+    services.rule_update(actor=SYSTEM, rule=ads.rules.get(), data={"query": {"field": "city", "op": "eq",
+                                                                              "value": "北京"}})
+    refresh(tag_ids=[ads.pk])  # a second pass of 广告, later
+    customer_services.customer_update(actor=SYSTEM, customer=cs[0], data={"city": "北京"})
+    refresh()  # cs[0] leaves 华南: its carried add is logged, then the removal
+    table = list(TagHistory.objects.values_list("id", "at"))
+    carried = list(Tagging.objects.filter(history_id__isnull=False).values_list("history_id", "applied_at"))
+    assert len({pk for pk, _at in carried}) == len(carried) and carried and table
+    expected = [pk for pk, _at in sorted(table + carried, key=lambda r: (r[1], r[0]), reverse=True)]
+    from shoal.tags.selectors import history_feed
+
+    feed = history_feed(actor=SYSTEM)
+    assert feed.count() == len(expected)
+    assert [r["id"] for r in feed[0:len(expected)]] == expected
+    for start in range(0, len(expected), 5):
+        assert [r["id"] for r in feed[start:start + 5]] == expected[start:start + 5]
+    by_tag = history_feed(actor=SYSTEM, tag_id=south.pk)
+    assert [r["id"] for r in by_tag[0:100]] == [r["id"] for r in feed[0:100] if r["tag_id"] == south.pk]
+    adds = history_feed(actor=SYSTEM).filter(action="add", source="rule")
+    assert adds.count() == len([r for r in feed[0:100] if r["action"] == "add" and r["source"] == "rule"])
+    assert history_feed(actor=SYSTEM).filter(source="user").count() == 5
+    assert_scores_are_sums()
+
+
+def test_tags_added_today_counts_a_full_pass_s_adds(make_tag, personas):
+    from shoal.tags.boards import tags_added_today
+
+    people()
+    make_tag("深圳客户", rules=[CITY("深圳")])
+    make_tag("广告", rules=[{"query": {"field": "source", "op": "eq", "value": "ads"}}])
+    refresh()
+    assert not TagHistory.objects.exists()
+    assert tags_added_today(actor=personas["admin"]).value == 2 + 3

@@ -29,8 +29,8 @@ from shoal.core.workbench import (
 from shoal.customers.models import CustomerGroupMembership
 from shoal.customers.selectors import MembershipScope, membership_scope
 
-from .models import ObjectType, Tagging, TagHistory, TagKind
-from .selectors import visible_tags
+from .models import ObjectType, TagBulkAdd, Tagging, TagHistory, TagKind
+from .selectors import bulk_adds_q, visible_tags
 
 CAP = 10_000  # "tags added today" is counted up to this (shown as "10,000+" beyond)
 
@@ -106,14 +106,15 @@ def _added_today(actor) -> Figure:
     start, end = today_bounds()
     tags = _customer_tags(actor).values("pk")
     history = TagHistory.objects.filter(at__gte=start, at__lt=end, action=TagHistory.ADD, tag_id__in=tags)
-    # and today's adds still carried by their taggings (a full refresh's: Tagging.history_id)
-    unlogged = Tagging.objects.filter(history_id__isnull=False, applied_at__gte=start, applied_at__lt=end,
-                                      tag_id__in=tags)
+    # and the adds of today's full refreshes, carried by their taggings (Tagging.history_id): none, mostly
+    passes = bulk_adds_q(TagBulkAdd.objects.filter(at__gte=start, at__lt=end, tag_id__in=tags).values_list("tag_id", "at"))
+    unlogged = Tagging.objects.filter(passes) if passes is not None else None
     scope = membership_scope(actor=actor)
     if scope is not None:  # today's rows, each probed (counted up to a bound)
-        history, unlogged = in_scope(history, scope, probe=True), in_scope(unlogged, scope, probe=True)
+        history = in_scope(history, scope, probe=True)
+        unlogged = in_scope(unlogged, scope, probe=True) if unlogged is not None else None
     n, more = capped_count(history, CAP)
-    if not more:
+    if not more and unlogged is not None:
         m, more = capped_count(unlogged, CAP - n)
         n = min(n + m, CAP)
     day = start.date().isoformat()

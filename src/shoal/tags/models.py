@@ -149,10 +149,21 @@ class Tagging(models.Model):
         indexes = [
             models.Index(fields=["customer", "tag"], name="tagging_customer_idx"),
             models.Index(fields=["expires_at"], name="tagging_expiry_idx", condition=models.Q(expires_at__isnull=False)),
-            # the adds not in the history table, newest first (history page, API, a dependent tag's refresh)
-            models.Index(fields=["applied_at", "history_id"], name="tagging_unlogged_idx",
-                         condition=models.Q(history_id__isnull=False)),
         ]
+
+
+class TagBulkAdd(models.Model):
+    """A full refresh of a tag that wrote adds carried by their taggings (``Tagging.history_id``): the tag and
+    the run's time (every such tagging has ``applied_at`` = ``at``). The history finds those adds through these
+    few rows (a pass, then the tag's key range) instead of an index over millions of taggings; within a pass
+    the reserved ids follow the customer ids, so the key's order is the history's order. A pass whose adds have
+    all been logged is removed by the tag's next full refresh."""
+
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="bulk_adds")
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tag", "at"], name="tagbulkadd_unique")]
 
 
 class TagHistory(models.Model):

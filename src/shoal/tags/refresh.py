@@ -39,7 +39,7 @@ from shoal.segments.catalog import field_catalog
 
 from . import rules as rule_logic
 from . import store
-from .models import Tag, Tagging, TagHistory, TagKind, TagSource
+from .models import Tag, TagBulkAdd, Tagging, TagHistory, TagKind, TagSource
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,11 @@ def tag_changes(tag_id: int, tag_ids, since: datetime, watermark: datetime) -> s
         window = Q(at__gte=since, at__lt=watermark) | Q(at__gt=watermark)
         ids |= set(TagHistory.objects.filter(window, tag_id__in=list(tag_ids)).order_by()
                    .values_list("customer_id", flat=True))
-        # and the adds of another run's full pass, carried by their taggings (tagging_unlogged_idx)
-        window = Q(applied_at__gte=since, applied_at__lt=watermark) | Q(applied_at__gt=watermark)
-        ids |= set(Tagging.objects.filter(window, history_id__isnull=False, tag_id__in=list(tag_ids)).order_by()
-                   .values_list("customer_id", flat=True))
+        # and the adds of another run's full pass, carried by their taggings (found through its TagBulkAdd)
+        window = Q(at__gte=since, at__lt=watermark) | Q(at__gt=watermark)
+        for dep, at in TagBulkAdd.objects.filter(window, tag_id__in=list(tag_ids)).values_list("tag_id", "at"):
+            ids |= set(Tagging.objects.filter(tag_id=dep, applied_at=at, history_id__isnull=False).order_by()
+                       .values_list("customer_id", flat=True))
     return ids
 
 
@@ -214,6 +215,7 @@ class Run:
         self.evaluated: set[int] = set()  # customers re-read by incremental tags
         self.evaluated_full = 0
         self.phases: dict[str, float] = defaultdict(float)  # seconds per phase: evaluate, write, history, scores
+        self.bulk: set[int] = set()  # tags whose full pass wrote adds carried by their taggings (TagBulkAdd)
 
     # evaluation (reads, outside any transaction)
     def _match(self, tags: list[Tag], *, lo: int | None = None, hi: int | None = None,
@@ -363,13 +365,15 @@ class Run:
                 by_rule: dict[int, list[int]] = defaultdict(list)
                 if ordered is None:
                     adds = full_adds[tag.pk]
-                    if len(self.queries[tag.pk]) == 1:  # one rule (most tags): no look-up per customer
-                        by_rule = {self.queries[tag.pk][0][0]: adds} if adds else {}
-                    else:
-                        for c in adds:
-                            by_rule[matched[c]].append(c)
-                    added = store.insert_unlogged_taggings(tag.pk, by_rule, at=self.now, first_id=next_id,
-                                                           expires_at=expiry_for(tag, self.now)) if adds else []
+                    added = []
+                    if adds:
+                        if tag.pk not in self.bulk:  # the pass, in the transaction of its first adds
+                            TagBulkAdd.objects.get_or_create(tag_id=tag.pk, at=self.now)
+                            self.bulk.add(tag.pk)
+                        # one rule (most tags): no look-up per customer
+                        rule_of = self.queries[tag.pk][0][0] if len(self.queries[tag.pk]) == 1 else matched
+                        added = store.insert_unlogged_taggings(tag.pk, adds, rule_of, at=self.now, first_id=next_id,
+                                                               expires_at=expiry_for(tag, self.now))
                     next_id += len(adds)
                 else:
                     added = store.insert_taggings(tag.pk, adds, source=TagSource.RULE, at=self.now,
@@ -486,6 +490,7 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
             Tag.objects.filter(pk__in=done).update(refreshed_at=now)
             Tag.objects.filter(pk__in=list(run.failed)).update(needs_full=True)
             store.recount(full_ids - set(run.failed))  # incremental runs keep the counts with F() updates
+            store.prune_bulk_adds(full_ids)
         if full_ids and connection.vendor == "sqlite" and not connection.in_atomic_block:
             # A full pass leaves a WAL of gigabytes; copy it into the database now, without waiting for readers,
             # rather than in the next writer's commit (measured: a no-change refresh right after a full one took

@@ -89,37 +89,57 @@ def reserve_history_ids(count: int) -> int:
         return row[0] - count + 1
 
 
-def insert_unlogged_taggings(tag_id: int, by_rule: dict[int, list[int]], *, at: datetime,
-                             expires_at: datetime | None, first_id: int) -> list[int]:
-    """A full refresh's bulk adds (source ``rule``): the taggings carry their history ids (``first_id`` on,
-    reserved with :func:`reserve_history_ids`) and rules, and no history row is written (the history reads
-    them as its add rows until they go). The caller has checked in its transaction that the customers exist and
-    found them untagged (no join; no ids sent back: a million ids through RETURNING cost seconds); should a pair
-    exist after all, the ids tagged now are read back by their history ids. The customer ids tagged."""
-    added: list[int] = []
-    tail = " WHERE 1" if connection.vendor == "sqlite" else ""
-    if connection.vendor == "sqlite":
-        rows = "json_each(%s)"
-        ordinal = "key"  # 0, 1, …
+def insert_unlogged_taggings(tag_id: int, customer_ids: Sequence[int], rule_of: dict[int, int] | int, *,
+                             at: datetime, expires_at: datetime | None, first_id: int) -> list[int]:
+    """A full refresh's bulk adds (source ``rule``): no history rows; each tagging carries its history id and rule
+    (``rule_of``: one rule id for all, or customer → rule). The ids are ``first_id`` on (reserved with
+    :func:`reserve_history_ids`) in customer order, so the key's order within a pass is the history's order
+    (``selectors.HistoryFeed``). The caller has checked in its transaction that the customers exist and found them
+    untagged (no join; no ids sent back: a million ids through RETURNING cost seconds); should a pair exist after
+    all, the ids tagged now are read back by their history ids. The customer ids tagged."""
+    ids = sorted(customer_ids)
+    if not ids:
+        return []
+    tail = " WHERE 1" if connection.vendor == "sqlite" else ""  # SQLite: SELECT … ON CONFLICT needs a WHERE
+    insert = (f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id) "
+              f"SELECT %s, ")
+    statements = []  # (sql, params)
+    if isinstance(rule_of, int):
+        if connection.vendor == "sqlite":
+            rows, hid = "json_each(%s)", "%s + key"
+        else:
+            rows, hid = "unnest(%s::bigint[]) WITH ORDINALITY AS u(value, ord)", "%s + ord - 1"
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            statements.append((f"{insert}value, %s, %s, %s, {hid}, %s FROM {rows}{tail} ON CONFLICT DO NOTHING",
+                               [tag_id, "rule", _dt(at), _dt(expires_at), first_id + start, rule_of,
+                                ids_param(chunk)]))
     else:
-        rows = "unnest(%s::bigint[]) WITH ORDINALITY AS u(value, ord)"
-        ordinal = "(ord - 1)"
-    next_id = first_id
-    with connection.cursor() as cursor:
-        for rule_id, ids in sorted(by_rule.items()):
-            for chunk in _batches(sorted(ids)):
-                cursor.execute(
-                    f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id) "
-                    f"SELECT %s, value, %s, %s, %s, %s + {ordinal}, %s FROM {rows}{tail} ON CONFLICT DO NOTHING",
-                    [tag_id, "rule", _dt(at), _dt(expires_at), next_id, rule_id, ids_param(chunk)])
-                if cursor.rowcount == len(chunk):
-                    added.extend(chunk)
+        by_rule: dict[int, list[tuple[int, int]]] = {}
+        for rank, c in enumerate(ids):
+            by_rule.setdefault(rule_of[c], []).append((c, first_id + rank))
+        for rule_id, pairs in sorted(by_rule.items()):
+            for start in range(0, len(pairs), BATCH):
+                chunk = pairs[start:start + BATCH]
+                if connection.vendor == "sqlite":
+                    select = (f"json_extract(value, '$[0]'), %s, %s, %s, json_extract(value, '$[1]'), %s "
+                              f"FROM json_each(%s){tail}")
+                    params = [json.dumps(chunk)]
                 else:
-                    cursor.execute(f"SELECT customer_id FROM {TAGGING} WHERE tag_id = %s AND history_id >= %s "
-                                   f"AND history_id < %s", [tag_id, next_id, next_id + len(chunk)])
-                    added.extend(row[0] for row in cursor.fetchall())
-                next_id += len(chunk)
-    return added
+                    select = "value, %s, %s, %s, hid, %s FROM unnest(%s::bigint[], %s::bigint[]) AS u(value, hid)"
+                    params = [[c for c, _h in chunk], [h for _c, h in chunk]]
+                statements.append((f"{insert}{select} ON CONFLICT DO NOTHING",
+                                   [tag_id, "rule", _dt(at), _dt(expires_at), rule_id, *params]))
+    written = 0
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            written += cursor.rowcount
+        if written == len(ids):
+            return ids
+        cursor.execute(f"SELECT customer_id FROM {TAGGING} WHERE tag_id = %s AND history_id >= %s "
+                       f"AND history_id < %s", [tag_id, first_id, first_id + len(ids)])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 _LOG_COLUMNS = "id, customer_id, tag_id, action, source, rule_id, actor_id, actor_name, at"
@@ -138,6 +158,19 @@ def log_adds(tag_id: int | None, customer_ids: Sequence[int]) -> int:
                            f"{ids_in('customer_id')} AND history_id IS NOT NULL", [*tag_params, ids_param(chunk)])
             written += cursor.rowcount
     return written
+
+
+def prune_bulk_adds(tag_ids: Iterable[int]) -> None:
+    """Forget the full passes of these tags whose adds have all been written to the history table (one probe
+    of the tag's key range per pass)."""
+    from .models import TagBulkAdd
+
+    for pk, tag_id, at in TagBulkAdd.objects.filter(tag_id__in=list(tag_ids)).values_list("pk", "tag_id", "at"):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {TAGGING} WHERE tag_id = %s AND applied_at = %s AND history_id IS NOT NULL "
+                           f"LIMIT 1", [tag_id, _dt(at)])
+            if cursor.fetchone() is None:
+                TagBulkAdd.objects.filter(pk=pk).delete()
 
 
 def existing_customers(customer_ids: Sequence[int]) -> set[int]:
