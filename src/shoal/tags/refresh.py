@@ -216,6 +216,8 @@ class Run:
         self.evaluated_full = 0
         self.phases: dict[str, float] = defaultdict(float)  # seconds per phase: evaluate, write, history, scores
         self.bulk: set[int] = set()  # tags whose full pass wrote adds carried by their taggings (TagBulkAdd)
+        # tags whose changes in a range an incremental tag of a later level re-reads (a full tag re-reads all)
+        self.watched = {dep for t in tags if t.pk not in full_ids for dep in self.deps.get(t.pk, ())}
 
     # evaluation (reads, outside any transaction)
     def _match(self, tags: list[Tag], *, lo: int | None = None, hi: int | None = None,
@@ -347,18 +349,22 @@ class Run:
                     if id(ordered) not in by_ids:
                         by_ids[id(ordered)] = self._current_of(ordered, {t.pk for t, _m, o, _b in plans if o is ordered})
                     current = by_ids[id(ordered)][tag.pk]
-                removes = [c for c, source in current.items() if source == TagSource.RULE and c not in matched]
-                adds = [c for c in matched if c not in current]
+                if current:
+                    removes = [c for c, source in current.items() if source == TagSource.RULE and c not in matched]
+                    adds = [c for c in matched if c not in current]
+                else:  # a first pass: no per-customer look-ups (millions of them)
+                    removes, adds = [], list(matched)
                 changes.append((tag, matched, ordered, removes, adds))
             # a full range: the customers to tag are checked once in this transaction (not joined for each tag)
-            exist = store.existing_customers(sorted({c for _t, _m, ordered, _r, adds in changes if ordered is None
-                                                      for c in adds}))
+            wanted = set().union(*(adds for _t, _m, ordered, _r, adds in changes if ordered is None))
+            exist = store.existing_customers(sorted(wanted))
+            gone = wanted - exist  # deleted since they were read: none, mostly
             # A full range's adds are written without history rows: their taggings carry the history ids reserved
             # here and their rules, and the history reads them as its add rows until they go (store.log_adds).
             # Millions of history rows made most of a first full pass (measured at 1M on SQLite: 26 s of 82 s,
             # plus most of the commit's 17.6 s).
-            full_adds = {tag.pk: [c for c in adds if c in exist] for tag, _m, ordered, _r, adds in changes
-                         if ordered is None}
+            full_adds = {tag.pk: [c for c in adds if c not in gone] if gone else adds
+                         for tag, _m, ordered, _r, adds in changes if ordered is None}
             next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
             for tag, matched, ordered, removes, adds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
@@ -395,7 +401,8 @@ class Run:
                     for c in removed:
                         deltas[c] -= score
                 if added or removed:
-                    changed_here.setdefault(tag.pk, set()).update(added, removed)
+                    if tag.pk in self.watched:  # a later level re-reads them for a tag that reads this one
+                        changed_here.setdefault(tag.pk, set()).update(added, removed)
                     Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added) - len(removed))
                 self.added += len(added)
                 self.removed += len(removed)
