@@ -189,3 +189,16 @@ def test_tags_added_today_counts_a_full_pass_s_adds(make_tag, personas):
     refresh()
     assert not TagHistory.objects.exists()
     assert tags_added_today(actor=personas["admin"]).value == 2 + 3
+
+
+def test_sqlite_keeps_the_taggings_without_rowid():
+    """Migration tags/0003: on SQLite the taggings are one b-tree in key order. A migration that makes Django
+    rebuild the table loses that silently: this fails then (re-apply 0003's rebuild)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite table option")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tags_tagging'")
+        assert cursor.fetchone()[0].upper().endswith("WITHOUT ROWID")
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tags_tagging' "
+                       "AND sql IS NOT NULL ORDER BY name")
+        assert [r[0] for r in cursor.fetchall()] == ["tagging_customer_idx", "tagging_expiry_idx"]
