@@ -202,3 +202,28 @@ def test_sqlite_keeps_the_taggings_without_rowid():
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tags_tagging' "
                        "AND sql IS NOT NULL ORDER BY name")
         assert [r[0] for r in cursor.fetchall()] == ["tagging_customer_idx", "tagging_expiry_idx"]
+
+
+def test_bulk_adds_skip_a_pair_that_exists_and_keep_ids_and_expiry(make_tag):
+    """The bulk write (PostgreSQL: a binary COPY) meets a pair written meanwhile: that one is left as it was,
+    the others are written with their reserved ids, rules, time and expiry."""
+    from django.db import transaction
+
+    cs = people()
+    tag = make_tag("深圳客户", rules=[CITY("深圳")])
+    rule = tag.rules.get().pk
+    Tagging.objects.create(tag=tag, customer=cs[0], source="rule")
+    at = timezone.now()
+    ends = at + timedelta(days=2)
+    for expires_at, customers in ((None, cs[:3]), (ends, cs[3:])):
+        with transaction.atomic():
+            first = store.reserve_history_ids(3)
+            added = store.insert_unlogged_taggings(tag.pk, [c.pk for c in customers], rule, at=at,
+                                                   expires_at=expires_at, first_id=first)
+        wanted = [c.pk for c in customers if c.pk != cs[0].pk]
+        assert added == wanted
+        rows = {r[0]: r[1:] for r in Tagging.objects.filter(tag=tag, customer_id__in=wanted).values_list(
+            "customer_id", "history_id", "rule_id", "applied_at", "expires_at", "source")}
+        offset = 0 if expires_at else 1  # cs[0] kept its place in the first block
+        assert rows == {c: (first + i + offset, rule, at, expires_at, "rule") for i, c in enumerate(wanted)}
+    assert Tagging.objects.get(tag=tag, customer=cs[0]).history_id is None

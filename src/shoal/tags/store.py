@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 
@@ -89,6 +89,52 @@ def reserve_history_ids(count: int) -> int:
         return row[0] - count + 1
 
 
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _pg_micros(value: datetime) -> int:
+    """A timestamptz as PostgreSQL's binary COPY takes it: microseconds since 2000-01-01 UTC."""
+    delta = value - _PG_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _copy_unlogged(tag_id: int, ids: list[int], rule_of: dict[int, int] | int, *, at: datetime,
+                   expires_at: datetime | None, first_id: int) -> bool:
+    """PostgreSQL: :func:`insert_unlogged_taggings`'s rows as one binary COPY built by numpy (a row is 7 fixed
+    fields; measured with 2.8M taggings: 33 s as INSERT … SELECT unnest(list) — psycopg dumps a list parameter in
+    Python — 17 s so). In a savepoint: should a pair exist after all (COPY cannot skip it), nothing of it stays
+    and the caller's INSERT … ON CONFLICT writes the rest. True: written."""
+    import numpy as np
+    from django.db import IntegrityError, transaction
+
+    fields = [("count", ">i2"), ("l_tag", ">i4"), ("tag", ">i8"), ("l_customer", ">i4"), ("customer", ">i8"),
+              ("l_source", ">i4"), ("source", "S4"), ("l_applied", ">i4"), ("applied", ">i8"), ("l_expires", ">i4")]
+    if expires_at is not None:
+        fields.append(("expires", ">i8"))
+    fields += [("l_history", ">i4"), ("history", ">i8"), ("l_rule", ">i4"), ("rule", ">i4")]
+    rows = np.empty(len(ids), dtype=np.dtype(fields))
+    rows["count"], rows["l_tag"], rows["tag"], rows["l_customer"] = 7, 8, tag_id, 8
+    rows["customer"] = np.asarray(ids, dtype=np.int64)
+    rows["l_source"], rows["source"], rows["l_applied"], rows["applied"] = 4, b"rule", 8, _pg_micros(at)
+    if expires_at is None:
+        rows["l_expires"] = -1  # NULL
+    else:
+        rows["l_expires"], rows["expires"] = 8, _pg_micros(expires_at)
+    rows["l_history"], rows["history"] = 8, np.arange(first_id, first_id + len(ids), dtype=np.int64)
+    rows["l_rule"] = 4
+    rows["rule"] = rule_of if isinstance(rule_of, int) else np.fromiter((rule_of[c] for c in ids), np.int32, len(ids))
+    try:
+        with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors, \
+                cursor.cursor.copy(f"COPY {TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, "
+                                   f"rule_id) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))  # signature, flags, header extension length
+            copy.write(rows.tobytes())
+            copy.write(b"\xff\xff")
+    except IntegrityError:
+        return False
+    return True
+
+
 def insert_unlogged_taggings(tag_id: int, customer_ids: Sequence[int], rule_of: dict[int, int] | int, *,
                              at: datetime, expires_at: datetime | None, first_id: int) -> list[int]:
     """A full refresh's bulk adds (source ``rule``): no history rows; each tagging carries its history id and rule
@@ -100,6 +146,9 @@ def insert_unlogged_taggings(tag_id: int, customer_ids: Sequence[int], rule_of: 
     ids = sorted(customer_ids)
     if not ids:
         return []
+    if connection.vendor == "postgresql" and _copy_unlogged(tag_id, ids, rule_of, at=at, expires_at=expires_at,
+                                                            first_id=first_id):
+        return ids
     tail = " WHERE 1" if connection.vendor == "sqlite" else ""  # SQLite: SELECT … ON CONFLICT needs a WHERE
     insert = (f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id) "
               f"SELECT %s, ")
