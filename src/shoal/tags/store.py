@@ -31,8 +31,13 @@ def _batches(ids: Sequence[int]):
         yield ids[start:start + BATCH]
 
 
-def ids_param(ids: Sequence[int]):
-    return json.dumps(list(ids)) if connection.vendor == "sqlite" else list(ids)
+def ids_param(ids: Sequence[int]) -> str:
+    """The ids as one text parameter: SQLite a JSON array (``json_each``), PostgreSQL an array literal
+    (``%s::bigint[]``). A Python list psycopg would dump element by element in Python (measured: 0.15 s per
+    50,000 ids, ~9 s of a 1M full refresh); the text is joined in C and parsed by the server."""
+    if connection.vendor == "sqlite":
+        return json.dumps(list(ids))
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
 
 
 def ids_in(column: str) -> str:
