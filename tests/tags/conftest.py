@@ -38,3 +38,15 @@ def assert_scores_are_sums():
             Tagging.objects.values("customer_id").annotate(total=Sum("tag__score"))}
     for pk, score in Customer.objects.values_list("pk", "quality_score"):
         assert score == sums.get(pk, 0), (pk, score, sums.get(pk, 0))
+
+
+def history(**filters) -> list[dict]:
+    """The tag history as its readers see it (the history table's rows and the adds their taggings still
+    carry), oldest first; ``filters`` as ``HistoryFeed.filter`` (customer_id, tag_id, source, action…). Ids are
+    unique across both."""
+    from shoal.tags.selectors import history_feed
+
+    feed = history_feed(actor=SYSTEM).filter(**filters)
+    rows = list(reversed(feed[0:feed.count()]))
+    assert len({r["id"] for r in rows}) == len(rows), "a history id twice"
+    return rows

@@ -13,6 +13,7 @@ from shoal.tags.models import Tag, Tagging, TagHistory
 from shoal.tags.refresh import expire, expiry_for, refresh
 
 from .conftest import assert_scores_are_sums, tag_sets
+from .conftest import history as history_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def test_full_refresh_tags_matching_customers_with_history_and_scores(make_tag):
     result = refresh()
     assert result["tags"] == 1 and result["added"] == 2 and result["removed"] == 0
     assert tag_sets() == {sz.pk: {cs[0].pk, cs[3].pk}}
-    history = list(TagHistory.objects.filter(tag=sz).values_list("customer_id", "action", "source", "rule_id"))
+    history = [(r["customer_id"], r["action"], r["source"], r["rule_id"]) for r in history_rows(tag_id=sz.pk)]
     rule_id = sz.rules.get().pk
     assert sorted(history) == sorted([(cs[0].pk, "add", "rule", rule_id), (cs[3].pk, "add", "rule", rule_id)])
     sz.refresh_from_db()
@@ -252,7 +253,7 @@ def test_a_first_full_pass_into_empty_taggings_builds_their_indexes_afterwards(m
     assert sorted(name for name, _sql in store.secondary_indexes()) == indexes  # and built them again
     assert set(result["phases"]) >= {"evaluate", "write", "history", "scores", "indexes"}
     assert tag_sets() == {sz.pk: {cs[0].pk, cs[3].pk}, ads.pk: {c.pk for c in cs[1::2]}}
-    assert TagHistory.objects.filter(action="add").count() == 5
+    assert len(history_rows(action="add")) == 5
     assert_scores_are_sums()
     dropped.clear()
     customer_services.customer_update(actor=SYSTEM, customer=cs[1], data={"city": "深圳"})

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db import DatabaseError
-from django.db.models import F
 from django.utils.translation import gettext as _
 from ninja import Body, Query, Router, Schema
 from ninja.pagination import paginate
@@ -442,11 +441,10 @@ def tag_history(request, filters: Query[HistoryFilters]):
     if filters.customer_id is not None:
         _require_any(request, READ)
         customer_get(actor=user, pk=filters.customer_id)  # outside the scope: 404
-        qs = selectors.history_queryset(actor=user, customer_id=filters.customer_id, tag_id=filters.tag_id)
+        feed = selectors.history_feed(actor=user, customer_id=filters.customer_id, tag_id=filters.tag_id)
     else:
         require(request, "customers.tags.view")
-        qs = selectors.history_queryset(actor=user, tag_id=filters.tag_id)
+        feed = selectors.history_feed(actor=user, tag_id=filters.tag_id)
         if user.data_scope() != DataScope.ALL:
-            qs = qs.filter(customer_id__in=customer_queryset(actor=user).order_by().values("pk"))
-    return qs.annotate(tag_name=F("tag__name")).values(
-        "id", "customer_id", "tag_id", "tag_name", "action", "source", "rule_id", "actor_name", "at")
+            feed = feed.filter(customer_in=customer_queryset(actor=user).order_by().values("pk"))
+    return feed.with_names()

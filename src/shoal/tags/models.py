@@ -136,6 +136,12 @@ class Tagging(models.Model):
     source = models.CharField(_("source"), max_length=16, choices=TagSource.choices)
     applied_at = models.DateTimeField(_("applied at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    # An add not yet written to the history (a full refresh's bulk adds): the id its history row has (reserved
+    # when the tagging was written) and the rule that gave it. The history reads these taggings as its add rows
+    # (``selectors.history_feed``); when the tagging goes (any removal, the customer's deletion) its add row is
+    # written first (``store.log_adds``), with that id. NULL: the add is in the history table.
+    history_id = models.BigIntegerField(null=True, blank=True)
+    rule_id = models.IntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("tagging")
@@ -144,6 +150,20 @@ class Tagging(models.Model):
             models.Index(fields=["customer", "tag"], name="tagging_customer_idx"),
             models.Index(fields=["expires_at"], name="tagging_expiry_idx", condition=models.Q(expires_at__isnull=False)),
         ]
+
+
+class TagBulkAdd(models.Model):
+    """A full refresh of a tag that wrote adds carried by their taggings (``Tagging.history_id``): the tag and
+    the run's time (every such tagging has ``applied_at`` = ``at``). The history finds those adds through these
+    few rows (a pass, then the tag's key range) instead of an index over millions of taggings; within a pass
+    the reserved ids follow the customer ids, so the key's order is the history's order. A pass whose adds have
+    all been logged is removed by the tag's next full refresh."""
+
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="bulk_adds")
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tag", "at"], name="tagbulkadd_unique")]
 
 
 class TagHistory(models.Model):

@@ -7,9 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from .models import TagHistory, TagSource
-from .selectors import customer_tags, history_queryset
-
-HISTORY_FIELDS = ("id", "tag_id", "tag__name", "action", "source", "rule_id", "actor_id", "actor_name", "at")
+from .selectors import customer_tags, history_feed
 
 
 def customer_tag_outputs(*, viewer, customer_ids) -> dict[int, dict]:
@@ -27,7 +25,7 @@ def who(row: dict) -> str:
 
 
 def timeline_entry(row: dict) -> dict:
-    name = row["tag__name"]
+    name = row["tag_name"]
     added = row["action"] == TagHistory.ADD
     return {
         "id": row["id"], "kind": "tag", "field": "", "old": None,
@@ -39,9 +37,9 @@ def timeline_entry(row: dict) -> dict:
 
 
 def timeline_count(*, viewer, customer) -> int:
-    return history_queryset(actor=viewer, customer_id=customer.pk).count()
+    return history_feed(actor=viewer, customer_id=customer.pk).count()
 
 
 def timeline_entries(*, viewer, customer, limit: int) -> list[dict]:
-    rows = history_queryset(actor=viewer, customer_id=customer.pk).values(*HISTORY_FIELDS)[:limit]
+    rows = history_feed(actor=viewer, customer_id=customer.pk).with_names()[:limit]
     return [timeline_entry(row) for row in rows]

@@ -19,7 +19,7 @@ from shoal.segments.sql import guarded
 
 from . import rules as rule_logic
 from .models import ObjectType, Tag, TagCategory, Tagging, TagHistory, TagKind
-from .selectors import history_queryset, visible_tags
+from .selectors import HistoryFeed, history_feed, visible_tags
 
 PREVIEW_SAMPLE = 10
 TOP = 10
@@ -135,26 +135,20 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-def history_search(*, actor, where: HistoryFilter) -> QuerySet[TagHistory]:
+def history_search(*, actor, where: HistoryFilter) -> HistoryFeed:
     """History rows of the tags the actor sees, on customers of the actor's data scope, newest first. Dates
     are the actor's local days (the server's time zone), both ends included."""
-    qs = history_queryset(actor=actor, tag_id=where.tag_id)
+    feed = history_feed(actor=actor, tag_id=where.tag_id)
     scope = customer_queryset(actor=actor)
     customer = where.customer.strip()
     if customer:
         by_id = customer.isdigit() and len(customer) <= 18  # a longer number is no id: searched as text
         scope = scope.filter(Q(pk=int(customer)) if by_id else customer_search_q(customer))
-    if customer or scope.query.where:  # everything visible: no sub-select needed
-        qs = qs.filter(customer_id__in=scope.values("pk"))
-    if where.source:
-        qs = qs.filter(source=where.source)
-    if where.action:
-        qs = qs.filter(action=where.action)
-    if where.start:
-        qs = qs.filter(at__gte=_day_start(where.start))
-    if where.end:
-        qs = qs.filter(at__lt=_day_start(where.end + timedelta(days=1)))
-    return qs
+    return feed.filter(
+        customer_in=scope.values("pk") if customer or scope.query.where else None,  # all visible: no sub-select
+        source=where.source, action=where.action,
+        since=_day_start(where.start) if where.start else None,
+        before=_day_start(where.end + timedelta(days=1)) if where.end else None)
 
 
 def history_rows(page_rows, *, actor) -> list[dict]:
@@ -162,7 +156,7 @@ def history_rows(page_rows, *, actor) -> list[dict]:
     needed: only the name shows), the actor's name or the rule."""
     from shoal.customers.models import Customer
 
-    rows = list(page_rows)
+    rows = [TagHistory(**row) for row in page_rows]  # the model's labels (get_action_display…)
     tags = {t.pk: t for t in visible_tags(actor=actor).filter(pk__in={r.tag_id for r in rows})}
     names = dict(Customer.objects.filter(pk__in={r.customer_id for r in rows}).values_list("pk", "name"))
     return [{"entry": r, "tag": tags.get(r.tag_id), "customer_name": names.get(r.customer_id, "")} for r in rows]

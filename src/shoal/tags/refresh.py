@@ -39,7 +39,7 @@ from shoal.segments.catalog import field_catalog
 
 from . import columnar, store
 from . import rules as rule_logic
-from .models import Tag, Tagging, TagHistory, TagKind, TagSource
+from .models import Tag, TagBulkAdd, Tagging, TagHistory, TagKind, TagSource
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,11 @@ def tag_changes(tag_id: int, tag_ids, since: datetime, watermark: datetime) -> s
         window = Q(at__gte=since, at__lt=watermark) | Q(at__gt=watermark)
         ids |= set(TagHistory.objects.filter(window, tag_id__in=list(tag_ids)).order_by()
                    .values_list("customer_id", flat=True))
+        # and the adds of another run's full pass, carried by their taggings (found through its TagBulkAdd)
+        window = Q(at__gte=since, at__lt=watermark) | Q(at__gt=watermark)
+        for dep, at in TagBulkAdd.objects.filter(window, tag_id__in=list(tag_ids)).values_list("tag_id", "at"):
+            ids |= set(Tagging.objects.filter(tag_id=dep, applied_at=at, history_id__isnull=False).order_by()
+                       .values_list("customer_id", flat=True))
     return ids
 
 
@@ -210,6 +215,9 @@ class Run:
         self.evaluated: set[int] = set()  # customers re-read by incremental tags
         self.evaluated_full = 0
         self.phases: dict[str, float] = defaultdict(float)  # seconds per phase: evaluate, write, history, scores
+        self.bulk: set[int] = set()  # tags whose full pass wrote adds carried by their taggings (TagBulkAdd)
+        # tags whose changes in a range an incremental tag of a later level re-reads (a full tag re-reads all)
+        self.watched = {dep for t in tags if t.pk not in full_ids for dep in self.deps.get(t.pk, ())}
 
     # evaluation (reads, outside any transaction)
     def _match(self, tags: list[Tag], *, lo: int | None = None, hi: int | None = None,
@@ -341,30 +349,50 @@ class Run:
                     if id(ordered) not in by_ids:
                         by_ids[id(ordered)] = self._current_of(ordered, {t.pk for t, _m, o, _b in plans if o is ordered})
                     current = by_ids[id(ordered)][tag.pk]
-                removes = [c for c, source in current.items() if source == TagSource.RULE and c not in matched]
-                adds = [c for c in matched if c not in current]
+                if current:
+                    removes = [c for c, source in current.items() if source == TagSource.RULE and c not in matched]
+                    adds = [c for c in matched if c not in current]
+                else:  # a first pass: no per-customer look-ups (millions of them)
+                    removes, adds = [], list(matched)
                 changes.append((tag, matched, ordered, removes, adds))
             # a full range: the customers to tag are checked once in this transaction (not joined for each tag)
-            exist = store.existing_customers(sorted({c for _t, _m, ordered, _r, adds in changes if ordered is None
-                                                      for c in adds}))
+            wanted = set().union(*(adds for _t, _m, ordered, _r, adds in changes if ordered is None))
+            exist = store.existing_customers(sorted(wanted))
+            gone = wanted - exist  # deleted since they were read: none, mostly
+            # A full range's adds are written without history rows: their taggings carry the history ids reserved
+            # here and their rules, and the history reads them as its add rows until they go (store.log_adds).
+            # Millions of history rows made most of a first full pass (measured at 1M on SQLite: 26 s of 82 s,
+            # plus most of the commit's 17.6 s).
+            full_adds = {tag.pk: [c for c in adds if c not in gone] if gone else adds
+                         for tag, _m, ordered, _r, adds in changes if ordered is None}
+            next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
             for tag, matched, ordered, removes, adds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
+                by_rule: dict[int, list[int]] = defaultdict(list)
                 if ordered is None:
-                    adds = [c for c in adds if c in exist]
-                    insert = store.insert_new_taggings
+                    adds = full_adds[tag.pk]
+                    added = []
+                    if adds:
+                        if tag.pk not in self.bulk:  # the pass, in the transaction of its first adds
+                            TagBulkAdd.objects.get_or_create(tag_id=tag.pk, at=self.now)
+                            self.bulk.add(tag.pk)
+                        # one rule (most tags): no look-up per customer
+                        rule_of = self.queries[tag.pk][0][0] if len(self.queries[tag.pk]) == 1 else matched
+                        added = store.insert_unlogged_taggings(tag.pk, adds, rule_of, at=self.now, first_id=next_id,
+                                                               expires_at=expiry_for(tag, self.now))
+                    next_id += len(adds)
                 else:
-                    insert = store.insert_taggings
-                added = insert(tag.pk, adds, source=TagSource.RULE, at=self.now,
-                               expires_at=expiry_for(tag, self.now)) if adds else []
+                    added = store.insert_taggings(tag.pk, adds, source=TagSource.RULE, at=self.now,
+                                                  expires_at=expiry_for(tag, self.now)) if adds else []
+                    for c in added:
+                        by_rule[matched[c]].append(c)
                 t0 = clock()
                 if removed:
                     store.insert_history(tag.pk, removed, action=TagHistory.REMOVE, source=TagSource.RULE, at=self.now)
-                by_rule: dict[int, list[int]] = defaultdict(list)
-                for c in added:
-                    by_rule[matched[c]].append(c)
-                for rule_id, ids in by_rule.items():
-                    store.insert_history(tag.pk, ids, action=TagHistory.ADD, source=TagSource.RULE, at=self.now,
-                                         rule_id=rule_id)
+                if ordered is not None:
+                    for rule_id, ids in by_rule.items():
+                        store.insert_history(tag.pk, ids, action=TagHistory.ADD, source=TagSource.RULE, at=self.now,
+                                             rule_id=rule_id)
                 history += clock() - t0
                 score = scores.get(tag.pk, 0)
                 if score:
@@ -373,7 +401,8 @@ class Run:
                     for c in removed:
                         deltas[c] -= score
                 if added or removed:
-                    changed_here.setdefault(tag.pk, set()).update(added, removed)
+                    if tag.pk in self.watched:  # a later level re-reads them for a tag that reads this one
+                        changed_here.setdefault(tag.pk, set()).update(added, removed)
                     Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added) - len(removed))
                 self.added += len(added)
                 self.removed += len(removed)
@@ -468,6 +497,7 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
             Tag.objects.filter(pk__in=done).update(refreshed_at=now)
             Tag.objects.filter(pk__in=list(run.failed)).update(needs_full=True)
             store.recount(full_ids - set(run.failed))  # incremental runs keep the counts with F() updates
+            store.prune_bulk_adds(full_ids)
         if full_ids and connection.vendor == "sqlite" and not connection.in_atomic_block:
             # A full pass leaves a WAL of gigabytes; copy it into the database now, without waiting for readers,
             # rather than in the next writer's commit (measured: a no-change refresh right after a full one took

@@ -224,7 +224,7 @@ def tag_delete(*, actor, tag: Tag) -> None:
             ids = list(Tagging.objects.filter(tag=tag).order_by().values_list("customer_id", flat=True)[:store.BATCH])
             if not ids:
                 break
-            removed = store.delete_taggings(tag.pk, ids)
+            removed = store.delete_taggings(tag.pk, ids, log=False)  # its history goes with it
             store.add_scores({c: -score for c in removed})
         log_operation(actor=actor, action="tag.delete", obj=tag)
         tag.delete()
@@ -237,10 +237,12 @@ def delete_personal_tags(*, owner) -> None:
 
 
 def customers_deleting(customer_ids) -> None:
-    """Customers are about to be deleted (their taggings go with them): the tags' counts follow."""
+    """Customers are about to be deleted (their taggings go with them): the tags' counts follow, and the adds
+    of their taggings not in the history table yet are written to it (the history outlives the customer)."""
     ids = list(customer_ids)
     for start in range(0, len(ids), store.BATCH):
         chunk = ids[start:start + store.BATCH]
+        store.log_adds(None, chunk)
         counts = (Tagging.objects.filter(customer_id__in=chunk).order_by().values("tag_id")
                   .annotate(n=Count("customer_id")).values_list("tag_id", "n"))
         for tag_id, n in counts:
