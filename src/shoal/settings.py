@@ -175,6 +175,8 @@ SHOAL_ATTACHMENTS_ROOT = os.environ.get("SHOAL_ATTACHMENTS_ROOT") or str(DATA_DI
 SHOAL_TAG_REFRESH_INLINE_MAX = int(os.environ.get("SHOAL_TAG_REFRESH_INLINE_MAX", "50000"))
 # Full refreshes of auto tags evaluate the rules they can in process (numpy over columns fetched once per range).
 SHOAL_TAG_COLUMNAR = os.environ.get("SHOAL_TAG_COLUMNAR", "1") != "0"
+# a full tag refresh evaluates the next range on a second connection while it writes one (tags.refresh)
+SHOAL_TAG_READ_AHEAD = os.environ.get("SHOAL_TAG_READ_AHEAD", "1") != "0"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -227,3 +227,43 @@ def test_bulk_adds_skip_a_pair_that_exists_and_keep_ids_and_expiry(make_tag):
         offset = 0 if expires_at else 1  # cs[0] kept its place in the first block
         assert rows == {c: (first + i + offset, rule, at, expires_at, "rule") for i, c in enumerate(wanted)}
     assert Tagging.objects.get(tag=tag, customer=cs[0]).history_id is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_pass_reads_the_next_range_ahead_on_another_connection(make_tag, settings, monkeypatch):
+    """Range by range, the next range's first level is evaluated in a thread (its own connection) while this one
+    is written: the same taggings, history and scores as without, the dependent level still after its tags."""
+    import threading
+
+    from shoal.tags import refresh as refresh_module
+    from shoal.tags.refresh import Run
+
+    monkeypatch.setattr(refresh_module, "RANGE", 4)  # 12 customers: 3 ranges
+    threads = []
+    original = Run._first_level
+
+    def spy(self, lo, hi):
+        threads.append(threading.current_thread().name)
+        return original(self, lo, hi)
+
+    monkeypatch.setattr(Run, "_first_level", spy)
+    cs = people(12)
+    south = make_tag("华南", score=2, rules=[CITY("广州"), CITY("深圳")])
+    ads = make_tag("广告", score=1, rules=[{"query": {"field": "source", "op": "eq", "value": "ads"}}])
+    both = make_tag("华南广告", score=4, rules=[{"query": {"field": "source", "op": "eq", "value": "ads"},
+                                                "include_tags": [south.pk]}])
+    expected = {south.pk: {c.pk for c in cs if c.city in ("广州", "深圳")},
+                ads.pk: {c.pk for c in cs if c.source == "ads"}}
+    expected[both.pk] = expected[south.pk] & expected[ads.pk]
+    settings.SHOAL_TAG_READ_AHEAD = True
+    result = refresh()
+    assert result["added"] == sum(map(len, expected.values()))
+    assert tag_sets() == expected
+    assert len(threads) == 3 and threads[0] == threading.current_thread().name
+    assert all(name.startswith("tags-read-ahead") for name in threads[1:])
+    assert len(history()) == result["added"]
+    assert_scores_are_sums()
+    # the same pass without reading ahead writes nothing new
+    settings.SHOAL_TAG_READ_AHEAD = False
+    again = refresh(full=True)
+    assert (again["added"], again["removed"]) == (0, 0) and len(threads) == 3

@@ -293,23 +293,66 @@ class Run:
             # incremental only: the candidates are few (a full pass is chosen past FULL_SWITCH); one range, so
             # each rule reads them in batches of IN_BATCH rather than a little in each of many ranges
             ranges = [(bounds["lo"], bounds["hi"] + 1)]
-        for done, (lo, hi) in enumerate(ranges, 1):
-            self._range(lo, hi)
-            if self.progress:
-                self.progress(done, len(ranges))
+        if not self._read_ahead(ranges):
+            for done, (lo, hi) in enumerate(ranges, 1):
+                self._range(lo, hi)
+                if self.progress:
+                    self.progress(done, len(ranges))
+
+    def _first_level(self, lo: int, hi: int) -> dict[int, dict[int, int]]:
+        """The answers of the first dependency level's full tags over [lo, hi) (their rules read no tag this
+        run writes, so they can be read before the ranges before it are written)."""
+        full = [t for t in self.levels[0] if t.pk in self.full_ids]
+        return columnar.match(self, full, lo, hi) if full else {}
+
+    def _read_ahead(self, ranges: list[tuple[int, int]]) -> bool:
+        """A full pass over several ranges: while one range is written, the next range's first level is evaluated
+        on another connection, in a thread (the database's C code and numpy release the GIL: on 2 cores the
+        evaluation hides behind the writes). Not inside a caller's transaction (the other connection would not
+        see its rows), and not when switched off (``SHOAL_TAG_READ_AHEAD``). False: not done so."""
+        if (len(ranges) < 2 or not self.full_ids or self.restrict is not None or connection.in_atomic_block
+                or not getattr(settings, "SHOAL_TAG_READ_AHEAD", True) or not self.levels):
+            return False
+        from concurrent.futures import ThreadPoolExecutor
+
+        from django.db import connections
+
+        def ahead(lo: int, hi: int) -> dict[int, dict[int, int]]:
+            try:
+                return self._first_level(lo, hi)
+            finally:
+                connections.close_all()  # this thread's connection
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tags-read-ahead") as pool:
+            pending = None
+            for done, (lo, hi) in enumerate(ranges, 1):
+                first = pending.result() if pending is not None else self._first_level(lo, hi)
+                pending = pool.submit(ahead, *ranges[done]) if done < len(ranges) else None
+                try:
+                    self._range(lo, hi, first=first)
+                except BaseException:
+                    if pending is not None:
+                        pending.cancel()
+                    raise
+                if self.progress:
+                    self.progress(done, len(ranges))
+        return True
 
     def _slice(self, ids: list[int], lo: int, hi: int) -> list[int]:
         return ids[bisect_left(ids, lo):bisect_left(ids, hi)]
 
-    def _range(self, lo: int, hi: int) -> None:
+    def _range(self, lo: int, hi: int, first: dict[int, dict[int, int]] | None = None) -> None:
+        """Refresh the customers of [lo, hi), level by level; ``first``: the first level's full tags' answers,
+        read already (``_read_ahead``)."""
         changed_here: dict[int, set[int]] = {}
         if self.full_ids:
             self.evaluated_full += Customer.objects.filter(pk__gte=lo, pk__lt=hi).count()
-        for level in self.levels:
+        for number, level in enumerate(self.levels):
             plans = []
             full = [t for t in level if t.pk in self.full_ids]
             if full:
-                for tag_id, matched in columnar.match(self, full, lo, hi).items():  # in process, or SQL
+                answers = first if number == 0 and first is not None else columnar.match(self, full, lo, hi)
+                for tag_id, matched in answers.items():  # in process, or SQL
                     plans.append((self.by_pk[tag_id], matched, None, (lo, hi)))
             groups: dict[tuple[int, ...], list[Tag]] = {}
             for tag in level:
