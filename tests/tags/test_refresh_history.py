@@ -17,17 +17,11 @@ from shoal.tags.models import Tagging, TagHistory
 from shoal.tags.refresh import expire, refresh
 
 from .conftest import assert_scores_are_sums, history, tag_sets
+from .test_refresh import people
 
 pytestmark = pytest.mark.django_db
 
 CITY = lambda city: {"query": {"field": "city", "op": "eq", "value": city}}  # noqa: E731
-
-
-def people(n=6):
-    cities = ["深圳", "广州", "北京"]
-    return [customer_services.customer_create(actor=SYSTEM, data={
-        "name": f"客户{i}", "mobile": f"1370013{i:04d}", "city": cities[i % 3], "source": "ads" if i % 2 else ""})
-        for i in range(n)]
 
 
 def test_a_full_pass_writes_no_history_rows_and_its_adds_read_as_history(make_tag):
