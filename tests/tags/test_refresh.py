@@ -235,6 +235,25 @@ def test_converting_a_custom_field_stamps_the_customers_it_changes():
     assert customer.attributes["level"] == 12 and customer.updated_at > before
 
 
+def test_a_first_full_pass_of_a_tag_with_a_validity_drops_and_rebuilds_the_expiry_index_too(make_tag, monkeypatch):
+    from shoal.tags import refresh as refresh_module
+    from shoal.tags import store
+
+    monkeypatch.setattr(refresh_module, "INDEXES_AFTER", 0)
+    cs = people()
+    sz = make_tag("深圳七天", score=1, valid_days=7, rules=[{"query": {"field": "city", "op": "eq", "value": "深圳"}}])
+    indexes = sorted(name for name, _sql in store.secondary_indexes())
+    dropped = []
+    drop = store.drop_indexes
+    monkeypatch.setattr(store, "drop_indexes", lambda found: (dropped.extend(found), drop(found)))
+    refresh()
+    assert sorted(name for name, _sql in dropped) == indexes
+    assert sorted(name for name, _sql in store.secondary_indexes()) == indexes
+    assert set(Tagging.objects.filter(tag=sz, expires_at__isnull=False).values_list("customer_id", flat=True)) == {
+        cs[0].pk, cs[3].pk}
+    assert_scores_are_sums()
+
+
 def test_a_first_full_pass_into_empty_taggings_builds_their_indexes_afterwards(make_tag, monkeypatch):
     from shoal.tags import refresh as refresh_module
     from shoal.tags import store
@@ -249,7 +268,8 @@ def test_a_first_full_pass_into_empty_taggings_builds_their_indexes_afterwards(m
     drop = store.drop_indexes
     monkeypatch.setattr(store, "drop_indexes", lambda found: (dropped.extend(found), drop(found)))
     result = refresh()
-    assert sorted(name for name, _sql in dropped) == indexes  # the first pass into an empty table dropped them
+    # the first pass into an empty table dropped them, except the partial expiry index none of its rows enters
+    assert sorted(name for name, _sql in dropped) == [name for name in indexes if name != "tagging_expiry_idx"]
     assert sorted(name for name, _sql in store.secondary_indexes()) == indexes  # and built them again
     assert set(result["phases"]) >= {"evaluate", "write", "history", "scores", "indexes"}
     assert tag_sets() == {sz.pk: {cs[0].pk, cs[3].pk}, ads.pk: {c.pk for c in cs[1::2]}}

@@ -298,7 +298,11 @@ def add_scores(deltas: dict[int, int]) -> None:
     """``quality_score += delta`` for each customer: one statement per batch, the (id, delta) pairs passed as one
     parameter (SQLite: a JSON array of pairs; PostgreSQL: two arrays) and joined by id (one statement per distinct
     delta and batch made ~30 statements per range of a full pass)."""
-    pairs = sorted((c, d) for c, d in deltas.items() if d)
+    add_score_pairs(sorted((c, d) for c, d in deltas.items() if d))
+
+
+def add_score_pairs(pairs: Sequence[tuple[int, int]]) -> None:
+    """:func:`add_scores` of (customer id, delta) pairs sorted by id, no delta 0."""
     with connection.cursor() as cursor:
         for start in range(0, len(pairs), BATCH):
             chunk = pairs[start:start + BATCH]
