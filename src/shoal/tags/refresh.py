@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, Max, Min, Q
+from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q
 from django.utils import timezone
 
 from shoal.core.errors import ShoalError
@@ -216,6 +216,7 @@ class Run:
         self.evaluated_full = 0
         self.phases: dict[str, float] = defaultdict(float)  # seconds per phase: evaluate, write, history, scores
         self.bulk: set[int] = set()  # tags whose full pass wrote adds carried by their taggings (TagBulkAdd)
+        self.fresh_scores = False  # a first pass into empty taggings: the customers' scores are all 0 (refresh())
         # tags whose changes in a range an incremental tag of a later level re-reads (a full tag re-reads all)
         self.watched = {dep for t in tags if t.pk not in full_ids for dep in self.deps.get(t.pk, ())}
 
@@ -376,6 +377,7 @@ class Run:
 
     def _write(self, plans, changed_here: dict[int, set[int]]) -> None:
         deltas: dict[int, int] = defaultdict(int)
+        counts: dict[int, int] = defaultdict(int)  # tag → customers gained
         clock = time.perf_counter
         started = clock()
         history = 0.0
@@ -400,7 +402,11 @@ class Run:
                 changes.append((tag, matched, ordered, removes, adds))
             # a full range: the customers to tag are checked once in this transaction (not joined for each tag)
             wanted = set().union(*(adds for _t, _m, ordered, _r, adds in changes if ordered is None))
-            exist = store.existing_customers(sorted(wanted))
+            full_bounds = {b for _t, _m, ordered, b in plans if ordered is None}
+            if connection.vendor == "postgresql" and len(full_bounds) == 1 and wanted:  # one range: read as a range
+                exist = store.existing_customers_between(*full_bounds.pop()) & wanted
+            else:
+                exist = store.existing_customers(sorted(wanted))
             gone = wanted - exist  # deleted since they were read: none, mostly
             # A full range's adds are written without history rows: their taggings carry the history ids reserved
             # here and their rules, and the history reads them as its add rows until they go (store.log_adds).
@@ -446,11 +452,14 @@ class Run:
                 if added or removed:
                     if tag.pk in self.watched:  # a later level re-reads them for a tag that reads this one
                         changed_here.setdefault(tag.pk, set()).update(added, removed)
-                    Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added) - len(removed))
+                    counts[tag.pk] += len(added) - len(removed)
                 self.added += len(added)
                 self.removed += len(removed)
+            store.add_counts(counts)  # one statement, not one per tag
             t0 = clock()
-            store.add_scores(deltas)
+            fresh = self.fresh_scores and len(self.levels) == 1  # each customer's score written once in the pass
+            if not store.add_scores(deltas, fresh=fresh) and fresh:
+                self.fresh_scores = False  # a score row existed: upserts from now on
             scores_seconds = clock() - t0
             t0 = clock()
         commit = clock() - t0
@@ -524,6 +533,7 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
             store.drop_indexes(dropped)
         try:
             run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
+            run.fresh_scores = bool(dropped)  # no taggings: every score is 0 (no row, or rows of 0)
             try:
                 with _page_cache(full_ids):
                     run.run()
