@@ -4,6 +4,8 @@ with ``phases`` is printed as one JSON object, with the load average before and 
 score equals the sum of the customer's tags' scores (``--no-check``: not checked).
 
     DATABASE_URL=… PYTHONPATH=src:. flock /tmp/bench.lock python -m bench.tags_first_pass [--runs N] [--no-check]
+
+``--reset-only``: reset and stop (``bench.run tags`` then measures a first full refresh through the CLI again).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--reset-only", action="store_true", help="only reset (then e.g. bench.run tags)")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shoal.settings")
     import django
@@ -61,6 +64,9 @@ def main() -> None:
     django.setup()
     from shoal.tags.refresh import refresh
 
+    if args.reset_only:
+        print(json.dumps({"reset_seconds": round(reset(), 1)}))
+        return
     for _ in range(args.runs):
         reset_seconds = reset()
         load_before = os.getloadavg()
