@@ -375,6 +375,29 @@ class Run:
             if plans:
                 self._write(plans, changed_here)
 
+    def _rule_of(self, tag: Tag, matched: dict[int, int]) -> dict[int, int] | int:
+        """The rule of each add: one rule id for a tag of one rule (most tags: no look-up per customer)."""
+        return self.queries[tag.pk][0][0] if len(self.queries[tag.pk]) == 1 else matched
+
+    def _copy_full_adds(self, changes, full_adds: dict[int, list[int]], first_id: int) -> set[int]:
+        """PostgreSQL: a full range's adds of every tag as one COPY (``store.copy_unlogged_taggings``), with the
+        history ids the tag-by-tag writes would give them; the tags written (none should a pair exist: then they
+        are written tag by tag). ``full_adds`` are sorted in place (the order the ids are given in)."""
+        if connection.vendor != "postgresql":
+            return set()
+        items = []
+        for tag, matched, ordered, _removes, _adds in changes:
+            if ordered is not None:
+                continue
+            adds = full_adds[tag.pk]
+            adds.sort()
+            if adds:
+                items.append((tag.pk, adds, self._rule_of(tag, matched), expiry_for(tag, self.now), first_id))
+            first_id += len(adds)
+        if len(items) < 2 or not store.copy_unlogged_taggings(items, at=self.now):
+            return set()
+        return {item[0] for item in items}
+
     def _write(self, plans, changed_here: dict[int, set[int]]) -> None:
         deltas: dict[int, int] = defaultdict(int)
         counts: dict[int, int] = defaultdict(int)  # tag → customers gained
@@ -415,6 +438,7 @@ class Run:
             full_adds = {tag.pk: [c for c in adds if c not in gone] if gone else adds
                          for tag, _m, ordered, _r, adds in changes if ordered is None}
             next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
+            copied = self._copy_full_adds(changes, full_adds, next_id)
             for tag, matched, ordered, removes, adds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
                 by_rule: dict[int, list[int]] = defaultdict(list)
@@ -425,10 +449,12 @@ class Run:
                         if tag.pk not in self.bulk:  # the pass, in the transaction of its first adds
                             TagBulkAdd.objects.get_or_create(tag_id=tag.pk, at=self.now)
                             self.bulk.add(tag.pk)
-                        # one rule (most tags): no look-up per customer
-                        rule_of = self.queries[tag.pk][0][0] if len(self.queries[tag.pk]) == 1 else matched
-                        added = store.insert_unlogged_taggings(tag.pk, adds, rule_of, at=self.now, first_id=next_id,
-                                                               expires_at=expiry_for(tag, self.now))
+                        if tag.pk in copied:
+                            added = adds
+                        else:
+                            added = store.insert_unlogged_taggings(tag.pk, adds, self._rule_of(tag, matched),
+                                                                   at=self.now, first_id=next_id,
+                                                                   expires_at=expiry_for(tag, self.now))
                     next_id += len(adds)
                 else:
                     added = store.insert_taggings(tag.pk, adds, source=TagSource.RULE, at=self.now,
