@@ -26,6 +26,7 @@ import time
 from bench.bench_customers import ensure_customers, sizes
 
 SALESPEOPLE = 50
+QUALITY = "customers_customerquality"  # the quality scores (shoal.customers.quality)
 GROUP_RULE_CITIES = ["上海", "北京", "深圳"]
 
 
@@ -109,7 +110,9 @@ def _pool_customers(count: int) -> list[int]:
     ids = list(Customer.objects.filter(in_recycle_bin=False).order_by("pk").values_list("pk", flat=True)[:count])
     table = Customer._meta.db_table
     with connection.cursor() as cursor:  # the tags' scores as the tags app would have summed them
-        cursor.execute(f"UPDATE {table} SET quality_score = 10 * ((id * 7919) %% 7) WHERE id <= %s", [ids[-1]])
+        cursor.execute(f"DELETE FROM {QUALITY} WHERE customer_id <= %s", [ids[-1]])
+        cursor.execute(f"INSERT INTO {QUALITY} (customer_id, score) SELECT id, 10 * ((id * 7919) %% 7) FROM {table} "
+                       f"WHERE id <= %s", [ids[-1]])
     return ids
 
 
@@ -136,7 +139,7 @@ def assign_and_recycle_figures(group, pool: int) -> dict:
     AssignmentRule.objects.create(name="bench", group=group, order=1)
     result = run_assignment(group_id=group.pk)
     per = list(CustomerGroupMembership.objects.filter(group=group, salesperson__isnull=False)
-               .values("salesperson_id").annotate(n=Count("id"), q=Sum("customer__quality_score"))
+               .values("salesperson_id").annotate(n=Count("id"), q=Sum("customer__quality__score"))
                .values_list("n", "q"))
     counts, sums = [n for n, _ in per], [q or 0 for _, q in per]
     assign = {"customers": len(ids), "salespeople": len(people), "assigned": result["assigned"],

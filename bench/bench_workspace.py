@@ -25,6 +25,7 @@ from bench.bench_customers import ensure_customers, sizes, timed
 from bench.world import repeat
 
 OTHERS = 50
+QUALITY = "customers_customerquality"  # the quality scores (shoal.customers.quality)
 EVERY = 200  # the bench salesperson's share of the customers
 URL = "/sales/follow-up-tasks/"
 
@@ -72,7 +73,8 @@ def ensure_tasks(people: dict) -> dict:
     progress = f"CASE WHEN {c}.id % {EVERY} = 0 OR {c}.id % 10 < 3 THEN 'not_started' ELSE 'done' END"
     with transaction.atomic(), connection.cursor() as cursor:  # no parameters below but the first: "%" is modulo
         cursor.execute(f"DELETE FROM {m} WHERE group_id = %s", [group.pk])
-        cursor.execute(f"UPDATE {c} SET quality_score = (id * 7919) % 70")
+        cursor.execute(f"DELETE FROM {QUALITY}")
+        cursor.execute(f"INSERT INTO {QUALITY} (customer_id, score) SELECT id, (id * 7919) % 70 FROM {c}")
         cursor.execute(
             f"INSERT INTO {m} (customer_id, group_id, salesperson_id, assigned_at, created_at, last_follow_up_at, "
             f"last_effective_follow_up_at, warned_at) "

@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from shoal.customers import demo
 from shoal.customers.identity import normalise_mobile
-from shoal.customers.models import Customer, CustomerGroupMembership, CustomField
+from shoal.customers.models import Customer, CustomerGroupMembership, CustomerQuality, CustomField
 from shoal.customers.services import customer_create
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
@@ -253,7 +253,7 @@ def test_the_demo_has_tags_with_quality_scores_and_the_built_in_event_types():
     # the auto tags were refreshed: customers have them, and each customer's quality is the sum of its tags' scores
     assert Tagging.objects.filter(tag=tags["付费客户"]).count() == tags["付费客户"].customer_count > 0
     expected = sum(t.score for t in Tag.objects.all() for _ in range(Tagging.objects.filter(tag=t).count()))
-    assert Customer.objects.aggregate(total=Sum("quality_score"))["total"] == expected > 0
+    assert CustomerQuality.objects.aggregate(total=Sum("score"))["total"] == expected > 0
     assert EventType.objects.filter(enabled=True).count() >= 6
     # a second load adds customers, not tags
     call_command("demo", customers=10, seed=3, verbosity=0)

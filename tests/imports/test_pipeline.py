@@ -18,6 +18,7 @@ from shoal.customers.models import (
     TimelineEntry,
     TimelineKind,
 )
+from shoal.customers.quality import with_quality
 from shoal.customers.services.custom_fields import custom_field_create
 from shoal.imports import services
 from shoal.imports.models import ImportStatus
@@ -193,7 +194,7 @@ def test_tags_chosen_for_the_import_go_to_every_imported_customer_with_score(tmp
     path = write_csv(tmp_path, [["a", "13800000001", "", ""], ["b", "13800000002", "", ""]])
     run_import(path, tag_ids=[tag.pk])
     assert set(Tagging.objects.filter(tag=tag).values_list("source", flat=True)) == {"import"}
-    assert sorted(Customer.objects.values_list("quality_score", flat=True)) == [5, 5]
+    assert sorted(with_quality(Customer.objects).values_list("quality_score", flat=True)) == [5, 5]
     tag.refresh_from_db()
     assert tag.customer_count == 2
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from shoal.accounts.models import DataScope, Role
 from shoal.customers import selectors as customer_selectors
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.customers.quality import set_scores
 from shoal.pools import moves
 from tests.conftest import browser_login, make_user
 
@@ -42,8 +43,8 @@ def pools_world(db):
     group.salespeople.add(sales)
     group.admins.add(boss)
     mine = Customer.objects.create(name="张三", mobile="+8613800138000")
-    sea = [Customer.objects.create(name=f"公海客户{i}", mobile=f"+861390000000{i}", quality_score=10 - i)
-           for i in range(3)]
+    sea = [Customer.objects.create(name=f"公海客户{i}", mobile=f"+861390000000{i}") for i in range(3)]
+    set_scores({c.pk: 10 - i for i, c in enumerate(sea)})
     Customer.objects.create(name="未分组客户", mobile="+8613700000000")
     Customer.objects.create(name="回收站里的", mobile="+8613600000000", in_recycle_bin=True)
     ctx = moves.context(boss)

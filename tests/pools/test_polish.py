@@ -11,6 +11,7 @@ from django.utils.translation import override
 
 from shoal.customers import services as customer_services
 from shoal.customers.models import Customer
+from shoal.customers.quality import set_scores
 from shoal.customers.standard import MASKED_FIELDS
 from shoal.segments.catalog import DATETIME, NUMBER, POOL_FIELDS, field_catalog
 from shoal.segments.selectors import condition_q, segment_queryset
@@ -38,8 +39,8 @@ def pool_customers(db):
     now = timezone.now()
     for c, (score, count, days) in zip(people, [(10, 0, None), (30, 2, 1), (50, 5, 40), (5, 3, 2)], strict=True):
         Customer.objects.filter(pk=c.pk).update(
-            quality_score=score, follow_up_count=count,
-            last_follow_up_at=None if days is None else now - timedelta(days=days))
+            follow_up_count=count, last_follow_up_at=None if days is None else now - timedelta(days=days))
+        set_scores({c.pk: score})
     Customer.objects.filter(pk=people[1].pk).update(invited_by=people[0])
     return people
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from shoal.core.errors import ShoalError
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.customers.quality import set_scores
 from shoal.pools import moves
 from shoal.pools.models import AssignmentKind, AssignmentLog, Cooldown
 from shoal.pools.services.requests import customers_request
@@ -23,8 +24,9 @@ def w(roles):
     outsider = make_user("req_out", roles["salesperson"])
     group = CustomerGroup.objects.create(name="电销组", request_tasks=True, request_times_per_day=2, request_size=3)
     group.salespeople.add(sp)
-    customers = Customer.objects.bulk_create([Customer(name=f"c{i}", quality_score=i) for i in range(10)])
+    customers = Customer.objects.bulk_create([Customer(name=f"c{i}") for i in range(10)])
     ids = [c.pk for c in customers]
+    set_scores({pk: i for i, pk in enumerate(ids)})
     moves.join_group(ids, group.pk, moves.context(None))
     return {"sp": sp, "outsider": outsider, "group": group, "ids": ids}
 

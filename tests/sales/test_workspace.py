@@ -16,6 +16,7 @@ from shoal.accounts.models import MaskingPolicy, User
 from shoal.core import parameters
 from shoal.customers import masking
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.customers.quality import set_scores
 from shoal.pools import moves
 from shoal.sales.models import OPEN_PROGRESS, FollowUp, Task, TaskProgress
 from shoal.sales.services.follow_ups import follow_up_create
@@ -103,7 +104,8 @@ def test_the_page_reads_a_fixed_number_of_queries_whatever_the_tasks(client, w):
 
 
 def test_the_page_is_paginated_by_20(client, w):
-    customers = Customer.objects.bulk_create([Customer(name=f"批量{i}", quality_score=i) for i in range(25)])
+    customers = Customer.objects.bulk_create([Customer(name=f"批量{i}") for i in range(25)])
+    set_scores({c.pk: i for i, c in enumerate(customers)})
     ids = [c.pk for c in customers]
     ctx = moves.context(None)
     moves.join_group(ids, w["group"].pk, ctx)

@@ -10,6 +10,7 @@ from django.apps import apps
 
 from shoal.accounts.models import DataScope, MaskingPolicy, Role
 from shoal.customers.models import Customer, CustomerGroup
+from shoal.customers.quality import set_scores
 from shoal.pools import moves
 from shoal.sales.models import Task, TaskPriority
 from tests.conftest import make_user
@@ -31,10 +32,10 @@ def build(*, masking_policy: str = MaskingPolicy.EXCEPT_ASSIGNED) -> dict:
     other = make_user("xiaowang", role, name="王小二")
     group = CustomerGroup.objects.create(name="电销一组", request_tasks=True, request_times_per_day=2, request_size=2)
     group.salespeople.add(sales, other)
-    mine = [Customer.objects.create(name=name, mobile=f"+86138001380{i:02d}", quality_score=score)
-            for i, (name, score) in enumerate([("张三", 10), ("李四", 50), ("王五", 30)])]
-    sea = [Customer.objects.create(name=f"公海客户{i}", mobile=f"+86139000000{i:02d}", quality_score=20 - i)
-           for i in range(5)]
+    mine = [Customer.objects.create(name=name, mobile=f"+86138001380{i:02d}")
+            for i, name in enumerate(["张三", "李四", "王五"])]
+    sea = [Customer.objects.create(name=f"公海客户{i}", mobile=f"+86139000000{i:02d}") for i in range(5)]
+    set_scores({**{c.pk: s for c, s in zip(mine, [10, 50, 30], strict=True)}, **{c.pk: 20 - i for i, c in enumerate(sea)}})
     outside = Customer.objects.create(name="别人的客户", mobile="+8613700000000")
     ctx = moves.context(None)
     moves.join_group([c.pk for c in mine + sea] + [outside.pk], group.pk, ctx)

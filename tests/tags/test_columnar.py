@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shoal.customers.models import Customer
+from shoal.customers.quality import reset_scores, with_quality
 from shoal.segments.catalog import field_catalog
 from shoal.tags import columnar
 from shoal.tags import refresh as refresh_module
@@ -161,14 +162,14 @@ def _state():
     for tag_id, customer_id in Tagging.objects.values_list("tag_id", "customer_id"):
         tags.setdefault(tag_id, set()).add(customer_id)
     history = sorted(TagHistory.objects.values_list("tag_id", "customer_id", "action", "rule_id"))
-    scores = dict(Customer.objects.values_list("pk", "quality_score"))
+    scores = dict(with_quality(Customer.objects).values_list("pk", "quality_score"))
     return tags, history, scores
 
 
 def _reset():
     Tagging.objects.all().delete()
     TagHistory.objects.all().delete()
-    Customer.objects.update(quality_score=0)
+    reset_scores()
     Tag.objects.update(customer_count=0, refreshed_at=None)
 
 

@@ -280,3 +280,33 @@ def test_a_first_full_pass_into_empty_taggings_builds_their_indexes_afterwards(m
     refresh(full=True)  # the table is not empty now: the indexes stay
     assert dropped == [] and tag_sets()[sz.pk] == {cs[0].pk, cs[1].pk, cs[3].pk}
     assert_scores_are_sums()
+
+
+@pytest.mark.parametrize("existing_row", [False, True])
+def test_a_first_full_pass_writes_the_scores_of_fresh_customers_at_once_and_upserts_when_a_row_exists(
+        make_tag, monkeypatch, existing_row):
+    """PostgreSQL copies a first pass's score rows (every score is 0 before it); a score row already there (0: a
+    customer whose tags went) makes that range upsert instead, and the next ranges too. Either way each score is
+    the sum of the customer's tags."""
+    from django.db import connection
+
+    from shoal.customers.quality import set_scores
+    from shoal.tags import refresh as refresh_module
+    from shoal.tags import store
+
+    monkeypatch.setattr(refresh_module, "INDEXES_AFTER", 0)
+    monkeypatch.setattr(refresh_module, "RANGE", 2)  # three ranges
+    cs = people()
+    if existing_row:
+        set_scores({cs[0].pk: 0})
+    copied = []
+    copy = store._copy_scores
+    monkeypatch.setattr(store, "_copy_scores", lambda pairs: copied.append(copy(pairs)) or copied[-1])
+    make_tag("深圳客户", score=5, rules=[{"query": {"field": "city", "op": "eq", "value": "深圳"}}])
+    make_tag("广告客户", score=-2, rules=[{"query": {"field": "source", "op": "eq", "value": "ads"}}])
+    refresh()
+    assert_scores_are_sums()
+    if connection.vendor == "postgresql":
+        assert copied == ([False] if existing_row else [True, True, True])
+    else:
+        assert copied == []

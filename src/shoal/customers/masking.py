@@ -213,7 +213,11 @@ def mask_customer_rows(rows: Iterable, *, viewer, context: str = "list", fields:
     with the sensitive custom fields and the parameters read once (and, for a list, the masking decision made
     once: it does not depend on the customer). ``fields``: only these standard fields (e.g. a task card's name and
     mobile: the rows may then be read with ``.only(...)``), else the customer's whole output."""
+    from .quality import fill_scores
     from .selectors import customer_dict
+
+    if not fields:  # the whole output carries the quality score: the rows' scores in one query
+        rows = fill_scores(rows)
 
     def output(customer) -> dict:
         return {f: getattr(customer, f) for f in fields} if fields else customer_dict(customer)

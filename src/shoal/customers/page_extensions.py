@@ -19,7 +19,7 @@ class ListColumn:
     label: object  # lazily translated
     render: Callable  # (customer) → text or safe HTML; reads what ``prefetch`` put on the row
     prefetch: Callable | None = None  # (request, the page's customers) → None: once per page, not per row
-    ordering: str | None = None  # a Customer field to sort by
+    ordering: object = None  # a Customer field (or an expression over customers) to sort by
     default: bool = False  # shown to users who have not chosen their columns
 
 

@@ -124,7 +124,12 @@ class CustomerExport:
         for f in self.fields:
             if f.column and f.column not in names:
                 names.append(f.column)
-                specs.append(Cast(f.column, TextField()) if f.kind == "datetime" else f.column)
+                if f.column == "quality_score":  # kept outside the customers table
+                    from shoal.customers.quality import quality_expr
+
+                    specs.append(quality_expr())
+                else:
+                    specs.append(Cast(f.column, TextField()) if f.kind == "datetime" else f.column)
         if any(f.kind == "custom" for f in self.fields):
             names.append("attributes")
             specs.append("attributes")

@@ -23,6 +23,7 @@ from shoal.accounts.models import DataScope, User
 from shoal.core.actors import is_system
 from shoal.customers import masking
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.customers.quality import with_quality
 from shoal.customers.selectors import customer_queryset, customer_search_q
 
 from .models import AssignmentKind, AssignmentLog, GroupLog, RecycleRule, Transfer
@@ -46,14 +47,14 @@ def company_sea(*, actor, q: str = "") -> QuerySet[Customer]:
     """公司公海: customers of the actor's scope in no group and not in the recycle bin, newest first."""
     in_group = CustomerGroupMembership.objects.filter(customer_id=OuterRef("pk"))
     qs = customer_queryset(actor=actor).filter(in_recycle_bin=False).filter(~Exists(in_group))
-    return _search(qs, q).order_by("-created_at", "-id")
+    return with_quality(_search(qs, q)).order_by("-created_at", "-id")
 
 
 def group_sea(*, actor, group_id: int, q: str = "") -> QuerySet[Customer]:
     """小组公海 of ``group_id``: its customers without salesperson, in the actor's scope, best first."""
     members = CustomerGroupMembership.objects.filter(group_id=group_id, salesperson__isnull=True)
     qs = customer_queryset(actor=actor).filter(in_recycle_bin=False, pk__in=members.values("customer_id"))
-    return _search(qs, q).order_by("-quality_score", "-id")
+    return with_quality(_search(qs, q)).order_by("-quality_score", "-id")
 
 
 def my_customers(*, actor, q: str = "", group_id: int | None = None) -> QuerySet[Customer]:
@@ -69,13 +70,13 @@ def my_customers(*, actor, q: str = "", group_id: int | None = None) -> QuerySet
     assigned = mine.filter(customer_id=OuterRef("pk")).order_by("-assigned_at").values("assigned_at")[:1]
     qs = (customer_queryset(actor=actor).filter(in_recycle_bin=False, pk__in=mine.values("customer_id"))
           .annotate(open_task_due=Subquery(tasks), my_assigned_at=Subquery(assigned)))
-    return _search(qs, q).order_by(F("my_assigned_at").desc(nulls_last=True), "-id")
+    return with_quality(_search(qs, q)).order_by(F("my_assigned_at").desc(nulls_last=True), "-id")
 
 
 def recycle_bin(*, actor, q: str = "") -> QuerySet[Customer]:
     """回收站客户 of the actor's scope, most recently changed first."""
     qs = customer_queryset(actor=actor).filter(in_recycle_bin=True)
-    return _search(qs, q).order_by("-updated_at", "-id")
+    return with_quality(_search(qs, q)).order_by("-updated_at", "-id")
 
 
 def visible_groups(*, actor) -> QuerySet[CustomerGroup]:

@@ -29,6 +29,7 @@ from shoal.core.errors import ShoalError
 from shoal.core.views import page
 from shoal.customers import masking
 from shoal.customers.models import CustomerGroupMembership
+from shoal.customers.quality import scores as quality_scores
 
 from .models import FollowUpMethod, FollowUpStatus, TaskPriority
 from .services.follow_ups import (
@@ -119,6 +120,7 @@ def workspace_rows(tasks, *, actor) -> list[dict]:
         groups[customer_id].append({"group_id": group_id, "group": name})
     tags = customer_tags(actor=actor, customer_ids=ids)
     last = last_follow_ups(ids)
+    scores = quality_scores(ids)
     now = timezone.now()
     priorities = {value: str(label) for value, label in TaskPriority.choices}
     quality = _("quality %(score)s")
@@ -133,7 +135,7 @@ def workspace_rows(tasks, *, actor) -> list[dict]:
             "tags": its_tags[:4], "more_tags": max(0, len(its_tags) - 4), "last": last.get(t.customer_id, {}),
             "priority_class": PRIORITY_CLASSES.get(t.priority, ""), "priority_label": priorities.get(t.priority, ""),
             "tel": t.customer.mobile if t.customer_id in callable_ids else "",
-            "quality": quality % {"score": t.customer.quality_score},
+            "quality": quality % {"score": scores[t.customer_id]},
             "detail_url": detail(t.customer_id), "record_url": record(t.pk),
             "last_text": _local_text(t.customer.last_follow_up_at), "due_text": _local_text(t.due_at),
             "overdue": t.due_at is not None and t.due_at < now,

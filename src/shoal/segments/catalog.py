@@ -69,6 +69,16 @@ POOL_FIELDS = {
 }
 
 
+def field_expression(spec: FieldSpec):
+    """The queryset expression of a field kept outside the customers table (the quality score, in
+    ``customers.CustomerQuality``), None for a column or a custom field."""
+    if spec.column == "quality_score":
+        from shoal.customers.quality import quality_expr
+
+        return quality_expr()
+    return None
+
+
 def field_catalog() -> dict[str, FieldSpec]:
     """Every field usable in a condition, by key (standard fields first, then enabled custom fields)."""
     from shoal.customers.cleaning import STANDARD_ENUMS

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 from django.db.models import F, Q
-from django.db.models.lookups import In
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, In, LessThan, LessThanOrEqual
 from django.utils import timezone
 
 from shoal.customers.jsonkeys import IndexableKeyTextTransform
 
-from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, TEXT, FieldSpec
+from .catalog import BOOLEAN, DATE, DATETIME, ENUM, MULTI_ENUM, NUMBER, TEXT, FieldSpec, field_expression
 from .expressions import JSONArrayHasItem, JSONValuePresent, TextInIgnoringCase
 from .extensions import node_kind
 from .tree import Extension, Group, Leaf, Not, parse
@@ -89,10 +89,25 @@ def compile_leaf(leaf: Leaf, positive: bool = True) -> Q:
     return present(spec) & _compare(spec, op, value)
 
 
-def _lhs(spec: FieldSpec) -> str:
+def _lhs(spec: FieldSpec):
     """The field's path for ``Q``; always followed by an explicit lookup (``__exact``…), so that a
-    custom key named like a lookup (``gt``, ``isnull``) is read as the key, never as the operation."""
+    custom key named like a lookup (``gt``, ``isnull``) is read as the key, never as the operation. A field
+    kept outside the customers table (the quality score): its expression."""
+    expression = field_expression(spec)
+    if expression is not None:
+        return expression
     return spec.column if not spec.is_json else f"attributes__{spec.key}"
+
+
+LOOKUPS = {"exact": Exact, "gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual,
+           "in": In}
+
+
+def _lookup(lhs, lookup: str, value) -> Q:
+    """``lhs`` (a path, or an expression: :func:`_lhs`) ``lookup`` ``value``."""
+    if isinstance(lhs, str):
+        return Q(**{f"{lhs}__{lookup}": value})
+    return Q(LOOKUPS[lookup](lhs, value))
 
 
 def _compare(spec: FieldSpec, op: str, value) -> Q:
@@ -127,16 +142,16 @@ def _in(spec: FieldSpec, values: list) -> Q:
     if spec.is_json and spec.type in (DATE, DATETIME):  # ISO text, as in _temporal
         convert = (lambda v: v.isoformat()) if spec.type == DATE else utc_text
         return Q(In(IndexableKeyTextTransform(spec.key, "attributes"), [convert(v) for v in values]))
-    return Q(**{f"{_lhs(spec)}__in": values})
+    return _lookup(_lhs(spec), "in", values)
 
 
-def _ordered(lhs: str, op: str, value) -> Q:
+def _ordered(lhs, op: str, value) -> Q:
     if op == "eq":
-        return Q(**{f"{lhs}__exact": value})
+        return _lookup(lhs, "exact", value)
     if op == "between":
         low, high = value
-        return Q(**{f"{lhs}__gte": low}) & Q(**{f"{lhs}__lte": high})
-    return Q(**{f"{lhs}__{op}": value})
+        return _lookup(lhs, "gte", low) & _lookup(lhs, "lte", high)
+    return _lookup(lhs, op, value)
 
 
 def _temporal(spec: FieldSpec, op: str, value) -> Q:

@@ -11,7 +11,7 @@ from shoal.customers.jsonkeys import plain_key_paths
 from shoal.customers.masking import masked_field_keys
 from shoal.customers.selectors import customer_queryset, customer_search_q
 
-from .catalog import field_catalog
+from .catalog import field_catalog, field_expression
 from .compiler import compile_tree
 from .masked import check_sort, check_sql, check_tree
 from .models import SavedQuery
@@ -55,6 +55,7 @@ def order_by(sort: list[dict] | None, catalog, masked=frozenset()) -> list:
                              {"path": f"$.sort[{i}]"})
         spec = catalog[item["field"]]
         expr = F(spec.column) if not spec.is_json else F(f"attributes__{spec.key}")
+        expr = field_expression(spec) or expr
         desc = item.get("dir", "asc") == "desc"
         if spec.is_json or spec.nullable:  # empty values last, both ways
             ordering.append(expr.desc(nulls_last=True) if desc else expr.asc(nulls_last=True))

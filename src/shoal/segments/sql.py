@@ -25,6 +25,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from shoal.core.errors import ShoalError
+from shoal.customers.quality import quality_sql
 
 from .catalog import BOOLEAN, NUMBER, FieldSpec
 from .extensions import Context, sql_function, sql_function_names
@@ -177,6 +178,8 @@ def _whole_days(text: str) -> int | None:
 
 
 def _column_sql(spec: FieldSpec, vendor: str) -> str:
+    if spec.column == "quality_score":  # kept outside the customers table (customers.quality)
+        return quality_sql(f'"{TABLE}"."id"')
     if not spec.is_json:
         return f'"{TABLE}"."{spec.column}"'
     key = spec.key  # catalog keys match ^[a-z][a-z0-9_]*$

@@ -109,6 +109,8 @@ def _check(node, fold: str | None, ops: dict[str, set[str]]) -> None:
     if not isinstance(node, Leaf):  # a registered kind (tags_any…): reads taggings
         raise Unsupported(type(node).__name__)
     spec, op, value = node.field, node.op, node.value
+    if spec.column == "quality_score":  # not a column of the customers (customers.quality)
+        raise Unsupported(spec.key)
     if spec.type not in TYPES:
         raise Unsupported(spec.type)
     if spec.is_json and not SAFE_KEY.match(spec.key):

@@ -22,6 +22,7 @@ from unfold.contrib.filters.admin import DropdownFilter
 from shoal.core.auth import require_page, user_can
 from shoal.core.errors import NotFound, ShoalError
 from shoal.core.views import page
+from shoal.customers import quality
 from shoal.customers import selectors as customer_selectors
 from shoal.customers.views import detail_url
 
@@ -79,6 +80,11 @@ def render_list_tags(customer):
         return format_html('<span class="shoal-tags">{}</span>', chips)
     return format_html('<span class="shoal-tags">{} <span class="text-xs text-base-500" title="{}">+{}</span></span>',
                        chips, "、".join(t["name"] for t in tags), len(tags) - LIST_CHIPS)
+
+
+def prefetch_quality_scores(request, customers) -> None:
+    """The page's quality scores, in one query."""
+    quality.fill_scores(customers)
 
 
 def render_quality_score(customer):

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, Max, Min, Q
+from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q
 from django.utils import timezone
 
 from shoal.core.errors import ShoalError
@@ -218,6 +218,7 @@ class Run:
         self.evaluated_full = 0
         self.phases: dict[str, float] = defaultdict(float)  # seconds per phase: evaluate, write, history, scores
         self.bulk: set[int] = set()  # tags whose full pass wrote adds carried by their taggings (TagBulkAdd)
+        self.fresh_scores = False  # a first pass into empty taggings: the customers' scores are all 0 (refresh())
         # tags whose changes in a range an incremental tag of a later level re-reads (a full tag re-reads all)
         self.watched = {dep for t in tags if t.pk not in full_ids for dep in self.deps.get(t.pk, ())}
 
@@ -376,8 +377,32 @@ class Run:
             if plans:
                 self._write(plans, changed_here)
 
+    def _rule_of(self, tag: Tag, matched: dict[int, int]) -> dict[int, int] | int:
+        """The rule of each add: one rule id for a tag of one rule (most tags: no look-up per customer)."""
+        return self.queries[tag.pk][0][0] if len(self.queries[tag.pk]) == 1 else matched
+
+    def _copy_full_adds(self, changes, full_adds: dict[int, list[int]], first_id: int) -> set[int]:
+        """PostgreSQL: a full range's adds of every tag as one COPY (``store.copy_unlogged_taggings``), with the
+        history ids the tag-by-tag writes would give them; the tags written (none should a pair exist: then they
+        are written tag by tag). ``full_adds`` are sorted in place (the order the ids are given in)."""
+        if connection.vendor != "postgresql":
+            return set()
+        items = []
+        for tag, matched, ordered, _removes, _adds, _bounds in changes:
+            if ordered is not None:
+                continue
+            adds = full_adds[tag.pk]
+            adds.sort()
+            if adds:
+                items.append((tag.pk, adds, self._rule_of(tag, matched), expiry_for(tag, self.now), first_id))
+            first_id += len(adds)
+        if len(items) < 2 or not store.copy_unlogged_taggings(items, at=self.now):
+            return set()
+        return {item[0] for item in items}
+
     def _write(self, plans, changed_here: dict[int, set[int]]) -> None:
         deltas: dict[int, int] = defaultdict(int)
+        counts: dict[int, int] = defaultdict(int)  # tag → customers gained
         clock = time.perf_counter
         started = clock()
         history = 0.0
@@ -402,7 +427,11 @@ class Run:
                 changes.append((tag, matched, ordered, removes, adds, bounds))
             # a full range: the customers to tag are checked once in this transaction (not joined for each tag)
             wanted = set().union(*(adds for _t, _m, ordered, _r, adds, _b in changes if ordered is None))
-            exist = store.existing_customers(sorted(wanted))
+            full_bounds = {b for _t, _m, ordered, b in plans if ordered is None}
+            if connection.vendor == "postgresql" and len(full_bounds) == 1 and wanted:  # one range: read as a range
+                exist = store.existing_customers_between(*full_bounds.pop()) & wanted
+            else:
+                exist = store.existing_customers(sorted(wanted))
             gone = wanted - exist  # deleted since they were read: none, mostly
             # A full range's adds are written without history rows: their taggings carry the history ids reserved
             # here and their rules, and the history reads them as its add rows until they go (store.log_adds).
@@ -412,6 +441,7 @@ class Run:
                          for tag, _m, ordered, _r, adds, _b in changes if ordered is None}
             next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
             range_deltas = None  # full ranges: score change per customer id - lo
+            copied = self._copy_full_adds(changes, full_adds, next_id)
             for tag, matched, ordered, removes, adds, bounds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
                 by_rule: dict[int, list[int]] = defaultdict(list)
@@ -422,10 +452,12 @@ class Run:
                         if tag.pk not in self.bulk:  # the pass, in the transaction of its first adds
                             TagBulkAdd.objects.get_or_create(tag_id=tag.pk, at=self.now)
                             self.bulk.add(tag.pk)
-                        # one rule (most tags): no look-up per customer
-                        rule_of = self.queries[tag.pk][0][0] if len(self.queries[tag.pk]) == 1 else matched
-                        added = store.insert_unlogged_taggings(tag.pk, adds, rule_of, at=self.now, first_id=next_id,
-                                                               expires_at=expiry_for(tag, self.now))
+                        if tag.pk in copied:
+                            added = adds
+                        else:
+                            added = store.insert_unlogged_taggings(tag.pk, adds, self._rule_of(tag, matched),
+                                                                   at=self.now, first_id=next_id,
+                                                                   expires_at=expiry_for(tag, self.now))
                     next_id += len(adds)
                 else:
                     added = store.insert_taggings(tag.pk, adds, source=TagSource.RULE, at=self.now,
@@ -458,7 +490,7 @@ class Run:
                 if added or removed:
                     if tag.pk in self.watched:  # a later level re-reads them for a tag that reads this one
                         changed_here.setdefault(tag.pk, set()).update(added, removed)
-                    Tag.objects.filter(pk=tag.pk).update(customer_count=F("customer_count") + len(added) - len(removed))
+                    counts[tag.pk] += len(added) - len(removed)
                 self.added += len(added)
                 self.removed += len(removed)
             pairs = sorted((c, d) for c, d in deltas.items() if d)
@@ -473,8 +505,11 @@ class Run:
                     pairs = sorted((c, d) for c, d in merged.items() if d)
                 else:
                     pairs = in_range
+            store.add_counts(counts)  # one statement, not one per tag
             t0 = clock()
-            store.add_score_pairs(pairs)
+            fresh = self.fresh_scores and len(self.levels) == 1  # each customer's score written once in the pass
+            if not store.add_score_pairs(pairs, fresh=fresh) and fresh:
+                self.fresh_scores = False  # a score row existed: upserts from now on
             scores_seconds = clock() - t0
             t0 = clock()
         commit = clock() - t0
@@ -550,6 +585,7 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
             store.drop_indexes(dropped)
         try:
             run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
+            run.fresh_scores = bool(dropped)  # no taggings: every score is 0 (no row, or rows of 0)
             try:
                 with _page_cache(full_ids):
                     run.run()

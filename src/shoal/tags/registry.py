@@ -112,6 +112,7 @@ site.register_page("tags/<int:tag_id>/rules/preview/", views.rule_preview, "tag_
 def _customer_pages():
     from shoal.core.site import site
     from shoal.customers import page_extensions as extensions
+    from shoal.customers.quality import quality_expr
 
     from . import customer_pages as pages
     from . import import_page
@@ -119,7 +120,8 @@ def _customer_pages():
     extensions.register_list_column(extensions.ListColumn(
         "tags", _("Tags"), pages.render_list_tags, prefetch=pages.prefetch_list_tags, default=True))
     extensions.register_list_column(extensions.ListColumn(
-        "quality_score", _("Quality score"), pages.render_quality_score, ordering="quality_score"))  # chosen by
+        "quality_score", _("Quality score"), pages.render_quality_score, prefetch=pages.prefetch_quality_scores,
+        ordering=quality_expr()))  # chosen by
     # the user: the default columns with Tags fill a 1440-pixel screen
     extensions.register_list_filter(pages.TagFilter)
     extensions.register_list_action(extensions.ListAction("tags_add", _("Add tag"), pages.add_tag_action,

@@ -31,6 +31,7 @@ from shoal.core.actors import SYSTEM
 from shoal.core.batching import batched
 from shoal.core.db import ids_subquery, sqlite_page_cache
 from shoal.customers.models import Customer, CustomerGroup, CustomerGroupMembership
+from shoal.customers.quality import with_quality
 from shoal.pools.moves import RUN_CACHE_KIB
 
 from .. import moves
@@ -108,7 +109,7 @@ def _sea_customers(group_id: int, rule: AssignmentRule, fields,
     qs = Customer.objects.filter(Exists(sea), in_recycle_bin=False)
     if customer_ids is not None:  # a run for a few customers (an automation action)
         qs = qs.filter(pk__in=list(customer_ids))
-    qs = (qs.filter(rule_q(rule, fields))
+    qs = (with_quality(qs.filter(rule_q(rule, fields)))
           .order_by("-quality_score", "pk").values_list("pk", "quality_score", "invited_by_id"))
     return list(qs)  # a plain read: a server-side cursor (PostgreSQL) only added round trips
 

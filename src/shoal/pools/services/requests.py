@@ -14,6 +14,7 @@ from shoal.core.auth import user_can
 from shoal.core.errors import ShoalError
 from shoal.core.oplog import log_operation
 from shoal.customers.models import Customer, CustomerGroupMembership
+from shoal.customers.quality import with_quality
 from shoal.sales.models import OPEN_PROGRESS, Task, TaskType
 
 from .. import moves
@@ -54,7 +55,7 @@ def customers_request(*, actor, group_id) -> dict:
                              {"group_id": group.pk}, status=409)
         sea = CustomerGroupMembership.objects.filter(group=group, salesperson__isnull=True, customer=OuterRef("pk"))
         cooling = Cooldown.objects.filter(group=group, user=actor, until__gt=ctx.now, customer=OuterRef("pk"))
-        ids = list(Customer.objects.filter(Exists(sea), ~Exists(cooling), in_recycle_bin=False)
+        ids = list(with_quality(Customer.objects.filter(Exists(sea), ~Exists(cooling), in_recycle_bin=False))
                    .order_by("-quality_score", "id").values_list("pk", flat=True)[:size])
         done = moves.assign([(pk, actor.pk) for pk in ids], group.pk, ctx, kind=AssignmentKind.REQUEST)
         log_operation(actor=actor, action="customers.request", object_type="customergroup", object_id=group.pk,

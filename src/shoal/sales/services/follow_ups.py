@@ -32,6 +32,7 @@ from shoal.customers.models import (
     TimelineEntry,
     TimelineKind,
 )
+from shoal.customers.quality import quality_expr
 from shoal.customers.selectors import customer_queryset, membership_scope
 from shoal.customers.services.timeline import actor_name
 
@@ -262,7 +263,8 @@ def workspace_tasks(*, actor) -> QuerySet[Task]:
         held = CustomerGroupMembership.objects.filter(salesperson_id=actor.pk).order_by().values("customer_id")
         in_scope = Exists(CustomerGroupMembership.objects.filter(scope.q(), customer_id=OuterRef("customer_id")))
         qs = qs.filter(Q(customer_id__in=held) | in_scope)
-    return qs.order_by("-priority", "-customer__quality_score", F("due_at").asc(nulls_last=True), "id")
+    return (qs.annotate(customer_quality=quality_expr("customer_id"))
+            .order_by("-priority", "-customer_quality", F("due_at").asc(nulls_last=True), "id"))
 
 
 def tasks_with_customers(task_ids) -> list[Task]:

@@ -1,0 +1,85 @@
+"""The customers' quality scores (``CustomerQuality``: the sum of the scores of a customer's current tags, kept by
+the tags app; no row means 0): the one way to read them, as a queryset expression, as SQL or for a set of ids.
+
+Every reader goes through here: the customer outputs, the list column and its sort, the condition field
+``quality_score`` (conditions, custom SQL), the pools' order (assignment, requests, the group sea), the follow-up
+workspace's order and the export. The expression is a scalar subquery on the score table's key, not a join: a
+condition such as ``quality_score < 5`` must hold for customers without a row, and a page of 20 customers reads
+20 keys whatever plan the rest of the query takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+TABLE = "customers_customerquality"
+
+
+def quality_expr(customer: str = "pk") -> Coalesce:
+    """The score of the customer ``customer`` (a path from the queryset's model: ``"pk"`` on customers,
+    ``"customer_id"`` on tasks), 0 without a row."""
+    from .models import CustomerQuality
+
+    score = CustomerQuality.objects.filter(customer_id=OuterRef(customer)).values("score")[:1]
+    return Coalesce(Subquery(score, output_field=IntegerField()), Value(0), output_field=IntegerField())
+
+
+def with_quality(qs, name: str = "quality_score"):
+    """``qs`` (customers) with their score as the attribute ``name``."""
+    return qs.annotate(**{name: quality_expr()})
+
+
+def quality_sql(customer_id: str) -> str:
+    """SQL for the score of the customer whose id is the SQL expression ``customer_id``."""
+    return f"COALESCE((SELECT q.score FROM {TABLE} q WHERE q.customer_id = {customer_id}), 0)"
+
+
+def scores(customer_ids: Iterable[int]) -> dict[int, int]:
+    """customer id → score (0 for those without a row)."""
+    from .models import CustomerQuality
+
+    ids = list(customer_ids)
+    found = dict(CustomerQuality.objects.filter(customer_id__in=ids).values_list("customer_id", "score"))
+    return {pk: found.get(pk, 0) for pk in ids}
+
+
+def fill_scores(customers: Iterable) -> list:
+    """The customers (instances), those whose score is not loaded yet given it, in one query."""
+    customers = list(customers)
+    missing = [c for c in customers if c.pk is not None and "_quality_score" not in c.__dict__]
+    if missing:
+        found = scores(c.pk for c in missing)
+        for c in missing:
+            c.quality_score = found[c.pk]
+    return customers
+
+
+def score_of(customer_id: int) -> int:
+    return scores([customer_id])[customer_id]
+
+
+def set_scores(values: dict[int, int]) -> None:
+    """Set these customers' scores as given (test and benchmark worlds; the tags app adds its changes with
+    ``tags.store.add_scores``)."""
+    from .models import CustomerQuality
+
+    CustomerQuality.objects.bulk_create([CustomerQuality(customer_id=pk, score=score) for pk, score in values.items()],
+                                        update_conflicts=True, unique_fields=["customer"], update_fields=["score"],
+                                        batch_size=5_000)
+
+
+def reset_scores() -> None:
+    """Every score back to 0 (benchmarks that redo a first refresh)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE}" if connection.vendor == "sqlite" else f"TRUNCATE {TABLE}")
+
+
+def score_mismatches_sql() -> str:
+    """SQL counting the customers whose score differs from the sum of their current tags' scores."""
+    return ("SELECT COUNT(*) FROM customers_customer c LEFT JOIN (SELECT g.customer_id, SUM(t.score) AS s "
+            "FROM tags_tagging g JOIN tags_tag t ON t.id = g.tag_id GROUP BY g.customer_id) x "
+            f"ON x.customer_id = c.id WHERE {quality_sql('c.id')} <> COALESCE(x.s, 0)")

@@ -1,0 +1,57 @@
+"""The quality score lives in its own table (customers.CustomerQuality, no row = 0): every reader sees 0 for a
+customer without a row, in conditions, custom SQL, sorts, outputs and the export."""
+
+import pytest
+
+from shoal.core.actors import SYSTEM
+from shoal.customers import services
+from shoal.customers.models import Customer, CustomerQuality
+from shoal.customers.quality import scores, set_scores, with_quality
+from shoal.segments.selectors import segment_queryset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def three():
+    cs = [services.customer_create(actor=SYSTEM, data={"name": f"客户{i}", "mobile": f"1380013{i:04d}"})
+          for i in range(3)]
+    set_scores({cs[0].pk: 7, cs[1].pk: -3})  # cs[2]: no row
+    return cs
+
+
+def _names(qs):
+    return sorted(qs.values_list("name", flat=True))
+
+
+def test_a_customer_without_a_score_row_has_0_everywhere(three):
+    a, b, c = three
+    assert not CustomerQuality.objects.filter(customer=c).exists()
+    assert [Customer.objects.get(pk=x.pk).quality_score for x in three] == [7, -3, 0]
+    assert dict(with_quality(Customer.objects).values_list("name", "quality_score")) == {
+        "客户0": 7, "客户1": -3, "客户2": 0}
+    assert scores([a.pk, c.pk]) == {a.pk: 7, c.pk: 0}
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ({"field": "quality_score", "op": "eq", "value": 0}, ["客户2"]),
+    ({"field": "quality_score", "op": "lt", "value": 1}, ["客户1", "客户2"]),
+    ({"field": "quality_score", "op": "ne", "value": 7}, ["客户1", "客户2"]),
+    ({"field": "quality_score", "op": "between", "value": [-3, 0]}, ["客户1", "客户2"]),
+    ({"field": "quality_score", "op": "in", "value": [0, 7]}, ["客户0", "客户2"]),
+    ({"field": "quality_score", "op": "is_empty"}, []),
+    ({"not": {"field": "quality_score", "op": "gte", "value": 0}}, ["客户1"]),
+])
+def test_conditions_on_the_quality_score_count_a_missing_row_as_0(three, query, expected):
+    assert _names(segment_queryset(actor=None, query=query)) == expected
+
+
+def test_custom_sql_and_sorts_read_the_score(three):
+    assert _names(segment_queryset(actor=None, sql="quality_score = 0 OR quality_score > 5")) == ["客户0", "客户2"]
+    ordered = segment_queryset(actor=None, sort=[{"field": "quality_score", "dir": "desc"}])
+    assert list(ordered.values_list("name", flat=True)) == ["客户0", "客户2", "客户1"]
+
+
+def test_the_score_row_goes_with_its_customer(three):
+    services.customer_delete(actor=None, customer=three[0])
+    assert not CustomerQuality.objects.filter(customer_id=three[0].pk).exists()
