@@ -847,13 +847,17 @@ BULK_GRACE = timedelta(minutes=30)  # how long a bulk load may run before its wo
 
 @contextlib.contextmanager
 def _bulk_load(run: ImportRun, worker: str):
-    """Into an empty customer table: one transaction with the table's secondary indexes dropped and rebuilt
-    at the end (as the demo loader does; maintaining 11 indexes row by row was most of the time). Nobody else
-    writes customers meanwhile (SQLite: the write lock; PostgreSQL: an EXCLUSIVE table lock, reads go on), so
-    identities need no look-up: the file's own duplicates are already out, and a rebuilt unique index would
-    refuse any left (the whole import then rolls back: nothing half-done). A worker killed meanwhile leaves
-    nothing; the run starts again from its first row."""
-    from shoal.core.db import secondary_indexes
+    """Into an empty customer table: one transaction with the table's secondary indexes dropped (as the demo
+    loader does; maintaining 11 indexes row by row was most of the time). Nobody else writes customers
+    meanwhile (SQLite: the write lock; PostgreSQL: an EXCLUSIVE table lock, reads go on), so identities need no
+    look-up: the file's own duplicates are already out, and the unique indexes, built again before the commit,
+    would refuse any left (the whole import then rolls back: nothing half-done). A worker killed meanwhile
+    leaves nothing; the run starts again from its first row.
+
+    The other indexes are built after the commit (``build_pending_indexes``: PostgreSQL from two connections at
+    once); the run records them (``pending_indexes``) in the transaction of its rows, so a worker that dies
+    before they exist leaves them to the recovery."""
+    from shoal.core.db import is_unique_index, secondary_indexes
 
     # committed first: the run is not taken for stalled while the transaction hides its heartbeats
     ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=timezone.now() + BULK_GRACE)
@@ -871,9 +875,38 @@ def _bulk_load(run: ImportRun, worker: str):
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # CREATE INDEX refuses pending FK checks
         for _, sql in dropped:
-            cursor.execute(sql)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {qn(table)}")
+            if is_unique_index(sql):  # identities stay unique from the commit on
+                cursor.execute(sql)
+        later = [[name, sql] for name, sql in dropped if not is_unique_index(sql)]
+        if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(pending_indexes=later,
+                                                                        heartbeat_at=timezone.now()):
+            raise LostClaim()
+
+
+def build_pending_indexes(run: ImportRun, worker: str) -> None:
+    """Build the customer indexes a bulk load left to build after its commit (and those a worker that died
+    left), then clear the run's ``pending_indexes``. Safe twice: indexes that exist are kept."""
+    from shoal.core.db import build_indexes
+
+    pending = ImportRun.objects.filter(pk=run.pk).values_list("pending_indexes", flat=True).first()
+    if not pending:
+        return
+
+    def beat() -> None:
+        if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=timezone.now()):
+            raise LostClaim()
+
+    build_indexes([(name, sql) for name, sql in pending], parallel=INDEX_BUILDERS, beat=beat)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Customer._meta.db_table)}")
+    if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(pending_indexes=[],
+                                                                    heartbeat_at=timezone.now()):
+        raise LostClaim()
+    run.pending_indexes = []
+
+
+INDEX_BUILDERS = 2  # connections building a bulk load's indexes at once (PostgreSQL)
 
 
 def _count_dry_updates(writer: Writer, plan: Plan, result: Result) -> None:
