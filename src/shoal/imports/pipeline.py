@@ -275,6 +275,7 @@ def _holders(field_name: str, values: list[str]) -> dict[str, int]:
 class Plan:
     creates: list[Candidate] = field(default_factory=list)
     updates: list[tuple[Candidate, int]] = field(default_factory=list)
+    prepared: list[list] | None = None  # a bulk load: the new rows' file columns made by the reader (Writer.file_values)
 
 
 class Matcher:
@@ -407,7 +408,7 @@ class Writer:
 
     def write(self, plan: Plan, result: Result, now: datetime) -> tuple[list[int], list[int], int]:
         """Insert and update; returns (created ids, updated ids, unchanged count)."""
-        created = self._insert(plan.creates, now)
+        created = self._insert(plan.creates, now, prepared=plan.prepared)
         updated, unchanged, touched = self._update(plan.updates, now)
         everyone = created + touched
         if self.run.group_id and everyone:
@@ -421,8 +422,26 @@ class Writer:
             send_changed(created + updated)
         return created, updated, unchanged
 
-    def _insert(self, creates: list[Candidate], now: datetime) -> list[int]:
-        if not creates:
+    def file_values(self, creates: list[Candidate]) -> list[list]:
+        """The database values of the new customers' imported columns, a list per column: each standard field of
+        the file (``std_keys`` order), then the attributes JSON. Made by the reader process in a bulk load."""
+        slots = [(self._value_prep(k), self.preps[k](self.defaults[k])) for k in self.std_keys]
+        dump = self._attrs_prep()
+        attr_defaults = self.attr_defaults
+        stds = [c.std for c in creates]
+        values = [[default if v is None else prep(v) for v in [std.get(key) for std in stds]]
+                  for (prep, default), key in zip(slots, self.std_keys, strict=True)]
+        attrs = [c.attrs for c in creates]
+        values.append([dump({**attr_defaults, **a}) for a in attrs] if attr_defaults else [dump(a) for a in attrs])
+        return values
+
+    def _insert(self, creates: list[Candidate], now: datetime, *, prepared: list[list] | None = None) -> list[int]:
+        if prepared is None:
+            if not creates:
+                return []
+            prepared = self.file_values(creates)
+        count = len(prepared[-1])
+        if not count:
             return []
         names = [f.attname for f in self.fields]
         position = {n: i for i, n in enumerate(names)}
@@ -430,17 +449,12 @@ class Writer:
         base["created_at"] = base["updated_at"] = now
         template = [self.preps[n](base[n]) for n in names]  # the same for every row: prepared once
         attrs_at = position["attributes"]
-        slots = [(position[k], self._value_prep(k)) for k in self.std_keys]
-        dump = self._attrs_prep()
-        attr_defaults = self.attr_defaults
-        # built a column at a time: constants shared, each imported column one comprehension
-        values = [[constant] * len(creates) for constant in template]
-        stds = [c.std for c in creates]
-        for (at, prep), key in zip(slots, self.std_keys, strict=True):
-            default = template[at]
-            values[at] = [default if v is None else prep(v) for v in [std.get(key) for std in stds]]
-        attrs = [c.attrs for c in creates]
-        values[attrs_at] = [dump({**attr_defaults, **a}) for a in attrs] if attr_defaults else [dump(a) for a in attrs]
+        slots = [(position[k], None) for k in self.std_keys]
+        # built a column at a time: constants shared, each imported column one list
+        values = [[constant] * count for constant in template]
+        for (at, _), column in zip(slots, prepared[:-1], strict=True):
+            values[at] = column
+        values[attrs_at] = prepared[-1]
         file_columns = {at for at, _ in slots} | {attrs_at}
         ids = _insert_customers(self.columns, values, constants={at for at in range(len(names)) if at not in file_columns})
         if self.write_timeline:
@@ -711,9 +725,13 @@ class Chunk:
     counts: dict
     sample: list
     progress: tuple
+    prepared: list | None = None  # a bulk load: Writer.file_values of the candidates (then sent without them)
 
 
-def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int) -> Iterator[Chunk]:
+def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int,
+            prepare: Callable[[list[Candidate]], list[list]] | None = None) -> Iterator[Chunk]:
+    """The file's batches, classified. ``prepare``: a bulk load's new rows made here (in the reader process,
+    the second core) instead of by the importing process: the chunk carries them instead of the candidates."""
     sampled = 0
     for batch in batched(table.rows(), size):
         last = batch[-1][0]
@@ -731,6 +749,9 @@ def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: in
             part.sample.extend(list(cells) for _, cells in batch[:sample - sampled])
             sampled += len(part.sample)
         candidates = classifier.classify_batch(batch, part)
+        if prepare is not None:
+            yield Chunk(last, [], part.errors, part.counts, part.sample, table.progress(), prepare(candidates))
+            continue
         yield Chunk(last, candidates, part.errors, part.counts, part.sample, table.progress())
 
 
@@ -804,9 +825,10 @@ class _Forked:
             self.proc.join()
 
 
-def _source(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int, size_bytes: int):
+def _source(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int, size_bytes: int,
+            prepare=None):
     def make():
-        return _chunks(table, classifier, size=size, resume_after=resume_after, sample=sample)
+        return _chunks(table, classifier, size=size, resume_after=resume_after, sample=sample, prepare=prepare)
     if (size_bytes >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods()
             and threading.active_count() == 1):
         return _Forked(make)
@@ -826,8 +848,10 @@ def _process(run, table, *, actor, write, worker, progress, sample, report) -> R
     size = BATCH.get(run.mode, 5000)
     bulk = write and not resume_after and (run.size or 0) >= BULK_FROM and not Customer.objects.exists()
     matcher.empty = bulk
+    # a bulk load without required custom fields: every candidate is created, its row made by the reader
+    prepare = writer.file_values if bulk and not writer.required else None
     source = _source(table, classifier, size=size, resume_after=resume_after, sample=sample,
-                     size_bytes=run.size or 0)
+                     size_bytes=run.size or 0, prepare=prepare)
     forked = source if isinstance(source, _Forked) else None
     chunks = forked if forked is not None else source[1]
     position = (0, 1)
@@ -844,7 +868,8 @@ def _process(run, table, *, actor, write, worker, progress, sample, report) -> R
                 result.last_row = chunk.last_row
                 position = chunk.progress
                 if write:
-                    _write_batch(run, writer, matcher, chunk.candidates, result, worker)
+                    _write_batch(run, writer, matcher, chunk.candidates, result, worker,
+                                 prepared=chunk.prepared)
                 else:
                     with transaction.atomic():
                         plan = matcher.plan(chunk.candidates, result,
@@ -942,7 +967,7 @@ def _count_dry_updates(writer: Writer, plan: Plan, result: Result) -> None:
 
 
 def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: list[Candidate], result: Result,
-                 worker: str) -> None:
+                 worker: str, *, prepared: list | None = None) -> None:
     counts_before = dict(result.counts)
     errors_before = len(result.errors)
     try:
@@ -951,7 +976,11 @@ def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: l
             # first a write: on SQLite it takes the write lock, so the customers' ids are ours to hand out
             if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=now):
                 raise LostClaim()
-            plan = matcher.plan(candidates, result, required=writer.missing_required if writer.required else None)
+            if prepared is not None:  # a bulk load: the reader made the rows, every one new
+                plan = Plan(prepared=prepared)
+            else:
+                plan = matcher.plan(candidates, result,
+                                    required=writer.missing_required if writer.required else None)
             created, updated, unchanged = writer.write(plan, result, now)
             result.counts["created"] += len(created)
             result.counts["updated"] += len(updated)
