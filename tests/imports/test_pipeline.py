@@ -376,6 +376,10 @@ def test_a_large_file_into_an_empty_table_is_bulk_loaded_with_its_indexes_rebuil
                              "unchanged": 0}
     assert _customer_indexes() == indexes  # every index is back
     assert Customer.objects.count() == Customer.objects.values("mobile").distinct().count() == 2998
+    first = Customer.objects.get(mobile="+8613800000003")  # Shoal's own values written as literals on SQLite
+    assert (first.name, first.email, first.city, first.status, first.quality_score, first.attributes, first.phone) == (
+        "客户3", "c3@example.com", "北京", "active", 0, {}, "")
+    assert first.created_at == first.updated_at and first.created_at.tzinfo is not None
     again = run_import(write_csv(tmp_path, [["新名字", "13800000001", "", "上海"]], name="again.csv"))
     assert again.summary()["updated"] == 1  # a table with customers: the ordinary path, identities matched
     assert Customer.objects.get(mobile="+8613800000001").city == "上海"

@@ -230,6 +230,18 @@ def build_indexes(indexes: Sequence[tuple[str, str]], *, parallel: int = 2, beat
     todo = list(indexes)
     if not todo:
         return
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            # read through the page cache, not the memory map: the map's pages of the whole table would count
+            # in the process's resident memory (the rows, just written, are in the cache anyway)
+            cursor.execute("PRAGMA mmap_size")
+            mapped = int(cursor.fetchone()[0])
+            cursor.execute("PRAGMA mmap_size = 0")
+            try:
+                create_indexes(cursor, todo)
+            finally:
+                cursor.execute(f"PRAGMA mmap_size = {mapped}")
+        return
     if connection.vendor != "postgresql" or connection.in_atomic_block or parallel < 2:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":

@@ -936,7 +936,7 @@ def _bulk_load(run: ImportRun, worker: str):
 def build_pending_indexes(run: ImportRun, worker: str) -> None:
     """Build the customer indexes a bulk load left to build after its commit (and those a worker that died
     left), then clear the run's ``pending_indexes``. Safe twice: indexes that exist are kept."""
-    from shoal.core.db import build_indexes
+    from shoal.core.db import build_indexes, sqlite_page_cache
 
     pending = ImportRun.objects.filter(pk=run.pk).values_list("pending_indexes", flat=True).first()
     if not pending:
@@ -946,7 +946,8 @@ def build_pending_indexes(run: ImportRun, worker: str) -> None:
         if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=timezone.now()):
             raise LostClaim()
 
-    build_indexes([(name, sql) for name, sql in pending], parallel=INDEX_BUILDERS, beat=beat)
+    with sqlite_page_cache(PAGE_CACHE_KIB):  # SQLite: as while loading
+        build_indexes([(name, sql) for name, sql in pending], parallel=INDEX_BUILDERS, beat=beat)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(Customer._meta.db_table)}")
