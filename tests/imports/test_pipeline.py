@@ -377,6 +377,10 @@ def test_a_large_file_into_an_empty_table_is_bulk_loaded_with_its_indexes_rebuil
                              "unchanged": 0}
     assert _customer_indexes() == indexes  # every index is back
     assert Customer.objects.count() == Customer.objects.values("mobile").distinct().count() == 2998
+    first = Customer.objects.get(mobile="+8613800000003")  # Shoal's own values written as literals on SQLite
+    assert (first.name, first.email, first.city, first.status, first.quality_score, first.attributes, first.phone) == (
+        "客户3", "c3@example.com", "北京", "active", 0, {}, "")
+    assert first.created_at == first.updated_at and first.created_at.tzinfo is not None
     again = run_import(write_csv(tmp_path, [["新名字", "13800000001", "", "上海"]], name="again.csv"))
     assert again.summary()["updated"] == 1  # a table with customers: the ordinary path, identities matched
     assert Customer.objects.get(mobile="+8613800000001").city == "上海"
@@ -424,3 +428,94 @@ def test_a_batch_classified_a_column_at_a_time_answers_as_row_by_row(tmp_path):
     assert many.classify_batch(batch[:4], r2) + many.classify_batch(batch[4:], r2) == expected
     assert r1.counts == r2.counts and r1.errors == r2.errors
     assert r2.counts["empty"] == 2 and r2.counts["duplicate"] >= 1 and r2.counts["invalid"] >= 2
+
+
+INDEX_KILL_SCRIPT = r"""
+import json, os, signal, sys
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from shoal.core.actors import SYSTEM
+from shoal.core.db import secondary_indexes
+from shoal.imports import pipeline, services
+from shoal.imports.models import ImportRun
+from shoal.customers.models import Customer
+pipeline.BULK_FROM = 0  # a bulk load, as for a large file into an empty table
+pipeline.PARALLEL_FROM = 0  # read and classified in a forked process, as a large file is
+pipeline.BATCH = {"fast": 1000, "normal": 1000}
+step = sys.argv[1]
+
+def state(run_id):
+    with connection.cursor() as cursor:
+        indexes = sorted(name for name, _ in secondary_indexes(cursor, Customer._meta.db_table))
+    run = ImportRun.objects.get(pk=run_id)
+    return {"status": run.status, "pending": sorted(name for name, _ in run.pending_indexes), "indexes": indexes,
+            "customers": Customer.objects.count(), "counts": run.summary()}
+
+if step == "start":
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        before = sorted(name for name, _ in secondary_indexes(cursor, Customer._meta.db_table))
+    run = services.import_local_file(actor=SYSTEM, path=sys.argv[2], options={"mode": "fast"})
+    services.import_start(actor=SYSTEM, run=run, enqueue=False)
+    print(json.dumps({"id": run.pk, "indexes": before}))
+elif step == "die":
+    def dying(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker dies after the rows committed, before the indexes
+    pipeline.build_pending_indexes = dying
+    services.import_execute(int(sys.argv[2]))
+elif step == "state":
+    print(json.dumps(state(int(sys.argv[2]))))
+elif step == "resume":
+    from datetime import timedelta
+    from django.utils import timezone
+    run_id = int(sys.argv[2])
+    ImportRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    resumed = services.resume_stalled()
+    done = services.import_execute(run_id)
+    print(json.dumps({"resumed": resumed, "errors": services.import_errors_path(done) is not None, **state(run_id)}))
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_load_killed_after_its_commit_gets_its_indexes_from_the_recovery(tmp_path):
+    """The rows of a bulk load commit with the unique indexes; the other indexes are built after the commit. A
+    worker killed in between leaves the run running with its pending indexes; the recovery builds them."""
+    from django.db import connection
+
+    rows = [[f"客户{i}", f"138{i:08d}", f"c{i}@example.com" if i % 3 == 0 else "", "北京"] for i in range(2500)]
+    rows[100] = ["坏", "bad", "", ""]
+    path = write_csv(tmp_path, rows)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["SHOAL_DATA_DIR"] = str(tmp_path / "data")
+    env["DJANGO_SETTINGS_MODULE"] = "shoal.settings"
+    if connection.vendor == "postgresql":  # the workers use this test's database (committed: transaction=True)
+        s = connection.settings_dict
+        env["DATABASE_URL"] = f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+    def step(*args):
+        done = subprocess.run([sys.executable, "-c", INDEX_KILL_SCRIPT, *map(str, args)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        return done, (json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None)
+
+    started, info = step("start", path)
+    assert started.returncode == 0, started.stderr
+    run_id, indexes = info["id"], info["indexes"]
+    assert {"customer_mobile_uniq", "customer_name_idx", "customer_created_idx"} <= set(indexes)
+    died, _ = step("die", run_id)
+    assert died.returncode == -9, died.stderr  # killed, not finished
+    _, killed = step("state", run_id)
+    assert killed["status"] == "running" and killed["customers"] == 2499  # the rows committed
+    assert {"customer_mobile_uniq", "customer_email_uniq"} <= set(killed["indexes"])  # identities stay unique
+    assert "customer_name_idx" not in killed["indexes"]
+    assert killed["pending"] == sorted(set(indexes) - set(killed["indexes"]))
+    resumed, out = step("resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    assert out["resumed"] == 1
+    assert out["status"] == "succeeded"
+    assert out["indexes"] == indexes and out["pending"] == []  # every index is back
+    assert out["counts"] == {"rows": 2500, "empty": 0, "invalid": 1, "duplicate": 0, "created": 2499, "updated": 0,
+                             "unchanged": 0}
+    assert out["customers"] == 2499
+    assert out["errors"]  # the error report written before the kill is kept

@@ -3,7 +3,8 @@ fields of many rows out in one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 
@@ -206,3 +207,117 @@ def create_indexes(cursor, indexes: Iterable[tuple[str, str]]) -> None:
     for _name, sql in indexes:
         cursor.execute(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
                        .replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1))
+
+
+def is_unique_index(sql: str) -> bool:
+    return sql.lstrip().upper().startswith("CREATE UNIQUE INDEX")
+
+
+INDEX_LOCK_WAIT = "2s"  # PostgreSQL: how long a plain CREATE INDEX waits for the table before building CONCURRENTLY
+
+
+def build_indexes(indexes: Sequence[tuple[str, str]], *, parallel: int = 2, beat: Callable[[], None] | None = None,
+                  beat_every: float = 20.0) -> None:
+    """Build ``indexes`` ((name, CREATE statement)…) of committed rows; those that exist already are left as
+    they are, so it is safe to run again after a crash.
+
+    PostgreSQL, outside a transaction: from ``parallel`` connections at once, the largest first (each CREATE
+    INDEX mostly keeps one core busy). A plain CREATE INDEX (quicker; blocks writes to the table, not reads)
+    when the table's lock comes within ``INDEX_LOCK_WAIT``, else CONCURRENTLY (the table is in use); an invalid
+    index left by a CONCURRENTLY build that was killed is dropped and built again. ``beat()`` is called every
+    ``beat_every`` seconds meanwhile (a heartbeat). Elsewhere, or inside a transaction (whose rows the other
+    connections could not see): one after the other on this connection."""
+    todo = list(indexes)
+    if not todo:
+        return
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            # read through the page cache, not the memory map: the map's pages of the whole table would count
+            # in the process's resident memory (the rows, just written, are in the cache anyway)
+            cursor.execute("PRAGMA mmap_size")
+            mapped = int(cursor.fetchone()[0])
+            cursor.execute("PRAGMA mmap_size = 0")
+            try:
+                create_indexes(cursor, todo)
+            finally:
+                cursor.execute(f"PRAGMA mmap_size = {mapped}")
+        return
+    if connection.vendor != "postgresql" or connection.in_atomic_block or parallel < 2:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                _drop_invalid(cursor, [name for name, _ in todo])
+            create_indexes(cursor, todo)
+        return
+    with connection.cursor() as cursor:
+        _drop_invalid(cursor, [name for name, _ in todo])
+    todo.sort(key=_index_weight, reverse=True)
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        from django.db import connection as own  # this thread's own connection
+
+        try:
+            while True:
+                with lock:
+                    if failures or not todo:
+                        return
+                    _name, sql = todo.pop(0)
+                _build_one(own, sql)
+        except BaseException as exc:  # noqa: BLE001 (raised again by the caller's thread)
+            with lock:
+                failures.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=work, name=f"index-builder-{i}", daemon=True)
+               for i in range(min(parallel, len(todo)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(beat_every)
+            if thread.is_alive() and beat is not None:
+                beat()
+    if failures:
+        raise failures[0]
+
+
+def _index_weight(index: tuple[str, str]) -> int:
+    """Rough cost of building an index: trigram / GIN and expression indexes first, partial ones last."""
+    sql = index[1].upper()
+    weight = 1
+    if " USING GIN" in sql or " USING GIST" in sql:
+        weight += 4
+    if "((" in sql or "->>" in sql or "UPPER(" in sql:
+        weight += 2
+    if " WHERE " in sql:
+        weight -= 1
+    return weight
+
+
+def _build_one(conn, sql: str) -> None:
+    plain = sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1).replace(
+        "CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1)
+    from django.db.utils import OperationalError
+
+    with conn.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = '{INDEX_LOCK_WAIT}'")
+        try:
+            cursor.execute(plain)
+            return
+        except OperationalError as exc:  # the table is in use (lock_timeout): build without blocking its writers
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":
+                raise
+        finally:
+            cursor.execute("SET lock_timeout = 0")
+        cursor.execute(plain.replace(" INDEX IF NOT EXISTS ", " INDEX CONCURRENTLY IF NOT EXISTS ", 1))
+
+
+def _drop_invalid(cursor, names: list[str]) -> None:
+    """Drop those of ``names`` that are invalid indexes (a CREATE INDEX CONCURRENTLY that did not finish)."""
+    cursor.execute("SELECT c.relname FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                   "WHERE c.relname = ANY(%s) AND c.relnamespace = current_schema()::regnamespace "
+                   "AND NOT i.indisvalid", [names])
+    for (name,) in cursor.fetchall():
+        cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")

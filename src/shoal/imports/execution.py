@@ -57,8 +57,15 @@ def import_execute(run_id: int, *, progress=None) -> ImportRun | None:
                                                                  heartbeat_at=timezone.now())
 
     report_name = run.errors_name or f"{uuid.uuid4().hex}-errors.csv"
+    if not run.errors_name:  # known from the start: a worker resuming this run keeps its committed lines
+        ImportRun.objects.filter(pk=run.pk, worker=token).update(errors_name=report_name)
     report = None
     try:
+        if run.pending_indexes:  # its rows committed, its worker died before the indexes were built
+            report = pipeline.Report(import_dir() / report_name, actor, {}, keep_up_to=run.rows_done)
+            report.close()
+            pipeline.build_pending_indexes(run, token)
+            return _finish(run, token, started, run.counts, report, ImportStatus.SUCCEEDED, "")
         path = run_path(run)
 
         def table():
@@ -82,6 +89,8 @@ def import_execute(run_id: int, *, progress=None) -> ImportRun | None:
         with table() as t:
             result = pipeline.process(run, t, actor=actor, write=write, worker=token, progress=tick, report=report)
         report.close()
+        if write:
+            pipeline.build_pending_indexes(run, token)  # the run is done when the customers' indexes exist
         return _finish(run, token, started, result.counts, report, ImportStatus.SUCCEEDED, "")
     except pipeline.LostClaim:
         return None

@@ -54,6 +54,9 @@ class ImportRun(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)  # a running import's worker is alive
     worker = models.CharField(max_length=64, blank=True)  # the claim of the worker running it (each batch checks it)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    # a bulk load's customer indexes still to build after its rows committed ([name, CREATE statement]…): the
+    # run is done once they exist; a worker that died meanwhile leaves them to the recovery (import_execute)
+    pending_indexes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

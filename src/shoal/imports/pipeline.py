@@ -275,6 +275,7 @@ def _holders(field_name: str, values: list[str]) -> dict[str, int]:
 class Plan:
     creates: list[Candidate] = field(default_factory=list)
     updates: list[tuple[Candidate, int]] = field(default_factory=list)
+    prepared: list[list] | None = None  # a bulk load: the new rows' file columns made by the reader (Writer.file_values)
 
 
 class Matcher:
@@ -407,7 +408,7 @@ class Writer:
 
     def write(self, plan: Plan, result: Result, now: datetime) -> tuple[list[int], list[int], int]:
         """Insert and update; returns (created ids, updated ids, unchanged count)."""
-        created = self._insert(plan.creates, now)
+        created = self._insert(plan.creates, now, prepared=plan.prepared)
         updated, unchanged, touched = self._update(plan.updates, now)
         everyone = created + touched
         if self.run.group_id and everyone:
@@ -421,8 +422,26 @@ class Writer:
             send_changed(created + updated)
         return created, updated, unchanged
 
-    def _insert(self, creates: list[Candidate], now: datetime) -> list[int]:
-        if not creates:
+    def file_values(self, creates: list[Candidate]) -> list[list]:
+        """The database values of the new customers' imported columns, a list per column: each standard field of
+        the file (``std_keys`` order), then the attributes JSON. Made by the reader process in a bulk load."""
+        slots = [(self._value_prep(k), self.preps[k](self.defaults[k])) for k in self.std_keys]
+        dump = self._attrs_prep()
+        attr_defaults = self.attr_defaults
+        stds = [c.std for c in creates]
+        values = [[default if v is None else prep(v) for v in [std.get(key) for std in stds]]
+                  for (prep, default), key in zip(slots, self.std_keys, strict=True)]
+        attrs = [c.attrs for c in creates]
+        values.append([dump({**attr_defaults, **a}) for a in attrs] if attr_defaults else [dump(a) for a in attrs])
+        return values
+
+    def _insert(self, creates: list[Candidate], now: datetime, *, prepared: list[list] | None = None) -> list[int]:
+        if prepared is None:
+            if not creates:
+                return []
+            prepared = self.file_values(creates)
+        count = len(prepared[-1])
+        if not count:
             return []
         names = [f.attname for f in self.fields]
         position = {n: i for i, n in enumerate(names)}
@@ -430,18 +449,14 @@ class Writer:
         base["created_at"] = base["updated_at"] = now
         template = [self.preps[n](base[n]) for n in names]  # the same for every row: prepared once
         attrs_at = position["attributes"]
-        slots = [(position[k], self._value_prep(k)) for k in self.std_keys]
-        dump = self._attrs_prep()
-        attr_defaults = self.attr_defaults
-        # built a column at a time: constants shared, each imported column one comprehension
-        values = [[constant] * len(creates) for constant in template]
-        stds = [c.std for c in creates]
-        for (at, prep), key in zip(slots, self.std_keys, strict=True):
-            default = template[at]
-            values[at] = [default if v is None else prep(v) for v in [std.get(key) for std in stds]]
-        attrs = [c.attrs for c in creates]
-        values[attrs_at] = [dump({**attr_defaults, **a}) for a in attrs] if attr_defaults else [dump(a) for a in attrs]
-        ids = _insert_customers(self.columns, values)
+        slots = [(position[k], None) for k in self.std_keys]
+        # built a column at a time: constants shared, each imported column one list
+        values = [[constant] * count for constant in template]
+        for (at, _), column in zip(slots, prepared[:-1], strict=True):
+            values[at] = column
+        values[attrs_at] = prepared[-1]
+        file_columns = {at for at, _ in slots} | {attrs_at}
+        ids = _insert_customers(self.columns, values, constants={at for at in range(len(names)) if at not in file_columns})
         if self.write_timeline:
             entries = [TimelineEntry(customer_id=pk, kind=TimelineKind.CREATED, actor_id=self.user_id,
                                      actor_name=self.actor_name, created_at=now,
@@ -547,10 +562,12 @@ class Writer:
                 batch_size=2000)
 
 
-def _insert_customers(columns: list[str], values: list[list]) -> list[int]:
+def _insert_customers(columns: list[str], values: list[list], *, constants: set[int] = frozenset()) -> list[int]:
     """Insert customer rows given as ``values``, one list per column; their new ids in order. SQLite: ids from
     the table's high mark and one executemany (the caller's transaction already holds the write lock: nobody
-    inserts in between)."""
+    inserts in between); the ``constants`` columns (positions of columns holding one of Shoal's own values for
+    every row, never the file's) are written as literals of the statement, not bound for every row (binding was
+    a third of the statement's time)."""
     if connection.vendor == "postgresql":
         texts = [_copy_column(column) for column in values]
         if all(t is not None for t in texts):
@@ -560,13 +577,35 @@ def _insert_customers(columns: list[str], values: list[list]) -> list[int]:
     from shoal.customers.demo import _first_id
 
     qn = connection.ops.quote_name
+    literals = {}
+    for at in constants:
+        column = values[at]
+        literal = _sqlite_literal(column[0]) if column else None
+        if literal is not None and column.count(column[0]) == len(column):
+            literals[at] = literal
+    bound = [at for at in range(len(columns)) if at not in literals]
     with connection.cursor() as cursor:
         first = _first_id(cursor)
         ids = list(range(first, first + len(values[0])))
-        names = ", ".join(qn(c) for c in [*columns, "id"])
-        cursor.executemany(f"INSERT INTO {qn(Customer._meta.db_table)} ({names}) VALUES "
-                           f"({', '.join(['%s'] * (len(columns) + 1))})", zip(*values, ids, strict=True))
+        names = ", ".join(qn(c) for c in [*(columns[at] for at in bound), *(columns[at] for at in literals), "id"])
+        slots = ", ".join(["%s"] * len(bound) + list(literals.values()) + ["%s"])
+        cursor.executemany(f"INSERT INTO {qn(Customer._meta.db_table)} ({names}) VALUES ({slots})",
+                           zip(*(values[at] for at in bound), ids, strict=True))
     return ids
+
+
+def _sqlite_literal(value) -> str | None:
+    """SQL text of one of Shoal's own constants (a default, the batch's time) for an SQLite statement run with
+    %s parameters; None for a value that is to be bound instead."""
+    if value is None:
+        return "NULL"
+    if type(value) is bool:
+        return "1" if value else "0"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and value.isprintable() and len(value) < 100:
+        return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+    return None
 
 
 _COPY_SPECIAL = ("\\", "\t", "\n", "\r")
@@ -686,9 +725,13 @@ class Chunk:
     counts: dict
     sample: list
     progress: tuple
+    prepared: list | None = None  # a bulk load: Writer.file_values of the candidates (then sent without them)
 
 
-def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int) -> Iterator[Chunk]:
+def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int,
+            prepare: Callable[[list[Candidate]], list[list]] | None = None) -> Iterator[Chunk]:
+    """The file's batches, classified. ``prepare``: a bulk load's new rows made here (in the reader process,
+    the second core) instead of by the importing process: the chunk carries them instead of the candidates."""
     sampled = 0
     for batch in batched(table.rows(), size):
         last = batch[-1][0]
@@ -706,6 +749,9 @@ def _chunks(table: Table, classifier: Classifier, *, size: int, resume_after: in
             part.sample.extend(list(cells) for _, cells in batch[:sample - sampled])
             sampled += len(part.sample)
         candidates = classifier.classify_batch(batch, part)
+        if prepare is not None:
+            yield Chunk(last, [], part.errors, part.counts, part.sample, table.progress(), prepare(candidates))
+            continue
         yield Chunk(last, candidates, part.errors, part.counts, part.sample, table.progress())
 
 
@@ -779,9 +825,10 @@ class _Forked:
             self.proc.join()
 
 
-def _source(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int, size_bytes: int):
+def _source(table: Table, classifier: Classifier, *, size: int, resume_after: int, sample: int, size_bytes: int,
+            prepare=None):
     def make():
-        return _chunks(table, classifier, size=size, resume_after=resume_after, sample=sample)
+        return _chunks(table, classifier, size=size, resume_after=resume_after, sample=sample, prepare=prepare)
     if (size_bytes >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods()
             and threading.active_count() == 1):
         return _Forked(make)
@@ -801,8 +848,10 @@ def _process(run, table, *, actor, write, worker, progress, sample, report) -> R
     size = BATCH.get(run.mode, 5000)
     bulk = write and not resume_after and (run.size or 0) >= BULK_FROM and not Customer.objects.exists()
     matcher.empty = bulk
+    # a bulk load without required custom fields: every candidate is created, its row made by the reader
+    prepare = writer.file_values if bulk and not writer.required else None
     source = _source(table, classifier, size=size, resume_after=resume_after, sample=sample,
-                     size_bytes=run.size or 0)
+                     size_bytes=run.size or 0, prepare=prepare)
     forked = source if isinstance(source, _Forked) else None
     chunks = forked if forked is not None else source[1]
     position = (0, 1)
@@ -819,7 +868,8 @@ def _process(run, table, *, actor, write, worker, progress, sample, report) -> R
                 result.last_row = chunk.last_row
                 position = chunk.progress
                 if write:
-                    _write_batch(run, writer, matcher, chunk.candidates, result, worker)
+                    _write_batch(run, writer, matcher, chunk.candidates, result, worker,
+                                 prepared=chunk.prepared)
                 else:
                     with transaction.atomic():
                         plan = matcher.plan(chunk.candidates, result,
@@ -847,13 +897,17 @@ BULK_GRACE = timedelta(minutes=30)  # how long a bulk load may run before its wo
 
 @contextlib.contextmanager
 def _bulk_load(run: ImportRun, worker: str):
-    """Into an empty customer table: one transaction with the table's secondary indexes dropped and rebuilt
-    at the end (as the demo loader does; maintaining 11 indexes row by row was most of the time). Nobody else
-    writes customers meanwhile (SQLite: the write lock; PostgreSQL: an EXCLUSIVE table lock, reads go on), so
-    identities need no look-up: the file's own duplicates are already out, and a rebuilt unique index would
-    refuse any left (the whole import then rolls back: nothing half-done). A worker killed meanwhile leaves
-    nothing; the run starts again from its first row."""
-    from shoal.core.db import secondary_indexes
+    """Into an empty customer table: one transaction with the table's secondary indexes dropped (as the demo
+    loader does; maintaining 11 indexes row by row was most of the time). Nobody else writes customers
+    meanwhile (SQLite: the write lock; PostgreSQL: an EXCLUSIVE table lock, reads go on), so identities need no
+    look-up: the file's own duplicates are already out, and the unique indexes, built again before the commit,
+    would refuse any left (the whole import then rolls back: nothing half-done). A worker killed meanwhile
+    leaves nothing; the run starts again from its first row.
+
+    The other indexes are built after the commit (``build_pending_indexes``: PostgreSQL from two connections at
+    once); the run records them (``pending_indexes``) in the transaction of its rows, so a worker that dies
+    before they exist leaves them to the recovery."""
+    from shoal.core.db import is_unique_index, secondary_indexes
 
     # committed first: the run is not taken for stalled while the transaction hides its heartbeats
     ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=timezone.now() + BULK_GRACE)
@@ -871,9 +925,39 @@ def _bulk_load(run: ImportRun, worker: str):
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # CREATE INDEX refuses pending FK checks
         for _, sql in dropped:
-            cursor.execute(sql)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {qn(table)}")
+            if is_unique_index(sql):  # identities stay unique from the commit on
+                cursor.execute(sql)
+        later = [[name, sql] for name, sql in dropped if not is_unique_index(sql)]
+        if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(pending_indexes=later,
+                                                                        heartbeat_at=timezone.now()):
+            raise LostClaim()
+
+
+def build_pending_indexes(run: ImportRun, worker: str) -> None:
+    """Build the customer indexes a bulk load left to build after its commit (and those a worker that died
+    left), then clear the run's ``pending_indexes``. Safe twice: indexes that exist are kept."""
+    from shoal.core.db import build_indexes, sqlite_page_cache
+
+    pending = ImportRun.objects.filter(pk=run.pk).values_list("pending_indexes", flat=True).first()
+    if not pending:
+        return
+
+    def beat() -> None:
+        if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=timezone.now()):
+            raise LostClaim()
+
+    with sqlite_page_cache(PAGE_CACHE_KIB):  # SQLite: as while loading
+        build_indexes([(name, sql) for name, sql in pending], parallel=INDEX_BUILDERS, beat=beat)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Customer._meta.db_table)}")
+    if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(pending_indexes=[],
+                                                                    heartbeat_at=timezone.now()):
+        raise LostClaim()
+    run.pending_indexes = []
+
+
+INDEX_BUILDERS = 2  # connections building a bulk load's indexes at once (PostgreSQL)
 
 
 def _count_dry_updates(writer: Writer, plan: Plan, result: Result) -> None:
@@ -884,7 +968,7 @@ def _count_dry_updates(writer: Writer, plan: Plan, result: Result) -> None:
 
 
 def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: list[Candidate], result: Result,
-                 worker: str) -> None:
+                 worker: str, *, prepared: list | None = None) -> None:
     counts_before = dict(result.counts)
     errors_before = len(result.errors)
     try:
@@ -893,7 +977,11 @@ def _write_batch(run: ImportRun, writer: Writer, matcher: Matcher, candidates: l
             # first a write: on SQLite it takes the write lock, so the customers' ids are ours to hand out
             if not ImportRun.objects.filter(pk=run.pk, worker=worker).update(heartbeat_at=now):
                 raise LostClaim()
-            plan = matcher.plan(candidates, result, required=writer.missing_required if writer.required else None)
+            if prepared is not None:  # a bulk load: the reader made the rows, every one new
+                plan = Plan(prepared=prepared)
+            else:
+                plan = matcher.plan(candidates, result,
+                                    required=writer.missing_required if writer.required else None)
             created, updated, unchanged = writer.write(plan, result, now)
             result.counts["created"] += len(created)
             result.counts["updated"] += len(updated)
