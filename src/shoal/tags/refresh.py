@@ -440,7 +440,7 @@ class Run:
             full_adds = {tag.pk: [c for c in adds if c not in gone] if gone else adds
                          for tag, _m, ordered, _r, adds, _b in changes if ordered is None}
             next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
-            range_deltas = None  # full ranges: score change per customer id - lo
+            range_lo, range_deltas = 0, None  # full ranges: score change per customer id - range_lo
             copied = self._copy_full_adds(changes, full_adds, next_id)
             for tag, matched, ordered, removes, adds, bounds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
@@ -477,7 +477,7 @@ class Run:
                     # a full range: the changes of every tag summed in one array over the range's ids (11M
                     # customer-by-customer dict updates cost 1.6 s of a 1M first pass)
                     if range_deltas is None:
-                        range_deltas = np.zeros(bounds[1] - bounds[0], dtype=np.int64)
+                        range_lo, range_deltas = bounds[0], np.zeros(bounds[1] - bounds[0], dtype=np.int64)
                     if added:
                         range_deltas[np.asarray(added, dtype=np.int64) - bounds[0]] += score
                     if removed:
@@ -495,9 +495,8 @@ class Run:
                 self.removed += len(removed)
             pairs = sorted((c, d) for c, d in deltas.items() if d)
             if range_deltas is not None:
-                lo = next(b for *_rest, b in changes if b is not None)[0]
                 changed = np.flatnonzero(range_deltas)
-                in_range = list(zip((changed + lo).tolist(), range_deltas[changed].tolist(), strict=True))
+                in_range = list(zip((changed + range_lo).tolist(), range_deltas[changed].tolist(), strict=True))
                 if pairs:  # incremental tags of this level too
                     merged = defaultdict(int, pairs)
                     for c, d in in_range:

@@ -128,15 +128,14 @@ def _unlogged_rows(tag_id: int, ids: list[int], rule_of: dict[int, int] | int, *
     return rows.tobytes()
 
 
-def _copy_taggings(blocks: Iterable[bytes]) -> bool:
-    """PostgreSQL: binary COPY rows into the taggings, in a savepoint: should a pair exist after all (COPY cannot
-    skip it), nothing of it stays (False)."""
+def _copy_binary(target: str, blocks: Iterable[bytes]) -> bool:
+    """PostgreSQL: binary COPY rows (built by numpy) into ``target`` ("table (columns)"), in a savepoint: should a
+    key exist after all (COPY cannot skip it), nothing of it stays (False) and the caller writes another way."""
     from django.db import IntegrityError, transaction
 
     try:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors, \
-                cursor.cursor.copy(f"COPY {TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, "
-                                   f"rule_id) FROM STDIN (FORMAT BINARY)") as copy:
+                cursor.cursor.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))  # signature, flags, header extension length
             for block in blocks:
                 copy.write(block)
@@ -144,6 +143,11 @@ def _copy_taggings(blocks: Iterable[bytes]) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def _copy_taggings(blocks: Iterable[bytes]) -> bool:
+    """Binary COPY rows into the taggings (:func:`_copy_binary`); False: a pair existed, nothing written."""
+    return _copy_binary(f"{TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id)", blocks)
 
 
 def _copy_unlogged(tag_id: int, ids: list[int], rule_of: dict[int, int] | int, *, at: datetime,
@@ -347,22 +351,13 @@ def _copy_scores(pairs: list[tuple[int, int]]) -> bool:
     """PostgreSQL: new score rows as one binary COPY built by numpy (a first full refresh: its customers have no
     row yet), in a savepoint: should a row exist after all, nothing of it stays (False) and the caller upserts."""
     import numpy as np
-    from django.db import IntegrityError, transaction
 
     rows = np.empty(len(pairs), dtype=np.dtype([("count", ">i2"), ("l_customer", ">i4"), ("customer", ">i8"),
                                                 ("l_score", ">i4"), ("score", ">i4")]))
     rows["count"], rows["l_customer"], rows["l_score"] = 2, 8, 4
     rows["customer"] = np.fromiter((c for c, _d in pairs), np.int64, len(pairs))
     rows["score"] = np.fromiter((d for _c, d in pairs), np.int32, len(pairs))
-    try:
-        with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors, \
-                cursor.cursor.copy(f"COPY {QUALITY} (customer_id, score) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))
-            copy.write(rows.tobytes())
-            copy.write(b"\xff\xff")
-    except IntegrityError:
-        return False
-    return True
+    return _copy_binary(f"{QUALITY} (customer_id, score)", [rows.tobytes()])
 
 
 def add_scores(deltas: dict[int, int], *, fresh: bool = False) -> bool:
