@@ -55,3 +55,21 @@ def test_custom_sql_and_sorts_read_the_score(three):
 def test_the_score_row_goes_with_its_customer(three):
     services.customer_delete(actor=None, customer=three[0])
     assert not CustomerQuality.objects.filter(customer_id=three[0].pk).exists()
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_score_deltas_of_any_size_add_up_and_skip_customers_that_are_gone(three, fresh):
+    """``tags.store.add_score_pairs``: small deltas go packed into one integer per row on SQLite, larger ones (past
+    ±2**20) as pairs; either way they add to the rows there, create the missing ones, and (unless ``fresh``: the
+    caller checked the customers) leave out a customer that does not exist."""
+    from shoal.tags import store
+
+    a, b, c = three
+    gone = [] if fresh else [(c.pk + 1000, 4)]  # no such customer
+    small = [(a.pk, 3), (b.pk, -(2**20 - 1)), (c.pk, 2**20 - 1), *gone]  # packed
+    store.add_score_pairs(small, fresh=fresh)
+    assert scores([a.pk, b.pk, c.pk]) == {a.pk: 10, b.pk: -3 - (2**20 - 1), c.pk: 2**20 - 1}
+    large = [(a.pk, -10), (b.pk, 2**20), (c.pk, -(2**22)), *gone]  # as pairs
+    store.add_score_pairs(large, fresh=fresh)
+    assert scores([a.pk, b.pk, c.pk]) == {a.pk: 0, b.pk: -2, c.pk: 2**20 - 1 - 2**22}
+    assert not CustomerQuality.objects.filter(customer_id=c.pk + 1000).exists()

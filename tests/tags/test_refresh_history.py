@@ -261,3 +261,83 @@ def test_a_full_pass_reads_the_next_range_ahead_on_another_connection(make_tag, 
     settings.SHOAL_TAG_READ_AHEAD = False
     again = refresh(full=True)
     assert (again["added"], again["removed"]) == (0, 0) and len(threads) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_deleted_after_its_range_was_read_ahead_gets_no_tagging(make_tag, settings, monkeypatch):
+    """The range read ahead in the thread loses a customer before it is written: the write finds the range changed
+    since it was read (count and sum of ids) and tags only the customers still there; the others as usual."""
+    from shoal.customers.models import Customer
+    from shoal.tags import refresh as refresh_module
+    from shoal.tags.refresh import Run
+
+    monkeypatch.setattr(refresh_module, "RANGE", 4)  # 12 customers: 3 ranges, the last two read ahead
+    cs = people(12)
+    gone = cs[9]  # in the third range
+    original = Run._first_level
+
+    def then_delete(self, lo, hi):
+        answer = original(self, lo, hi)
+        if lo <= gone.pk < hi:  # read (and answered) with it; deleted before the range is written
+            Customer.objects.filter(pk=gone.pk).delete()
+        return answer
+
+    monkeypatch.setattr(Run, "_first_level", then_delete)
+    everyone = make_tag("全部", score=3, rules=[{"query": {"field": "name", "op": "is_not_empty"}}])
+    settings.SHOAL_TAG_READ_AHEAD = True
+    result = refresh()
+    assert result["added"] == 11
+    assert tag_sets() == {everyone.pk: {c.pk for c in cs if c.pk != gone.pk}}
+    assert not Tagging.objects.filter(customer_id=gone.pk).exists()
+    assert len(history()) == 11
+    assert_scores_are_sums()
+    from shoal.customers.models import CustomerQuality
+
+    assert not CustomerQuality.objects.filter(customer_id=gone.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reading_a_range_ahead_takes_no_write_lock(make_tag, monkeypatch):
+    """The read-ahead's fetch runs outside any transaction: on SQLite ``atomic()`` would begin a write transaction
+    (IMMEDIATE) and hold the lock the refresh's writer waits for. While it reads, another connection writes."""
+    import threading
+
+    from django.db import connections
+
+    from shoal.customers.models import Customer
+    from shoal.tags import columnar
+
+    cs = people(6)
+    make_tag("华南", score=1, rules=[CITY("广州"), CITY("深圳")])
+    seen = []
+    original = columnar.fetch
+
+    def fetch_while_another_writes(*args, **kwargs):
+        seen.append(connection.in_atomic_block)
+        written = []
+
+        def write():
+            try:
+                with connections["default"].cursor() as cursor:
+                    if connection.vendor == "sqlite":
+                        cursor.execute("PRAGMA busy_timeout = 0")  # busy: fail at once, not wait
+                from django.db import transaction
+
+                with transaction.atomic():
+                    Customer.objects.filter(pk=cs[0].pk).update(name="写")
+                written.append(True)
+            except Exception as error:  # noqa: BLE001 — the test reports it
+                written.append(error)
+            finally:
+                connections.close_all()
+
+        other = threading.Thread(target=write)
+        other.start()
+        other.join()
+        assert written == [True]
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "fetch", fetch_while_another_writes)
+    result = refresh()
+    assert seen == [False] and result["added"] == 4
+    assert Customer.objects.get(pk=cs[0].pk).name == "写"

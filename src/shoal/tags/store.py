@@ -266,6 +266,15 @@ def existing_customers(customer_ids: Sequence[int]) -> set[int]:
     return found
 
 
+def customers_between(lo: int, hi: int) -> tuple[int, int]:
+    """How many customers have ids in [lo, hi), and the sum of their ids: compared before and after, equal means
+    none of them went meanwhile (ids are never reused: customers are only ever added above the highest id)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(id), 0) FROM {CUSTOMER} WHERE id >= %s AND id < %s", [lo, hi])
+        count, total = cursor.fetchone()
+    return int(count), int(total)
+
+
 def existing_customers_between(lo: int, hi: int) -> set[int]:
     """The customers with ids in [lo, hi) (read in the caller's transaction): one range of the key, where 50,000
     ids to look up one by one cost ~0.2 s (PostgreSQL: ~4 s of a first full refresh at 1M)."""
@@ -368,29 +377,49 @@ def add_scores(deltas: dict[int, int], *, fresh: bool = False) -> bool:
 
     ``fresh`` (PostgreSQL): the customers have no score row yet and exist (checked in the caller's transaction: a
     first full refresh), so the rows go as one COPY (measured at 1M: 1.2 s instead of 3.7 s of upserts); should
-    one exist after all, upserts as usual. True: written by COPY."""
+    one exist after all, upserts as usual. SQLite: upserts without the join. True: written as fresh rows."""
     return add_score_pairs(sorted((c, d) for c, d in deltas.items() if d), fresh=fresh)
 
 
+_DELTA_BITS = 21  # SQLite: (id, delta) packed as one integer, id << 21 | (delta + 2**20), when |delta| < 2**20
+_DELTA_BIAS = 1 << (_DELTA_BITS - 1)
+
+
+def _packed(chunk: Sequence[tuple[int, int]]) -> str | None:
+    """The pairs as a JSON array of packed integers (one integer per row: no ``json_extract`` of a pair, measured
+    at 1M: 0.5 s instead of 1.2 s); None when a delta or an id does not fit."""
+    if any(not -_DELTA_BIAS < d < _DELTA_BIAS or c >= 1 << (62 - _DELTA_BITS) for c, d in chunk):
+        return None
+    return json.dumps([(c << _DELTA_BITS) + d + _DELTA_BIAS for c, d in chunk])
+
+
 def add_score_pairs(pairs: Sequence[tuple[int, int]], *, fresh: bool = False) -> bool:
-    """:func:`add_scores` of (customer id, delta) pairs sorted by id, no delta 0."""
+    """:func:`add_scores` of (customer id, delta) pairs sorted by id, no delta 0. ``fresh`` on SQLite: the customers
+    exist (not joined), any rows there are summed as usual."""
     if fresh and pairs and connection.vendor == "postgresql" and _copy_scores(pairs):
         return True
     with connection.cursor() as cursor:
         for start in range(0, len(pairs), BATCH):
             chunk = pairs[start:start + BATCH]
             if connection.vendor == "sqlite":
+                packed = _packed(chunk)
+                if packed is None:
+                    cid, delta = "json_extract(d.value, '$[0]')", "json_extract(d.value, '$[1]')"
+                else:
+                    cid, delta = f"(d.value >> {_DELTA_BITS})", f"(d.value & {(1 << _DELTA_BITS) - 1}) - {_DELTA_BIAS}"
+                join = "" if fresh else f" JOIN {CUSTOMER} c ON c.id = {cid}"
                 cursor.execute(
-                    f"INSERT INTO {QUALITY} (customer_id, score) SELECT c.id, json_extract(d.value, '$[1]') "
-                    f"FROM json_each(%s) AS d JOIN {CUSTOMER} c ON c.id = json_extract(d.value, '$[0]') WHERE 1 "
-                    f"ON CONFLICT (customer_id) DO UPDATE SET score = score + excluded.score", [json.dumps(chunk)])
+                    f"INSERT INTO {QUALITY} (customer_id, score) SELECT {cid}, {delta} FROM json_each(%s) AS d{join} "
+                    f"WHERE 1 "
+                    f"ON CONFLICT (customer_id) DO UPDATE SET score = score + excluded.score",
+                    [packed or json.dumps(chunk)])
             else:
                 cursor.execute(
                     f"INSERT INTO {QUALITY} AS q (customer_id, score) SELECT c.id, d.delta "
                     f"FROM unnest(%s::bigint[], %s::int[]) AS d(cid, delta) JOIN {CUSTOMER} c ON c.id = d.cid "
                     f"ON CONFLICT (customer_id) DO UPDATE SET score = q.score + excluded.score",
                     [ids_param([c for c, _d in chunk]), ids_param([d for _c, d in chunk])])
-    return False
+    return fresh and connection.vendor == "sqlite"
 
 
 def add_score_to_tagged(tag_id: int, delta: int) -> None:
