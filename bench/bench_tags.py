@@ -140,8 +140,13 @@ def cli_refresh(*args: str) -> dict:
             "peak_private_mb": round(private / 1024)}
 
 
+CITY = "city = CASE WHEN city = '深圳' THEN '杭州' ELSE '深圳' END"
+
+
 def change_one_percent() -> int:
-    """1% of the customers get a new city and plan, stamped like every write path stamps them."""
+    """1% of the customers get a new city and plan, stamped like every write path stamps them. The new values
+    differ from the old ones on every run (深圳 ↔ 杭州, enterprise ↔ free), so their taggings change each time on
+    a world the bench has run on before."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -156,13 +161,13 @@ def change_one_percent() -> int:
             chunk = ids[start:start + 5000]
             marks = ", ".join(["%s"] * len(chunk))
             if connection.vendor == "sqlite":
-                cursor.execute(f"UPDATE customers_customer SET city = '深圳', updated_at = %s, "
-                               f"attributes = json_set(attributes, '$.plan', 'enterprise') WHERE id IN ({marks})",
-                               [now, *chunk])
+                cursor.execute(f"UPDATE customers_customer SET {CITY}, updated_at = %s, attributes = json_set("
+                               f"attributes, '$.plan', CASE WHEN json_extract(attributes, '$.plan') = 'enterprise' "
+                               f"THEN 'free' ELSE 'enterprise' END) WHERE id IN ({marks})", [now, *chunk])
             else:
-                cursor.execute(f"UPDATE customers_customer SET city = '深圳', updated_at = %s, "
-                               f"attributes = attributes || '{{\"plan\": \"enterprise\"}}'::jsonb WHERE id IN ({marks})",
-                               [now, *chunk])
+                cursor.execute(f"UPDATE customers_customer SET {CITY}, updated_at = %s, attributes = attributes || "
+                               f"jsonb_build_object('plan', CASE WHEN attributes ->> 'plan' = 'enterprise' THEN 'free' "
+                               f"ELSE 'enterprise' END) WHERE id IN ({marks})", [now, *chunk])
     return len(ids)
 
 

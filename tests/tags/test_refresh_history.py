@@ -341,3 +341,16 @@ def test_reading_a_range_ahead_takes_no_write_lock(make_tag, monkeypatch):
     result = refresh()
     assert seen == [False] and result["added"] == 4
     assert Customer.objects.get(pk=cs[0].pk).name == "写"
+
+
+def test_a_first_pass_counts_each_tag_from_zero_whatever_count_was_kept(make_tag):
+    """No taggings yet: a stale kept count (a table emptied behind the ORM) is not carried into the pass's count."""
+    from shoal.tags.models import Tag
+
+    people(6)
+    south = make_tag("华南", score=1, rules=[CITY("广州"), CITY("深圳")])
+    Tag.objects.filter(pk=south.pk).update(customer_count=99)
+    assert refresh()["added"] == 4
+    assert Tag.objects.get(pk=south.pk).customer_count == 4 == Tagging.objects.filter(tag=south).count()
+    assert refresh(full=True)["added"] == 0  # a full pass over taggings there: recounted, the same
+    assert Tag.objects.get(pk=south.pk).customer_count == 4
