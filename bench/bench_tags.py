@@ -4,7 +4,8 @@ customer), refreshed through ``shoal tags refresh`` in a child process (its time
 - ``full``: the first full refresh (every customer, every tag, ~11M taggings written at 1M customers);
 - ``no_change``: a refresh right after it (nothing changed: reads only what changed since the watermark);
 - ``one_percent``: a refresh after 1% of the customers changed (city and plan, ``updated_at`` stamped as
-  every write path does).
+  every write path does);
+- ``list_sorted_by_score``: a page of the customer list sorted by quality score, both ways (ms).
 
 At each size in SHOAL_BENCH_SIZES (default "100000"; the issue's figures are at 1000000). Targets (issue 10):
 full ≤ 35 s, no-change ≤ 2 s, 1% changed ≤ 5 s, peak memory ≤ 1 GB.
@@ -188,6 +189,23 @@ def by_hand() -> dict:
     return hand
 
 
+def sorted_by_score() -> dict:
+    """Milliseconds for pages of the customer list sorted by quality score (20 rows; the first, and rows 5,000+),
+    both ways, as the list page and the API read them (``selectors.customer_page_rows``), for the whole database."""
+    from shoal.customers.selectors import customer_page_rows
+    from shoal.segments.selectors import segment_queryset
+
+    out = {}
+    for way in ("desc", "asc"):
+        qs = segment_queryset(actor=None, sort=[{"field": "quality_score", "dir": way}])
+        for start in (0, 5000):
+            started = time.perf_counter()
+            rows = customer_page_rows(actor=None, qs=qs, offset=start, limit=20, total=None)
+            assert len(rows) == 20
+            out[f"{way}_from_{start}_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return out
+
+
 def run() -> dict:
     from shoal.customers.models import Customer
     from shoal.tags.models import Tagging
@@ -203,10 +221,12 @@ def run() -> dict:
         no_change = cli_refresh()
         changed = change_one_percent()
         one_percent = cli_refresh()
+        by_score = sorted_by_score()
         out[str(size)] = {
             "customers": customers, "tags": len(RULES), "taggings": taggings,
             "taggings_per_customer": round(taggings / max(customers, 1), 2), "load": load,
             "full": full, "hand_written": hand, "full_vs_hand": round(full["seconds"] / hand["seconds"], 2),
             "no_change": no_change, "changed_customers": changed, "one_percent": one_percent,
+            "list_sorted_by_score": by_score,
         }
     return {"sizes": out}

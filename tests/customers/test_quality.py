@@ -73,3 +73,47 @@ def test_score_deltas_of_any_size_add_up_and_skip_customers_that_are_gone(three,
     store.add_score_pairs(large, fresh=fresh)
     assert scores([a.pk, b.pk, c.pk]) == {a.pk: 0, b.pk: -2, c.pk: 2**20 - 1 - 2**22}
     assert not CustomerQuality.objects.filter(customer_id=c.pk + 1000).exists()
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("narrowed", [False, True])
+def test_pages_sorted_by_score_read_from_the_score_index_match_the_full_sort(monkeypatch, descending, narrowed):
+    """Every page of a list sorted by score (then id, descending), read by walking the score index from the page's
+    end, equals the same page of the plain sort: positive, negative and 0 scores, customers without a row, ties,
+    a filter that keeps some of them; where a walk cannot tell (the page reaches the 0s, too few matches among the
+    rows it may read) the plain sort answers."""
+    import random
+
+    from shoal.customers import quality
+    from shoal.customers.selectors import customer_page_rows
+    from shoal.segments.selectors import segment_page
+
+    monkeypatch.setattr(quality, "WALK_FIRST", 3)  # several looks, then giving up, on a small world
+    monkeypatch.setattr(quality, "WALK_MAX", 24)
+    walked = []
+    original = quality.score_page_ids
+
+    def spy(*args):
+        answer = original(*args)
+        walked.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(quality, "score_page_ids", spy)
+    monkeypatch.setattr("shoal.customers.selectors.score_page_ids", spy)
+    monkeypatch.setattr("shoal.segments.selectors.score_page_ids", spy)
+    rng = random.Random(7)
+    cs = [services.customer_create(actor=SYSTEM, data={"name": f"客户{i}", "mobile": f"1380013{i:04d}",
+                                                       "city": rng.choice(["上海", "北京"])}) for i in range(60)]
+    set_scores({c.pk: rng.choice([-3, -1, 0, 2, 2, 5, 9]) for c in cs if rng.random() < 0.8})
+    query = {"field": "city", "op": "eq", "value": "上海"} if narrowed else None
+    qs = segment_queryset(actor=None, query=query, sort=[{"field": "quality_score", "dir": "desc" if descending else "asc"}])
+    got = scores(c.pk for c in cs)
+    kept = [c for c in cs if not narrowed or c.city == "上海"]
+    # the plain sort: by score, then id descending
+    expected = [c.pk for c in sorted(kept, key=lambda c: ((-got[c.pk] if descending else got[c.pk]), -c.pk))]
+    for size in (1, 4, 7):
+        for start in range(0, len(expected) + 2, size):
+            page = [c.pk for c in customer_page_rows(actor=None, qs=qs, offset=start, limit=size, total=len(expected))]
+            assert page == expected[start:start + size], (size, start)
+            assert [c.pk for c in segment_page(qs, start=start, size=size, total=len(expected))] == page
+    assert any(walked) and not all(walked)  # pages served by walks, and by the plain sort where a walk could not

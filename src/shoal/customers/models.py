@@ -233,6 +233,8 @@ class CustomerQuality(models.Model):
     class Meta:
         verbose_name = _("quality score")
         verbose_name_plural = _("quality scores")
+        # a list sorted by score walks it from either end (customers.quality.score_page_ids)
+        indexes = [models.Index(fields=["score", "customer"], name="customer_quality_score_idx")]
 
     def __str__(self):
         return f"{self.customer_id}: {self.score}"

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import IntegerField, OuterRef, Subquery, Value
+from django.db.models import F, IntegerField, OrderBy, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 TABLE = "customers_customerquality"
+
+
+class QualityScore(Coalesce):
+    """:func:`quality_expr`'s expression: a sort by it is recognised (:func:`score_order`)."""
 
 
 def quality_expr(customer: str = "pk") -> Coalesce:
@@ -23,7 +27,56 @@ def quality_expr(customer: str = "pk") -> Coalesce:
     from .models import CustomerQuality
 
     score = CustomerQuality.objects.filter(customer_id=OuterRef(customer)).values("score")[:1]
-    return Coalesce(Subquery(score, output_field=IntegerField()), Value(0), output_field=IntegerField())
+    expression = QualityScore(Subquery(score, output_field=IntegerField()), Value(0), output_field=IntegerField())
+    expression.customer_path = customer
+    return expression
+
+
+def score_order(order) -> bool | None:
+    """``order`` (a customer queryset's ``query.order_by``) is by score then id descending, as the customer list
+    and the advanced query sort a column: True descending, False ascending; None: some other order."""
+    if len(order) != 2 or not isinstance(order[0], OrderBy) or not isinstance(order[0].expression, QualityScore):
+        return None
+    if getattr(order[0].expression, "customer_path", None) != "pk":
+        return None
+    tie = order[1]
+    if not (tie in ("-pk", "-id") or (isinstance(tie, OrderBy) and tie.descending and isinstance(tie.expression, F)
+                                      and tie.expression.name in ("pk", "id"))):
+        return None
+    return order[0].descending
+
+
+WALK_FIRST = 2_000  # score rows read by the first look of a walk (then 8× more each time)
+WALK_MAX = 128_000  # score rows a walk reads at most before the plain sort is used
+PAGE_MAX = 10_000  # the deepest row a walk serves
+
+
+def score_page_ids(qs, start: int, stop: int, descending: bool) -> list[int] | None:
+    """The ids of rows [start, stop) of the customers ``qs`` (scoped, filtered) sorted by score (``descending``
+    or not) then id descending, read from the score index (``customer_quality_score_idx``) rather than the score
+    of every customer sorted (1M customers on SQLite: 2.2 s a page). The highest (lowest) scores come first: the
+    customers with a positive (negative) score are walked in order from that end, each look keeping those ``qs``
+    holds, until the page is full. None when a walk cannot tell: the page reaches the customers scored 0 (most
+    have no row), it lies deeper than ``PAGE_MAX``, or ``WALK_MAX`` rows gave too few of ``qs``'s customers (a
+    narrow filter: then sorting its few matches is quick)."""
+    from shoal.core.db import ids_subquery
+
+    from .models import CustomerQuality
+
+    if stop > PAGE_MAX or start >= stop:
+        return None
+    rows = CustomerQuality.objects.filter(score__gt=0) if descending else CustomerQuality.objects.filter(score__lt=0)
+    rows = rows.order_by("-score" if descending else "score", "-customer_id").values_list("customer_id", flat=True)
+    size = WALK_FIRST
+    while True:
+        ids = list(rows[:size])
+        kept = set(qs.order_by().filter(pk__in=ids_subquery(ids)).values_list("pk", flat=True)) if ids else set()
+        found = [pk for pk in ids if pk in kept]
+        if len(found) >= stop:
+            return found[start:stop]
+        if len(ids) < size or size >= WALK_MAX:  # the scores of that sign ran out; or too few match
+            return None
+        size = min(size * 8, WALK_MAX)
 
 
 def with_quality(qs, name: str = "quality_score"):
