@@ -458,9 +458,10 @@ def locked_scores(tag_ids: Iterable[int]) -> dict[int, int]:
 
 
 def secondary_indexes() -> list[tuple[str, str]]:
-    """(name, CREATE statement) of the taggings' indexes other than the key."""
+    """(name, CREATE statement) of the indexes other than the key of the taggings and of the quality scores (a first
+    full pass writes a row of each customer: ordered by score, those rows went into the index out of order)."""
     with connection.cursor() as cursor:
-        return db.secondary_indexes(cursor, TAGGING)
+        return db.secondary_indexes(cursor, TAGGING) + db.secondary_indexes(cursor, QUALITY)
 
 
 def drop_indexes(indexes: list[tuple[str, str]]) -> None:
