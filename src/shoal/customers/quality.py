@@ -59,8 +59,6 @@ def score_page_ids(qs, start: int, stop: int, descending: bool) -> list[int] | N
     holds, until the page is full. None when a walk cannot tell: the page reaches the customers scored 0 (most
     have no row), it lies deeper than ``PAGE_MAX``, or ``WALK_MAX`` rows gave too few of ``qs``'s customers (a
     narrow filter: then sorting its few matches is quick)."""
-    from shoal.core.db import ids_subquery
-
     from .models import CustomerQuality
 
     if stop > PAGE_MAX or start >= stop:
@@ -70,7 +68,11 @@ def score_page_ids(qs, start: int, stop: int, descending: bool) -> list[int] | N
     size = WALK_FIRST
     while True:
         ids = list(rows[:size])
-        kept = set(qs.order_by().filter(pk__in=ids_subquery(ids)).values_list("pk", flat=True)) if ids else set()
+        kept: set[int] = set()
+        # plain parameters (a JSON / array parameter is a table function, which the advanced query's read-only
+        # guard on SQLite refuses), in batches under SQLite's cap on parameters
+        for at in range(0, len(ids), WALK_FIRST):
+            kept.update(qs.order_by().filter(pk__in=ids[at:at + WALK_FIRST]).values_list("pk", flat=True))
         found = [pk for pk in ids if pk in kept]
         if len(found) >= stop:
             return found[start:stop]
