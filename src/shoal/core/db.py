@@ -202,11 +202,16 @@ def drop_indexes(cursor, indexes: Iterable[tuple[str, str]]) -> None:
         cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
 
 
+def _if_not_exists(sql: str) -> str:
+    """A CREATE [UNIQUE] INDEX statement that leaves an index of that name as it is."""
+    return (sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+            .replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1))
+
+
 def create_indexes(cursor, indexes: Iterable[tuple[str, str]]) -> None:
     """Build them again (those that exist meanwhile are left as they are)."""
     for _name, sql in indexes:
-        cursor.execute(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-                       .replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1))
+        cursor.execute(_if_not_exists(sql))
 
 
 def is_unique_index(sql: str) -> bool:
@@ -297,8 +302,7 @@ def _index_weight(index: tuple[str, str]) -> int:
 
 
 def _build_one(conn, sql: str) -> None:
-    plain = sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1).replace(
-        "CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1)
+    plain = _if_not_exists(sql)
     from django.db.utils import OperationalError
 
     with conn.cursor() as cursor:

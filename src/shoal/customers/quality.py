@@ -51,34 +51,35 @@ WALK_MAX = 128_000  # score rows a walk reads at most before the plain sort is u
 PAGE_MAX = 10_000  # the deepest row a walk serves
 
 
-def score_page_ids(qs, start: int, stop: int, descending: bool) -> list[int] | None:
-    """The ids of rows [start, stop) of the customers ``qs`` (scoped, filtered) sorted by score (``descending``
-    or not) then id descending, read from the score index (``customer_quality_score_idx``) rather than the score
-    of every customer sorted (1M customers on SQLite: 2.2 s a page). The highest (lowest) scores come first: the
-    customers with a positive (negative) score are walked in order from that end, each look keeping those ``qs``
-    holds, until the page is full. None when a walk cannot tell: the page reaches the customers scored 0 (most
-    have no row), it lies deeper than ``PAGE_MAX``, or ``WALK_MAX`` rows gave too few of ``qs``'s customers (a
-    narrow filter: then sorting its few matches is quick)."""
+def score_page_ids(qs, start: int, stop: int) -> list[int] | None:
+    """The ids of rows [start, stop) of the customers ``qs`` (scoped, filtered) when it is sorted by score then id
+    descending (:func:`score_order`), read from the score index (``customer_quality_score_idx``) rather than the
+    score of every customer sorted (1M customers on SQLite: 2.2 s a page). The highest (lowest) scores come first:
+    the customers with a positive (negative) score are walked in order from that end, each look reading the next
+    rows and keeping those ``qs`` holds, until the page is full. None when ``qs`` is sorted otherwise or a walk
+    cannot tell: the page reaches the customers scored 0 (most have no row), it lies deeper than ``PAGE_MAX``, or
+    ``WALK_MAX`` rows gave too few of ``qs``'s customers (a narrow filter: then sorting its few matches is quick)."""
     from .models import CustomerQuality
 
-    if stop > PAGE_MAX or start >= stop:
+    descending = score_order(qs.query.order_by)
+    if descending is None or stop > PAGE_MAX or start >= stop:
         return None
     rows = CustomerQuality.objects.filter(score__gt=0) if descending else CustomerQuality.objects.filter(score__lt=0)
     rows = rows.order_by("-score" if descending else "score", "-customer_id").values_list("customer_id", flat=True)
-    size = WALK_FIRST
+    found: list[int] = []
+    read, size = 0, WALK_FIRST
     while True:
-        ids = list(rows[:size])
-        kept: set[int] = set()
-        # plain parameters (a JSON / array parameter is a table function, which the advanced query's read-only
-        # guard on SQLite refuses), in batches under SQLite's cap on parameters
-        for at in range(0, len(ids), WALK_FIRST):
-            kept.update(qs.order_by().filter(pk__in=ids[at:at + WALK_FIRST]).values_list("pk", flat=True))
-        found = [pk for pk in ids if pk in kept]
+        look = rows[read:size]
+        ids = list(look)
+        # those ``qs`` holds, the look again as a subquery (no ids sent: a JSON / array parameter is a table
+        # function, which the advanced query's read-only guard on SQLite refuses, and SQLite caps parameters)
+        kept = set(qs.order_by().filter(pk__in=look).values_list("pk", flat=True)) if ids else set()
+        found += [pk for pk in ids if pk in kept]
         if len(found) >= stop:
             return found[start:stop]
-        if len(ids) < size or size >= WALK_MAX:  # the scores of that sign ran out; or too few match
+        if read + len(ids) < size or size >= WALK_MAX:  # the scores of that sign ran out; or too few match
             return None
-        size = min(size * 8, WALK_MAX)
+        read, size = size, min(size * 8, WALK_MAX)
 
 
 def with_quality(qs, name: str = "quality_score"):

@@ -18,7 +18,7 @@ from shoal.core.errors import NotFound, ShoalError
 from . import cleaning, standard
 from .identity import try_normalise_mobile
 from .models import Customer, CustomerGroup, CustomerGroupMembership, CustomField, EnumItem, FieldType
-from .quality import score_order, score_page_ids
+from .quality import score_page_ids
 
 LIST_FIELDS = tuple(n for n in standard.names() if n != "company")  # company: by company_id
 
@@ -294,11 +294,9 @@ def customer_page_rows(*, actor, qs: QuerySet[Customer], offset: int, limit: int
     """
     start, stop, reverse = offset, offset + limit, False
     order = _ordering(qs)
-    by_score = score_order(qs.query.order_by)
-    if by_score is not None:  # the score index walked from the page's end (not every customer's score sorted)
-        ids = score_page_ids(qs, start, stop, by_score)
-        if ids is not None:
-            return _rows(ids, qs)
+    ids = score_page_ids(qs, start, stop)  # sorted by score: the score index walked from the page's end
+    if ids is not None:
+        return _rows(ids, qs)
     ids_qs = qs
     if order == DEFAULT_ORDER and total is not None:
         if offset >= total:

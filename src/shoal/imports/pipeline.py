@@ -449,14 +449,12 @@ class Writer:
         base["created_at"] = base["updated_at"] = now
         template = [self.preps[n](base[n]) for n in names]  # the same for every row: prepared once
         attrs_at = position["attributes"]
-        slots = [(position[k], None) for k in self.std_keys]
+        file_at = [position[k] for k in self.std_keys] + [attrs_at]  # where the file's columns go (file_values)
         # built a column at a time: constants shared, each imported column one list
         values = [[constant] * count for constant in template]
-        for (at, _), column in zip(slots, prepared[:-1], strict=True):
+        for at, column in zip(file_at, prepared, strict=True):
             values[at] = column
-        values[attrs_at] = prepared[-1]
-        file_columns = {at for at, _ in slots} | {attrs_at}
-        ids = _insert_customers(self.columns, values, constants={at for at in range(len(names)) if at not in file_columns})
+        ids = _insert_customers(self.columns, values, constants=set(range(len(names))) - set(file_at))
         if self.write_timeline:
             entries = [TimelineEntry(customer_id=pk, kind=TimelineKind.CREATED, actor_id=self.user_id,
                                      actor_name=self.actor_name, created_at=now,

@@ -389,7 +389,7 @@ class Run:
         if connection.vendor != "postgresql":
             return set()
         items = []
-        for tag, matched, ordered, _removes, _adds, _bounds in changes:
+        for tag, matched, ordered, _removes, _adds in changes:
             if ordered is not None:
                 continue
             adds = full_adds[tag.pk]
@@ -425,18 +425,18 @@ class Run:
                     adds = [c for c in matched if c not in current]
                 else:  # a first pass: no per-customer look-ups (millions of them)
                     removes, adds = [], list(matched)
-                changes.append((tag, matched, ordered, removes, adds, bounds))
+                changes.append((tag, matched, ordered, removes, adds))
             # A full range: the customers to tag are checked once in this transaction (not joined for each tag).
             # Mostly none went since the range was read: the range's count and sum of ids, as they were before it
             # was read (``seen``), say so at once (ids are never reused, so a range's customers can only go).
             # Otherwise the customers to tag are looked up (11M ids into a set, then looked up: ~2 s at 1M).
             full_bounds = {b for _t, _m, ordered, b in plans if ordered is None}
+            span = next(iter(full_bounds)) if len(full_bounds) == 1 else None  # the range of this level's full tags
             gone: set[int] = set()
-            if full_bounds and not (len(full_bounds) == 1 and seen is not None
-                                    and store.customers_between(*next(iter(full_bounds))) == seen):
-                wanted = set().union(*(adds for _t, _m, ordered, _r, adds, _b in changes if ordered is None))
-                if connection.vendor == "postgresql" and len(full_bounds) == 1 and wanted:  # read as a range
-                    exist = store.existing_customers_between(*full_bounds.pop()) & wanted
+            if full_bounds and not (span and seen is not None and store.customers_between(*span) == seen):
+                wanted = set().union(*(adds for _t, _m, ordered, _r, adds in changes if ordered is None))
+                if connection.vendor == "postgresql" and span and wanted:  # read as a range
+                    exist = store.existing_customers_between(*span) & wanted
                 else:
                     exist = store.existing_customers(sorted(wanted))
                 gone = wanted - exist  # deleted since they were read
@@ -445,11 +445,14 @@ class Run:
             # Millions of history rows made most of a first full pass (measured at 1M on SQLite: 26 s of 82 s,
             # plus most of the commit's 17.6 s).
             full_adds = {tag.pk: [c for c in adds if c not in gone] if gone else adds
-                         for tag, _m, ordered, _r, adds, _b in changes if ordered is None}
+                         for tag, _m, ordered, _r, adds in changes if ordered is None}
             next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
-            range_lo, range_deltas = 0, None  # full ranges: score change per customer id - range_lo
+            # Score changes: with a full range, summed in one array over its ids (every customer of the level's
+            # plans is in it: incremental tags re-read only the range's candidates; 11M customer-by-customer dict
+            # updates cost 1.6 s of a 1M first pass); otherwise (a few customers) in a dict.
+            range_deltas = np.zeros(span[1] - span[0], dtype=np.int64) if span else None
             copied = self._copy_full_adds(changes, full_adds, next_id)
-            for tag, matched, ordered, removes, adds, bounds in changes:
+            for tag, matched, ordered, removes, adds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
                 by_rule: dict[int, list[int]] = defaultdict(list)
                 if ordered is None:
@@ -480,15 +483,11 @@ class Run:
                                              rule_id=rule_id)
                 history += clock() - t0
                 score = scores.get(tag.pk, 0)
-                if score and bounds is not None and (added or removed):
-                    # a full range: the changes of every tag summed in one array over the range's ids (11M
-                    # customer-by-customer dict updates cost 1.6 s of a 1M first pass)
-                    if range_deltas is None:
-                        range_lo, range_deltas = bounds[0], np.zeros(bounds[1] - bounds[0], dtype=np.int64)
+                if score and range_deltas is not None:
                     if added:
-                        range_deltas[np.asarray(added, dtype=np.int64) - bounds[0]] += score
+                        range_deltas[np.asarray(added, dtype=np.int64) - span[0]] += score
                     if removed:
-                        range_deltas[np.asarray(removed, dtype=np.int64) - bounds[0]] -= score
+                        range_deltas[np.asarray(removed, dtype=np.int64) - span[0]] -= score
                 elif score:
                     for c in added:
                         deltas[c] += score
@@ -500,17 +499,11 @@ class Run:
                     counts[tag.pk] += len(added) - len(removed)
                 self.added += len(added)
                 self.removed += len(removed)
-            pairs = sorted((c, d) for c, d in deltas.items() if d)
             if range_deltas is not None:
                 changed = np.flatnonzero(range_deltas)
-                in_range = list(zip((changed + range_lo).tolist(), range_deltas[changed].tolist(), strict=True))
-                if pairs:  # incremental tags of this level too
-                    merged = defaultdict(int, pairs)
-                    for c, d in in_range:
-                        merged[c] += d
-                    pairs = sorted((c, d) for c, d in merged.items() if d)
-                else:
-                    pairs = in_range
+                pairs = list(zip((changed + span[0]).tolist(), range_deltas[changed].tolist(), strict=True))
+            else:
+                pairs = sorted((c, d) for c, d in deltas.items() if d)
             store.add_counts(counts)  # one statement, not one per tag
             t0 = clock()
             fresh = self.fresh_scores and len(self.levels) == 1  # each customer's score written once in the pass
@@ -587,7 +580,7 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
                       and not Tagging.objects.exists())
         if first_pass:  # no taggings: every count is 0, and the pass keeps them (store.add_counts), no recount
             Tag.objects.filter(pk__in=full_ids).update(customer_count=0)
-        if first_pass and Customer.objects.count() >= INDEXES_AFTER:
+        if first_pass and total >= INDEXES_AFTER:
             dropped = store.secondary_indexes()
             if not any(t.valid_days for t in tags):  # no row of the pass enters the partial expiry index: kept
                 dropped = [(name, sql) for name, sql in dropped if name != EXPIRY_INDEX]  # (a scan of every row)
