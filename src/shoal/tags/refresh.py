@@ -38,7 +38,7 @@ from shoal.core.errors import ShoalError
 from shoal.customers.models import Customer
 from shoal.segments.catalog import field_catalog
 
-from . import columnar, store
+from . import columnar, staging, store
 from . import rules as rule_logic
 from .models import Tag, TagBulkAdd, Tagging, TagHistory, TagKind, TagSource
 
@@ -50,6 +50,7 @@ CLAIM_MINUTES = 30
 CACHE_KIB = 256 * 1024  # SQLite page cache during a full pass
 INDEXES_AFTER = 10_000  # customers from which a first full pass builds the taggings' indexes after its rows
 EXPIRY_INDEX = "tagging_expiry_idx"  # partial: taggings with an expiry only
+READERS = 2  # threads that evaluate the next ranges of a full pass while this one is written
 FULL_SWITCH = 0.2  # an incremental refresh that would re-read more than this share of customers goes full
 
 
@@ -219,6 +220,7 @@ class Run:
         self.phases: dict[str, float] = defaultdict(float)  # seconds per phase: evaluate, write, history, scores
         self.bulk: set[int] = set()  # tags whose full pass wrote adds carried by their taggings (TagBulkAdd)
         self.fresh_scores = False  # a first pass into empty taggings: the customers' scores are all 0 (refresh())
+        self.stage = None  # PostgreSQL, a first pass into a table of its own (tags.staging; refresh())
         # tags whose changes in a range an incremental tag of a later level re-reads (a full tag re-reads all)
         self.watched = {dep for t in tags if t.pk not in full_ids for dep in self.deps.get(t.pk, ())}
 
@@ -299,7 +301,7 @@ class Run:
         if not self._read_ahead(ranges):
             for done, (lo, hi) in enumerate(ranges, 1):
                 self._range(lo, hi)
-                if self.progress:
+                if self.progress and self.stage is None:  # (a staged pass's transaction would hide it)
                     self.progress(done, len(ranges))
 
     def _first_level(self, lo: int, hi: int) -> tuple[tuple[int, int], dict[int, dict[int, int]]]:
@@ -315,28 +317,38 @@ class Run:
         on another connection, in a thread (the database's C code and numpy release the GIL: on 2 cores the
         evaluation hides behind the writes). Not inside a caller's transaction (the other connection would not
         see its rows), and not when switched off (``SHOAL_TAG_READ_AHEAD``). False: not done so."""
-        if (len(ranges) < 2 or not self.full_ids or self.restrict is not None or connection.in_atomic_block
+        if (len(ranges) < 2 or not self.full_ids or self.restrict is not None
+                or (connection.in_atomic_block and self.stage is None)  # (a staged pass's transaction is its own)
                 or not getattr(settings, "SHOAL_TAG_READ_AHEAD", True) or not self.levels):
             return False
+        import contextvars
         from concurrent.futures import ThreadPoolExecutor
 
         from django.db import connections
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tags-read-ahead") as pool:
-            pending = None
-            try:
-                for done, (lo, hi) in enumerate(ranges, 1):
-                    t0 = time.perf_counter()
-                    seen, first = pending.result() if pending is not None else self._first_level(lo, hi)
-                    self.phases["wait"] += time.perf_counter() - t0  # the evaluation ahead was not done yet
-                    pending = pool.submit(self._first_level, *ranges[done]) if done < len(ranges) else None
-                    self._range(lo, hi, first=first, seen=seen)
-                    if self.progress:
-                        self.progress(done, len(ranges))
-            finally:
-                if pending is not None:
-                    pending.cancel()
+        context = contextvars.copy_context()  # a job's progress is its context's (schedules.execution)
+        readers = max(1, min(READERS, len(ranges) - 1))
+        pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="tags-read-ahead") for _ in range(readers)]
+        pending: dict[int, object] = {}  # range number → its evaluation under way
+        try:
+            for done, (lo, hi) in enumerate(ranges, 1):
+                for ahead in range(done, min(done + readers, len(ranges))):  # the next ranges, one per reader
+                    if ahead not in pending:
+                        pending[ahead] = pools[ahead % readers].submit(self._first_level, *ranges[ahead])
+                t0 = time.perf_counter()
+                seen, first = pending.pop(done - 1).result() if done > 1 else self._first_level(lo, hi)
+                self.phases["wait"] += time.perf_counter() - t0  # the evaluation ahead was not done yet
+                self._range(lo, hi, first=first, seen=seen)
+                if self.progress and self.stage is not None:  # a reader's connection commits it at once
+                    pools[0].submit(context.run, self.progress, done, len(ranges))
+                elif self.progress:
+                    self.progress(done, len(ranges))
+        finally:
+            for future in pending.values():
+                future.cancel()
+            for pool in pools:
                 pool.submit(connections.close_all).result()  # the thread's connection (one for the whole pass)
+                pool.shutdown()
         return True
 
     def _slice(self, ids: list[int], lo: int, hi: int) -> list[int]:
@@ -382,7 +394,7 @@ class Run:
         """The rule of each add: one rule id for a tag of one rule (most tags: no look-up per customer)."""
         return self.queries[tag.pk][0][0] if len(self.queries[tag.pk]) == 1 else matched
 
-    def _copy_full_adds(self, changes, full_adds: dict[int, list[int]], first_id: int) -> set[int]:
+    def _copy_full_adds(self, changes, full_adds: dict[int, list[int]], first_id: int, table: str) -> set[int]:
         """PostgreSQL: a full range's adds of every tag as one COPY (``store.copy_unlogged_taggings``), with the
         history ids the tag-by-tag writes would give them; the tags written (none should a pair exist: then they
         are written tag by tag). ``full_adds`` are sorted in place (the order the ids are given in)."""
@@ -397,7 +409,7 @@ class Run:
             if adds:
                 items.append((tag.pk, adds, self._rule_of(tag, matched), expiry_for(tag, self.now), first_id))
             first_id += len(adds)
-        if len(items) < 2 or not store.copy_unlogged_taggings(items, at=self.now):
+        if len(items) < 2 or not store.copy_unlogged_taggings(items, at=self.now, table=table):
             return set()
         return {item[0] for item in items}
 
@@ -407,15 +419,19 @@ class Run:
         clock = time.perf_counter
         started = clock()
         history = 0.0
+        stage = self.stage
+        table = stage.table if stage is not None else store.TAGGING
         with transaction.atomic():
-            scores = store.locked_scores(t.pk for t, *_rest in plans)
+            # (staged: read once without a lock; the last step checks them under lock, tags.staging)
+            scores = (stage.scores_of(t.pk for t, *_rest in plans) if stage is not None
+                      else store.locked_scores(t.pk for t, *_rest in plans))
             by_ids: dict[int, dict[int, dict[int, str]]] = {}  # id(ordered) → current taggings of those customers
             changes = []
             for tag, matched, ordered, bounds in plans:
                 if tag.pk not in scores:  # deleted meanwhile: nothing of it is written
                     continue
                 if ordered is None:
-                    current = self._current(tag, *bounds)
+                    current = {} if stage is not None else self._current(tag, *bounds)  # (staged: none yet)
                 else:
                     if id(ordered) not in by_ids:
                         by_ids[id(ordered)] = self._current_of(ordered, {t.pk for t, _m, o, _b in plans if o is ordered})
@@ -433,7 +449,8 @@ class Run:
             full_bounds = {b for _t, _m, ordered, b in plans if ordered is None}
             span = next(iter(full_bounds)) if len(full_bounds) == 1 else None  # the range of this level's full tags
             gone: set[int] = set()
-            if full_bounds and not (span and seen is not None and store.customers_between(*span) == seen):
+            now_seen = store.customers_between(*span) if span and (seen is not None or stage is not None) else None
+            if full_bounds and not (span and seen is not None and now_seen == seen):
                 wanted = set().union(*(adds for _t, _m, ordered, _r, adds in changes if ordered is None))
                 if connection.vendor == "postgresql" and span and wanted:  # read as a range
                     exist = store.existing_customers_between(*span) & wanted
@@ -446,12 +463,13 @@ class Run:
             # plus most of the commit's 17.6 s).
             full_adds = {tag.pk: [c for c in adds if c not in gone] if gone else adds
                          for tag, _m, ordered, _r, adds in changes if ordered is None}
-            next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
+            wanted_ids = sum(map(len, full_adds.values()))
+            next_id = stage.take_ids(wanted_ids) if stage is not None else store.reserve_history_ids(wanted_ids)
             # Score changes: with a full range, summed in one array over its ids (every customer of the level's
             # plans is in it: incremental tags re-read only the range's candidates; 11M customer-by-customer dict
             # updates cost 1.6 s of a 1M first pass); otherwise (a few customers) in a dict.
             range_deltas = np.zeros(span[1] - span[0], dtype=np.int64) if span else None
-            copied = self._copy_full_adds(changes, full_adds, next_id)
+            copied = self._copy_full_adds(changes, full_adds, next_id, table)
             for tag, matched, ordered, removes, adds in changes:
                 removed = store.delete_taggings(tag.pk, removes, sources=[TagSource.RULE]) if removes else []
                 by_rule: dict[int, list[int]] = defaultdict(list)
@@ -460,14 +478,17 @@ class Run:
                     added = []
                     if adds:
                         if tag.pk not in self.bulk:  # the pass, in the transaction of its first adds
-                            TagBulkAdd.objects.get_or_create(tag_id=tag.pk, at=self.now)
+                            if stage is not None:
+                                stage.bulk.add(tag.pk)  # written in the last step
+                            else:
+                                TagBulkAdd.objects.get_or_create(tag_id=tag.pk, at=self.now)
                             self.bulk.add(tag.pk)
                         if tag.pk in copied:
                             added = adds
                         else:
                             added = store.insert_unlogged_taggings(tag.pk, adds, self._rule_of(tag, matched),
                                                                    at=self.now, first_id=next_id,
-                                                                   expires_at=expiry_for(tag, self.now))
+                                                                   expires_at=expiry_for(tag, self.now), table=table)
                     next_id += len(adds)
                 else:
                     added = store.insert_taggings(tag.pk, adds, source=TagSource.RULE, at=self.now,
@@ -499,16 +520,27 @@ class Run:
                     counts[tag.pk] += len(added) - len(removed)
                 self.added += len(added)
                 self.removed += len(removed)
-            if range_deltas is not None:
-                changed = np.flatnonzero(range_deltas)
-                pairs = list(zip((changed + span[0]).tolist(), range_deltas[changed].tolist(), strict=True))
-            else:
-                pairs = sorted((c, d) for c, d in deltas.items() if d)
-            store.add_counts(counts)  # one statement, not one per tag
             t0 = clock()
-            fresh = self.fresh_scores and len(self.levels) == 1  # each customer's score written once in the pass
-            if not store.add_score_pairs(pairs, fresh=fresh) and fresh:
-                self.fresh_scores = False  # a score row existed: upserts from now on
+            if stage is not None:  # counts, scores and the range's customers kept for the last step
+                for pk, n in counts.items():
+                    stage.counts[pk] += n
+                if range_deltas is not None:
+                    changed = np.flatnonzero(range_deltas)
+                    stage.add_scores(changed + span[0], range_deltas[changed])
+                else:
+                    stage.add_score_pairs(sorted((c, d) for c, d in deltas.items() if d))
+                if span:
+                    stage.written(*span, now_seen)
+            else:
+                if range_deltas is not None:
+                    changed = np.flatnonzero(range_deltas)
+                    pairs = list(zip((changed + span[0]).tolist(), range_deltas[changed].tolist(), strict=True))
+                else:
+                    pairs = sorted((c, d) for c, d in deltas.items() if d)
+                store.add_counts(counts)  # one statement, not one per tag
+                fresh = self.fresh_scores and len(self.levels) == 1  # each customer's score written once in the pass
+                if not store.add_score_pairs(pairs, fresh=fresh) and fresh:
+                    self.fresh_scores = False  # a score row existed: upserts from now on
             scores_seconds = clock() - t0
             t0 = clock()
         commit = clock() - t0
@@ -580,17 +612,33 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
                       and not Tagging.objects.exists())
         if first_pass:  # no taggings: every count is 0, and the pass keeps them (store.add_counts), no recount
             Tag.objects.filter(pk__in=full_ids).update(customer_count=0)
-        if first_pass and total >= INDEXES_AFTER:
-            dropped = store.secondary_indexes()
-            if not any(t.valid_days for t in tags):  # no row of the pass enters the partial expiry index: kept
-                dropped = [(name, sql) for name, sql in dropped if name != EXPIRY_INDEX]  # (a scan of every row)
-            store.drop_indexes(dropped)
         try:
             run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
+            stage = None
+            if (first_pass and total >= INDEXES_AFTER and staging.enabled() and not connection.in_atomic_block
+                    and len(run.levels) == 1 and staging.replaceable()):
+                bounds = Customer.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+                stage = staging.Stage(token, [t.pk for t in tags], (bounds["hi"] or 0) - (bounds["lo"] or 0) + 1)
+                if not stage.prepare():
+                    stage = None
+            if first_pass and total >= INDEXES_AFTER and stage is None:
+                dropped = store.secondary_indexes()
+                if not any(t.valid_days for t in tags):  # no row of the pass enters the partial expiry index: kept
+                    dropped = [(name, sql) for name, sql in dropped if name != EXPIRY_INDEX]  # (a scan of every row)
+                store.drop_indexes(dropped)
             run.fresh_scores = bool(dropped)  # no taggings: every score is 0 (no row, or rows of 0)
             with _page_cache(full_ids):  # the index builds too: SQLite's sorter takes as much memory as the cache
                 try:  # (with the default 2 MB, 11M taggings were sorted in 2 MB runs on disk: 4.0 s instead of 3.5 s)
-                    run.run()
+                    if stage is not None:
+                        with transaction.atomic():  # all of it, or nothing (tags.staging)
+                            stage.begin()
+                            run.stage = stage
+                            run.run()
+                            run.phases.update(stage.finish(at=now))
+                        if progress:
+                            progress(1, 1)
+                    else:
+                        run.run()
                 finally:
                     if dropped:
                         t0 = time.perf_counter()

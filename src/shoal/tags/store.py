@@ -145,44 +145,50 @@ def _copy_binary(target: str, blocks: Iterable[bytes]) -> bool:
     return True
 
 
-def _copy_taggings(blocks: Iterable[bytes]) -> bool:
-    """Binary COPY rows into the taggings (:func:`_copy_binary`); False: a pair existed, nothing written."""
-    return _copy_binary(f"{TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id)", blocks)
+def _copy_taggings(blocks: Iterable[bytes], table: str = TAGGING) -> bool:
+    """Binary COPY rows into the taggings (:func:`_copy_binary`), or into ``table`` (a first pass's own table,
+    ``tags.staging``); False: a pair existed, nothing written."""
+    return _copy_binary(f"{table} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id)", blocks)
 
 
 def _copy_unlogged(tag_id: int, ids: list[int], rule_of: dict[int, int] | int, *, at: datetime,
-                   expires_at: datetime | None, first_id: int) -> bool:
+                   expires_at: datetime | None, first_id: int, table: str = TAGGING) -> bool:
     """PostgreSQL: :func:`insert_unlogged_taggings`'s rows as one binary COPY built by numpy (measured with 2.8M
     taggings: 33 s as INSERT … SELECT unnest(list) — psycopg dumps a list parameter in Python — 17 s so). In a
     savepoint: should a pair exist after all, nothing of it stays and the caller's INSERT … ON CONFLICT writes the
     rest. True: written."""
-    return _copy_taggings([_unlogged_rows(tag_id, ids, rule_of, at=at, expires_at=expires_at, first_id=first_id)])
+    return _copy_taggings([_unlogged_rows(tag_id, ids, rule_of, at=at, expires_at=expires_at, first_id=first_id)],
+                          table)
 
 
 def copy_unlogged_taggings(items: list[tuple[int, list[int], dict[int, int] | int, datetime | None, int]], *,
-                           at: datetime) -> bool:
+                           at: datetime, table: str = TAGGING) -> bool:
     """PostgreSQL: the bulk adds of several tags (``(tag id, sorted customer ids, rule_of, expires_at, first_id)``,
     as :func:`insert_unlogged_taggings` takes them) as one COPY in one savepoint: a full range's 50 tags made 50
     COPYs and 50 savepoints (measured at 1M: ~5 s of round trips under load). False: a pair existed, nothing
     written (the caller writes tag by tag)."""
-    return _copy_taggings(_unlogged_rows(tag_id, ids, rule_of, at=at, expires_at=expires_at, first_id=first_id)
-                          for tag_id, ids, rule_of, expires_at, first_id in items)
+    return _copy_taggings((_unlogged_rows(tag_id, ids, rule_of, at=at, expires_at=expires_at, first_id=first_id)
+                           for tag_id, ids, rule_of, expires_at, first_id in items), table)
 
 
 def insert_unlogged_taggings(tag_id: int, customer_ids: Sequence[int], rule_of: dict[int, int] | int, *,
-                             at: datetime, expires_at: datetime | None, first_id: int) -> list[int]:
+                             at: datetime, expires_at: datetime | None, first_id: int,
+                             table: str = TAGGING) -> list[int]:
     """A full refresh's bulk adds (source ``rule``): no history rows; each tagging carries its history id and rule
     (``rule_of``: one rule id for all, or customer → rule). The ids are ``first_id`` on (reserved with
     :func:`reserve_history_ids`) in customer order, so the key's order within a pass is the history's order
     (``selectors.HistoryFeed``). The caller has checked in its transaction that the customers exist and found them
     untagged (no join; no ids sent back: a million ids through RETURNING cost seconds); should a pair exist after
-    all, the ids tagged now are read back by their history ids. The customer ids tagged."""
+    all, the ids tagged now are read back by their history ids. The customer ids tagged. ``table``: PostgreSQL, a
+    first pass's own table (``tags.staging``: no key, so the COPY always goes in)."""
     ids = sorted(customer_ids)
     if not ids:
         return []
     if connection.vendor == "postgresql" and _copy_unlogged(tag_id, ids, rule_of, at=at, expires_at=expires_at,
-                                                            first_id=first_id):
+                                                            first_id=first_id, table=table):
         return ids
+    if table != TAGGING:
+        raise RuntimeError(f"COPY into {table} refused")
     tail = " WHERE 1" if connection.vendor == "sqlite" else ""  # SQLite: SELECT … ON CONFLICT needs a WHERE
     insert = (f"INSERT INTO {TAGGING} (tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id) "
               f"SELECT %s, ")
