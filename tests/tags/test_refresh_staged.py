@@ -278,3 +278,38 @@ def test_a_staged_pass_adds_to_score_rows_that_exist(make_tag, small, finishes):
     assert tag_sets() == {south.pk: {c.pk for c in cs if c.city in ("广州", "深圳")}}
     assert CustomerQuality.objects.get(customer_id=cs[0].pk).score == 2
     assert_scores_are_sums()
+
+
+def test_the_tables_a_crashed_pass_left_are_dropped_but_not_those_of_a_pass_under_way(make_tag, small, finishes):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shoal.tags.registry import expire_job
+
+    cs = people(12)
+    south = make_tag("华南", score=2, rules=[CITY("广州"), CITY("深圳")])
+    if STAGED:  # a crash after the pass's tables were made (the process died: nothing dropped them)
+        crashed, running = staging.Stage("0123abcd-0000", [south.pk]), staging.Stage("89abcdef-1111", [south.pk])
+        other = make_tag("别的", rules=[ADS])
+        Tag.objects.filter(pk=other.pk).update(claim="89abcdef-1111", claimed_until=timezone.now() + timedelta(minutes=5))
+        with connection.cursor() as cursor:
+            for stage in (crashed, running):
+                cursor.execute(f"CREATE TABLE {stage.table} (LIKE {store.TAGGING})")
+                cursor.execute(f"CREATE UNLOGGED TABLE {stage.scores} (customer_id bigint, score bigint)")
+        assert sorted(staging.drop_leftovers()) == sorted([crashed.table, crashed.scores])
+        with connection.cursor() as cursor:
+            cursor.execute(LEFT_BEHIND)
+            assert cursor.fetchone()[0] == 2  # the running pass's tables stay
+        Tag.objects.filter(pk=other.pk).update(claim="", claimed_until=None)
+        assert expire_job()["passes_dropped"] == 2  # its claim ended without its last step: gone too
+        other.delete()
+    else:
+        assert staging.drop_leftovers() == [] and expire_job()["passes_dropped"] == 0
+    refresh()
+    assert tag_sets() == {south.pk: {c.pk for c in cs if c.city in ("广州", "深圳")}}
+    with connection.cursor() as cursor:
+        if STAGED:
+            cursor.execute(LEFT_BEHIND)
+            assert cursor.fetchone()[0] == 0
+    assert_scores_are_sums()

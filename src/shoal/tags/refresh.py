@@ -301,7 +301,7 @@ class Run:
         if not self._read_ahead(ranges):
             for done, (lo, hi) in enumerate(ranges, 1):
                 self._range(lo, hi)
-                if self.progress and self.stage is None:  # (a staged pass's transaction would hide it)
+                if self.progress:
                     self.progress(done, len(ranges))
 
     def _first_level(self, lo: int, hi: int) -> tuple[tuple[int, int], dict[int, dict[int, int]]]:
@@ -317,16 +317,13 @@ class Run:
         on another connection, in a thread (the database's C code and numpy release the GIL: on 2 cores the
         evaluation hides behind the writes). Not inside a caller's transaction (the other connection would not
         see its rows), and not when switched off (``SHOAL_TAG_READ_AHEAD``). False: not done so."""
-        if (len(ranges) < 2 or not self.full_ids or self.restrict is not None
-                or (connection.in_atomic_block and self.stage is None)  # (a staged pass's transaction is its own)
+        if (len(ranges) < 2 or not self.full_ids or self.restrict is not None or connection.in_atomic_block
                 or not getattr(settings, "SHOAL_TAG_READ_AHEAD", True) or not self.levels):
             return False
-        import contextvars
         from concurrent.futures import ThreadPoolExecutor
 
         from django.db import connections
 
-        context = contextvars.copy_context()  # a job's progress is its context's (schedules.execution)
         readers = max(1, min(READERS, len(ranges) - 1))
         pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="tags-read-ahead") for _ in range(readers)]
         pending: dict[int, object] = {}  # range number → its evaluation under way
@@ -339,9 +336,7 @@ class Run:
                 seen, first = pending.pop(done - 1).result() if done > 1 else self._first_level(lo, hi)
                 self.phases["wait"] += time.perf_counter() - t0  # the evaluation ahead was not done yet
                 self._range(lo, hi, first=first, seen=seen)
-                if self.progress and self.stage is not None:  # a reader's connection commits it at once
-                    pools[0].submit(context.run, self.progress, done, len(ranges))
-                elif self.progress:
+                if self.progress:
                     self.progress(done, len(ranges))
         finally:
             for future in pending.values():
@@ -463,8 +458,7 @@ class Run:
             # plus most of the commit's 17.6 s).
             full_adds = {tag.pk: [c for c in adds if c not in gone] if gone else adds
                          for tag, _m, ordered, _r, adds in changes if ordered is None}
-            wanted_ids = sum(map(len, full_adds.values()))
-            next_id = stage.take_ids(wanted_ids) if stage is not None else store.reserve_history_ids(wanted_ids)
+            next_id = store.reserve_history_ids(sum(map(len, full_adds.values())))
             # Score changes: with a full range, summed in one array over its ids (every customer of the level's
             # plans is in it: incremental tags re-read only the range's candidates; 11M customer-by-customer dict
             # updates cost 1.6 s of a 1M first pass); otherwise (a few customers) in a dict.
@@ -617,8 +611,7 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
             stage = None
             if (first_pass and total >= INDEXES_AFTER and staging.enabled() and not connection.in_atomic_block
                     and len(run.levels) == 1 and staging.replaceable()):
-                bounds = Customer.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
-                stage = staging.Stage(token, [t.pk for t in tags], (bounds["hi"] or 0) - (bounds["lo"] or 0) + 1)
+                stage = staging.Stage(token, [t.pk for t in tags])
                 if not stage.prepare():
                     stage = None
             if first_pass and total >= INDEXES_AFTER and stage is None:
@@ -629,14 +622,15 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
             run.fresh_scores = bool(dropped)  # no taggings: every score is 0 (no row, or rows of 0)
             with _page_cache(full_ids):  # the index builds too: SQLite's sorter takes as much memory as the cache
                 try:  # (with the default 2 MB, 11M taggings were sorted in 2 MB runs on disk: 4.0 s instead of 3.5 s)
-                    if stage is not None:
-                        with transaction.atomic():  # all of it, or nothing (tags.staging)
-                            stage.begin()
-                            run.stage = stage
+                    if stage is not None:  # into a table of its own, swapped in at the end (tags.staging)
+                        stage.begin()
+                        run.stage = stage
+                        try:
                             run.run()
                             run.phases.update(stage.finish(at=now))
-                        if progress:
-                            progress(1, 1)
+                        except BaseException:
+                            stage.discard()
+                            raise
                     else:
                         run.run()
                 finally:

@@ -54,9 +54,11 @@ def refresh_all_job(tag_ids=None, full=False):
 def expire_job():
     from . import store
     from .refresh import expire
+    from .staging import drop_leftovers
 
     result = expire()
     result["orphans_removed"] = store.purge_orphans()
+    result["passes_dropped"] = len(drop_leftovers())  # tables of first passes a crash cut off
     store.recount()
     return result
 

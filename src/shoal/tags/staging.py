@@ -1,29 +1,30 @@
 """PostgreSQL: a first full pass of every auto tag into empty taggings writes into a table of its own, without any
 index, which becomes the taggings table in one short last step.
 
-Why: each row a COPY puts into the taggings goes into their key (tag, customer) on the server, ~1 µs a row (measured
-at 1M customers, 11M taggings: 16 s of a 24 s first pass); into a table without an index, then the key and the
-indexes built once by sorting, it costs a fraction of that (docs/benchmarks.md).
+Why: each row a COPY puts into the taggings also goes into their key (tag, customer), ~1 µs a row on the server
+(measured at 1M customers, 11M taggings: 16 s of a 24 s first pass). Into a table without an index, then the key
+and the other index built once by sorting, on two connections at once, it costs much less (docs/benchmarks.md).
 
-The pass runs in one transaction of the refresh's connection (the read-ahead thread reads the customers on its own
-connection). Nothing of it is visible before the end, and an error or a crash leaves nothing: the table is created
-in that transaction. Until the last step the transaction holds no lock another writer waits for: the tags' scores
-are read without a lock, and the history ids come from one block reserved beforehand (no advisory lock held); the
-quality scores go to a temporary table; counts and the passes' ``TagBulkAdd`` rows are kept in memory.
+The pass's table (``tags_tagging_p<run>``) and its quality score changes (``tags_pass_scores_p<run>``, unlogged)
+are written range by range, each range in its own transaction as usual, but no one reads them: the taggings, the
+quality scores, the tags' counts and the passes' ``TagBulkAdd`` rows change only in the last step, all at once.
+A failure drops both tables; after a crash, the next staged pass (or the nightly expiry job) drops what a run
+that holds no claim any more left behind.
 
-The last step, in a savepoint that is tried again when a lock does not come in time (or a deadlock is found):
+The last step is one transaction, tried again when a lock does not come within ``LOCK_TIMEOUT`` (or a deadlock
+is found: another transaction waits for what this one holds):
 
 1. the run's tags locked (FOR UPDATE, as every change of a tag's score does) and the taggings table locked
    against writes (SHARE ROW EXCLUSIVE: reads go on);
-2. the rows of a tag deleted meanwhile go; a tag's score changed meanwhile: the scores are summed again; customers
-   deleted meanwhile (a range's count and sum of ids changed) lose their rows;
+2. the rows of a tag deleted meanwhile go; if a tag's score changed meanwhile, the scores are summed again;
+   customers deleted meanwhile (a range's count and sum of ids changed) lose their rows;
 3. the taggings other transactions wrote meanwhile (manual tags) are copied in;
-4. the quality scores are added (their secondary indexes dropped and built again around it, as an import does),
-   the tags' counts, the ``TagBulkAdd`` rows;
-5. the old table is dropped and this one takes its name, its indexes theirs.
+4. the quality scores are added (their secondary indexes dropped and built again around it), the tags' counts,
+   the ``TagBulkAdd`` rows;
+5. the old table is dropped and this one takes its name, its key and indexes theirs.
 
 Chosen only when nothing else refers to the taggings table (views, foreign keys, triggers, grants, publications:
-it would lose them) and no rule of the run reads another tag of the run (a later level reads the taggings table)."""
+it would lose them) and no rule of the run reads another tag of the run (a later level reads the taggings)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from collections import defaultdict
 import numpy as np
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from shoal.core import db
 
@@ -46,6 +48,8 @@ LOCK_TIMEOUT = "3s"  # the last step's wait for a lock before it lets go of all 
 ATTEMPTS = 6
 _INDEX = re.compile(r"CREATE (UNIQUE )?INDEX (\S+) ON (ONLY )?(\S+) (USING .*)", re.DOTALL)
 _RETRIED = {"55P03", "40P01"}  # lock_not_available (lock_timeout), deadlock_detected
+_LEFT = r"^(tags_tagging|tags_pass_scores)_p([0-9a-f]{8})$"  # the tables of a pass (its claim token's start)
+SCORES = "tags_pass_scores"
 
 
 def enabled() -> bool:
@@ -60,6 +64,7 @@ def replaceable() -> bool:
             "AND NOT c.relrowsecurity "
             "AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid) "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = c.oid) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = c.oid AND contype NOT IN ('p', 'u', 'c', 'n')) "
             "AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal) "
             "AND NOT EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = c.oid) "
             "AND NOT EXISTS (SELECT 1 FROM pg_publication WHERE puballtables) "
@@ -72,73 +77,92 @@ def replaceable() -> bool:
     return bool(row and row[0])
 
 
-class Stage:
-    """The pass's table and what it keeps for the last step."""
+def drop_leftovers() -> list[str]:
+    """Drop the tables of passes that ended without their last step (a crash): those of runs that hold no claim
+    any more. The tables dropped."""
+    from .models import Tag
 
-    def __init__(self, token: str, tag_ids: list[int], id_span: int):
+    if connection.vendor != "postgresql":
+        return []
+    live = {token.replace("-", "")[:8] for token in Tag.objects.filter(claimed_until__gt=timezone.now())
+            .exclude(claim="").values_list("claim", flat=True)}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relname ~ %s AND relkind = 'r' "
+                       "AND relnamespace = current_schema()::regnamespace", [_LEFT])
+        names = [name for (name,) in cursor.fetchall() if re.match(_LEFT, name).group(2) not in live]
+        for name in names:
+            cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(name)}")
+    return names
+
+
+class Stage:
+    """The pass's tables and what it keeps for the last step."""
+
+    def __init__(self, token: str, tag_ids: list[int]):
         suffix = "_p" + token.replace("-", "")[:8]
         self.table = store.TAGGING + suffix
-        self.scores = "tags_pass_scores" + suffix  # unlogged, dropped in the last step (created in the transaction)
+        self.scores = SCORES + suffix
         self.suffix = suffix
         self.tag_ids = sorted(tag_ids)
-        self.id_span = id_span  # max id - min id + 1 of the customers at the start
         self.tag_scores: dict[int, int] | None = None  # the scores the pass sums (read once, without a lock)
         self.counts: dict[int, int] = defaultdict(int)
         self.bulk: set[int] = set()  # tags with adds (a TagBulkAdd row each, written in the last step)
         self.seen: list[tuple[int, int, tuple[int, int]]] = []  # (lo, hi, customers_between) when written
-        self.next_id = self.last_id = 0
-        self.constraints: list[tuple[str, str]] = []  # (name, definition) of the key and unique constraints
-        self.indexes: list[tuple[str, str]] = []  # (name, CREATE statement for this table)
+        self.constraints: list[tuple[str, str, str]] = []  # (name, PRIMARY KEY | UNIQUE, its index's name here)
+        self.indexes: list[tuple[str, str]] = []  # (name here, CREATE statement for this table)
+        self.renamed: list[tuple[str, str]] = []  # (name here, name in the taggings table) of the other indexes
 
-    # -- before the transaction -------------------------------------------------------------------------------
     def prepare(self) -> bool:
-        """Reads the old table's constraints and indexes and reserves the pass's history ids (their own short
-        transaction: nothing held afterwards). False: the indexes are not understood (not staged)."""
+        """Reads the taggings table's constraints and indexes. False: one is not understood (not staged)."""
+        kinds = {"p": "PRIMARY KEY", "u": "UNIQUE"}
         with connection.cursor() as cursor:
-            cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
-                           "AND contype IN ('p', 'u', 'x') ORDER BY conname", [store.TAGGING])
-            self.constraints = list(cursor.fetchall())
-            for name, sql in db.secondary_indexes(cursor, store.TAGGING):
-                match = _INDEX.fullmatch(sql.strip())
-                if match is None or len(name) + len(self.suffix) > 63:
-                    return False
-                unique, _old, _only, _table, rest = match.groups()
-                self.indexes.append((name, f"CREATE {unique or ''}INDEX {connection.ops.quote_name(name + self.suffix)} "
-                                           f"ON {self.table} {rest}"))
-        if any(len(name) + len(self.suffix) > 63 for name, _definition in self.constraints):
-            return False
-        # at most one add per tag and customer id: one block, handed out in order (ids unused are only a gap)
-        count = max(self.id_span, 0) * len(self.tag_ids)
-        with transaction.atomic():
-            self.next_id = store.reserve_history_ids(count) if count else 0
-        self.last_id = self.next_id + count
+            cursor.execute("SELECT conname, contype, pg_get_indexdef(conindid) FROM pg_constraint "
+                           "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname", [store.TAGGING])
+            backing = [(name, kinds[kind], sql) for name, kind, sql in cursor.fetchall()]
+            others = db.secondary_indexes(cursor, store.TAGGING)
+        for name, kind, sql in backing:
+            statement = self._statement(name, sql)
+            if statement is None:
+                return False
+            self.constraints.append((name, kind, name + self.suffix))
+            self.indexes.append((name + self.suffix, statement))
+        for name, sql in others:
+            statement = self._statement(name, sql)
+            if statement is None:
+                return False
+            self.indexes.append((name + self.suffix, statement))
+            self.renamed.append((name + self.suffix, name))
         return True
 
-    # -- in the pass's transaction ------------------------------------------------------------------------------
+    def _statement(self, name: str, sql: str) -> str | None:
+        match = _INDEX.fullmatch(sql.strip())
+        if match is None or len(name) + len(self.suffix) > 63:
+            return None
+        unique, _name, _only, _table, rest = match.groups()
+        return f"CREATE {unique or ''}INDEX {connection.ops.quote_name(name + self.suffix)} ON {self.table} {rest}"
+
     def begin(self) -> None:
+        drop_leftovers()
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE TABLE {self.table} (LIKE {store.TAGGING} INCLUDING ALL EXCLUDING INDEXES)")
-            # (unlogged, not temporary: a temporary table's pages go through 8 MB of local buffers)
             cursor.execute(f"CREATE UNLOGGED TABLE {self.scores} (customer_id bigint NOT NULL, score bigint NOT NULL)")
 
+    def discard(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}, {self.scores}")
+
+    # -- range by range ---------------------------------------------------------------------------------------
     def scores_of(self, tag_ids) -> dict[int, int]:
-        """The scores the pass adds (read once for every tag of the run, without a lock: the last step checks
-        them again under lock); a tag deleted before is left out."""
+        """The scores the pass adds (read once for every tag of the run, without a lock: the last step reads them
+        again under lock); a tag deleted before is left out."""
         from .models import Tag
 
         if self.tag_scores is None:
             self.tag_scores = dict(Tag.objects.filter(pk__in=self.tag_ids).values_list("pk", "score"))
         return {pk: self.tag_scores[pk] for pk in tag_ids if pk in self.tag_scores}
 
-    def take_ids(self, count: int) -> int:
-        first = self.next_id
-        self.next_id += count
-        if self.next_id > self.last_id:
-            raise RuntimeError("more adds than reserved history ids")
-        return first
-
     def add_scores(self, customer_ids: np.ndarray, deltas: np.ndarray) -> None:
-        """Score changes of a range (customer ids in order, no delta 0) into the temporary table (one COPY)."""
+        """Score changes of a range (customer ids in order, no delta 0): one COPY."""
         if not len(customer_ids):
             return
         rows = np.empty(len(customer_ids), dtype=np.dtype([("count", ">i2"), ("l_customer", ">i4"),
@@ -152,22 +176,18 @@ class Stage:
                         np.fromiter((d for _c, d in pairs), np.int64, len(pairs)))
 
     def written(self, lo: int, hi: int, customers: tuple[int, int]) -> None:
-        """A range's rows are in: its customers (count, sum of ids) as they were checked for it."""
+        """A range's rows are in: its customers (count, sum of ids) as they were when it was checked."""
         self.seen.append((lo, hi, customers))
 
     # -- the last step ---------------------------------------------------------------------------------------
     def finish(self, *, at) -> dict[str, float]:
-        """Builds the table's key and indexes, then swaps it in (see the module's text). Seconds of each part."""
+        """Builds the table's key and indexes (two connections at once), then swaps it in (see the module's
+        text). Seconds of each part."""
         clock = time.perf_counter
         started = clock()
+        db.build_indexes(self.indexes, parallel=2)
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            for name, definition in self.constraints:
-                cursor.execute(f"ALTER TABLE {self.table} ADD CONSTRAINT "
-                               f"{connection.ops.quote_name(name + self.suffix)} {definition}")
-            for _name, sql in self.indexes:
-                cursor.execute(sql)
-            cursor.execute(f"ANALYZE {self.table}")  # (0.2 s at 11M rows; the planner has its numbers at once)
+            cursor.execute(f"ANALYZE {self.table}")  # (0.2 s at 11M rows: the planner knows the table at once)
         built = clock()
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -183,8 +203,8 @@ class Stage:
         return {"indexes": built - started, "swap": clock() - built}
 
     def _quality_rows(self, cursor) -> bool:
-        """Has any customer of the pass a quality score row? (Read after the rows' lock: SHARE on the table.)"""
-        cursor.execute(f"LOCK TABLE {store.QUALITY} IN SHARE MODE")
+        """Has any customer a quality score row? (Under a lock that keeps writers out until the end.)"""
+        cursor.execute(f"LOCK TABLE {store.QUALITY} IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {store.QUALITY})")
         return cursor.fetchone()[0]
 
@@ -219,20 +239,21 @@ class Stage:
             columns = "tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id"
             cursor.execute(f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM {store.TAGGING} "
                            f"ON CONFLICT DO NOTHING")
+            # Every customer there exists (those that went are out; a deletion that comes now waits for the lock on
+            # the taggings). No score row at all (a first pass after an import): plain inserts; else upserts.
+            fresh = not self._quality_rows(cursor)
             quality = db.secondary_indexes(cursor, store.QUALITY)
             db.drop_indexes(cursor, quality)
-            # Every customer there exists (those that went are out, and a deletion that comes now waits for the lock
-            # on the taggings). No score row yet (a first pass after an import): plain inserts; else upserts.
-            fresh = not self._quality_rows(cursor)
             cursor.execute(f"INSERT INTO {store.QUALITY} AS q (customer_id, score) SELECT customer_id, score "
                            f"FROM {self.scores}" + ("" if fresh else " ON CONFLICT (customer_id) DO UPDATE SET "
                                                                      "score = q.score + excluded.score"))
-            cursor.execute(f"DROP TABLE {self.scores}")
             db.create_indexes(cursor, quality)
             store.add_counts({pk: n for pk, n in counts.items() if pk in scores})
             TagBulkAdd.objects.bulk_create([TagBulkAdd(tag_id=pk, at=at) for pk in sorted(self.bulk) if pk in scores])
-            cursor.execute(f"DROP TABLE {store.TAGGING}")
+            cursor.execute(f"DROP TABLE {store.TAGGING}, {self.scores}")
             cursor.execute(f"ALTER TABLE {self.table} RENAME TO {store.TAGGING}")
-            for name, _sql in [*self.constraints, *self.indexes]:
-                cursor.execute(f"ALTER INDEX {quote(name + self.suffix)} RENAME TO {quote(name)}")
-
+            for name, kind, index in self.constraints:  # (the index takes the constraint's name)
+                cursor.execute(f"ALTER TABLE {store.TAGGING} ADD CONSTRAINT {quote(name)} {kind} USING INDEX "
+                               f"{quote(index)}")
+            for here, name in self.renamed:
+                cursor.execute(f"ALTER INDEX {quote(here)} RENAME TO {quote(name)}")
