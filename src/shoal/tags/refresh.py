@@ -341,9 +341,11 @@ class Run:
         finally:
             for future in pending.values():
                 future.cancel()
-            for pool in pools:
-                pool.submit(connections.close_all).result()  # the thread's connection (one for the whole pass)
+            for pool in pools:  # each thread's connection (one for the whole pass)
+                closed = pool.submit(connections.close_all)
                 pool.shutdown()
+                if closed.exception() is not None:
+                    log.warning("tags read-ahead: closing a connection: %s", closed.exception())
         return True
 
     def _slice(self, ids: list[int], lo: int, hi: int) -> list[int]:

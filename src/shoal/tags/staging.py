@@ -12,16 +12,21 @@ A failure drops both tables; after a crash, the next staged pass (or the nightly
 that holds no claim any more left behind.
 
 The last step is one transaction, tried again when a lock does not come within ``LOCK_TIMEOUT`` (or a deadlock
-is found: another transaction waits for what this one holds):
+is found):
 
-1. the run's tags locked (FOR UPDATE, as every change of a tag's score does) and the taggings table locked
-   against writes (SHARE ROW EXCLUSIVE: reads go on);
-2. the rows of a tag deleted meanwhile go; if a tag's score changed meanwhile, the scores are summed again;
-   customers deleted meanwhile (a range's count and sum of ids changed) lose their rows;
+1. the taggings and quality tables locked (ACCESS EXCLUSIVE, both at once and first: reads of them wait for the
+   step, ~1.5 s at 1M), then the run's tags (FOR UPDATE, as every change of a tag's score does);
+2. the rows of a tag deleted meanwhile, or no longer auto, go; if a tag's score changed meanwhile, the scores are
+   summed again; customers deleted meanwhile (a range's count and sum of ids changed) lose their rows, whose adds
+   go to the history (as a deletion writes them);
 3. the taggings other transactions wrote meanwhile (manual tags) are copied in;
 4. the quality scores are added (their secondary indexes dropped and built again around it), the tags' counts,
    the ``TagBulkAdd`` rows;
 5. the old table is dropped and this one takes its name, its key and indexes theirs.
+
+When the swap cannot have its locks after ``ATTEMPTS`` tries (a transaction keeps the taggings open), or the
+taggings table changed shape meanwhile, the pass's rows are merged into the taggings table instead, with the locks
+any writer takes (slower: every row goes into the indexes; nothing is lost).
 
 Chosen only when nothing else refers to the taggings table (views, foreign keys, triggers, grants, publications:
 it would lose them) and no rule of the run reads another tag of the run (a later level reads the taggings)."""
@@ -44,8 +49,10 @@ from . import store
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT = "3s"  # the last step's wait for a lock before it lets go of all it took and tries again
-ATTEMPTS = 6
+# The swap's wait for a lock before it lets go of all it took and tries again: shorter than PostgreSQL's
+# deadlock_timeout (1 s), so in a deadlock with a writer this step gives up first and the writer goes on.
+LOCK_TIMEOUT = "500ms"
+ATTEMPTS = 10  # swaps tried; then the rows are merged (as many tries again)
 _INDEX = re.compile(r"CREATE (UNIQUE )?INDEX (\S+) ON (ONLY )?(\S+) (USING .*)", re.DOTALL)
 _RETRIED = {"55P03", "40P01"}  # lock_not_available (lock_timeout), deadlock_detected
 _LEFT = r"^(tags_tagging|tags_pass_scores)_p([0-9a-f]{8})$"  # the tables of a pass (its claim token's start)
@@ -182,74 +189,105 @@ class Stage:
     # -- the last step ---------------------------------------------------------------------------------------
     def finish(self, *, at) -> dict[str, float]:
         """Builds the table's key and indexes (two connections at once), then swaps it in (see the module's
-        text). Seconds of each part."""
+        text); when the swap cannot have its locks after ``ATTEMPTS`` tries, or the taggings table changed shape
+        meanwhile, the rows are merged into the taggings table instead (the usual writers' locks; slower).
+        Seconds of each part."""
         clock = time.perf_counter
         started = clock()
         db.build_indexes(self.indexes, parallel=2)
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {self.table}")  # (0.2 s at 11M rows: the planner knows the table at once)
         built = clock()
-        for attempt in range(1, ATTEMPTS + 1):
+        swap = True
+        for attempt in range(1, 2 * ATTEMPTS + 1):
             try:
                 with transaction.atomic(), connection.wrap_database_errors:
-                    self._swap(at)
+                    self._apply(at, swap=swap)
                 break
+            except _Unswappable as why:
+                log.warning("tags first pass: merged instead of swapped (%s)", why)
+                swap = False
             except OperationalError as error:
                 code = getattr(error.__cause__, "sqlstate", None)
-                if code not in _RETRIED or attempt == ATTEMPTS:
+                if code not in _RETRIED or attempt == 2 * ATTEMPTS:
                     raise
                 log.info("tags first pass: the last step waits for a lock (%s), attempt %s", code, attempt)
-                time.sleep(0.2 * attempt)
-        return {"indexes": built - started, "swap": clock() - built}
+                if attempt >= ATTEMPTS:
+                    swap = False  # someone holds the tables for long (an open transaction): merge
+                time.sleep(0.1 * min(attempt, 5))
+        if not swap:
+            self.discard()
+        return {"indexes": built - started, "swap" if swap else "merge": clock() - built}
 
-    def _quality_rows(self, cursor) -> bool:
-        """Has any customer a quality score row? (Under a lock that keeps writers out until the end.)"""
-        cursor.execute(f"LOCK TABLE {store.QUALITY} IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {store.QUALITY})")
-        return cursor.fetchone()[0]
+    def _shape(self, cursor) -> tuple[list, list]:
+        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('p', 'u') "
+                       "ORDER BY 1", [store.TAGGING])
+        constraints = [name for (name,) in cursor.fetchall()]
+        return constraints, sorted(name for name, _sql in db.secondary_indexes(cursor, store.TAGGING))
 
-    def _swap(self, at) -> None:
-        from .models import Tag, TagBulkAdd
+    def _apply(self, at, *, swap: bool) -> None:
+        from .models import Tag, TagBulkAdd, TagKind
 
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            scores = dict(Tag.objects.select_for_update().filter(pk__in=self.tag_ids).order_by("pk")
-                          .values_list("pk", "score"))
-            cursor.execute(f"LOCK TABLE {store.TAGGING} IN SHARE ROW EXCLUSIVE MODE")
+            if swap:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                # Every lock the swap needs, first and at once: a stronger lock asked for later would wait behind
+                # a writer that waits for this transaction (a deadlock). Reads of both wait until the commit.
+                cursor.execute(f"LOCK TABLE {store.TAGGING}, {store.QUALITY} IN ACCESS EXCLUSIVE MODE")
+                if self._shape(cursor) != (sorted(n for n, _k, _i in self.constraints),
+                                           sorted(name for _here, name in self.renamed)):
+                    raise _Unswappable("the taggings' indexes changed meanwhile")
+                if not replaceable():
+                    raise _Unswappable("something refers to the taggings table now")
+            # the run's tags as they are now: a tag deleted, or no longer auto, keeps none of the pass's rows
+            scores = dict(Tag.objects.select_for_update().filter(pk__in=self.tag_ids, kind=TagKind.AUTO)
+                          .order_by("pk").values_list("pk", "score"))
             counts = dict(self.counts)
             summed = self.tag_scores or {}
             gone_tags = [pk for pk in summed if pk not in scores]
             if gone_tags:
                 cursor.execute(f"DELETE FROM {self.table} WHERE tag_id = ANY(%s)", [gone_tags])
             for lo, hi, customers in self.seen:
-                if store.customers_between(lo, hi) != customers:  # some went since the range was written
-                    cursor.execute(f"DELETE FROM {self.table} t WHERE t.customer_id >= %s AND t.customer_id < %s AND "
-                                   f"NOT EXISTS (SELECT 1 FROM {store.CUSTOMER} c WHERE c.id = t.customer_id) "
-                                   f"RETURNING t.tag_id", [lo, hi])
-                    for (tag_id,) in cursor.fetchall():
-                        counts[tag_id] = counts.get(tag_id, 0) - 1
-                    cursor.execute(f"DELETE FROM {self.scores} s WHERE s.customer_id >= %s AND s.customer_id < %s AND "
-                                   f"NOT EXISTS (SELECT 1 FROM {store.CUSTOMER} c WHERE c.id = s.customer_id)", [lo, hi])
+                if store.customers_between(lo, hi) == customers:
+                    continue
+                # customers deleted since the range was written: their rows go, their adds to the history (as a
+                # deletion writes the adds of its customers' taggings: the history outlives the customer)
+                cursor.execute(f"WITH gone AS (DELETE FROM {self.table} t WHERE t.customer_id >= %s AND "
+                               f"t.customer_id < %s AND NOT EXISTS (SELECT 1 FROM {store.CUSTOMER} c "
+                               f"WHERE c.id = t.customer_id) RETURNING t.*) "
+                               f"INSERT INTO {store.HISTORY} ({store._LOG_COLUMNS}) SELECT history_id, customer_id, "
+                               f"tag_id, 'add', source, rule_id, NULL, '', applied_at FROM gone RETURNING tag_id",
+                               [lo, hi])
+                for (tag_id,) in cursor.fetchall():
+                    counts[tag_id] = counts.get(tag_id, 0) - 1
+                cursor.execute(f"DELETE FROM {self.scores} s WHERE s.customer_id >= %s AND s.customer_id < %s AND "
+                               f"NOT EXISTS (SELECT 1 FROM {store.CUSTOMER} c WHERE c.id = s.customer_id)", [lo, hi])
             if gone_tags or any(scores.get(pk, score) != score for pk, score in summed.items()):
                 cursor.execute(f"TRUNCATE {self.scores}")
                 cursor.execute(f"INSERT INTO {self.scores} (customer_id, score) SELECT p.customer_id, SUM(t.score) "
                                f"FROM {self.table} p JOIN {store.TAG} t ON t.id = p.tag_id GROUP BY p.customer_id "
                                f"HAVING SUM(t.score) <> 0")
             columns = "tag_id, customer_id, source, applied_at, expires_at, history_id, rule_id"
-            cursor.execute(f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM {store.TAGGING} "
-                           f"ON CONFLICT DO NOTHING")
-            # Every customer there exists (those that went are out; a deletion that comes now waits for the lock on
-            # the taggings). No score row at all (a first pass after an import): plain inserts; else upserts.
-            fresh = not self._quality_rows(cursor)
-            quality = db.secondary_indexes(cursor, store.QUALITY)
-            db.drop_indexes(cursor, quality)
-            cursor.execute(f"INSERT INTO {store.QUALITY} AS q (customer_id, score) SELECT customer_id, score "
-                           f"FROM {self.scores}" + ("" if fresh else " ON CONFLICT (customer_id) DO UPDATE SET "
-                                                                     "score = q.score + excluded.score"))
-            db.create_indexes(cursor, quality)
+            upsert = " ON CONFLICT (customer_id) DO UPDATE SET score = q.score + excluded.score"
+            if swap:
+                # the taggings others wrote meanwhile (manual tags: no pair with the pass's auto tags)
+                cursor.execute(f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM {store.TAGGING}")
+                cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {store.QUALITY})")
+                fresh = not cursor.fetchone()[0]  # no score row yet (a first pass after an import): plain inserts
+                quality = db.secondary_indexes(cursor, store.QUALITY)
+                db.drop_indexes(cursor, quality)
+                cursor.execute(f"INSERT INTO {store.QUALITY} AS q (customer_id, score) SELECT customer_id, score "
+                               f"FROM {self.scores}" + ("" if fresh else upsert))
+                db.create_indexes(cursor, quality)
+            else:
+                cursor.execute(f"INSERT INTO {store.TAGGING} ({columns}) SELECT {columns} FROM {self.table}")
+                cursor.execute(f"INSERT INTO {store.QUALITY} AS q (customer_id, score) SELECT s.customer_id, s.score "
+                               f"FROM {self.scores} s JOIN {store.CUSTOMER} c ON c.id = s.customer_id{upsert}")
             store.add_counts({pk: n for pk, n in counts.items() if pk in scores})
             TagBulkAdd.objects.bulk_create([TagBulkAdd(tag_id=pk, at=at) for pk in sorted(self.bulk) if pk in scores])
+            if not swap:
+                return
             cursor.execute(f"DROP TABLE {store.TAGGING}, {self.scores}")
             cursor.execute(f"ALTER TABLE {self.table} RENAME TO {store.TAGGING}")
             for name, kind, index in self.constraints:  # (the index takes the constraint's name)
@@ -257,3 +295,7 @@ class Stage:
                                f"{quote(index)}")
             for here, name in self.renamed:
                 cursor.execute(f"ALTER INDEX {quote(here)} RENAME TO {quote(name)}")
+
+
+class _Unswappable(Exception):
+    """The taggings table cannot be replaced now: the pass's rows are merged into it instead."""
