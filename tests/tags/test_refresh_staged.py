@@ -269,6 +269,19 @@ def test_a_pass_whose_rules_read_its_own_tags_or_a_table_others_depend_on_is_not
             with connection.cursor() as cursor:
                 cursor.execute("DROP VIEW tagging_view")
         assert staging.replaceable()
+        for create, drop in [  # other things a new table would not keep
+                (f"GRANT SELECT ON {store.TAGGING} TO PUBLIC", f"REVOKE SELECT ON {store.TAGGING} FROM PUBLIC"),
+                (f"ALTER TABLE {store.TAGGING} SET (fillfactor = 90)", f"ALTER TABLE {store.TAGGING} RESET (fillfactor)"),
+                (f"CREATE FUNCTION tagging_rows() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT COUNT(*) FROM "
+                 f"{store.TAGGING}; END", "DROP FUNCTION tagging_rows()")]:
+            with connection.cursor() as cursor:
+                cursor.execute(create)
+            try:
+                assert not staging.replaceable(), create
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute(drop)
+            assert staging.replaceable()
 
 
 def test_a_staged_pass_adds_to_score_rows_that_exist(make_tag, small, finishes):

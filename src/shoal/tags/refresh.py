@@ -78,6 +78,11 @@ def claim(tag_ids, token: str, now: datetime) -> set[int]:
     return set(Tag.objects.filter(pk__in=tag_ids, claim=token).values_list("pk", flat=True))
 
 
+def renew(tag_ids, token: str, now: datetime) -> None:
+    """A long refresh keeps its claims: another run would otherwise take the tags once ``CLAIM_MINUTES`` passed."""
+    Tag.objects.filter(pk__in=list(tag_ids), claim=token).update(claimed_until=now + timedelta(minutes=CLAIM_MINUTES))
+
+
 def release(tag_ids, token: str) -> None:
     Tag.objects.filter(pk__in=list(tag_ids), claim=token).update(claim="", claimed_until=None)
 
@@ -325,7 +330,7 @@ class Run:
         from django.db import connections
 
         readers = max(1, min(READERS, len(ranges) - 1))
-        pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="tags-read-ahead") for _ in range(readers)]
+        pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tags-read-ahead-{n}") for n in range(readers)]
         pending: dict[int, object] = {}  # range number → its evaluation under way
         try:
             for done, (lo, hi) in enumerate(ranges, 1):
@@ -609,7 +614,16 @@ def refresh(*, tag_ids=None, full: bool = False, daily: bool = False, customer_i
         if first_pass:  # no taggings: every count is 0, and the pass keeps them (store.add_counts), no recount
             Tag.objects.filter(pk__in=full_ids).update(customer_count=0)
         try:
-            run = Run(tags, full_ids=full_ids, candidates=candidates, progress=progress, now=now, restrict=restrict)
+            renewed = [time.monotonic()]
+
+            def beat(done: int, total: int) -> None:  # after each range: the claims renewed every few minutes
+                if time.monotonic() - renewed[0] > CLAIM_MINUTES * 60 / 6:
+                    renew([t.pk for t in tags], token, timezone.now())
+                    renewed[0] = time.monotonic()
+                if progress:
+                    progress(done, total)
+
+            run = Run(tags, full_ids=full_ids, candidates=candidates, progress=beat, now=now, restrict=restrict)
             stage = None
             if (first_pass and total >= INDEXES_AFTER and staging.enabled() and not connection.in_atomic_block
                     and len(run.levels) == 1 and staging.replaceable()):

@@ -64,10 +64,11 @@ def enabled() -> bool:
 
 
 def replaceable() -> bool:
-    """Nothing refers to the taggings table that a new table of the same name would not have."""
+    """Nothing refers to the taggings table that a new table of the same name would not have (views, functions,
+    foreign keys, triggers, grants, publications, options, a sequence or an owner of its own)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relacl IS NULL AND c.relkind = 'r' AND NOT c.relhassubclass AND NOT c.relispartition "
+            "SELECT (c.relacl IS NULL OR c.relacl = acldefault('r', c.relowner)) AND c.relkind = 'r' AND NOT c.relhassubclass AND NOT c.relispartition "
             "AND NOT c.relrowsecurity "
             "AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid) "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = c.oid) "
@@ -77,6 +78,13 @@ def replaceable() -> bool:
             "AND NOT EXISTS (SELECT 1 FROM pg_publication WHERE puballtables) "
             "AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass "
             "AND d.objid = r.oid WHERE d.refobjid = c.oid AND r.ev_class <> c.oid) "
+            "AND c.reloptions IS NULL AND c.reltablespace = 0 "
+            "AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid "
+            "AND d.classid = 'pg_proc'::regclass) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = c.reltype AND d.refclassid = 'pg_type'::regclass "
+            "AND d.deptype = 'n') "
             "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = c.oid AND d.classid = 'pg_class'::regclass "
             "AND d.deptype = 'a' AND EXISTS (SELECT 1 FROM pg_class s WHERE s.oid = d.objid AND s.relkind = 'S')) "
             "FROM pg_class c WHERE c.oid = %s::regclass", [store.TAGGING])
