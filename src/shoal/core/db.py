@@ -31,6 +31,44 @@ def sqlite_page_cache(kib: int):
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
+@contextmanager
+def sqlite_checkpoints_aside(every: float = 0.5):
+    """SQLite: inside the block this connection's commits copy no WAL pages into the database (automatic checkpoints
+    off); a thread on a connection of its own does it every ``every`` seconds (PASSIVE: it never waits for a writer
+    or a reader), so a long run of bulk commits does not copy pages on its way (a first full tag refresh at 1M: the
+    checkpoints had run inside its commits). Afterwards as it was. Elsewhere: nothing."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    import threading
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        before = cursor.fetchone()[0]
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    stop = threading.Event()
+
+    def work() -> None:
+        from django.db import connection as own  # this thread's own connection
+
+        try:
+            while not stop.wait(every):
+                with own.cursor() as cursor:
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=work, name="sqlite-checkpoints", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
+
+
 def ids_subquery(ids):
     """``pk__in=ids_subquery(ids)``: many ids as one parameter (a JSON array / an array) instead of one
     parameter each, which Django prepares one by one and SQLite caps."""

@@ -559,9 +559,9 @@ def _page_cache(full_ids):
     if not full_ids:
         yield
         return
-    from shoal.core.db import sqlite_page_cache
+    from shoal.core.db import sqlite_checkpoints_aside, sqlite_page_cache
 
-    with sqlite_page_cache(CACHE_KIB):
+    with sqlite_page_cache(CACHE_KIB), sqlite_checkpoints_aside():
         yield
 
 
