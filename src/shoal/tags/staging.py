@@ -14,8 +14,8 @@ that holds no claim any more left behind.
 The last step is one transaction, tried again when a lock does not come within ``LOCK_TIMEOUT`` (or a deadlock
 is found):
 
-1. the taggings and quality tables locked (ACCESS EXCLUSIVE, both at once and first: reads of them wait for the
-   step, ~1.5 s at 1M), then the run's tags (FOR UPDATE, as every change of a tag's score does);
+1. the taggings and quality tables and the pass's own locked (ACCESS EXCLUSIVE, all at once and first: reads of
+   them wait for the step, ~1.5 s at 1M), then the run's tags (FOR UPDATE, as every change of a tag's score does);
 2. the rows of a tag deleted meanwhile, or no longer auto, go; if a tag's score changed meanwhile, the scores are
    summed again; customers deleted meanwhile (a range's count and sum of ids changed) lose their rows, whose adds
    go to the history (as a deletion writes them);
@@ -49,9 +49,10 @@ from . import store
 
 log = logging.getLogger(__name__)
 
-# The swap's wait for a lock before it lets go of all it took and tries again: shorter than PostgreSQL's
-# deadlock_timeout (1 s), so in a deadlock with a writer this step gives up first and the writer goes on.
-LOCK_TIMEOUT = "500ms"
+# The swap's wait for its locks before it lets go and tries again: longer than PostgreSQL's deadlock_timeout (1 s),
+# after which the server cancels an autovacuum in the way (with a shorter wait, an autovacuum of the quality table
+# outlasted every try).
+LOCK_TIMEOUT = "2s"
 ATTEMPTS = 10  # swaps tried; then the rows are merged (as many tries again)
 _INDEX = re.compile(r"CREATE (UNIQUE )?INDEX (\S+) ON (ONLY )?(\S+) (USING .*)", re.DOTALL)
 _RETRIED = {"55P03", "40P01"}  # lock_not_available (lock_timeout), deadlock_detected
@@ -159,8 +160,12 @@ class Stage:
     def begin(self) -> None:
         drop_leftovers()
         with connection.cursor() as cursor:
-            cursor.execute(f"CREATE TABLE {self.table} (LIKE {store.TAGGING} INCLUDING ALL EXCLUDING INDEXES)")
-            cursor.execute(f"CREATE UNLOGGED TABLE {self.scores} (customer_id bigint NOT NULL, score bigint NOT NULL)")
+            # no autovacuum on them (its lock on the pass's table made the swap's rename wait: measured 79 s instead of
+            # 17 s); the swapped-in table gets the setting back
+            cursor.execute(f"CREATE TABLE {self.table} (LIKE {store.TAGGING} INCLUDING ALL EXCLUDING INDEXES) "
+                           f"WITH (autovacuum_enabled = false)")
+            cursor.execute(f"CREATE UNLOGGED TABLE {self.scores} (customer_id bigint NOT NULL, score bigint NOT NULL) "
+                           f"WITH (autovacuum_enabled = false)")
 
     def discard(self) -> None:
         with connection.cursor() as cursor:
@@ -242,7 +247,8 @@ class Stage:
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 # Every lock the swap needs, first and at once: a stronger lock asked for later would wait behind
                 # a writer that waits for this transaction (a deadlock). Reads of both wait until the commit.
-                cursor.execute(f"LOCK TABLE {store.TAGGING}, {store.QUALITY} IN ACCESS EXCLUSIVE MODE")
+                cursor.execute(f"LOCK TABLE {store.TAGGING}, {store.QUALITY}, {self.table}, {self.scores} "
+                               f"IN ACCESS EXCLUSIVE MODE")
                 if self._shape(cursor) != (sorted(n for n, _k, _i in self.constraints),
                                            sorted(name for _here, name in self.renamed)):
                     raise _Unswappable("the taggings' indexes changed meanwhile")
@@ -298,6 +304,7 @@ class Stage:
                 return
             cursor.execute(f"DROP TABLE {store.TAGGING}, {self.scores}")
             cursor.execute(f"ALTER TABLE {self.table} RENAME TO {store.TAGGING}")
+            cursor.execute(f"ALTER TABLE {store.TAGGING} RESET (autovacuum_enabled)")
             for name, kind, index in self.constraints:  # (the index takes the constraint's name)
                 cursor.execute(f"ALTER TABLE {store.TAGGING} ADD CONSTRAINT {quote(name)} {kind} USING INDEX "
                                f"{quote(index)}")
