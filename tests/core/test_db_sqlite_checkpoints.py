@@ -43,9 +43,16 @@ def test_commits_inside_leave_the_checkpoints_to_a_thread_and_the_setting_comes_
         time.sleep(0.4)
         return os.stat(database).st_mtime_ns != stamp
 
-    with sqlite_checkpoints_aside(every=60):  # the thread does not come round: nothing copies the pages
-        assert _setting() == 0 and len(_checkpointers()) == 1
-        assert not commits_then_wait(0)
-    with sqlite_checkpoints_aside(every=0.05):  # the thread copies them
-        assert commits_then_wait(10)
-    assert _setting() == before and _checkpointers() == []
+    with connection.cursor() as cursor:  # every commit checkpoints (so the file is written by the commits alone)
+        cursor.execute("PRAGMA wal_autocheckpoint = 1")
+    try:
+        assert commits_then_wait(0)  # without the block: the commits write the database file
+        with sqlite_checkpoints_aside(every=60):  # the thread does not come round: nothing copies the pages
+            assert _setting() == 0 and len(_checkpointers()) == 1
+            assert not commits_then_wait(10)
+        with sqlite_checkpoints_aside(every=0.05):  # the thread copies them
+            assert commits_then_wait(20)
+        assert _setting() == 1 and _checkpointers() == []
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {before}")

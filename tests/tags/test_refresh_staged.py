@@ -398,3 +398,30 @@ def test_a_tag_that_stops_being_auto_during_a_pass_keeps_only_what_was_given_by_
     else:
         assert tag_sets()[ads.pk] == {c.pk for c in cs if c.source == "ads"}
     assert_scores_are_sums()
+
+
+@pytest.mark.skipif(not STAGED, reason="PostgreSQL: the swap of the taggings table (SQLite has none)")
+def test_a_column_added_to_the_taggings_during_a_pass_is_kept_the_rows_merged(make_tag, small, finishes):
+    """A migration runs while the pass writes (a column added): the pass's table has the old shape, so the rows are
+    merged into the taggings table, which keeps its new column."""
+    cs = people(12)
+    south = make_tag("华南", score=2, rules=[CITY("广州"), CITY("深圳")])
+
+    def migrate(stage):
+        elsewhere(lambda: connection.cursor().execute(f"ALTER TABLE {store.TAGGING} ADD COLUMN note text"))
+
+    finishes["before"].append(migrate)
+    try:
+        result = refresh()
+        assert finishes["merge"] == 1 and "merge" in result["phases"]
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(note) FROM {store.TAGGING}")  # the column is there
+            assert cursor.fetchone()[0] == 0
+            cursor.execute(LEFT_BEHIND)
+            assert cursor.fetchone()[0] == 0
+        assert tag_sets() == {south.pk: {c.pk for c in cs if c.city in ("广州", "深圳")}}
+        assert Tag.objects.get(pk=south.pk).customer_count == 8
+        assert_scores_are_sums()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {store.TAGGING} DROP COLUMN IF EXISTS note")

@@ -3,6 +3,7 @@ fields of many rows out in one statement."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
@@ -53,8 +54,11 @@ def sqlite_checkpoints_aside(every: float = 0.5):
 
         try:
             while not stop.wait(every):
-                with own.cursor() as cursor:
-                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                try:
+                    with own.cursor() as cursor:
+                        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception as error:  # noqa: BLE001 — tried again on the next round (the WAL must not grow on)
+                    logging.getLogger(__name__).warning("sqlite checkpoint: %s", error)
         finally:
             own.close()
 

@@ -451,7 +451,7 @@ class Run:
             full_bounds = {b for _t, _m, ordered, b in plans if ordered is None}
             span = next(iter(full_bounds)) if len(full_bounds) == 1 else None  # the range of this level's full tags
             gone: set[int] = set()
-            now_seen = store.customers_between(*span) if span and (seen is not None or stage is not None) else None
+            now_seen = store.customers_between(*span) if span and seen is not None else None
             if full_bounds and not (span and seen is not None and now_seen == seen):
                 wanted = set().union(*(adds for _t, _m, ordered, _r, adds in changes if ordered is None))
                 if connection.vendor == "postgresql" and span and wanted:  # read as a range

@@ -40,7 +40,7 @@ from collections import defaultdict
 
 import numpy as np
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from shoal.core import db
@@ -73,7 +73,8 @@ def replaceable() -> bool:
             "AND NOT c.relrowsecurity "
             "AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid) "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = c.oid) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = c.oid AND contype NOT IN ('p', 'u', 'c', 'n')) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = c.oid "
+            "AND contype NOT IN ('p', 'u', 'c', 'n')) "
             "AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal) "
             "AND NOT EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = c.oid) "
             "AND NOT EXISTS (SELECT 1 FROM pg_publication WHERE puballtables) "
@@ -168,8 +169,12 @@ class Stage:
                            f"WITH (autovacuum_enabled = false)")
 
     def discard(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.table}, {self.scores}")
+        """Drop the pass's tables (after a failure: an error here is logged, the failure's own goes on)."""
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.table}, {self.scores}")
+        except DatabaseError as error:
+            log.warning("tags first pass: its tables stay for the nightly job: %s", error)
 
     # -- range by range ---------------------------------------------------------------------------------------
     def scores_of(self, tag_ids) -> dict[int, int]:
@@ -230,13 +235,27 @@ class Stage:
                 time.sleep(0.1 * min(attempt, 5))
         if not swap:
             self.discard()
+            # The merge held no lock on the taggings: a customer deleted while it ran saw none of its rows. Those
+            # rows (and their score rows) go now, their adds to the history; the counts are taken again.
+            store.purge_orphans()
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {store.QUALITY} q WHERE NOT EXISTS (SELECT 1 FROM {store.CUSTOMER} c "
+                               f"WHERE c.id = q.customer_id)")
+            store.recount(self.tag_ids)
         return {"indexes": built - started, "swap" if swap else "merge": clock() - built}
 
-    def _shape(self, cursor) -> tuple[list, list]:
+    @staticmethod
+    def _shape(cursor, table: str) -> tuple[list, list, list]:
+        """A table's columns (name, type, not null, default), key and unique constraints, other indexes."""
+        cursor.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+                       "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a LEFT JOIN pg_attrdef d "
+                       "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = %s::regclass "
+                       "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attname", [table])
+        columns = [tuple(row) for row in cursor.fetchall()]
         cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('p', 'u') "
-                       "ORDER BY 1", [store.TAGGING])
+                       "ORDER BY 1", [table])
         constraints = [name for (name,) in cursor.fetchall()]
-        return constraints, sorted(name for name, _sql in db.secondary_indexes(cursor, store.TAGGING))
+        return columns, constraints, sorted(name for name, _sql in db.secondary_indexes(cursor, table))
 
     def _apply(self, at, *, swap: bool) -> None:
         from .models import Tag, TagBulkAdd, TagKind
@@ -249,8 +268,11 @@ class Stage:
                 # a writer that waits for this transaction (a deadlock). Reads of both wait until the commit.
                 cursor.execute(f"LOCK TABLE {store.TAGGING}, {store.QUALITY}, {self.table}, {self.scores} "
                                f"IN ACCESS EXCLUSIVE MODE")
-                if self._shape(cursor) != (sorted(n for n, _k, _i in self.constraints),
-                                           sorted(name for _here, name in self.renamed)):
+                # a migration meanwhile (a column, an index): the table of the pass has the old shape
+                if self._shape(cursor, store.TAGGING)[0] != self._shape(cursor, self.table)[0]:
+                    raise _Unswappable("the taggings' columns changed meanwhile")
+                if self._shape(cursor, store.TAGGING)[1:] != (sorted(n for n, _k, _i in self.constraints),
+                                                               sorted(name for _here, name in self.renamed)):
                     raise _Unswappable("the taggings' indexes changed meanwhile")
                 if not replaceable():
                     raise _Unswappable("something refers to the taggings table now")
@@ -270,8 +292,8 @@ class Stage:
                 cursor.execute(f"WITH gone AS (DELETE FROM {self.table} t WHERE t.customer_id >= %s AND "
                                f"t.customer_id < %s AND NOT EXISTS (SELECT 1 FROM {store.CUSTOMER} c "
                                f"WHERE c.id = t.customer_id) RETURNING t.*) "
-                               f"INSERT INTO {store.HISTORY} ({store._LOG_COLUMNS}) SELECT history_id, customer_id, "
-                               f"tag_id, 'add', source, rule_id, NULL, '', applied_at FROM gone RETURNING tag_id",
+                               f"INSERT INTO {store.HISTORY} ({store._LOG_COLUMNS}) SELECT "
+                               f"{store._LOG_SELECT.replace(store.TAGGING, 'gone')} RETURNING tag_id",
                                [lo, hi])
                 for (tag_id,) in cursor.fetchall():
                     counts[tag_id] = counts.get(tag_id, 0) - 1
