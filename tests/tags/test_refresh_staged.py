@@ -46,6 +46,26 @@ def elsewhere(work):
     return out.get("value")
 
 
+def held_open(inside, until) -> threading.Thread:
+    """On another connection, a transaction that runs ``inside()`` and stays open until ``until()`` returns; the
+    thread, once ``inside()`` is done."""
+    from django.db import transaction
+
+    holding = threading.Event()
+
+    def work():
+        with transaction.atomic():
+            inside()
+            holding.set()
+            until()
+        connections.close_all()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    holding.wait(10)
+    return thread
+
+
 @pytest.fixture
 def small(monkeypatch):
     """Ranges of 4 customers, every first pass a bulk one."""
@@ -212,27 +232,16 @@ def test_the_swap_waits_for_a_writer_that_holds_the_taggings_and_tries_again(mak
     in time, so it lets go of what it took and tries again; the writer's tagging is in the table afterwards."""
     import time
 
-    from django.db import transaction
 
     monkeypatch.setattr(staging, "LOCK_TIMEOUT", "100ms")
     cs = people(12)
     south = make_tag("华南", score=2, rules=[CITY("广州"), CITY("深圳")])
     manual = make_tag("手动", kind="manual", score=5)
-    holding = threading.Event()
     threads = []
 
     def hold(stage):
-        def work():
-            with transaction.atomic():
-                services.apply_tag(actor=SYSTEM, tag=manual, customer_ids=[cs[4].pk])
-                holding.set()
-                time.sleep(0.8)
-            connections.close_all()
-
-        thread = threading.Thread(target=work)
-        thread.start()
-        threads.append(thread)
-        holding.wait(10)
+        threads.append(held_open(lambda: services.apply_tag(actor=SYSTEM, tag=manual, customer_ids=[cs[4].pk]),
+                                 lambda: time.sleep(0.8)))
 
     finishes["before"].append(hold)
     refresh()
@@ -340,27 +349,16 @@ def test_a_pass_that_cannot_swap_while_a_reader_keeps_the_taggings_open_merges_i
     rows go into the taggings table the slow way, with the same answers; the reader is not disturbed."""
     import time
 
-    from django.db import transaction
 
     monkeypatch.setattr(staging, "LOCK_TIMEOUT", "50ms")
     monkeypatch.setattr(staging, "ATTEMPTS", 2)
     cs = people(12)
     south = make_tag("华南", score=2, rules=[CITY("广州"), CITY("深圳")])
-    holding, done = threading.Event(), threading.Event()
+    done = threading.Event()
     threads = []
 
-    def reader(stage):
-        def work():
-            with transaction.atomic():
-                Tagging.objects.count()  # ACCESS SHARE until the end of the transaction
-                holding.set()
-                done.wait(20)
-            connections.close_all()
-
-        thread = threading.Thread(target=work)
-        thread.start()
-        threads.append(thread)
-        holding.wait(10)
+    def reader(stage):  # ACCESS SHARE on the taggings until the end of the transaction
+        threads.append(held_open(Tagging.objects.count, lambda: done.wait(20)))
 
     finishes["before"].append(reader)
     started = time.monotonic()

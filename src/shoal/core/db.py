@@ -21,15 +21,22 @@ def sqlite_page_cache(kib: int):
     if connection.vendor != "sqlite":
         yield
         return
+    with _sqlite_pragma("cache_size", -int(kib)):
+        yield
+
+
+@contextmanager
+def _sqlite_pragma(name: str, value: int):
+    """SQLite: ``PRAGMA name = value`` for this connection inside the block, then back to what it was."""
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
+        cursor.execute(f"PRAGMA {name}")
         before = cursor.fetchone()[0]
-        cursor.execute(f"PRAGMA cache_size = {-int(kib)}")
+        cursor.execute(f"PRAGMA {name} = {int(value)}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+            cursor.execute(f"PRAGMA {name} = {int(before)}")
 
 
 @contextmanager
@@ -43,10 +50,6 @@ def sqlite_checkpoints_aside(every: float = 0.5):
         return
     import threading
 
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        before = cursor.fetchone()[0]
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")
     stop = threading.Event()
 
     def work() -> None:
@@ -63,14 +66,13 @@ def sqlite_checkpoints_aside(every: float = 0.5):
             own.close()
 
     thread = threading.Thread(target=work, name="sqlite-checkpoints", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
+    with _sqlite_pragma("wal_autocheckpoint", 0):
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
 
 def ids_subquery(ids):
